@@ -1,0 +1,23 @@
+#include "actors/builtin_kinds.hpp"
+
+#include "actors/chaos.hpp"
+#include "actors/cleaner.hpp"
+#include "actors/counter.hpp"
+#include "actors/csv_reader.hpp"
+#include "actors/csv_writer.hpp"
+#include "actors/idx_reader.hpp"
+#include "actors/splitter.hpp"
+
+namespace conveyor {
+
+void register_builtin_kinds(kind_registry& registry) {
+  registry.add(csv_reader_kind());
+  registry.add(idx_reader_kind());
+  registry.add(cleaner_kind());
+  registry.add(splitter_kind());
+  registry.add(csv_writer_kind());
+  registry.add(counter_kind());
+  registry.add(chaos_kind());
+}
+
+} // namespace conveyor

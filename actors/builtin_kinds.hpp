@@ -1,0 +1,10 @@
+// Registers every built-in actor kind (readers, cleaner, splitter, sinks, ...).
+#pragma once
+
+#include "runtime/kind_registry.hpp"
+
+namespace conveyor {
+
+void register_builtin_kinds(kind_registry& registry);
+
+} // namespace conveyor

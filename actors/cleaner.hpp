@@ -1,0 +1,70 @@
+// cleaner: fits a preprocessing (drop, impute, standardize, min_max, scale, clip,
+// one_hot) on the first `fit_rows` rows, then transforms every batch with it.
+//
+// Algorithm: batches are held until `fit_rows` rows have arrived (or the inputs
+// end). The ops are fitted stage by stage in application order, each stage on the
+// held rows as the previous stages left them, and applied to the held rows with
+// apply_preprocessing; so held and later batches are transformed identically. The
+// fitted preprocessing is saved as durable state: a restarted cleaner reloads it
+// and does not refit. Rows with missing values are removed before fitting when
+// `missing = "drop"` (a row filter, not an op of the preprocessing).
+#pragma once
+
+#include "runtime/kind_registry.hpp"
+#include "runtime/step.hpp"
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace conveyor {
+
+struct cleaner_options {
+  enum class missing_policy { keep, drop, impute };
+  double scale = 1;
+  std::vector<std::string> standardize;
+  std::vector<std::string> min_max;
+  std::vector<double> clip; // empty or [lo, hi]
+  std::vector<std::string> one_hot;
+  std::vector<std::string> drop;
+  missing_policy missing = missing_policy::keep;
+  std::uint64_t fit_rows = 100000;
+
+  /// Reads and validates the graph parameters; throws step_failure.
+  static cleaner_options from(const step_params& params);
+};
+
+class cleaner : public step {
+public:
+  explicit cleaner(cleaner_options options);
+
+  /// Loads a preprocessing saved by an earlier instance of this step, if any.
+  void open(step_context& ctx) override;
+  void consume(std::size_t port, batch b, emitter& out) override;
+  /// Fits on what is held if that has not happened yet, and emits the held batches.
+  void finish(emitter& out) override;
+
+  /// The fitted preprocessing (null before fitting).
+  const std::shared_ptr<const preprocessing>& fitted() const { return fitted_; }
+
+private:
+  void filter_missing(batch& b);
+  void fit();
+  void emit_transformed(batch b, emitter& out, bool already_transformed);
+
+  cleaner_options options_;
+  step_context* ctx_ = nullptr;
+  std::shared_ptr<const preprocessing> fitted_;
+  std::deque<batch> held_;
+  std::uint64_t held_rows_ = 0;
+  // The output transform for the last upstream transform seen (cached).
+  std::shared_ptr<const preprocessing> last_upstream_;
+  std::shared_ptr<const preprocessing> combined_;
+};
+
+kind_entry cleaner_kind();
+
+} // namespace conveyor

@@ -1,0 +1,89 @@
+// csv_reader: a replayable source that reads a CSV file (plain or gzip) into typed,
+// columnar batches. Fields are parsed in place from large chunks (no allocation per
+// field); numbers go through std::from_chars. Malformed rows are counted, logged or
+// quarantined, and skipped; they never fail the step.
+//
+// Position after a batch: byte_offset = offset of the next unread byte in the
+// uncompressed stream (always the start of a record), line = 1-based file line on
+// which that record starts, row = data rows emitted so far (rejected rows excluded),
+// which is also the next batch's `first_row`.
+#pragma once
+
+#include "actors/csv_tokenizer.hpp"
+#include "actors/gz_file.hpp"
+#include "runtime/kind_registry.hpp"
+#include "runtime/step.hpp"
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace conveyor {
+
+struct csv_reader_options {
+  std::string path;
+  char delimiter = ',';
+  bool header = true;
+  std::string label;
+  std::vector<std::string> categorical;
+  std::vector<std::string> drop;
+  std::uint32_t batch_rows = 4096;
+  std::string quarantine;
+  std::uint64_t limit = 0;
+  /// Read size; not a graph parameter (tests make it tiny).
+  std::size_t chunk_bytes = 1 << 20;
+
+  /// Reads and validates the graph parameters (see docs/kinds.md).
+  static csv_reader_options from(const step_params& params);
+};
+
+class csv_reader : public step {
+public:
+  explicit csv_reader(csv_reader_options options);
+  ~csv_reader() override;
+
+  /// Opens the file and the quarantine file, reads the header (or peeks at the first
+  /// record to count columns) and fixes the schema. Throws step_failure for an
+  /// unreadable file, an empty file that should have a header, or a configured
+  /// column that the header lacks.
+  void open(step_context& ctx) override;
+  bool is_source() const override { return true; }
+  void resume(const source_position& after) override;
+  bool produce(emitter& out) override;
+
+  /// The schema of every batch (after open).
+  const std::shared_ptr<const table_schema>& schema() const { return schema_; }
+
+private:
+  enum class role : std::uint8_t { skip, number, category };
+  struct column_slot {
+    role r = role::skip;
+    std::uint32_t index = 0; // float column or categorical column index
+    std::string name;
+  };
+
+  void reject(std::uint64_t line, const std::string& reason, std::string_view raw);
+  bool parse_row(std::uint64_t line);
+
+  csv_reader_options options_;
+  step_context* ctx_ = nullptr;
+  gz_file file_;
+  std::unique_ptr<csv_tokenizer> tokenizer_;
+  std::FILE* quarantine_ = nullptr;
+  std::shared_ptr<const table_schema> schema_;
+  std::vector<column_slot> slots_; // one per field of the file
+  std::size_t float_width_ = 0;
+  std::size_t categorical_width_ = 0;
+  std::vector<csv_field> fields_;
+  std::vector<float> row_floats_;
+  std::uint64_t rows_emitted_ = 0;
+  std::uint64_t rejected_ = 0;
+  bool done_ = false;
+};
+
+/// The `csv_reader` kind: schema and factory.
+kind_entry csv_reader_kind();
+
+} // namespace conveyor

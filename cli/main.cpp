@@ -1,0 +1,173 @@
+// conveyor: run, check and draw graph files; list the actor kinds.
+#include "actors/builtin_kinds.hpp"
+#include "cli/graph_file.hpp"
+#include "cli/interrupt.hpp"
+#include "runtime/kind_registry.hpp"
+#include "runtime/local_run.hpp"
+#include "runtime/logging.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <fstream>
+#include <iostream>
+
+namespace {
+
+using namespace conveyor;
+
+constexpr int exit_failed_run = 1;
+constexpr int exit_bad_input = 2;
+
+int run_command(const kind_registry& kinds, const std::string& file,
+                const std::vector<std::string>& sets, const std::string& report_path,
+                int threads) {
+  auto overrides = cli::parse_overrides(sets);
+  if (!overrides)
+    return exit_bad_input;
+  auto graph = cli::load_graph(file, *overrides, kinds);
+  if (!graph)
+    return exit_bad_input;
+  cli::install_interrupt_handlers();
+  local_run_options options;
+  options.file_name = graph->file_name;
+  options.graph_source = graph->source;
+  options.overrides = graph->overrides;
+  options.interrupted = cli::interrupt_requested;
+  options.threads = threads;
+  auto report = run_locally(graph->spec, kinds, options);
+  report.print(std::cerr);
+  if (!report_path.empty()) {
+    std::ofstream out(report_path);
+    out << report.to_json() << '\n';
+    if (!out) {
+      std::cerr << "error: cannot write report to '" << report_path << "'\n";
+      return exit_failed_run;
+    }
+  }
+  return report.status == run_status::failed ? exit_failed_run : 0;
+}
+
+int check_command(const kind_registry& kinds, const std::string& file,
+                  const std::vector<std::string>& sets) {
+  auto overrides = cli::parse_overrides(sets);
+  if (!overrides)
+    return exit_bad_input;
+  auto graph = cli::load_graph(file, *overrides, kinds);
+  if (!graph)
+    return exit_bad_input;
+  std::cout << fmt::format("{}: ok: graph '{}', {} node(s), {} edge(s)\n", file,
+                           graph->spec.name, graph->spec.nodes.size(), graph->spec.edges.size());
+  return 0;
+}
+
+int dot_command(const kind_registry& kinds, const std::string& file,
+                const std::vector<std::string>& sets, const std::string& output) {
+  auto overrides = cli::parse_overrides(sets);
+  if (!overrides)
+    return exit_bad_input;
+  auto graph = cli::load_graph(file, *overrides, kinds);
+  if (!graph)
+    return exit_bad_input;
+  auto dot = dsl::to_dot(graph->spec, kinds);
+  if (output.empty() || output == "-") {
+    std::cout << dot;
+    return 0;
+  }
+  std::ofstream out(output);
+  out << dot;
+  if (!out) {
+    std::cerr << "error: cannot write '" << output << "'\n";
+    return exit_bad_input;
+  }
+  return 0;
+}
+
+void print_kind(const dsl::kind_schema& k) {
+  std::cout << k.name << ": " << k.doc << '\n';
+  auto ports = [](const std::vector<dsl::port_schema>& ps) {
+    std::string s;
+    for (const auto& p : ps)
+      s += (s.empty() ? "" : ", ") + p.name + " (" + p.message_type + ")";
+    return s.empty() ? std::string{"none"} : s;
+  };
+  std::cout << "  inputs:  " << ports(k.inputs) << '\n';
+  std::cout << "  outputs: " << ports(k.outputs) << '\n';
+  for (const auto& p : k.params) {
+    std::string def = p.required ? "required"
+                      : p.default_value ? "default " + dsl::to_source(*p.default_value)
+                                        : "optional";
+    std::cout << fmt::format("  {:<14} {:<16} {:<22} {}\n", p.name, dsl::to_string(p.type), def,
+                             p.doc);
+  }
+}
+
+int kinds_command(const kind_registry& kinds, const std::string& name) {
+  if (!name.empty()) {
+    auto k = kinds.find_kind(name);
+    if (k == nullptr) {
+      std::cerr << "error: no actor kind named '" << name << "'\n";
+      return exit_bad_input;
+    }
+    print_kind(*k);
+    return 0;
+  }
+  for (const auto& n : kinds.kind_names())
+    print_kind(*kinds.find_kind(n));
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  kind_registry kinds;
+  register_builtin_kinds(kinds);
+
+  CLI::App app{"conveyor: an AI factory runtime. Graph files (*.flow) describe dataflow "
+               "graphs of supervised actors that read, clean, train, publish and serve."};
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+    ->capture_default_str();
+
+  std::string file;
+  std::vector<std::string> sets;
+  std::string report_path;
+  std::string output;
+  std::string kind_name;
+  int threads = 0;
+
+  auto run = app.add_subcommand("run", "Run a graph file on an embedded node in this process");
+  run->add_option("file", file, "graph file (*.flow)")->required();
+  run->add_option("--set", sets, "override a graph param: NAME=VALUE (repeatable)");
+  run->add_option("--report", report_path, "write the run report as JSON to this file");
+  run->add_option("--threads", threads, "actor system worker threads (0: one per core)");
+
+  auto check = app.add_subcommand("check", "Validate a graph file; exit 0 or print diagnostics");
+  check->add_option("file", file, "graph file (*.flow)")->required();
+  check->add_option("--set", sets, "override a graph param: NAME=VALUE (repeatable)");
+
+  auto dot = app.add_subcommand("dot", "Print the graph as Graphviz DOT");
+  dot->add_option("file", file, "graph file (*.flow)")->required();
+  dot->add_option("--set", sets, "override a graph param: NAME=VALUE (repeatable)");
+  dot->add_option("-o,--output", output, "write to this file instead of stdout");
+
+  auto list = app.add_subcommand("kinds", "List the actor kinds with their ports and parameters");
+  list->add_option("name", kind_name, "show only this kind");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : exit_bad_input;
+  }
+  if (!setup_logging(log_level))
+    std::cerr << "warning: unknown log level '" << log_level << "', using info\n";
+
+  if (run->parsed())
+    return run_command(kinds, file, sets, report_path, threads);
+  if (check->parsed())
+    return check_command(kinds, file, sets);
+  if (dot->parsed())
+    return dot_command(kinds, file, sets, output);
+  return kinds_command(kinds, kind_name);
+}

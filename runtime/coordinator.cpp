@@ -1,0 +1,354 @@
+// Placement is round robin over the nodes that satisfy a step's `on` and `gpus`.
+// Wiring is recomputed from the graph's edges and the current handles whenever an
+// instance changes; delivery state lives in one delivery_ledger.
+#include "runtime/coordinator.hpp"
+
+#include "runtime/delivery_ledger.hpp"
+#include "runtime/kind_registry.hpp"
+#include "runtime/messages.hpp"
+#include "runtime/topology.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <set>
+
+namespace conveyor {
+
+namespace {
+
+constexpr auto deploy_timeout = std::chrono::seconds(30);
+
+struct instance_info {
+  std::string step;
+  int replica = 0;
+  std::size_t node = 0;
+  caf::actor handle;
+  int incarnation = 0;
+  bool done = false;
+};
+
+struct coordinator_state {
+  coordinator_options options;
+  std::vector<caf::actor> nodes;
+  std::optional<topology> shape;
+  delivery_ledger ledger;
+  std::map<std::string, instance_info> instances;
+  std::map<std::string, int> failure_restarts; // by step
+  std::map<std::pair<std::string, int>, step_stats> stats; // by (instance, incarnation)
+  caf::actor requester;
+  std::chrono::steady_clock::time_point started;
+  run_status status = run_status::completed;
+  bool wired = false;
+  bool ended = false;
+  std::size_t deploy_replies = 0;
+};
+
+using coordinator_actor = caf::stateful_actor<coordinator_state>;
+
+std::uint32_t port_index(const std::vector<dsl::port_schema>& ports, const std::string& name) {
+  for (std::size_t i = 0; i < ports.size(); ++i)
+    if (ports[i].name == name)
+      return static_cast<std::uint32_t>(i);
+  return 0;
+}
+
+const dsl::kind_schema& schema_of(coordinator_state& st, const std::string& step) {
+  return *st.options.registry->find_kind(st.options.graph.find_node(step)->kind);
+}
+
+std::vector<std::string> instances_of(coordinator_state& st, const std::string& step) {
+  std::vector<std::string> out;
+  for (const auto& [name, info] : st.instances)
+    if (info.step == step)
+      out.push_back(name);
+  return out;
+}
+
+wiring wiring_for(coordinator_state& st, const std::string& name, bool resume) {
+  const auto& me = st.instances.at(name);
+  wiring w;
+  for (const auto& e : st.options.graph.edges) {
+    if (e.to_node == me.step) {
+      auto in_port = port_index(schema_of(st, me.step).inputs, e.to_port);
+      auto out_port = port_index(schema_of(st, e.from_node).outputs, e.from_port);
+      for (const auto& p : instances_of(st, e.from_node))
+        w.inputs.push_back(in_link{in_port, p, st.instances.at(p).handle, out_port});
+    }
+    if (e.from_node == me.step) {
+      auto out_port = port_index(schema_of(st, me.step).outputs, e.from_port);
+      auto in_port = port_index(schema_of(st, e.to_node).inputs, e.to_port);
+      for (const auto& c : instances_of(st, e.to_node))
+        w.outputs.push_back(out_link{out_port, e.to_node, c, st.instances.at(c).handle, in_port});
+    }
+  }
+  if (resume && st.shape->is_source(me.step)) {
+    auto point = st.ledger.resume_point_of(name);
+    if (point.last_sequence > 0) {
+      w.resume = true;
+      w.resume_after = point.position;
+      w.next_sequence = point.last_sequence + 1;
+    }
+  }
+  if (st.shape->is_terminal(me.step))
+    for (const auto& a : st.ledger.delivered_to(me.step))
+      w.delivered.push_back(source_acks{a.source, a.watermark, a.above});
+  return w;
+}
+
+void fill_report(coordinator_actor* self) {
+  auto& st = self->state;
+  auto& r = *st.options.report;
+  r.graph = st.options.graph.name;
+  r.status = st.status;
+  r.wall_seconds =
+    std::chrono::duration<double>(std::chrono::steady_clock::now() - st.started).count();
+  r.steps.clear();
+  for (const auto& n : st.options.graph.nodes) {
+    step_summary s;
+    s.step = n.name;
+    s.kind = n.kind;
+    s.replicas = n.attributes.replicas;
+    s.restarts = st.failure_restarts[n.name];
+    for (const auto& [key, stats] : st.stats) {
+      if (stats.step != n.name)
+        continue;
+      s.rows_in += stats.rows_in;
+      s.rows_out += stats.rows_out;
+      s.rows_rejected += stats.rows_rejected;
+      s.bytes_in += stats.bytes_in;
+      s.busy_seconds += static_cast<double>(stats.busy_ns) / 1e9;
+    }
+    r.steps.push_back(std::move(s));
+  }
+}
+
+void end_run(coordinator_actor* self) {
+  auto& st = self->state;
+  if (st.ended)
+    return;
+  st.ended = true;
+  for (auto& n : st.nodes)
+    self->send(n, stop_atom::value);
+  fill_report(self);
+  if (st.requester)
+    self->send(st.requester, done_atom::value);
+  self->quit();
+}
+
+void fail_run(coordinator_actor* self, std::string error) {
+  self->state.status = run_status::failed;
+  if (!error.empty())
+    self->state.options.report->error = std::move(error);
+  end_run(self);
+}
+
+void check_complete(coordinator_actor* self) {
+  auto& st = self->state;
+  if (!st.wired || st.ended)
+    return;
+  for (const auto& [name, info] : st.instances)
+    if (!info.done)
+      return;
+  if (st.ledger.complete())
+    end_run(self);
+}
+
+void wire_all(coordinator_actor* self) {
+  auto& st = self->state;
+  for (const auto& [name, info] : st.instances)
+    self->send(info.handle, wire_atom::value, wiring_for(st, name, false));
+  st.wired = true;
+  spdlog::info("graph {}: {} step instance(s) running", st.options.graph.name,
+               st.instances.size());
+}
+
+/// Instances were respawned: give them (and their neighbours) fresh wiring, and
+/// replay the live sources upstream of them from the last acknowledged batch.
+void on_restarted(coordinator_actor* self, std::vector<spawned_instance>& spawned,
+                  bool planned) {
+  auto& st = self->state;
+  std::set<std::string> restarted_steps;
+  std::set<std::string> restarted;
+  for (auto& s : spawned) {
+    auto i = st.instances.find(s.instance);
+    if (i == st.instances.end())
+      continue;
+    i->second.handle = s.handle;
+    i->second.done = false;
+    ++i->second.incarnation;
+    if (!planned)
+      ++st.failure_restarts[i->second.step];
+    if (st.shape->is_source(i->second.step))
+      st.ledger.clear_final(s.instance);
+    restarted_steps.insert(i->second.step);
+    restarted.insert(s.instance);
+  }
+  std::set<std::string> to_wire = restarted;
+  for (const auto& step : restarted_steps)
+    for (const auto& n : st.shape->neighbours_of(step))
+      for (const auto& inst : instances_of(st, n))
+        to_wire.insert(inst);
+  for (const auto& name : to_wire)
+    self->send(st.instances.at(name).handle, wire_atom::value,
+               wiring_for(st, name, restarted.count(name) != 0));
+  std::map<std::size_t, std::vector<std::string>> replay; // by node
+  for (const auto& step : restarted_steps)
+    for (const auto& source : st.shape->sources_upstream_of(step))
+      for (const auto& inst : instances_of(st, source))
+        if (restarted.count(inst) == 0) {
+          auto& list = replay[st.instances.at(inst).node];
+          if (std::find(list.begin(), list.end(), inst) == list.end())
+            list.push_back(inst);
+        }
+  for (auto& [node, names] : replay) {
+    for (const auto& n : names)
+      spdlog::info("replaying source {} from batch {}", n,
+                   st.ledger.resume_point_of(n).last_sequence + 1);
+    self->send(st.nodes[node], respawn_atom::value, names, false);
+  }
+}
+
+/// Assigns every instance to a node; an empty string on success, else the reason.
+std::string place(coordinator_state& st, std::vector<deployment>& per_node) {
+  std::vector<std::size_t> next_for(st.nodes.size(), 0);
+  std::size_t round_robin = 0;
+  for (const auto& n : st.options.graph.nodes) {
+    std::vector<std::size_t> candidates;
+    for (std::size_t i = 0; i < st.nodes.size(); ++i) {
+      const auto& labels = st.options.node_labels[i];
+      bool on_ok = n.attributes.on.empty() || st.options.node_names[i] == n.attributes.on ||
+                   std::find(labels.begin(), labels.end(), n.attributes.on) != labels.end();
+      if (on_ok && st.options.node_gpus[i] >= n.attributes.gpus)
+        candidates.push_back(i);
+    }
+    if (candidates.empty()) {
+      std::string names;
+      for (const auto& nn : st.options.node_names)
+        names += (names.empty() ? "" : ", ") + nn;
+      return "no node can run step '" + n.name + "' (on = \"" + n.attributes.on +
+             "\", gpus = " + std::to_string(n.attributes.gpus) + "); nodes: " + names;
+    }
+    for (int r = 0; r < n.attributes.replicas; ++r) {
+      auto node = candidates[round_robin++ % candidates.size()];
+      per_node[node].instances.push_back(instance_assignment{n.name, r});
+      st.instances[instance_name(n.name, r)] = instance_info{n.name, r, node, {}, 0, false};
+    }
+  }
+  return {};
+}
+
+void start_run(coordinator_actor* self) {
+  auto& st = self->state;
+  st.started = std::chrono::steady_clock::now();
+  st.shape.emplace(st.options.graph, *st.options.registry);
+  for (const auto& n : st.options.graph.nodes) {
+    if (!st.shape->is_source(n.name))
+      continue;
+    for (int r = 0; r < n.attributes.replicas; ++r) {
+      auto name = instance_name(n.name, r);
+      st.ledger.add_source(name);
+      for (const auto& t : st.shape->terminals_reached_from(n.name))
+        st.ledger.add_route(name, t);
+    }
+  }
+  std::vector<deployment> per_node(st.nodes.size());
+  if (auto error = place(st, per_node); !error.empty()) {
+    fail_run(self, error);
+    return;
+  }
+  std::vector<std::size_t> used;
+  for (std::size_t i = 0; i < per_node.size(); ++i) {
+    per_node[i].file_name = st.options.file_name;
+    per_node[i].graph_source = st.options.graph_source;
+    for (const auto& [k, v] : st.options.overrides)
+      per_node[i].overrides.emplace_back(k, v);
+    if (!per_node[i].instances.empty())
+      used.push_back(i);
+  }
+  for (auto i : used)
+    self->request(st.nodes[i], deploy_timeout, deploy_atom::value, per_node[i])
+      .then(
+        [=](std::vector<spawned_instance>& spawned) {
+          auto& st = self->state;
+          for (auto& s : spawned)
+            st.instances.at(s.instance).handle = s.handle;
+          if (++st.deploy_replies == used.size())
+            wire_all(self);
+        },
+        [=](caf::error& e) {
+          fail_run(self, "deploying on node '" + self->state.options.node_names[i] +
+                           "' failed: " + caf::to_string(e));
+        });
+}
+
+caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options options,
+                                   std::vector<caf::actor> nodes) {
+  auto& st = self->state;
+  st.options = std::move(options);
+  st.nodes = std::move(nodes);
+  for (auto& n : st.nodes)
+    self->monitor(n);
+  self->set_down_handler([=](caf::down_msg& msg) {
+    auto& st = self->state;
+    if (st.ended)
+      return;
+    for (std::size_t i = 0; i < st.nodes.size(); ++i)
+      if (st.nodes[i].address() == msg.source)
+        fail_run(self, "lost node '" + st.options.node_names[i] + "': " + caf::to_string(msg.reason));
+  });
+  return {
+    [=](run_atom) {
+      self->state.requester = caf::actor_cast<caf::actor>(self->current_sender());
+      start_run(self);
+    },
+    [=](ack_atom, std::string& step, std::string& source, std::uint64_t sequence,
+        source_position& position) {
+      self->state.ledger.ack(step, source, sequence, position);
+      check_complete(self);
+    },
+    [=](done_atom, std::string& instance, std::uint64_t last_sequence) {
+      auto& st = self->state;
+      auto i = st.instances.find(instance);
+      if (i == st.instances.end())
+        return;
+      if (caf::actor_cast<caf::actor>(self->current_sender()) != i->second.handle)
+        return; // from an incarnation that has since been replaced
+      i->second.done = true;
+      if (st.shape->is_source(i->second.step))
+        st.ledger.set_final(instance, last_sequence);
+      check_complete(self);
+    },
+    [=](stats_atom, step_stats& s) {
+      self->state.stats[{s.instance, s.incarnation}] = std::move(s);
+    },
+    [=](restarted_atom, std::vector<spawned_instance>& spawned, bool planned) {
+      on_restarted(self, spawned, planned);
+    },
+    [=](failed_atom, step_failure_report& report) {
+      auto& st = self->state;
+      st.failure_restarts[report.step] = report.restarts;
+      st.options.report->failures.push_back(std::move(report));
+      fail_run(self, {});
+    },
+    [=](drain_atom) {
+      auto& st = self->state;
+      if (st.status == run_status::completed)
+        st.status = run_status::interrupted;
+      for (const auto& [name, info] : st.instances)
+        if (st.shape && st.shape->is_source(info.step) && info.handle)
+          self->send(info.handle, drain_atom::value);
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_coordinator(caf::actor_system& system, coordinator_options options,
+                             std::vector<caf::actor> nodes) {
+  return system.spawn(coordinator_behavior, std::move(options), std::move(nodes));
+}
+
+} // namespace conveyor

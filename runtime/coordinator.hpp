@@ -1,0 +1,49 @@
+// The coordinator: places a graph's step instances on nodes, wires them, keeps the
+// delivery ledger, reacts to restarts (rewiring neighbours, replaying sources from
+// the last acknowledged batch), decides when the run is complete or failed, and
+// writes the run report.
+//
+// Contract:
+// - send it `run_atom` once; it answers the sender with `done_atom` when the run has
+//   ended (completed, interrupted or failed) and `report` is filled in;
+// - `drain_atom` (SIGINT/SIGTERM): sources end their streams early; everything in
+//   flight is processed and flushed as at a normal end;
+// - the run is complete when every instance reported end-of-stream since its last
+//   (re)spawn and the ledger shows every source's last batch acknowledged by every
+//   terminal step it reaches.
+#pragma once
+
+#include "dsl/graph_spec.hpp"
+#include "runtime/run_report.hpp"
+
+#include <caf/fwd.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace conveyor {
+
+class kind_registry;
+
+struct coordinator_options {
+  dsl::graph_spec graph;
+  /// The graph's text and the overrides, sent to nodes so that they compile the same
+  /// graph themselves.
+  std::string file_name;
+  std::string graph_source;
+  std::map<std::string, std::string> overrides;
+  const kind_registry* registry = nullptr;
+  /// Per node, in the order of the `nodes` handles: name, placement labels, GPUs.
+  std::vector<std::string> node_names;
+  std::vector<std::vector<std::string>> node_labels;
+  std::vector<int> node_gpus;
+  /// Filled in when the run ends, before `done_atom` is sent.
+  std::shared_ptr<run_report> report;
+};
+
+caf::actor spawn_coordinator(caf::actor_system& system, coordinator_options options,
+                             std::vector<caf::actor> nodes);
+
+} // namespace conveyor

@@ -1,0 +1,247 @@
+// Every message type of the runtime and its CAF type id, in one place.
+// Include only from runtime .cpp files: CAF headers are heavy (about 8 s per unit).
+//
+// Edge protocol (producer P, consumer C, both step actors):
+//   C -> P  (credit_atom, out_port, n)        C may now receive n more batches on that edge
+//   P -> C  (batch_atom, out_port, in_port, batch)   consumes one credit
+//   P -> C  (eos_atom, out_port, in_port)     no more batches on this edge (until a replay)
+// Control (coordinator K, node N, step S):
+//   K -> N  (deploy_atom, deployment)         N spawns the step instances, replies with handles
+//   K -> S  (wire_atom, wiring)               S's neighbours (again after every restart)
+//   K -> S  (rewind_atom, position, next_seq) a live source replays after `position`
+//   K -> S  (drain_atom)                      a source ends its stream early (SIGINT)
+//   S -> K  (ack_atom, ...)                   a terminal step consumed a batch
+//   S -> K  (stats_atom, step_stats)          counters, periodically and when done
+//   S -> K  (done_atom, instance, last_seq)   S sent end-of-stream on all outputs
+//   S -> N  (save_atom, instance, bytes)      durable per-step state (step_context)
+//   N -> K  (restarted_atom, handles)         instances respawned after a failure
+//   N -> K  (failed_atom, step_failure_report) restart limit reached: the run fails
+#pragma once
+
+#include "runtime/batch.hpp"
+#include "runtime/run_report.hpp"
+
+#include <caf/all.hpp>
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace conveyor {
+
+/// A producer's view of one consumer on one of its output ports.
+struct out_link {
+  std::uint32_t out_port = 0;
+  std::string consumer_step;
+  std::string consumer_instance;
+  caf::actor consumer;
+  std::uint32_t in_port = 0;
+};
+
+/// A consumer's view of one producer feeding one of its input ports.
+struct in_link {
+  std::uint32_t in_port = 0;
+  std::string producer_instance;
+  caf::actor producer;
+  std::uint32_t out_port = 0;
+};
+
+/// Which batches of one source a terminal step already acknowledged: everything up
+/// to `watermark`, plus the sequence numbers in `above`.
+struct source_acks {
+  std::string source;
+  std::uint64_t watermark = 0;
+  std::vector<std::uint64_t> above;
+};
+
+/// Everything a step instance needs to know about its neighbours and its start.
+struct wiring {
+  std::vector<in_link> inputs;
+  std::vector<out_link> outputs;
+  /// Sources after a restart: continue after this position, numbering from
+  /// `next_sequence`. Absent (`resume` false): start at the beginning.
+  bool resume = false;
+  source_position resume_after;
+  std::uint64_t next_sequence = 1;
+  /// Terminal steps: batches already acknowledged (skipped if they arrive again).
+  std::vector<source_acks> delivered;
+};
+
+/// One step instance to run on a node.
+struct instance_assignment {
+  std::string step;
+  int replica = 0;
+};
+
+/// What the coordinator asks a node to host. The node compiles the same graph text
+/// itself (so parameters never need a wire form) and spawns the listed instances.
+struct deployment {
+  std::string file_name;
+  std::string graph_source;
+  std::vector<std::pair<std::string, std::string>> overrides;
+  std::vector<instance_assignment> instances;
+};
+
+struct spawned_instance {
+  std::string instance;
+  caf::actor handle;
+};
+
+// -- inspect -----------------------------------------------------------------
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, source_position& x) {
+  return f(caf::meta::type_name("source_position"), x.byte_offset, x.line, x.row);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, column_spec& x) {
+  auto kind = static_cast<std::uint8_t>(x.kind);
+  auto load = caf::meta::load_callback([&]() -> caf::error {
+    if (kind > static_cast<std::uint8_t>(column_kind::label))
+      return caf::sec::invalid_argument;
+    x.kind = static_cast<column_kind>(kind);
+    return caf::none;
+  });
+  return f(caf::meta::type_name("column_spec"), x.name, kind, load);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, table_schema& x) {
+  return f(caf::meta::type_name("table_schema"), x.columns);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, categorical_column& x) {
+  return f(caf::meta::type_name("categorical_column"), x.dictionary, x.codes);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, column_op& x) {
+  auto op = static_cast<std::uint8_t>(x.op);
+  auto load = caf::meta::load_callback([&]() -> caf::error {
+    if (op > static_cast<std::uint8_t>(column_op::kind::one_hot))
+      return caf::sec::invalid_argument;
+    x.op = static_cast<column_op::kind>(op);
+    return caf::none;
+  });
+  return f(caf::meta::type_name("column_op"), op, x.column, x.a, x.b, x.categories, load);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, preprocessing& x) {
+  return f(caf::meta::type_name("preprocessing"), x.ops);
+}
+
+/// Batches travel with their floats as raw bytes: element-wise serialization of a
+/// float vector is 2-2.6x slower across processes (CAF-NOTES.md). Shared parts
+/// (schema, transform) are sent by value and shared again on arrival.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, batch& x) {
+  table_schema schema = x.schema ? *x.schema : table_schema{};
+  bool has_transform = x.transform != nullptr;
+  preprocessing transform = x.transform ? *x.transform : preprocessing{};
+  std::vector<char> float_bytes;
+  if (Inspector::reads_state && !x.floats.empty()) {
+    float_bytes.resize(x.floats.size() * sizeof(float));
+    std::memcpy(float_bytes.data(), x.floats.data(), float_bytes.size());
+  }
+  auto load = caf::meta::load_callback([&]() -> caf::error {
+    if (float_bytes.size() % sizeof(float) != 0)
+      return caf::sec::invalid_argument;
+    x.floats.resize(float_bytes.size() / sizeof(float));
+    if (!float_bytes.empty())
+      std::memcpy(x.floats.data(), float_bytes.data(), float_bytes.size());
+    x.schema = std::make_shared<const table_schema>(std::move(schema));
+    x.transform = has_transform ? std::make_shared<const preprocessing>(std::move(transform))
+                                : nullptr;
+    return caf::none;
+  });
+  return f(caf::meta::type_name("batch"), x.source, x.sequence, x.position, x.first_row,
+           x.rows, schema, float_bytes, x.categoricals, has_transform, transform, load);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, out_link& x) {
+  return f(caf::meta::type_name("out_link"), x.out_port, x.consumer_step, x.consumer_instance,
+           x.consumer, x.in_port);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, in_link& x) {
+  return f(caf::meta::type_name("in_link"), x.in_port, x.producer_instance, x.producer,
+           x.out_port);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, source_acks& x) {
+  return f(caf::meta::type_name("source_acks"), x.source, x.watermark, x.above);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, wiring& x) {
+  return f(caf::meta::type_name("wiring"), x.inputs, x.outputs, x.resume, x.resume_after,
+           x.next_sequence, x.delivered);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, instance_assignment& x) {
+  return f(caf::meta::type_name("instance_assignment"), x.step, x.replica);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, deployment& x) {
+  return f(caf::meta::type_name("deployment"), x.file_name, x.graph_source, x.overrides,
+           x.instances);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, spawned_instance& x) {
+  return f(caf::meta::type_name("spawned_instance"), x.instance, x.handle);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, step_stats& x) {
+  return f(caf::meta::type_name("step_stats"), x.instance, x.step, x.incarnation, x.rows_in,
+           x.rows_out, x.batches_in, x.batches_out, x.rows_rejected, x.bytes_in, x.busy_ns);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, step_failure_report& x) {
+  return f(caf::meta::type_name("step_failure_report"), x.step, x.instance, x.restarts,
+           x.last_error);
+}
+
+} // namespace conveyor
+
+CAF_BEGIN_TYPE_ID_BLOCK(conveyor, caf::first_custom_type_id)
+  CAF_ADD_TYPE_ID(conveyor, (conveyor::batch))
+  CAF_ADD_TYPE_ID(conveyor, (conveyor::source_position))
+  CAF_ADD_TYPE_ID(conveyor, (conveyor::wiring))
+  CAF_ADD_TYPE_ID(conveyor, (conveyor::deployment))
+  CAF_ADD_TYPE_ID(conveyor, (conveyor::spawned_instance))
+  CAF_ADD_TYPE_ID(conveyor, (std::vector<conveyor::spawned_instance>))
+  CAF_ADD_TYPE_ID(conveyor, (conveyor::step_stats))
+  CAF_ADD_TYPE_ID(conveyor, (conveyor::step_failure_report))
+  CAF_ADD_ATOM(conveyor, conveyor, batch_atom, "batch")
+  CAF_ADD_ATOM(conveyor, conveyor, credit_atom, "credit")
+  CAF_ADD_ATOM(conveyor, conveyor, eos_atom, "eos")
+  CAF_ADD_ATOM(conveyor, conveyor, produce_atom, "produce")
+  CAF_ADD_ATOM(conveyor, conveyor, deploy_atom, "deploy")
+  CAF_ADD_ATOM(conveyor, conveyor, wire_atom, "wire")
+  CAF_ADD_ATOM(conveyor, conveyor, rewind_atom, "rewind")
+  CAF_ADD_ATOM(conveyor, conveyor, drain_atom, "drain")
+  CAF_ADD_ATOM(conveyor, conveyor, ack_atom, "ack")
+  CAF_ADD_ATOM(conveyor, conveyor, stats_atom, "stats")
+  CAF_ADD_ATOM(conveyor, conveyor, done_atom, "done")
+  CAF_ADD_ATOM(conveyor, conveyor, save_atom, "save")
+  CAF_ADD_ATOM(conveyor, conveyor, restarted_atom, "restarted")
+  CAF_ADD_ATOM(conveyor, conveyor, failed_atom, "failed")
+  CAF_ADD_ATOM(conveyor, conveyor, respawn_atom, "respawn")
+  CAF_ADD_ATOM(conveyor, conveyor, tick_atom, "tick")
+  CAF_ADD_ATOM(conveyor, conveyor, stop_atom, "stop")
+  CAF_ADD_ATOM(conveyor, conveyor, run_atom, "run")
+CAF_END_TYPE_ID_BLOCK(conveyor)

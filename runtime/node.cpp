@@ -1,0 +1,219 @@
+// Supervision: every hosted instance is monitored; a down message from an instance
+// the node did not stop itself is a failure, judged by that step's restart_tracker.
+// Respawning is a delayed self-message, so the node keeps serving while it waits.
+#include "runtime/node.hpp"
+
+#include "dsl/front_end.hpp"
+#include "runtime/kind_registry.hpp"
+#include "runtime/messages.hpp"
+#include "runtime/restart_tracker.hpp"
+#include "runtime/step_actor.hpp"
+#include "runtime/topology.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <optional>
+#include <set>
+
+namespace conveyor {
+
+namespace {
+
+struct hosted_instance {
+  std::string step;
+  int replica = 0;
+  caf::actor handle;
+  int incarnation = 0;
+  std::optional<std::string> saved_state;
+  std::optional<restart_tracker> restarts;
+};
+
+struct node_state {
+  node_options options;
+  caf::actor coordinator;
+  std::optional<dsl::graph_spec> graph;
+  std::optional<topology> shape;
+  std::map<std::string, hosted_instance> instances;
+  /// Live handles to instance names; an instance the node stops itself is removed
+  /// first, so its down message is recognised as expected.
+  std::map<caf::actor_addr, std::string> by_address;
+  bool stopping = false;
+};
+
+using node_actor = caf::stateful_actor<node_state>;
+
+/// Spawns (or respawns) one instance; throws step_failure if the kind rejects its
+/// parameters.
+void spawn_instance(node_actor* self, const std::string& name) {
+  auto& st = self->state;
+  auto& inst = st.instances.at(name);
+  const auto& spec = *st.graph->find_node(inst.step);
+  const auto* entry = st.options.registry->find(spec.kind);
+  if (entry == nullptr)
+    throw step_failure("unknown kind '" + spec.kind + "'");
+  step_config config{name, step_params{spec.params}, inst.replica, spec.attributes.replicas};
+  step_actor_config cfg;
+  cfg.instance = name;
+  cfg.step = inst.step;
+  cfg.kind = spec.kind;
+  cfg.schema = &entry->schema;
+  cfg.logic = std::shared_ptr<step>(entry->factory(config));
+  cfg.replica = inst.replica;
+  cfg.replicas = spec.attributes.replicas;
+  cfg.incarnation = inst.incarnation;
+  cfg.buffer = spec.attributes.buffer;
+  cfg.source = st.shape->is_source(inst.step);
+  cfg.terminal = st.shape->is_terminal(inst.step);
+  cfg.saved_state = inst.saved_state;
+  inst.handle = spawn_step_actor(self, std::move(cfg), st.coordinator, caf::actor{self});
+  self->monitor(inst.handle);
+  st.by_address[inst.handle.address()] = name;
+}
+
+/// Stops an instance without treating its exit as a failure.
+void stop_instance(node_actor* self, hosted_instance& inst) {
+  if (!inst.handle)
+    return;
+  self->state.by_address.erase(inst.handle.address());
+  self->send_exit(inst.handle, caf::exit_reason::kill);
+  inst.handle = nullptr;
+}
+
+/// The instances a failure of `failed` restarts, by the step's strategy.
+std::vector<std::string> restart_set(node_actor* self, const std::string& failed) {
+  auto& st = self->state;
+  const auto& step = st.instances.at(failed).step;
+  auto strategy = st.graph->find_node(step)->attributes.strategy;
+  std::vector<std::string> set{failed};
+  std::set<std::string> downstream;
+  if (strategy == dsl::restart_strategy::rest_for_one)
+    downstream = st.shape->downstream_of(step);
+  for (const auto& [name, inst] : st.instances) {
+    if (name == failed)
+      continue;
+    if (strategy == dsl::restart_strategy::one_for_all || downstream.count(inst.step) != 0)
+      set.push_back(name);
+  }
+  return set;
+}
+
+void on_instance_down(node_actor* self, const caf::down_msg& msg) {
+  auto& st = self->state;
+  auto i = st.by_address.find(msg.source);
+  if (i == st.by_address.end() || st.stopping)
+    return;
+  auto name = i->second;
+  st.by_address.erase(i);
+  auto& inst = st.instances.at(name);
+  inst.handle = nullptr;
+  const auto& attrs = st.graph->find_node(inst.step)->attributes;
+  auto reason = msg.reason ? error_text(msg.reason) : std::string{"exited"};
+  if (!msg.reason && attrs.restart != dsl::restart_policy::always) {
+    spdlog::warn("[node {}] step {} exited before the end of the run", st.options.name, name);
+    return;
+  }
+  if (!inst.restarts)
+    inst.restarts.emplace(attrs.max_restarts, std::chrono::nanoseconds(attrs.restart_window_ns),
+                          std::chrono::nanoseconds(attrs.backoff_ns));
+  auto decision = attrs.restart == dsl::restart_policy::never
+                    ? restart_tracker::decision{}
+                    : inst.restarts->on_failure(restart_tracker::clock::now());
+  if (!decision.allowed) {
+    spdlog::error("[node {}] step {} failed and will not restart ({} restart(s) used): {}",
+                  st.options.name, name, inst.restarts->total(), reason);
+    step_failure_report report{inst.step, name, inst.restarts->total(), reason};
+    self->send(st.coordinator, failed_atom::value, std::move(report));
+    return;
+  }
+  auto set = restart_set(self, name);
+  for (const auto& other : set)
+    if (other != name)
+      stop_instance(self, st.instances.at(other));
+  spdlog::warn("[node {}] step {} failed: {}; restart {}/{} in {} ms ({})", st.options.name, name,
+               reason, inst.restarts->total(), attrs.max_restarts,
+               std::chrono::duration_cast<std::chrono::milliseconds>(decision.delay).count(),
+               dsl::to_string(attrs.strategy));
+  self->delayed_send(self, decision.delay, respawn_atom::value, set, true);
+}
+
+void respawn(node_actor* self, const std::vector<std::string>& names, bool after_failure) {
+  auto& st = self->state;
+  if (st.stopping)
+    return;
+  std::vector<spawned_instance> spawned;
+  for (const auto& name : names) {
+    auto i = st.instances.find(name);
+    if (i == st.instances.end())
+      continue;
+    stop_instance(self, i->second);
+    ++i->second.incarnation;
+    try {
+      spawn_instance(self, name);
+    } catch (const std::exception& e) {
+      step_failure_report report{i->second.step, name, i->second.incarnation, e.what()};
+      self->send(st.coordinator, failed_atom::value, std::move(report));
+      return;
+    }
+    spawned.push_back(spawned_instance{name, i->second.handle});
+  }
+  self->send(st.coordinator, restarted_atom::value, std::move(spawned), !after_failure);
+}
+
+caf::behavior node_behavior(node_actor* self, node_options options) {
+  self->state.options = std::move(options);
+  self->set_down_handler([=](caf::down_msg& msg) { on_instance_down(self, msg); });
+  return {
+    [=](deploy_atom, deployment& d) -> caf::result<std::vector<spawned_instance>> {
+      auto& st = self->state;
+      st.coordinator = caf::actor_cast<caf::actor>(self->current_sender());
+      dsl::compile_options opts;
+      opts.file_name = d.file_name;
+      for (const auto& [k, v] : d.overrides)
+        opts.overrides[k] = v;
+      auto compiled = dsl::compile(d.graph_source, *st.options.registry, opts);
+      if (!compiled.ok())
+        return caf::make_error(caf::sec::invalid_argument,
+                               dsl::format_diagnostics(compiled.diagnostics, d.graph_source));
+      st.graph = std::move(compiled.spec);
+      st.shape.emplace(*st.graph, *st.options.registry);
+      std::vector<spawned_instance> result;
+      for (const auto& a : d.instances) {
+        auto name = instance_name(a.step, a.replica);
+        st.instances[name] = hosted_instance{a.step, a.replica, {}, 0, {}, {}};
+        try {
+          spawn_instance(self, name);
+        } catch (const std::exception& e) {
+          return caf::make_error(caf::sec::invalid_argument,
+                                 "step '" + name + "': " + std::string{e.what()});
+        }
+        result.push_back(spawned_instance{name, st.instances[name].handle});
+      }
+      spdlog::debug("[node {}] hosting {} step instance(s)", st.options.name, result.size());
+      return result;
+    },
+    [=](respawn_atom, std::vector<std::string>& names, bool after_failure) {
+      respawn(self, names, after_failure);
+    },
+    [=](save_atom, std::string& instance, std::string& bytes) {
+      auto i = self->state.instances.find(instance);
+      if (i != self->state.instances.end())
+        i->second.saved_state = std::move(bytes);
+    },
+    [=](stop_atom) {
+      auto& st = self->state;
+      st.stopping = true;
+      for (auto& [name, inst] : st.instances)
+        stop_instance(self, inst);
+      self->quit();
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_node(caf::actor_system& system, node_options options) {
+  return system.spawn(node_behavior, std::move(options));
+}
+
+} // namespace conveyor

@@ -1,0 +1,38 @@
+// The node: hosts step instances and supervises them.
+//
+// Contract:
+// - `deploy` (from the coordinator): compiles the graph text it is sent, spawns the
+//   listed instances and replies with their handles; it does not start them (the
+//   coordinator wires them).
+// - When an instance fails, the node applies the step's policy: `restart`
+//   (never/on_failure/always), `strategy` (one_for_one; rest_for_one: also the
+//   steps downstream of it; one_for_all: every step it hosts), at most
+//   `max_restarts` within `restart_window`, after a backoff that doubles each time.
+//   Respawned instances are reported to the coordinator (`restarted`), which rewires
+//   neighbours and replays sources. Past the limit it reports `failed` instead.
+// - It keeps each instance's durable state (`step_context::save_state`) and hands
+//   it to the instance's next incarnation.
+// - `stop`: kills every instance and exits.
+#pragma once
+
+#include <caf/fwd.hpp>
+
+#include <string>
+#include <vector>
+
+namespace conveyor {
+
+class kind_registry;
+
+struct node_options {
+  std::string name = "local";
+  /// Placement labels (`on = "label"` in a graph file).
+  std::vector<std::string> labels;
+  int gpus = 0;
+  /// Must outlive the node.
+  const kind_registry* registry = nullptr;
+};
+
+caf::actor spawn_node(caf::actor_system& system, node_options options);
+
+} // namespace conveyor

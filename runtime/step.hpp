@@ -1,0 +1,104 @@
+// The contract between an actor kind's logic and the runtime that hosts it.
+// A kind implements `step` as plain C++ (no CAF): the runtime's step actor owns the
+// edges, credits, sequence numbers, acknowledgements and supervision, and calls the
+// step. Kinds are therefore testable without an actor system.
+//
+// Rules for implementations:
+// - All calls come from one thread at a time (the hosting actor); no locking needed.
+// - `open` is called once, first. Then a source gets `produce` calls (and perhaps one
+//   `resume` before the first), a consumer gets `consume` calls and, when every input
+//   has ended, `finish`.
+// - `finish` may be called again after more `consume` calls: when a downstream step
+//   restarts, its sources replay what was not acknowledged, through steps that had
+//   already finished. Steps must tolerate that (flush again, do not double-count).
+// - A step reports a failure it cannot handle by throwing (`step_failure` or any
+//   std::exception): the runtime stops the step, logs the message and supervises it
+//   (restart with backoff, or fail the run). Bad rows are not failures: count them
+//   with `context::reject` and carry on.
+// - Each call should return promptly (a source's `produce` makes one batch): the
+//   hosting actor serves its mailbox (credits, shutdown) between calls.
+#pragma once
+
+#include "runtime/batch.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace conveyor {
+
+/// Thrown by a step for a failure that should stop (and restart) it.
+class step_failure : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Collects a step's output. `port` is the index of the output port in the kind's
+/// schema (`outputs[port]`).
+class emitter {
+public:
+  virtual ~emitter() = default;
+  virtual void emit(std::size_t port, batch b) = 0;
+};
+
+/// What a step may ask of the runtime.
+class step_context {
+public:
+  virtual ~step_context() = default;
+  /// The step's name in the graph (with "#i" for replica i > 0).
+  virtual const std::string& step_name() const = 0;
+  /// Replica index (0-based) and count, for steps that shard work.
+  virtual int replica() const = 0;
+  virtual int replicas() const = 0;
+  /// Counts `rows` rejected rows (malformed, missing values dropped, ...) with a reason
+  /// shown in the log at most a few times per step.
+  virtual void reject(std::uint64_t rows, const std::string& reason) = 0;
+  /// Durable per-step state: kept by the runtime across restarts of this step (not
+  /// across runs). A cleaner saves its fitted statistics so that a restarted cleaner
+  /// transforms replayed rows exactly as before.
+  virtual std::optional<std::string> load_state() const = 0;
+  virtual void save_state(std::string bytes) = 0;
+  /// Leveled log lines, prefixed with the step name.
+  virtual void log_info(const std::string& message) = 0;
+  virtual void log_warning(const std::string& message) = 0;
+};
+
+class step {
+public:
+  virtual ~step() = default;
+
+  /// Called once before anything else. Open files here; throw if they are unusable.
+  virtual void open(step_context& ctx) { (void)ctx; }
+
+  /// True for steps without inputs that produce batches on their own.
+  virtual bool is_source() const { return false; }
+
+  /// Sources: restart after the batch whose position is `after` (the last one that
+  /// every downstream step acknowledged). Called at most once, before `produce`.
+  virtual void resume(const source_position& after) { (void)after; }
+
+  /// Sources: emits the next batch (or nothing) and returns true, or returns false at
+  /// the end of the stream. The runtime stamps `source` and `sequence`.
+  virtual bool produce(emitter& out) {
+    (void)out;
+    return false;
+  }
+
+  /// Consumers: handles one batch from input port `port` (index into the kind's
+  /// `inputs`). Steps with batch outputs emit exactly one batch per output port per
+  /// consumed batch, keeping its `source` and `sequence` (an empty one where no rows
+  /// remain), or hold it and emit it later (by `finish` at the latest); this keeps
+  /// acknowledgement exact.
+  virtual void consume(std::size_t port, batch b, emitter& out) {
+    (void)port;
+    (void)b;
+    (void)out;
+  }
+
+  /// Consumers: every input has ended; emit whatever is held.
+  virtual void finish(emitter& out) { (void)out; }
+};
+
+} // namespace conveyor

@@ -1,0 +1,484 @@
+// Credit-based edges: a consumer grants each producer `buffer` credits and returns
+// one per batch it has handled, but only while its own outbox is empty, so a slow
+// step stops its producers and every edge holds at most `buffer` batches in flight
+// plus one waiting batch per output. Sources produce one batch per turn of the
+// mailbox, and only into an empty outbox.
+#include "runtime/step_actor.hpp"
+
+#include "runtime/messages.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <set>
+#include <utility>
+
+namespace conveyor {
+
+namespace {
+
+constexpr auto stats_interval = std::chrono::seconds(1);
+constexpr int logged_rejections = 5;
+
+const caf::atom_value step_error_category = caf::atom("conveyor");
+
+caf::error make_step_error(std::string text) {
+  return caf::error(1, step_error_category, caf::make_message(std::move(text)));
+}
+
+struct consumer_slot {
+  out_link link;
+  int credit = 0;
+};
+
+/// The replicas of one consumer step on one output port: each batch goes to one of
+/// them (round robin among those with credit); different steps each get a copy.
+struct consumer_group {
+  std::string step;
+  std::vector<consumer_slot> members;
+  std::size_t next = 0;
+};
+
+struct producer_slot {
+  in_link link;
+  bool ended = false;
+  /// Credits earned by handled batches, not yet returned (held while blocked).
+  int owed = 0;
+};
+
+struct host_state;
+
+class host_context final : public step_context {
+public:
+  host_context(host_state& st, caf::event_based_actor* self) : st_(st), self_(self) {}
+  const std::string& step_name() const override;
+  int replica() const override;
+  int replicas() const override;
+  void reject(std::uint64_t rows, const std::string& reason) override;
+  std::optional<std::string> load_state() const override;
+  void save_state(std::string bytes) override;
+  void log_info(const std::string& message) override;
+  void log_warning(const std::string& message) override;
+
+private:
+  host_state& st_;
+  caf::event_based_actor* self_;
+};
+
+struct host_state {
+  step_actor_config cfg;
+  caf::actor coordinator;
+  caf::actor node;
+  std::unique_ptr<host_context> ctx;
+  bool opened = false;
+  bool wired = false;
+  /// Per output port.
+  std::vector<std::vector<consumer_group>> outputs;
+  std::vector<producer_slot> producers;
+  std::deque<std::pair<std::size_t, batch>> outbox;
+  /// Credit that arrived before the wiring that names its sender.
+  std::map<std::pair<caf::actor_addr, std::uint32_t>, int> early_credit;
+  bool producing = false;
+  bool source_done = false;
+  bool eos_pending = false;
+  std::uint64_t next_sequence = 1;
+  /// Terminal steps: acknowledged (source -> watermark, above).
+  std::map<std::string, std::pair<std::uint64_t, std::set<std::uint64_t>>> delivered;
+  step_stats stats;
+  int rejections_logged = 0;
+};
+
+const std::string& host_context::step_name() const {
+  return st_.cfg.instance;
+}
+int host_context::replica() const {
+  return st_.cfg.replica;
+}
+int host_context::replicas() const {
+  return st_.cfg.replicas;
+}
+void host_context::reject(std::uint64_t rows, const std::string& reason) {
+  st_.stats.rows_rejected += rows;
+  if (st_.rejections_logged < logged_rejections)
+    spdlog::warn("[{}] rejected {} row(s): {}", st_.cfg.instance, rows, reason);
+  else if (st_.rejections_logged == logged_rejections)
+    spdlog::warn("[{}] more rejected rows; counting them silently (see the run report)",
+                 st_.cfg.instance);
+  ++st_.rejections_logged;
+}
+std::optional<std::string> host_context::load_state() const {
+  return st_.cfg.saved_state;
+}
+void host_context::save_state(std::string bytes) {
+  st_.cfg.saved_state = bytes;
+  self_->send(st_.node, save_atom::value, st_.cfg.instance, std::move(bytes));
+}
+void host_context::log_info(const std::string& message) {
+  spdlog::info("[{}] {}", st_.cfg.instance, message);
+}
+void host_context::log_warning(const std::string& message) {
+  spdlog::warn("[{}] {}", st_.cfg.instance, message);
+}
+
+/// Collects what one call of the step emits; sources stamp identity on it.
+class outbox_emitter final : public emitter {
+public:
+  explicit outbox_emitter(host_state& st) : st_(st) {}
+  void emit(std::size_t port, batch b) override {
+    if (port >= st_.outputs.size())
+      throw step_failure("emitted on output port " + std::to_string(port) + " of a kind with " +
+                         std::to_string(st_.outputs.size()) + " output(s)");
+    if (st_.cfg.source) {
+      b.source = st_.cfg.instance;
+      b.sequence = st_.next_sequence;
+      stamped_ = true;
+    }
+    st_.outbox.emplace_back(port, std::move(b));
+  }
+  /// A source's call emitted something: the sequence number is used up.
+  bool stamped() const { return stamped_; }
+
+private:
+  host_state& st_;
+  bool stamped_ = false;
+};
+
+class step_host {
+public:
+  using actor_type = caf::stateful_actor<host_state>;
+
+  explicit step_host(actor_type* self) : self_(self), st_(self->state) {}
+
+  void on_wire(wiring w) {
+    apply_outputs(w.outputs);
+    apply_inputs(w.inputs);
+    for (const auto& d : w.delivered) {
+      auto& entry = st_.delivered[d.source];
+      entry.first = std::max(entry.first, d.watermark);
+      entry.second.insert(d.above.begin(), d.above.end());
+    }
+    if (!st_.opened) {
+      st_.opened = true;
+      if (!call([&] { st_.cfg.logic->open(*st_.ctx); }))
+        return;
+      if (st_.cfg.source) {
+        st_.next_sequence = w.next_sequence;
+        if (w.resume && !call([&] { st_.cfg.logic->resume(w.resume_after); }))
+          return;
+        if (w.resume)
+          spdlog::info("[{}] resuming after batch {}", st_.cfg.instance, w.next_sequence - 1);
+      }
+    }
+    st_.wired = true;
+    if (!st_.cfg.source && st_.producers.empty() && !st_.eos_pending)
+      finish_step();
+    flush();
+    maybe_produce();
+  }
+
+  void on_batch(std::uint32_t out_port, std::uint32_t in_port, batch& b) {
+    auto slot = find_producer(self_->current_sender(), out_port, in_port);
+    if (slot != nullptr)
+      slot->ended = false;
+    ++st_.stats.batches_in;
+    st_.stats.rows_in += b.rows;
+    st_.stats.bytes_in += b.payload_bytes();
+    if (st_.cfg.terminal && already_delivered(b.source, b.sequence)) {
+      // A replay of something this step already acknowledged: skip it.
+    } else {
+      auto source = b.source;
+      auto sequence = b.sequence;
+      auto position = b.position;
+      outbox_emitter out{st_};
+      if (!call([&] { st_.cfg.logic->consume(in_port, std::move(b), out); }))
+        return;
+      if (st_.cfg.terminal) {
+        mark_delivered(source, sequence);
+        self_->send(st_.coordinator, ack_atom::value, st_.cfg.step, source, sequence, position);
+      }
+    }
+    if (slot != nullptr)
+      ++slot->owed;
+    flush();
+  }
+
+  void on_eos(std::uint32_t out_port, std::uint32_t in_port) {
+    auto slot = find_producer(self_->current_sender(), out_port, in_port);
+    if (slot == nullptr || slot->ended)
+      return;
+    slot->ended = true;
+    for (const auto& p : st_.producers)
+      if (!p.ended)
+        return;
+    finish_step();
+    flush();
+  }
+
+  void on_credit(std::uint32_t out_port, std::int32_t n) {
+    auto sender = caf::actor_cast<caf::actor_addr>(self_->current_sender());
+    bool matched = false;
+    if (out_port < st_.outputs.size())
+      for (auto& g : st_.outputs[out_port])
+        for (auto& m : g.members)
+          if (m.link.consumer.address() == sender) {
+            m.credit += n;
+            matched = true;
+          }
+    if (!matched)
+      st_.early_credit[{sender, out_port}] += n;
+    flush();
+    maybe_produce();
+  }
+
+  void on_produce() {
+    st_.producing = false;
+    if (!st_.cfg.source || st_.source_done || !st_.wired || !st_.outbox.empty())
+      return;
+    outbox_emitter out{st_};
+    bool more = true;
+    if (!call([&] { more = st_.cfg.logic->produce(out); }))
+      return;
+    if (out.stamped())
+      ++st_.next_sequence;
+    if (!more) {
+      st_.source_done = true;
+      st_.eos_pending = true;
+    }
+    flush();
+    maybe_produce();
+  }
+
+  void on_drain() {
+    if (!st_.cfg.source || st_.source_done)
+      return;
+    spdlog::info("[{}] draining: ending the stream early", st_.cfg.instance);
+    st_.source_done = true;
+    st_.eos_pending = true;
+    flush();
+  }
+
+  void send_stats() {
+    self_->send(st_.coordinator, stats_atom::value, st_.stats);
+  }
+
+private:
+  /// Runs a call into the step's logic, timing it; a throw ends the actor with the
+  /// message as its exit reason. Returns false after such a failure.
+  template <class F>
+  bool call(F&& f) {
+    auto start = std::chrono::steady_clock::now();
+    try {
+      f();
+    } catch (const std::exception& e) {
+      spdlog::error("[{}] failed: {}", st_.cfg.instance, e.what());
+      send_stats();
+      self_->quit(make_step_error(e.what()));
+      return false;
+    }
+    st_.stats.busy_ns += static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                           start)
+        .count());
+    return true;
+  }
+
+  void finish_step() {
+    outbox_emitter out{st_};
+    if (!call([&] { st_.cfg.logic->finish(out); }))
+      return;
+    st_.eos_pending = true;
+  }
+
+  void maybe_produce() {
+    if (st_.cfg.source && !st_.source_done && st_.wired && st_.outbox.empty() &&
+        !st_.producing && !self_->getf(caf::abstract_actor::is_terminated_flag)) {
+      st_.producing = true;
+      self_->send(self_, produce_atom::value);
+    }
+  }
+
+  /// Sends what the outbox holds while every consumer group of the head batch's port
+  /// has credit; then returns held credit and, at the end of the stream, eos.
+  void flush() {
+    while (!st_.outbox.empty()) {
+      auto& [port, b] = st_.outbox.front();
+      auto& groups = st_.outputs[port];
+      for (auto& g : groups) {
+        if (!has_credit(g))
+          return;
+      }
+      for (std::size_t i = 0; i < groups.size(); ++i) {
+        auto& member = pick(groups[i]);
+        --member.credit;
+        const auto& link = member.link;
+        if (i + 1 == groups.size())
+          self_->send(link.consumer, batch_atom::value, link.out_port, link.in_port, std::move(b));
+        else
+          self_->send(link.consumer, batch_atom::value, link.out_port, link.in_port, b);
+      }
+      if (!groups.empty()) {
+        ++st_.stats.batches_out;
+        st_.stats.rows_out += b.rows;
+      }
+      st_.outbox.pop_front();
+    }
+    for (auto& p : st_.producers)
+      if (p.owed > 0) {
+        self_->send(p.link.producer, credit_atom::value, p.link.out_port,
+                    static_cast<std::int32_t>(p.owed));
+        p.owed = 0;
+      }
+    if (st_.eos_pending) {
+      st_.eos_pending = false;
+      for (auto& groups : st_.outputs)
+        for (auto& g : groups)
+          for (auto& m : g.members)
+            self_->send(m.link.consumer, eos_atom::value, m.link.out_port, m.link.in_port);
+      std::uint64_t last = st_.cfg.source ? st_.next_sequence - 1 : 0;
+      send_stats();
+      self_->send(st_.coordinator, done_atom::value, st_.cfg.instance, last);
+    }
+  }
+
+  static bool has_credit(const consumer_group& g) {
+    for (const auto& m : g.members)
+      if (m.credit > 0)
+        return true;
+    return false;
+  }
+
+  static consumer_slot& pick(consumer_group& g) {
+    for (std::size_t k = 0; k < g.members.size(); ++k) {
+      auto& m = g.members[(g.next + k) % g.members.size()];
+      if (m.credit > 0) {
+        g.next = (g.next + k + 1) % g.members.size();
+        return m;
+      }
+    }
+    return g.members.front(); // unreachable: callers check has_credit first
+  }
+
+  void apply_outputs(const std::vector<out_link>& links) {
+    std::vector<std::vector<consumer_group>> next(st_.cfg.schema->outputs.size());
+    for (const auto& link : links) {
+      if (link.out_port >= next.size())
+        continue;
+      auto& groups = next[link.out_port];
+      auto g = std::find_if(groups.begin(), groups.end(),
+                            [&](const consumer_group& x) { return x.step == link.consumer_step; });
+      if (g == groups.end()) {
+        groups.push_back(consumer_group{link.consumer_step, {}, 0});
+        g = std::prev(groups.end());
+      }
+      consumer_slot slot{link, 0};
+      for (const auto& old : st_.outputs.size() > link.out_port ? st_.outputs[link.out_port]
+                                                                 : std::vector<consumer_group>{})
+        for (const auto& m : old.members)
+          if (m.link.consumer == link.consumer && m.link.in_port == link.in_port)
+            slot.credit = m.credit;
+      auto early = st_.early_credit.find({link.consumer.address(), link.out_port});
+      if (early != st_.early_credit.end()) {
+        slot.credit += early->second;
+        st_.early_credit.erase(early);
+      }
+      g->members.push_back(std::move(slot));
+    }
+    st_.outputs = std::move(next);
+  }
+
+  void apply_inputs(const std::vector<in_link>& links) {
+    std::vector<producer_slot> next;
+    for (const auto& link : links) {
+      producer_slot slot{link, false, 0};
+      bool known = false;
+      for (const auto& old : st_.producers)
+        if (old.link.producer == link.producer && old.link.out_port == link.out_port &&
+            old.link.in_port == link.in_port) {
+          slot = old;
+          known = true;
+        }
+      if (!known)
+        self_->send(link.producer, credit_atom::value, link.out_port,
+                    static_cast<std::int32_t>(st_.cfg.buffer));
+      next.push_back(std::move(slot));
+    }
+    st_.producers = std::move(next);
+  }
+
+  producer_slot* find_producer(const caf::strong_actor_ptr& sender, std::uint32_t out_port,
+                               std::uint32_t in_port) {
+    for (auto& p : st_.producers)
+      if (p.link.producer == caf::actor_cast<caf::actor>(sender) &&
+          p.link.out_port == out_port && p.link.in_port == in_port)
+        return &p;
+    return nullptr;
+  }
+
+  bool already_delivered(const std::string& source, std::uint64_t sequence) const {
+    auto i = st_.delivered.find(source);
+    if (i == st_.delivered.end())
+      return false;
+    return sequence <= i->second.first || i->second.second.count(sequence) != 0;
+  }
+
+  void mark_delivered(const std::string& source, std::uint64_t sequence) {
+    auto& entry = st_.delivered[source];
+    entry.second.insert(sequence);
+    while (!entry.second.empty() && *entry.second.begin() == entry.first + 1) {
+      entry.first = *entry.second.begin();
+      entry.second.erase(entry.second.begin());
+    }
+  }
+
+  actor_type* self_;
+  host_state& st_;
+};
+
+caf::behavior step_actor(caf::stateful_actor<host_state>* self, step_actor_config cfg,
+                         caf::actor coordinator, caf::actor node) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.coordinator = std::move(coordinator);
+  st.node = std::move(node);
+  st.ctx = std::make_unique<host_context>(st, self);
+  st.outputs.resize(st.cfg.schema->outputs.size());
+  st.stats.instance = st.cfg.instance;
+  st.stats.step = st.cfg.step;
+  st.stats.incarnation = st.cfg.incarnation;
+  auto host = std::make_shared<step_host>(self);
+  self->delayed_send(self, stats_interval, tick_atom::value);
+  return {
+    [=](wire_atom, wiring& w) { host->on_wire(std::move(w)); },
+    [=](batch_atom, std::uint32_t out_port, std::uint32_t in_port, batch& b) {
+      host->on_batch(out_port, in_port, b);
+    },
+    [=](eos_atom, std::uint32_t out_port, std::uint32_t in_port) {
+      host->on_eos(out_port, in_port);
+    },
+    [=](credit_atom, std::uint32_t out_port, std::int32_t n) { host->on_credit(out_port, n); },
+    [=](produce_atom) { host->on_produce(); },
+    [=](drain_atom) { host->on_drain(); },
+    [=](tick_atom) {
+      host->send_stats();
+      self->delayed_send(self, stats_interval, tick_atom::value);
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_step_actor(caf::local_actor* parent, step_actor_config config,
+                            caf::actor coordinator, caf::actor node) {
+  return parent->spawn(step_actor, std::move(config), std::move(coordinator), std::move(node));
+}
+
+std::string error_text(const caf::error& e) {
+  if (e.category() == step_error_category && !e.context().empty() &&
+      e.context().match_element<std::string>(0))
+    return e.context().get_as<std::string>(0);
+  return caf::to_string(e);
+}
+
+} // namespace conveyor

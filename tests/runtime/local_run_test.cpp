@@ -1,0 +1,265 @@
+// Runs small graphs of the test kinds through the real coordinator, node and step
+// actors (one process, as `conveyor run` does) and checks delivery, backpressure and
+// supervision.
+#include "dsl/front_end.hpp"
+#include "runtime/kind_registry.hpp"
+#include "runtime/local_run.hpp"
+#include "test_kinds.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <string>
+
+using namespace conveyor;
+using conveyor::testing::observed;
+
+namespace {
+
+const kind_registry& test_registry() {
+  static kind_registry r = [] {
+    kind_registry k;
+    testing::register_test_kinds(k);
+    return k;
+  }();
+  return r;
+}
+
+run_report run_text(const std::string& text, std::function<bool()> interrupted = {}) {
+  observed().reset();
+  dsl::compile_options copts;
+  copts.file_name = "test.flow";
+  auto compiled = dsl::compile(text, test_registry(), copts);
+  BOOST_TEST_REQUIRE(compiled.ok(), dsl::format_diagnostics(compiled.diagnostics, text));
+  local_run_options options;
+  options.file_name = "test.flow";
+  options.graph_source = text;
+  options.interrupted = std::move(interrupted);
+  options.threads = 2;
+  return run_locally(*compiled.spec, test_registry(), options);
+}
+
+const step_summary& summary(const run_report& r, const std::string& step) {
+  for (const auto& s : r.steps)
+    if (s.step == step)
+      return s;
+  BOOST_FAIL("no step " + step + " in the report");
+  return r.steps.front();
+}
+
+/// Peak resident memory of this process in KiB (VmHWM).
+long peak_rss_kib() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  while (status >> key) {
+    if (key == "VmHWM:") {
+      long kib = 0;
+      status >> kib;
+      return kib;
+    }
+    std::getline(status, key);
+  }
+  return 0;
+}
+
+/// Every value in [0, n) appears at least once; returns how many values there were.
+std::size_t check_every_row_arrived(const std::vector<std::uint64_t>& got, std::uint64_t n) {
+  std::set<std::uint64_t> distinct(got.begin(), got.end());
+  BOOST_TEST(distinct.size() == n);
+  if (!distinct.empty()) {
+    BOOST_TEST(*distinct.begin() == 0u);
+    BOOST_TEST(*distinct.rbegin() == n - 1);
+  }
+  return got.size();
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(local_run_suite)
+
+BOOST_AUTO_TEST_CASE(a_graph_runs_to_its_end_and_reports_rows_per_step) {
+  auto r = run_text(R"(graph g
+node src = numbers { count = 1000, batch = 64 }
+node p = pass
+node sink = collect
+src -> p -> sink
+)");
+  BOOST_TEST(to_string(r.status) == "completed");
+  BOOST_TEST(summary(r, "src").rows_out == 1000u);
+  BOOST_TEST(summary(r, "p").rows_in == 1000u);
+  BOOST_TEST(summary(r, "sink").rows_in == 1000u);
+  auto got = observed().collected["sink"];
+  BOOST_TEST(check_every_row_arrived(got, 1000) == 1000u);
+}
+
+BOOST_AUTO_TEST_CASE(a_fast_source_into_a_slow_sink_keeps_queues_and_memory_bounded) {
+  // 2000 batches of 256 KiB (500 MiB in all) into a sink that takes 0.5 ms each:
+  // without credit the source would race ahead and buffer most of it.
+  auto before = peak_rss_kib();
+  auto r = run_text(R"(graph g
+defaults { buffer = 4 }
+node src = numbers { count = 2000, batch = 1, payload = 65535 }
+node p = pass
+node sink = collect { delay_us = 500 }
+src -> p -> sink
+)");
+  auto growth_mib = (peak_rss_kib() - before) / 1024;
+  BOOST_TEST(to_string(r.status) == "completed");
+  BOOST_TEST(observed().collected["sink"].size() == 2000u);
+  // Two edges of credit 4, one waiting batch per outbox, one batch in each step's hands.
+  BOOST_TEST(observed().max_lag <= 2u * (4u + 1u) + 2u);
+  BOOST_TEST_MESSAGE("max rows in flight: " << observed().max_lag << ", peak RSS growth: "
+                                            << growth_mib << " MiB");
+  BOOST_TEST(growth_mib < 64);
+}
+
+BOOST_AUTO_TEST_CASE(a_failure_mid_stream_is_restarted_and_every_row_reaches_the_sink_once) {
+  auto r = run_text(R"(graph g
+node src = numbers { count = 10000, batch = 100 }
+node p = pass { fail_at = 30, fail_times = 1, backoff = 10ms }
+node sink = collect
+src -> p -> sink
+)");
+  BOOST_TEST(to_string(r.status) == "completed");
+  BOOST_TEST(summary(r, "p").restarts == 1);
+  auto got = observed().collected["sink"];
+  BOOST_TEST(check_every_row_arrived(got, 10000) == 10000u);
+  BOOST_TEST(observed().opens["p"] == 2);
+  BOOST_TEST(observed().opens["sink"] == 1); // one_for_one: only the failed step
+}
+
+BOOST_AUTO_TEST_CASE(a_restarted_source_resumes_after_the_last_acknowledged_batch) {
+  auto r = run_text(R"(graph g
+node src = numbers { count = 5000, batch = 50, fail_at = 60, fail_times = 1, backoff = 10ms }
+node sink = collect
+src -> sink
+)");
+  BOOST_TEST(to_string(r.status) == "completed");
+  BOOST_TEST(summary(r, "src").restarts == 1);
+  BOOST_TEST_REQUIRE(observed().resumed_after_rows.size() >= 1u);
+  BOOST_TEST(observed().resumed_after_rows.front() > 0u);
+  BOOST_TEST(observed().resumed_after_rows.front() <= 59u * 50u);
+  BOOST_TEST(check_every_row_arrived(observed().collected["sink"], 5000) == 5000u);
+}
+
+BOOST_AUTO_TEST_CASE(a_failing_sink_is_restarted_and_skips_what_it_already_acknowledged) {
+  auto r = run_text(R"(graph g
+node src = numbers { count = 3000, batch = 30 }
+node sink = collect { fail_at = 40, fail_times = 2, backoff = 10ms }
+src -> sink
+)");
+  BOOST_TEST(to_string(r.status) == "completed");
+  BOOST_TEST(summary(r, "sink").restarts == 2);
+  BOOST_TEST(check_every_row_arrived(observed().collected["sink"], 3000) == 3000u);
+}
+
+BOOST_AUTO_TEST_CASE(rest_for_one_also_restarts_the_steps_downstream) {
+  auto r = run_text(R"(graph g
+node src = numbers { count = 2000, batch = 20 }
+node p = pass { fail_at = 10, fail_times = 1, backoff = 10ms, strategy = "rest_for_one" }
+node sink = collect
+src -> p -> sink
+)");
+  BOOST_TEST(to_string(r.status) == "completed");
+  BOOST_TEST(observed().opens["p"] == 2);
+  BOOST_TEST(observed().opens["sink"] == 2);
+  BOOST_TEST(observed().opens["src"] >= 1);
+  check_every_row_arrived(observed().collected["sink"], 2000);
+}
+
+BOOST_AUTO_TEST_CASE(one_for_all_restarts_every_step) {
+  auto r = run_text(R"(graph g
+node src = numbers { count = 2000, batch = 20 }
+node p = pass { fail_at = 10, fail_times = 1, backoff = 10ms, strategy = "one_for_all" }
+node sink = collect
+src -> p -> sink
+)");
+  BOOST_TEST(to_string(r.status) == "completed");
+  BOOST_TEST(observed().opens["p"] == 2);
+  BOOST_TEST(observed().opens["sink"] == 2);
+  BOOST_TEST(observed().opens["src"] >= 2);
+  check_every_row_arrived(observed().collected["sink"], 2000);
+}
+
+BOOST_AUTO_TEST_CASE(past_max_restarts_the_run_fails_naming_the_step_and_its_last_error) {
+  auto r = run_text(R"(graph g
+node src = numbers { count = 100000, batch = 10 }
+node p = pass { fail_at = 2, fail_times = 100, max_restarts = 2, backoff = 5ms }
+node sink = collect
+src -> p -> sink
+)");
+  BOOST_TEST(to_string(r.status) == "failed");
+  BOOST_TEST_REQUIRE(r.failures.size() == 1u);
+  BOOST_TEST(r.failures[0].step == "p");
+  BOOST_TEST(r.failures[0].restarts == 2);
+  BOOST_TEST(r.failures[0].last_error == "injected failure 3");
+  BOOST_TEST(r.to_json().find("\"last_error\": \"injected failure 3\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(restart_never_fails_the_run_at_the_first_failure) {
+  auto r = run_text(R"(graph g
+node src = numbers { count = 1000, batch = 10 }
+node sink = collect { fail_at = 5, fail_times = 1, restart = "never" }
+src -> sink
+)");
+  BOOST_TEST(to_string(r.status) == "failed");
+  BOOST_TEST_REQUIRE(r.failures.size() == 1u);
+  BOOST_TEST(r.failures[0].step == "sink");
+  BOOST_TEST(r.failures[0].restarts == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_restart_waits_for_the_backoff) {
+  auto r = run_text(R"(graph g
+node src = numbers { count = 200, batch = 10 }
+node sink = collect { fail_at = 3, fail_times = 1, backoff = 300ms }
+src -> sink
+)");
+  BOOST_TEST(to_string(r.status) == "completed");
+  auto& times = observed().open_times["sink"];
+  BOOST_TEST_REQUIRE(times.size() == 2u);
+  BOOST_TEST(times[1] - times[0] >= std::chrono::milliseconds(300));
+}
+
+BOOST_AUTO_TEST_CASE(an_interrupt_drains_the_graph_and_everything_produced_reaches_the_sink) {
+  auto start = std::chrono::steady_clock::now();
+  auto r = run_text(
+    R"(graph g
+node src = numbers { count = 0, batch = 10, delay_us = 1000 }
+node p = pass
+node sink = collect
+src -> p -> sink
+)",
+    [start] { return std::chrono::steady_clock::now() - start > std::chrono::milliseconds(300); });
+  BOOST_TEST(to_string(r.status) == "interrupted");
+  auto produced = summary(r, "src").rows_out;
+  BOOST_TEST(produced > 0u);
+  BOOST_TEST(summary(r, "sink").rows_in == produced);
+  BOOST_TEST(observed().collected["sink"].size() == produced);
+}
+
+BOOST_AUTO_TEST_CASE(replicas_share_the_work_and_every_row_arrives_once) {
+  auto r = run_text(R"(graph g
+node src = numbers { count = 4000, batch = 40 }
+node p = pass { replicas = 3 }
+node sink = collect
+src -> p -> sink
+)");
+  BOOST_TEST(to_string(r.status) == "completed");
+  BOOST_TEST(summary(r, "p").rows_in == 4000u);
+  BOOST_TEST(check_every_row_arrived(observed().collected["sink"], 4000) == 4000u);
+  BOOST_TEST(observed().opens["p#2"] == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_placement_no_node_satisfies_fails_the_run_with_a_reason) {
+  auto r = run_text(R"(graph g
+node src = numbers { count = 10, on = "gpu-box" }
+node sink = collect
+src -> sink
+)");
+  BOOST_TEST(to_string(r.status) == "failed");
+  BOOST_TEST(r.error.find("no node can run step 'src'") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,198 @@
+#include "test_kinds.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <thread>
+
+namespace conveyor::testing {
+
+void observations::reset() {
+  std::lock_guard<std::mutex> guard{mutex};
+  collected.clear();
+  opens.clear();
+  open_times.clear();
+  resumed_after_rows.clear();
+  max_lag = produced = consumed = 0;
+}
+
+observations& observed() {
+  static observations o;
+  return o;
+}
+
+namespace {
+
+dsl::param_schema int_param(const std::string& name, std::int64_t def) {
+  dsl::param_schema p;
+  p.name = name;
+  p.type = dsl::param_type::integer;
+  p.default_value = dsl::value{def};
+  return p;
+}
+
+void record_open(const std::string& instance) {
+  auto& o = observed();
+  std::lock_guard<std::mutex> guard{o.mutex};
+  ++o.opens[instance];
+  o.open_times[instance].push_back(std::chrono::steady_clock::now());
+}
+
+/// Fails on the `fail_at`-th call while fewer than `fail_times` failures happened in
+/// earlier incarnations (counted in the step's durable state).
+class failure_cue {
+public:
+  failure_cue(std::int64_t at, std::int64_t times) : at_(at), times_(times) {}
+  void open(step_context& ctx) {
+    ctx_ = &ctx;
+    if (auto s = ctx.load_state())
+      failures_ = std::stoll(*s);
+  }
+  void tick() {
+    ++calls_;
+    if (at_ > 0 && calls_ == at_ && failures_ < times_) {
+      ctx_->save_state(std::to_string(failures_ + 1));
+      throw step_failure("injected failure " + std::to_string(failures_ + 1));
+    }
+  }
+
+private:
+  std::int64_t at_, times_;
+  std::int64_t calls_ = 0;
+  std::int64_t failures_ = 0;
+  step_context* ctx_ = nullptr;
+};
+
+void pause(std::int64_t us) {
+  if (us > 0)
+    std::this_thread::sleep_for(std::chrono::microseconds(us));
+}
+
+class numbers final : public step {
+public:
+  explicit numbers(const step_config& c)
+    : count_(c.params.get_integer("count")), batch_(c.params.get_integer("batch")),
+      payload_(c.params.get_integer("payload")), delay_(c.params.get_integer("delay_us")),
+      cue_(c.params.get_integer("fail_at"), c.params.get_integer("fail_times")),
+      schema_(std::make_shared<table_schema>()) {
+    schema_->columns.push_back({"x", column_kind::numeric});
+    for (std::int64_t i = 0; i < payload_; ++i)
+      schema_->columns.push_back({"p" + std::to_string(i), column_kind::numeric});
+  }
+  void open(step_context& ctx) override {
+    record_open(ctx.step_name());
+    cue_.open(ctx);
+  }
+  bool is_source() const override { return true; }
+  void resume(const source_position& after) override {
+    next_ = after.row;
+    std::lock_guard<std::mutex> guard{observed().mutex};
+    observed().resumed_after_rows.push_back(after.row);
+  }
+  bool produce(emitter& out) override {
+    if (count_ > 0 && next_ >= static_cast<std::uint64_t>(count_))
+      return false;
+    cue_.tick();
+    pause(delay_);
+    auto n = static_cast<std::uint32_t>(
+      count_ > 0 ? std::min<std::uint64_t>(batch_, count_ - next_) : batch_);
+    batch b;
+    b.rows = n;
+    b.first_row = next_;
+    b.schema = schema_;
+    b.floats.assign(static_cast<std::size_t>(n) * (1 + payload_), 0.0f);
+    for (std::uint32_t i = 0; i < n; ++i)
+      b.floats[i] = static_cast<float>(next_ + i);
+    next_ += n;
+    b.position.row = next_;
+    {
+      auto& o = observed();
+      std::lock_guard<std::mutex> guard{o.mutex};
+      o.produced += n;
+      o.max_lag = std::max(o.max_lag, o.produced - o.consumed);
+    }
+    out.emit(0, std::move(b));
+    return true;
+  }
+
+private:
+  std::int64_t count_, batch_, payload_, delay_;
+  failure_cue cue_;
+  std::shared_ptr<table_schema> schema_;
+  std::uint64_t next_ = 0;
+};
+
+class pass final : public step {
+public:
+  explicit pass(const step_config& c)
+    : delay_(c.params.get_integer("delay_us")),
+      cue_(c.params.get_integer("fail_at"), c.params.get_integer("fail_times")) {}
+  void open(step_context& ctx) override {
+    record_open(ctx.step_name());
+    cue_.open(ctx);
+  }
+  void consume(std::size_t, batch b, emitter& out) override {
+    cue_.tick();
+    pause(delay_);
+    out.emit(0, std::move(b));
+  }
+
+private:
+  std::int64_t delay_;
+  failure_cue cue_;
+};
+
+class collect final : public step {
+public:
+  explicit collect(const step_config& c)
+    : delay_(c.params.get_integer("delay_us")),
+      cue_(c.params.get_integer("fail_at"), c.params.get_integer("fail_times")) {}
+  void open(step_context& ctx) override {
+    name_ = ctx.step_name();
+    record_open(name_);
+    cue_.open(ctx);
+  }
+  void consume(std::size_t, batch b, emitter&) override {
+    cue_.tick();
+    pause(delay_);
+    auto& o = observed();
+    std::lock_guard<std::mutex> guard{o.mutex};
+    auto& list = o.collected[name_];
+    for (std::uint32_t i = 0; i < b.rows; ++i)
+      list.push_back(static_cast<std::uint64_t>(b.floats[i]));
+    o.consumed += b.rows;
+  }
+
+private:
+  std::int64_t delay_;
+  failure_cue cue_;
+  std::string name_;
+};
+
+template <class T>
+kind_entry make_kind(const std::string& name, bool source, bool sink,
+                     std::vector<dsl::param_schema> params) {
+  kind_entry e;
+  e.schema.name = name;
+  e.schema.doc = "test kind";
+  e.schema.params = std::move(params);
+  e.schema.params.push_back(int_param("delay_us", 0));
+  e.schema.params.push_back(int_param("fail_at", 0));
+  e.schema.params.push_back(int_param("fail_times", 0));
+  if (!source)
+    e.schema.inputs.push_back(dsl::port_schema{"in", "batch"});
+  if (!sink)
+    e.schema.outputs.push_back(dsl::port_schema{"out", "batch"});
+  e.factory = [](const step_config& c) { return std::make_unique<T>(c); };
+  return e;
+}
+
+} // namespace
+
+void register_test_kinds(kind_registry& registry) {
+  registry.add(make_kind<numbers>(
+    "numbers", true, false, {int_param("count", 1000), int_param("batch", 10), int_param("payload", 0)}));
+  registry.add(make_kind<pass>("pass", false, false, {}));
+  registry.add(make_kind<collect>("collect", false, true, {}));
+}
+
+} // namespace conveyor::testing
