@@ -1,4 +1,4 @@
-// Did-you-mean: Levenshtein distance with a two-row table, skipping candidates whose length
+// Did-you-mean: edit distance (with neighbour swaps) over a three-row table, skipping candidates whose length
 // alone rules them out; bounded by limits::max_hint_candidates and max_hint_length.
 #include "dsl/did_you_mean.hpp"
 
@@ -11,15 +11,19 @@ namespace conveyor::dsl {
 
 namespace {
 
+/// Optimal string alignment distance: edits plus swaps of two neighbours ("cuont").
 std::size_t distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  std::vector<std::size_t> before(b.size() + 1), prev(b.size() + 1), cur(b.size() + 1);
   for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
   for (std::size_t i = 1; i <= a.size(); ++i) {
     cur[0] = i;
     for (std::size_t j = 1; j <= b.size(); ++j) {
       std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
       cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        cur[j] = std::min(cur[j], before[j - 2] + 1);
     }
+    std::swap(before, prev);
     std::swap(prev, cur);
   }
   return prev[b.size()];

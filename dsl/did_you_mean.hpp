@@ -7,7 +7,7 @@
 
 namespace conveyor::dsl {
 
-/// The candidate closest to `name` (Levenshtein distance at most max(1, len/3), capped at 3),
+/// The candidate closest to `name` (edit distance, a swap of neighbours counting one, at most max(1, len/3), capped at 3),
 /// or empty if none is that close.
 std::string closest_name(std::string_view name, const std::vector<std::string>& candidates);
 

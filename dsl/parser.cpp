@@ -329,10 +329,16 @@ private:
                       + " elements");
         return std::nullopt;
       }
+      if (at_keyword_line() || at(token_kind::eof)) {
+        sink_.error(diagnostic_code::syntax, e.where, "'[' is not closed",
+                    "add ']' after the last element");
+        return std::nullopt;
+      }
       auto item = value_expr(depth + 1);
       if (!item) return std::nullopt;
       e.items.push_back(std::move(*item));
       skip_newlines();
+      if (at_keyword_line() || at(token_kind::eof)) continue; // reported at the loop's top
       if (at(token_kind::comma)) {
         advance();
         skip_newlines();

@@ -2,6 +2,7 @@
 // an equal value (shortest float text that round-trips; largest exact duration/size unit).
 #include "dsl/value.hpp"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -33,11 +34,8 @@ std::string print_float(double d) {
   if (std::isnan(d)) return "0.0";
   if (std::isinf(d)) return d > 0 ? "1e308" : "-1e308";
   char buf[64];
-  for (int precision = 1; precision <= 17; ++precision) {
-    std::snprintf(buf, sizeof buf, "%.*g", precision, d);
-    if (std::strtod(buf, nullptr) == d) break;
-  }
-  std::string s = buf;
+  auto r = std::to_chars(buf, buf + sizeof buf, d); // shortest text that reads back as d
+  std::string s(buf, r.ptr);
   if (s.find_first_of(".eE") == std::string::npos) s += ".0"; // keep it a float when lexed
   return s;
 }
@@ -54,9 +52,11 @@ std::string print_duration(std::int64_t ns) {
 
 std::string print_size(std::uint64_t bytes) {
   struct unit { std::uint64_t factor; const char* suffix; };
-  static const unit units[] = {{1ull << 40, "TiB"}, {1ull << 30, "GiB"}, {1ull << 20, "MiB"},
-                               {1ull << 10, "KiB"}, {1'000'000'000'000ull, "TB"},
-                               {1'000'000'000ull, "GB"}, {1'000'000ull, "MB"}, {1'000ull, "KB"}};
+  // Largest factor first, binary and decimal interleaved.
+  static const unit units[] = {{1ull << 40, "TiB"}, {1'000'000'000'000ull, "TB"},
+                               {1ull << 30, "GiB"}, {1'000'000'000ull, "GB"},
+                               {1ull << 20, "MiB"}, {1'000'000ull, "MB"},
+                               {1ull << 10, "KiB"}, {1'000ull, "KB"}};
   for (const auto& u : units)
     if (bytes != 0 && bytes % u.factor == 0) return std::to_string(bytes / u.factor) + u.suffix;
   return std::to_string(bytes) + "B";

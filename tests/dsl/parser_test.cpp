@@ -114,6 +114,7 @@ BOOST_AUTO_TEST_CASE(syntax_errors_read_well) {
     {"graph g\nparam p = [1 2]\n", "2:14 syntax: expected ',' or ']' in a list, found '2'"},
     {"graph g\nnode a = counter {\n", "2:18 syntax: '{' is not closed"},
     {"graph g\nparam p = 1 2\n", "2:13 syntax: expected end of line, found '2'"},
+    {"graph g\nparam p = [1, [2]\nnode c = counter\n", "2:11 syntax: '[' is not closed"},
   };
   for (const auto& r : rows) {
     auto result = t::compile_text(r.input);
