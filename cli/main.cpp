@@ -2,6 +2,7 @@
 #include "actors/builtin_kinds.hpp"
 #include "cli/graph_file.hpp"
 #include "cli/interrupt.hpp"
+#include "cli/progress_line.hpp"
 #include "runtime/kind_registry.hpp"
 #include "runtime/local_run.hpp"
 #include "runtime/logging.hpp"
@@ -35,7 +36,10 @@ int run_command(const kind_registry& kinds, const std::string& file,
   options.overrides = graph->overrides;
   options.interrupted = cli::interrupt_requested;
   options.threads = threads;
+  cli::progress_line progress;
+  options.on_progress = [&](const progress_info& p) { progress.update(p); };
   auto report = run_locally(graph->spec, kinds, options);
+  progress.close();
   report.print(std::cerr);
   if (!report_path.empty()) {
     std::ofstream out(report_path);

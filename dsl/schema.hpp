@@ -64,6 +64,9 @@ struct kind_schema {
   /// The first input and the first output are the default ports that `a -> b` uses.
   std::vector<port_schema> inputs;
   std::vector<port_schema> outputs;
+  /// Replica groups (data-parallel trainers): every replica receives every input batch,
+  /// replicas may message each other, and a failure of one restarts them all.
+  bool replica_group = false;
 
   const param_schema* find_param(std::string_view n) const;
   const port_schema* find_input(std::string_view n) const;

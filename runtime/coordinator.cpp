@@ -38,6 +38,7 @@ struct coordinator_state {
   std::map<std::string, instance_info> instances;
   std::map<std::string, int> failure_restarts; // by step
   std::map<std::pair<std::string, int>, step_stats> stats; // by (instance, incarnation)
+  std::map<std::string, std::map<std::string, double>> metrics; // by step
   caf::actor requester;
   std::chrono::steady_clock::time_point started;
   run_status status = run_status::completed;
@@ -80,8 +81,10 @@ wiring wiring_for(coordinator_state& st, const std::string& name, bool resume) {
     if (e.from_node == me.step) {
       auto out_port = port_index(schema_of(st, me.step).outputs, e.from_port);
       auto in_port = port_index(schema_of(st, e.to_node).inputs, e.to_port);
+      bool broadcast = schema_of(st, e.to_node).replica_group;
       for (const auto& c : instances_of(st, e.to_node))
-        w.outputs.push_back(out_link{out_port, e.to_node, c, st.instances.at(c).handle, in_port});
+        w.outputs.push_back(
+          out_link{out_port, e.to_node, c, st.instances.at(c).handle, in_port, broadcast});
     }
   }
   if (resume && st.shape->is_source(me.step)) {
@@ -92,9 +95,19 @@ wiring wiring_for(coordinator_state& st, const std::string& name, bool resume) {
       w.next_sequence = point.last_sequence + 1;
     }
   }
+  bool group = schema_of(st, me.step).replica_group;
   if (st.shape->is_terminal(me.step))
-    for (const auto& a : st.ledger.delivered_to(me.step))
+    for (const auto& a : st.ledger.delivered_to(group ? name : me.step))
       w.delivered.push_back(source_acks{a.source, a.watermark, a.above});
+  if (group) {
+    auto replicas = instances_of(st, me.step);
+    w.peers.resize(replicas.size());
+    for (const auto& r : replicas) {
+      const auto& info = st.instances.at(r);
+      if (info.replica >= 0 && static_cast<std::size_t>(info.replica) < w.peers.size())
+        w.peers[info.replica] = info.handle;
+    }
+  }
   return w;
 }
 
@@ -110,7 +123,9 @@ void fill_report(coordinator_actor* self) {
     step_summary s;
     s.step = n.name;
     s.kind = n.kind;
-    s.replicas = n.attributes.replicas;
+    s.replicas = st.options.registry->replicas_of(n);
+    if (auto m = st.metrics.find(n.name); m != st.metrics.end())
+      s.metrics = m->second;
     s.restarts = st.failure_restarts[n.name];
     for (const auto& [key, stats] : st.stats) {
       if (stats.step != n.name)
@@ -231,7 +246,13 @@ std::string place(coordinator_state& st, std::vector<deployment>& per_node) {
       return "no node can run step '" + n.name + "' (on = \"" + n.attributes.on +
              "\", gpus = " + std::to_string(n.attributes.gpus) + "); nodes: " + names;
     }
-    for (int r = 0; r < n.attributes.replicas; ++r) {
+    int replicas = 0;
+    try {
+      replicas = st.options.registry->replicas_of(n);
+    } catch (const std::exception& e) {
+      return "step '" + n.name + "': " + e.what();
+    }
+    for (int r = 0; r < replicas; ++r) {
       auto node = candidates[round_robin++ % candidates.size()];
       per_node[node].instances.push_back(instance_assignment{n.name, r});
       st.instances[instance_name(n.name, r)] = instance_info{n.name, r, node, {}, 0, false};
@@ -247,11 +268,17 @@ void start_run(coordinator_actor* self) {
   for (const auto& n : st.options.graph.nodes) {
     if (!st.shape->is_source(n.name))
       continue;
-    for (int r = 0; r < n.attributes.replicas; ++r) {
+    for (int r = 0; r < st.options.registry->replicas_of(n); ++r) {
       auto name = instance_name(n.name, r);
       st.ledger.add_source(name);
-      for (const auto& t : st.shape->terminals_reached_from(n.name))
-        st.ledger.add_route(name, t);
+      for (const auto& t : st.shape->terminals_reached_from(n.name)) {
+        const auto& terminal = *st.options.graph.find_node(t);
+        if (schema_of(st, t).replica_group)
+          for (int tr = 0; tr < st.options.registry->replicas_of(terminal); ++tr)
+            st.ledger.add_route(name, instance_name(t, tr));
+        else
+          st.ledger.add_route(name, t);
+      }
     }
   }
   std::vector<deployment> per_node(st.nodes.size());
@@ -332,6 +359,16 @@ caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options 
       st.failure_restarts[report.step] = report.restarts;
       st.options.report->failures.push_back(std::move(report));
       fail_run(self, {});
+    },
+    [=](progress_atom, progress_info& p) {
+      if (self->state.requester)
+        self->send(self->state.requester, progress_atom::value, std::move(p));
+    },
+    [=](metrics_atom, std::string& step, std::vector<std::string>& names,
+        std::vector<double>& values) {
+      auto& m = self->state.metrics[step];
+      for (std::size_t i = 0; i < names.size() && i < values.size(); ++i)
+        m[names[i]] = values[i];
     },
     [=](drain_atom) {
       auto& st = self->state;

@@ -113,6 +113,13 @@ const kind_entry* kind_registry::find(std::string_view name) const {
   return i == entries_.end() ? nullptr : &i->second;
 }
 
+int kind_registry::replicas_of(const dsl::node_spec& node) const {
+  auto e = find(node.kind);
+  if (e != nullptr && e->replicas_from_params)
+    return e->replicas_from_params(step_params{node.params});
+  return node.attributes.replicas;
+}
+
 const dsl::kind_schema* kind_registry::find_kind(std::string_view name) const {
   auto e = find(name);
   return e ? &e->schema : nullptr;

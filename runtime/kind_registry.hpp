@@ -55,6 +55,10 @@ using step_factory = std::function<std::unique_ptr<step>(const step_config&)>;
 struct kind_entry {
   dsl::kind_schema schema;
   step_factory factory;
+  /// Optional: how many replicas a node of this kind runs, from its parameters (a
+  /// trainer's `devices = "cpu:4"`); without it, the `replicas` attribute decides.
+  /// May throw step_failure for a malformed parameter.
+  std::function<int(const step_params&)> replicas_from_params;
 };
 
 /// Rules: register everything before the first lookup; lookups may then run
@@ -64,6 +68,9 @@ public:
   /// Throws std::logic_error if the name is taken.
   void add(kind_entry entry);
   const kind_entry* find(std::string_view name) const;
+
+  /// How many instances a node of the graph runs (see kind_entry::replicas_from_params).
+  int replicas_of(const dsl::node_spec& node) const;
 
   const dsl::kind_schema* find_kind(std::string_view name) const override;
   std::vector<std::string> kind_names() const override;

@@ -46,6 +46,10 @@ run_report run_locally(const dsl::graph_spec& graph, const kind_registry& regist
   bool drained = false;
   while (!finished) {
     self->receive([&](done_atom) { finished = true; },
+                  [&](progress_atom, progress_info& p) {
+                    if (options.on_progress)
+                      options.on_progress(p);
+                  },
                   caf::after(std::chrono::milliseconds(100)) >> [&] {
                     if (!drained && options.interrupted && options.interrupted()) {
                       drained = true;

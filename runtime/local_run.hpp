@@ -4,6 +4,7 @@
 
 #include "dsl/graph_spec.hpp"
 #include "runtime/run_report.hpp"
+#include "runtime/step.hpp"
 
 #include <functional>
 #include <map>
@@ -21,6 +22,8 @@ struct local_run_options {
   /// Polled about every 100 ms; once true, sources end their streams early and the
   /// run drains (SIGINT/SIGTERM).
   std::function<bool()> interrupted;
+  /// Called on this thread with every progress report of a long-running step.
+  std::function<void(const progress_info&)> on_progress;
   /// Worker threads of the actor system; 0: one per core.
   int threads = 0;
 };

@@ -5,6 +5,8 @@
 //   C -> P  (credit_atom, out_port, n)        C may now receive n more batches on that edge
 //   P -> C  (batch_atom, out_port, in_port, batch)   consumes one credit
 //   P -> C  (eos_atom, out_port, in_port)     no more batches on this edge (until a replay)
+//   P -> C  (model_atom, out_port, in_port, model_message)  models need no credit (rare)
+//   R -> R' (peer_atom, peer_message)         between replicas of a replica group
 // Control (coordinator K, node N, step S):
 //   K -> N  (deploy_atom, deployment)         N spawns the step instances, replies with handles
 //   K -> S  (wire_atom, wiring)               S's neighbours (again after every restart)
@@ -12,6 +14,8 @@
 //   K -> S  (drain_atom)                      a source ends its stream early (SIGINT)
 //   S -> K  (ack_atom, ...)                   a terminal step consumed a batch
 //   S -> K  (stats_atom, step_stats)          counters, periodically and when done
+//   S -> K  (progress_atom, progress_info)    long work's progress (forwarded to the CLI)
+//   S -> K  (metrics_atom, step, names, values) results for the run report
 //   S -> K  (done_atom, instance, last_seq)   S sent end-of-stream on all outputs
 //   S -> N  (save_atom, instance, bytes)      durable per-step state (step_context)
 //   N -> K  (restarted_atom, handles)         instances respawned after a failure
@@ -20,6 +24,7 @@
 
 #include "runtime/batch.hpp"
 #include "runtime/run_report.hpp"
+#include "runtime/step.hpp"
 
 #include <caf/all.hpp>
 
@@ -39,6 +44,8 @@ struct out_link {
   std::string consumer_instance;
   caf::actor consumer;
   std::uint32_t in_port = 0;
+  /// The consumer step is a replica group: every replica gets every batch.
+  bool broadcast = false;
 };
 
 /// A consumer's view of one producer feeding one of its input ports.
@@ -68,6 +75,8 @@ struct wiring {
   std::uint64_t next_sequence = 1;
   /// Terminal steps: batches already acknowledged (skipped if they arrive again).
   std::vector<source_acks> delivered;
+  /// Replica groups: every replica of this step, indexed by replica (self included).
+  std::vector<caf::actor> peers;
 };
 
 /// One step instance to run on a node.
@@ -167,7 +176,43 @@ typename Inspector::result_type inspect(Inspector& f, batch& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, out_link& x) {
   return f(caf::meta::type_name("out_link"), x.out_port, x.consumer_step, x.consumer_instance,
-           x.consumer, x.in_port);
+           x.consumer, x.in_port, x.broadcast);
+}
+
+/// Models and peer payloads are shared locally; on the wire they travel by value.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, model_message& x) {
+  std::string artifact = x.artifact ? *x.artifact : std::string{};
+  auto load = caf::meta::load_callback([&]() -> caf::error {
+    x.artifact = std::make_shared<const std::string>(std::move(artifact));
+    return caf::none;
+  });
+  return f(caf::meta::type_name("model_message"), x.name, artifact, load);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, peer_message& x) {
+  std::vector<char> bytes;
+  if (Inspector::reads_state && x.data && !x.data->empty()) {
+    bytes.resize(x.data->size() * sizeof(float));
+    std::memcpy(bytes.data(), x.data->data(), bytes.size());
+  }
+  auto load = caf::meta::load_callback([&]() -> caf::error {
+    if (bytes.size() % sizeof(float) != 0)
+      return caf::sec::invalid_argument;
+    auto data = std::make_shared<std::vector<float>>(bytes.size() / sizeof(float));
+    if (!bytes.empty())
+      std::memcpy(data->data(), bytes.data(), bytes.size());
+    x.data = std::move(data);
+    return caf::none;
+  });
+  return f(caf::meta::type_name("peer_message"), x.from_replica, x.tag, bytes, load);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, progress_info& x) {
+  return f(caf::meta::type_name("progress_info"), x.step, x.epoch, x.epochs, x.step_in_run,
+           x.steps, x.loss, x.samples_per_second);
 }
 
 template <class Inspector>
@@ -184,7 +229,7 @@ typename Inspector::result_type inspect(Inspector& f, source_acks& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, wiring& x) {
   return f(caf::meta::type_name("wiring"), x.inputs, x.outputs, x.resume, x.resume_after,
-           x.next_sequence, x.delivered);
+           x.next_sequence, x.delivered, x.peers);
 }
 
 template <class Inspector>
@@ -226,6 +271,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(conveyor, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(conveyor, (std::vector<conveyor::spawned_instance>))
   CAF_ADD_TYPE_ID(conveyor, (conveyor::step_stats))
   CAF_ADD_TYPE_ID(conveyor, (conveyor::step_failure_report))
+  CAF_ADD_TYPE_ID(conveyor, (conveyor::model_message))
+  CAF_ADD_TYPE_ID(conveyor, (conveyor::peer_message))
+  CAF_ADD_TYPE_ID(conveyor, (conveyor::progress_info))
   CAF_ADD_ATOM(conveyor, conveyor, batch_atom, "batch")
   CAF_ADD_ATOM(conveyor, conveyor, credit_atom, "credit")
   CAF_ADD_ATOM(conveyor, conveyor, eos_atom, "eos")
@@ -244,4 +292,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(conveyor, caf::first_custom_type_id)
   CAF_ADD_ATOM(conveyor, conveyor, tick_atom, "tick")
   CAF_ADD_ATOM(conveyor, conveyor, stop_atom, "stop")
   CAF_ADD_ATOM(conveyor, conveyor, run_atom, "run")
+  CAF_ADD_ATOM(conveyor, conveyor, model_atom, "model")
+  CAF_ADD_ATOM(conveyor, conveyor, peer_atom, "peer")
+  CAF_ADD_ATOM(conveyor, conveyor, progress_atom, "progress")
+  CAF_ADD_ATOM(conveyor, conveyor, metrics_atom, "metrics")
 CAF_END_TYPE_ID_BLOCK(conveyor)

@@ -52,7 +52,8 @@ void spawn_instance(node_actor* self, const std::string& name) {
   const auto* entry = st.options.registry->find(spec.kind);
   if (entry == nullptr)
     throw step_failure("unknown kind '" + spec.kind + "'");
-  step_config config{name, step_params{spec.params}, inst.replica, spec.attributes.replicas};
+  auto replicas = st.options.registry->replicas_of(spec);
+  step_config config{name, step_params{spec.params}, inst.replica, replicas};
   step_actor_config cfg;
   cfg.instance = name;
   cfg.step = inst.step;
@@ -60,11 +61,13 @@ void spawn_instance(node_actor* self, const std::string& name) {
   cfg.schema = &entry->schema;
   cfg.logic = std::shared_ptr<step>(entry->factory(config));
   cfg.replica = inst.replica;
-  cfg.replicas = spec.attributes.replicas;
+  cfg.replicas = replicas;
   cfg.incarnation = inst.incarnation;
   cfg.buffer = spec.attributes.buffer;
   cfg.source = st.shape->is_source(inst.step);
   cfg.terminal = st.shape->is_terminal(inst.step);
+  cfg.replica_group = entry->schema.replica_group;
+  cfg.ack_route = cfg.replica_group ? name : inst.step;
   cfg.saved_state = inst.saved_state;
   inst.handle = spawn_step_actor(self, std::move(cfg), st.coordinator, caf::actor{self});
   self->monitor(inst.handle);
@@ -85,6 +88,8 @@ std::vector<std::string> restart_set(node_actor* self, const std::string& failed
   auto& st = self->state;
   const auto& step = st.instances.at(failed).step;
   auto strategy = st.graph->find_node(step)->attributes.strategy;
+  const auto* entry = st.options.registry->find(st.graph->find_node(step)->kind);
+  bool group = entry != nullptr && entry->schema.replica_group;
   std::vector<std::string> set{failed};
   std::set<std::string> downstream;
   if (strategy == dsl::restart_strategy::rest_for_one)
@@ -92,7 +97,8 @@ std::vector<std::string> restart_set(node_actor* self, const std::string& failed
   for (const auto& [name, inst] : st.instances) {
     if (name == failed)
       continue;
-    if (strategy == dsl::restart_strategy::one_for_all || downstream.count(inst.step) != 0)
+    if (strategy == dsl::restart_strategy::one_for_all || downstream.count(inst.step) != 0 ||
+        (group && inst.step == step))
       set.push_back(name);
   }
   return set;

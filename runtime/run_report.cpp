@@ -24,6 +24,9 @@ void run_report::print(std::ostream& out) const {
   for (const auto& s : steps)
     out << fmt::format("  {:<16} {:<12} {:>12} {:>12} {:>10} {:>8} {:>9.2f}\n", s.step, s.kind,
                        s.rows_in, s.rows_out, s.rows_rejected, s.restarts, s.busy_seconds);
+  for (const auto& s : steps)
+    for (const auto& [name, value] : s.metrics)
+      out << fmt::format("  {}: {} = {:.6g}\n", s.step, name, value);
   for (const auto& f : failures)
     out << fmt::format("  step '{}' failed after {} restart(s): {}\n", f.step, f.restarts,
                        f.last_error);
@@ -46,7 +49,8 @@ std::string run_report::to_json() const {
                             {"rows_rejected", s.rows_rejected},
                             {"bytes_in", s.bytes_in},
                             {"restarts", s.restarts},
-                            {"busy_seconds", s.busy_seconds}});
+                            {"busy_seconds", s.busy_seconds},
+                            {"metrics", s.metrics}});
   doc["failures"] = nlohmann::json::array();
   for (const auto& f : failures)
     doc["failures"].push_back({{"step", f.step},

@@ -48,6 +48,8 @@ struct step_summary {
   std::uint64_t bytes_in = 0;
   int restarts = 0;
   double busy_seconds = 0;
+  /// Results the step reported (an evaluator's accuracy, a trainer's final loss).
+  std::map<std::string, double> metrics;
 };
 
 struct run_report {

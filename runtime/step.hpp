@@ -15,17 +15,20 @@
 //   std::exception): the runtime stops the step, logs the message and supervises it
 //   (restart with backoff, or fail the run). Bad rows are not failures: count them
 //   with `context::reject` and carry on.
-// - Each call should return promptly (a source's `produce` makes one batch): the
-//   hosting actor serves its mailbox (credits, shutdown) between calls.
+// - Each call should return promptly (a source's `produce` makes one batch; a
+//   trainer's makes a few optimizer steps): the hosting actor serves its mailbox
+//   (credits, peers, shutdown) between calls.
 #pragma once
 
 #include "runtime/batch.hpp"
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace conveyor {
 
@@ -35,12 +38,47 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+/// A trained model on a "model" edge. The runtime treats the artifact as opaque
+/// bytes (the model file format, docs/model-format.md), so models cross nodes as they
+/// are written to disk.
+struct model_message {
+  /// The model's name (what a publisher files it under).
+  std::string name;
+  std::shared_ptr<const std::string> artifact;
+};
+
+/// A message between the replicas of a replica-group kind (`kind_schema::replica_group`),
+/// e.g. gradients to all-reduce. `tag` lets the receiver match messages to its own
+/// progress (the optimizer step they belong to).
+struct peer_message {
+  int from_replica = 0;
+  std::uint64_t tag = 0;
+  std::shared_ptr<const std::vector<float>> data;
+};
+
+/// Where a long-running step stands, for the live progress line.
+struct progress_info {
+  std::string step;
+  int epoch = 0;
+  int epochs = 0;
+  std::uint64_t step_in_run = 0;
+  std::uint64_t steps = 0;
+  double loss = 0;
+  double samples_per_second = 0;
+};
+
 /// Collects a step's output. `port` is the index of the output port in the kind's
 /// schema (`outputs[port]`).
 class emitter {
 public:
   virtual ~emitter() = default;
   virtual void emit(std::size_t port, batch b) = 0;
+  /// Models go out on "model" ports. Emitters that carry none refuse them.
+  virtual void emit_model(std::size_t port, model_message m) {
+    (void)port;
+    (void)m;
+    throw step_failure("this emitter carries no models");
+  }
 };
 
 /// What a step may ask of the runtime.
@@ -63,6 +101,16 @@ public:
   /// Leveled log lines, prefixed with the step name.
   virtual void log_info(const std::string& message) = 0;
   virtual void log_warning(const std::string& message) = 0;
+  /// Replica groups: sends `data` to every other replica of this step (they receive it
+  /// through `step::consume_peer`). Messages from one replica arrive in order.
+  virtual void send_to_peers(std::uint64_t tag, std::shared_ptr<const std::vector<float>> data) {
+    (void)tag;
+    (void)data;
+  }
+  /// Long work: where it stands (shown as a live line by `conveyor run`).
+  virtual void report_progress(const progress_info& p) { (void)p; }
+  /// Named results (accuracy, loss, ...) that appear in the run report.
+  virtual void report_metrics(const std::map<std::string, double>& metrics) { (void)metrics; }
 };
 
 class step {
@@ -81,10 +129,16 @@ public:
 
   /// Sources: emits the next batch (or nothing) and returns true, or returns false at
   /// the end of the stream. The runtime stamps `source` and `sequence`.
+  /// Consumers: after `finish`, the runtime calls `produce` while it returns true (long
+  /// work such as training, in slices), then sends end-of-stream.
   virtual bool produce(emitter& out) {
     (void)out;
     return false;
   }
+
+  /// While true, the runtime does not call `produce` (the step waits for peers); it
+  /// asks again after each `consume_peer`.
+  virtual bool blocked() const { return false; }
 
   /// Consumers: handles one batch from input port `port` (index into the kind's
   /// `inputs`). Steps with batch outputs emit exactly one batch per output port per
@@ -99,6 +153,21 @@ public:
 
   /// Consumers: every input has ended; emit whatever is held.
   virtual void finish(emitter& out) { (void)out; }
+
+  /// Consumers of "model" ports: handles one model.
+  virtual void consume_model(std::size_t port, model_message m, emitter& out) {
+    (void)port;
+    (void)m;
+    (void)out;
+  }
+
+  /// Replica groups: a message from another replica of this step.
+  virtual void consume_peer(peer_message m) { (void)m; }
+
+  /// Terminal steps: true to have each batch acknowledged as soon as `consume`
+  /// returns; false to acknowledge only once the step has ended its stream (a trainer
+  /// that caches its data: after a restart, the data is replayed to it).
+  virtual bool acknowledge_on_consume() const { return true; }
 };
 
 } // namespace conveyor

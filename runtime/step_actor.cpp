@@ -1,8 +1,9 @@
 // Credit-based edges: a consumer grants each producer `buffer` credits and returns
 // one per batch it has handled, but only while its own outbox is empty, so a slow
 // step stops its producers and every edge holds at most `buffer` batches in flight
-// plus one waiting batch per output. Sources produce one batch per turn of the
-// mailbox, and only into an empty outbox.
+// plus one waiting batch per output. Sources (and consumers with work left after
+// `finish`, such as a trainer) produce one slice per turn of the mailbox, and only
+// into an empty outbox. Models travel on the same outbox, in order, without credit.
 #include "runtime/step_actor.hpp"
 
 #include "runtime/messages.hpp"
@@ -14,6 +15,7 @@
 #include <map>
 #include <set>
 #include <utility>
+#include <variant>
 
 namespace conveyor {
 
@@ -41,6 +43,16 @@ struct consumer_group {
   std::size_t next = 0;
 };
 
+/// What waits in the outbox: a batch (needs credit) or a model (does not).
+using outgoing = std::variant<batch, model_message>;
+
+/// An acknowledgement held until the end of the stream (acknowledge_on_consume false).
+struct held_ack {
+  std::string source;
+  std::uint64_t sequence = 0;
+  source_position position;
+};
+
 struct producer_slot {
   in_link link;
   bool ended = false;
@@ -61,6 +73,9 @@ public:
   void save_state(std::string bytes) override;
   void log_info(const std::string& message) override;
   void log_warning(const std::string& message) override;
+  void send_to_peers(std::uint64_t tag, std::shared_ptr<const std::vector<float>> data) override;
+  void report_progress(const progress_info& p) override;
+  void report_metrics(const std::map<std::string, double>& metrics) override;
 
 private:
   host_state& st_;
@@ -77,11 +92,17 @@ struct host_state {
   /// Per output port.
   std::vector<std::vector<consumer_group>> outputs;
   std::vector<producer_slot> producers;
-  std::deque<std::pair<std::size_t, batch>> outbox;
+  std::deque<std::pair<std::size_t, outgoing>> outbox;
+  std::vector<caf::actor> peers;
+  std::vector<held_ack> held_acks;
   /// Credit that arrived before the wiring that names its sender.
   std::map<std::pair<caf::actor_addr, std::uint32_t>, int> early_credit;
   bool producing = false;
   bool source_done = false;
+  /// A consumer whose `finish` ran and whose `produce` still has work.
+  bool working = false;
+  /// `finish` ran and no batch arrived since (a replay reopens the stream).
+  bool finished = false;
   bool eos_pending = false;
   std::uint64_t next_sequence = 1;
   /// Terminal steps: acknowledged (source -> watermark, above).
@@ -121,6 +142,28 @@ void host_context::log_info(const std::string& message) {
 void host_context::log_warning(const std::string& message) {
   spdlog::warn("[{}] {}", st_.cfg.instance, message);
 }
+void host_context::send_to_peers(std::uint64_t tag,
+                                 std::shared_ptr<const std::vector<float>> data) {
+  peer_message m{st_.cfg.replica, tag, std::move(data)};
+  for (std::size_t r = 0; r < st_.peers.size(); ++r)
+    if (static_cast<int>(r) != st_.cfg.replica && st_.peers[r])
+      self_->send(st_.peers[r], peer_atom::value, m);
+}
+void host_context::report_progress(const progress_info& p) {
+  auto copy = p;
+  copy.step = st_.cfg.step;
+  self_->send(st_.coordinator, progress_atom::value, std::move(copy));
+}
+void host_context::report_metrics(const std::map<std::string, double>& metrics) {
+  std::vector<std::string> names;
+  std::vector<double> values;
+  for (const auto& [k, v] : metrics) {
+    names.push_back(k);
+    values.push_back(v);
+  }
+  self_->send(st_.coordinator, metrics_atom::value, st_.cfg.step, std::move(names),
+              std::move(values));
+}
 
 /// Collects what one call of the step emits; sources stamp identity on it.
 class outbox_emitter final : public emitter {
@@ -135,7 +178,13 @@ public:
       b.sequence = st_.next_sequence;
       stamped_ = true;
     }
-    st_.outbox.emplace_back(port, std::move(b));
+    st_.outbox.emplace_back(port, outgoing{std::move(b)});
+  }
+  void emit_model(std::size_t port, model_message m) override {
+    if (port >= st_.outputs.size())
+      throw step_failure("emitted a model on output port " + std::to_string(port) +
+                         " of a kind with " + std::to_string(st_.outputs.size()) + " output(s)");
+    st_.outbox.emplace_back(port, outgoing{std::move(m)});
   }
   /// A source's call emitted something: the sequence number is used up.
   bool stamped() const { return stamped_; }
@@ -154,6 +203,7 @@ public:
   void on_wire(wiring w) {
     apply_outputs(w.outputs);
     apply_inputs(w.inputs);
+    st_.peers = std::move(w.peers);
     for (const auto& d : w.delivered) {
       auto& entry = st_.delivered[d.source];
       entry.first = std::max(entry.first, d.watermark);
@@ -172,7 +222,7 @@ public:
       }
     }
     st_.wired = true;
-    if (!st_.cfg.source && st_.producers.empty() && !st_.eos_pending)
+    if (!st_.cfg.source && st_.producers.empty() && !st_.finished)
       finish_step();
     flush();
     maybe_produce();
@@ -182,6 +232,7 @@ public:
     auto slot = find_producer(self_->current_sender(), out_port, in_port);
     if (slot != nullptr)
       slot->ended = false;
+    st_.finished = false;
     ++st_.stats.batches_in;
     st_.stats.rows_in += b.rows;
     st_.stats.bytes_in += b.payload_bytes();
@@ -196,12 +247,29 @@ public:
         return;
       if (st_.cfg.terminal) {
         mark_delivered(source, sequence);
-        self_->send(st_.coordinator, ack_atom::value, st_.cfg.step, source, sequence, position);
+        if (st_.cfg.logic->acknowledge_on_consume())
+          self_->send(st_.coordinator, ack_atom::value, st_.cfg.ack_route, source, sequence,
+                      position);
+        else
+          st_.held_acks.push_back(held_ack{source, sequence, position});
       }
     }
     if (slot != nullptr)
       ++slot->owed;
     flush();
+  }
+
+  void on_model(std::uint32_t in_port, model_message& m) {
+    outbox_emitter out{st_};
+    if (!call([&] { st_.cfg.logic->consume_model(in_port, std::move(m), out); }))
+      return;
+    flush();
+  }
+
+  void on_peer(peer_message& m) {
+    if (!call([&] { st_.cfg.logic->consume_peer(std::move(m)); }))
+      return;
+    maybe_produce();
   }
 
   void on_eos(std::uint32_t out_port, std::uint32_t in_port) {
@@ -234,7 +302,7 @@ public:
 
   void on_produce() {
     st_.producing = false;
-    if (!st_.cfg.source || st_.source_done || !st_.wired || !st_.outbox.empty())
+    if (!has_work() || !st_.wired || !st_.outbox.empty())
       return;
     outbox_emitter out{st_};
     bool more = true;
@@ -244,6 +312,7 @@ public:
       ++st_.next_sequence;
     if (!more) {
       st_.source_done = true;
+      st_.working = false;
       st_.eos_pending = true;
     }
     flush();
@@ -284,36 +353,59 @@ private:
     return true;
   }
 
+  /// Calls `finish`; the stream ends once `produce` has no more work.
   void finish_step() {
     outbox_emitter out{st_};
     if (!call([&] { st_.cfg.logic->finish(out); }))
       return;
-    st_.eos_pending = true;
+    st_.finished = true;
+    st_.working = true;
+    maybe_produce();
+  }
+
+  bool has_work() const {
+    return st_.cfg.source ? !st_.source_done : st_.working;
   }
 
   void maybe_produce() {
-    if (st_.cfg.source && !st_.source_done && st_.wired && st_.outbox.empty() &&
-        !st_.producing && !self_->getf(caf::abstract_actor::is_terminated_flag)) {
+    if (has_work() && st_.wired && st_.outbox.empty() && !st_.producing &&
+        !st_.cfg.logic->blocked() && !self_->getf(caf::abstract_actor::is_terminated_flag)) {
       st_.producing = true;
       self_->send(self_, produce_atom::value);
     }
   }
 
-  /// Sends what the outbox holds while every consumer group of the head batch's port
-  /// has credit; then returns held credit and, at the end of the stream, eos.
+  /// Sends what the outbox holds, in order: a batch once every consumer group of its
+  /// port has credit (replica groups: every member), a model at once. Then returns
+  /// held credit and, at the end of the stream, acknowledgements held back and eos.
   void flush() {
     while (!st_.outbox.empty()) {
-      auto& [port, b] = st_.outbox.front();
+      auto& [port, item] = st_.outbox.front();
       auto& groups = st_.outputs[port];
-      for (auto& g : groups) {
+      if (auto m = std::get_if<model_message>(&item)) {
+        for (auto& g : groups)
+          for (auto& member : g.members)
+            self_->send(member.link.consumer, model_atom::value, member.link.out_port,
+                        member.link.in_port, *m);
+        st_.outbox.pop_front();
+        continue;
+      }
+      auto& b = std::get<batch>(item);
+      for (auto& g : groups)
         if (!has_credit(g))
           return;
+      std::vector<consumer_slot*> targets;
+      for (auto& g : groups) {
+        if (is_broadcast(g))
+          for (auto& member : g.members)
+            targets.push_back(&member);
+        else
+          targets.push_back(&pick(g));
       }
-      for (std::size_t i = 0; i < groups.size(); ++i) {
-        auto& member = pick(groups[i]);
-        --member.credit;
-        const auto& link = member.link;
-        if (i + 1 == groups.size())
+      for (std::size_t i = 0; i < targets.size(); ++i) {
+        --targets[i]->credit;
+        const auto& link = targets[i]->link;
+        if (i + 1 == targets.size())
           self_->send(link.consumer, batch_atom::value, link.out_port, link.in_port, std::move(b));
         else
           self_->send(link.consumer, batch_atom::value, link.out_port, link.in_port, b);
@@ -332,6 +424,10 @@ private:
       }
     if (st_.eos_pending) {
       st_.eos_pending = false;
+      for (auto& a : st_.held_acks)
+        self_->send(st_.coordinator, ack_atom::value, st_.cfg.ack_route, a.source, a.sequence,
+                    a.position);
+      st_.held_acks.clear();
       for (auto& groups : st_.outputs)
         for (auto& g : groups)
           for (auto& m : g.members)
@@ -342,7 +438,22 @@ private:
     }
   }
 
+  static bool is_broadcast(const consumer_group& g) {
+    return !g.members.empty() && g.members.front().link.broadcast;
+  }
+
+  /// A batch can go to the group: a member with credit, or (broadcast) all have credit.
   static bool has_credit(const consumer_group& g) {
+    if (is_broadcast(g)) {
+      for (const auto& m : g.members)
+        if (m.credit <= 0)
+          return false;
+      return true;
+    }
+    return any_credit(g);
+  }
+
+  static bool any_credit(const consumer_group& g) {
     for (const auto& m : g.members)
       if (m.credit > 0)
         return true;
@@ -458,6 +569,10 @@ caf::behavior step_actor(caf::stateful_actor<host_state>* self, step_actor_confi
       host->on_eos(out_port, in_port);
     },
     [=](credit_atom, std::uint32_t out_port, std::int32_t n) { host->on_credit(out_port, n); },
+    [=](model_atom, std::uint32_t, std::uint32_t in_port, model_message& m) {
+      host->on_model(in_port, m);
+    },
+    [=](peer_atom, peer_message& m) { host->on_peer(m); },
     [=](produce_atom) { host->on_produce(); },
     [=](drain_atom) { host->on_drain(); },
     [=](tick_atom) {

@@ -36,6 +36,11 @@ struct step_actor_config {
   int buffer = 8;
   bool source = false;
   bool terminal = false;
+  /// The kind is a replica group (see dsl::kind_schema::replica_group).
+  bool replica_group = false;
+  /// The name a terminal step acknowledges under in the ledger: the step, or for a
+  /// replica group each instance (every replica must see every batch).
+  std::string ack_route;
   std::optional<std::string> saved_state;
 };
 

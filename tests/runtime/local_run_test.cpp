@@ -264,4 +264,50 @@ src -> sink
   BOOST_TEST(r.error.find("no node can run step 'src'") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(a_model_goes_out_after_the_work_that_follows_finish_with_its_metrics) {
+  std::vector<progress_info> progress;
+  observed().reset();
+  auto r = run_text(R"(graph g
+node src = numbers { count = 1000, batch = 100 }
+node train = model_maker { work_slices = 4 }
+node out = model_sink
+src -> train
+train.model -> out
+)");
+  BOOST_TEST(to_string(r.status) == "completed");
+  BOOST_TEST_REQUIRE(observed().models["out"].size() == 1u);
+  BOOST_TEST(observed().models["out"][0] == "rows=1000");
+  BOOST_TEST(summary(r, "train").metrics.at("rows") == 1000.0);
+  BOOST_TEST(r.to_json().find("\"rows\": 1000") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_step_acknowledging_at_its_end_gets_all_its_data_again_after_a_restart) {
+  auto r = run_text(R"(graph g
+node src = numbers { count = 1000, batch = 100 }
+node train = model_maker { work_slices = 4, fail_at = 2, fail_times = 1, backoff = 10ms }
+node out = model_sink
+src -> train
+train.model -> out
+)");
+  BOOST_TEST(to_string(r.status) == "completed");
+  BOOST_TEST(summary(r, "train").restarts == 1);
+  BOOST_TEST_REQUIRE(observed().models["out"].size() == 1u);
+  BOOST_TEST(observed().models["out"][0] == "rows=1000");
+}
+
+BOOST_AUTO_TEST_CASE(a_replica_group_gets_every_batch_and_its_replicas_exchange_messages) {
+  auto r = run_text(R"(graph g
+node src = numbers { count = 999, batch = 10 }
+node sum = group_sum { workers = 3 }
+src -> sum
+)");
+  BOOST_TEST(to_string(r.status) == "completed");
+  BOOST_TEST(summary(r, "sum").replicas == 3);
+  BOOST_TEST(summary(r, "sum").rows_in == 3u * 999u);
+  auto expected = 999.0 * 998.0 / 2.0;
+  BOOST_TEST_REQUIRE(observed().group_totals.size() == 3u);
+  for (const auto& [name, total] : observed().group_totals)
+    BOOST_TEST(total == expected, name);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

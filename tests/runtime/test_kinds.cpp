@@ -12,6 +12,8 @@ void observations::reset() {
   opens.clear();
   open_times.clear();
   resumed_after_rows.clear();
+  models.clear();
+  group_totals.clear();
   max_lag = produced = consumed = 0;
 }
 
@@ -168,6 +170,95 @@ private:
   std::string name_;
 };
 
+/// Caches the rows it gets, then "trains" for `work_slices` produce calls and emits a
+/// model whose artifact says how many rows it saw; acknowledges only at the end.
+class model_maker final : public step {
+public:
+  explicit model_maker(const step_config& c)
+    : slices_(c.params.get_integer("work_slices")),
+      cue_(c.params.get_integer("fail_at"), c.params.get_integer("fail_times")) {}
+  void open(step_context& ctx) override {
+    ctx_ = &ctx;
+    record_open(ctx.step_name());
+    cue_.open(ctx);
+  }
+  void consume(std::size_t, batch b, emitter&) override { rows_ += b.rows; }
+  bool acknowledge_on_consume() const override { return false; }
+  bool produce(emitter& out) override {
+    if (done_ >= slices_)
+      return false;
+    cue_.tick();
+    ctx_->report_progress(progress_info{"", 1, 1, static_cast<std::uint64_t>(done_ + 1),
+                                        static_cast<std::uint64_t>(slices_), 0.5, 100.0});
+    if (++done_ == slices_) {
+      out.emit_model(0, model_message{"m", std::make_shared<const std::string>(
+                                             "rows=" + std::to_string(rows_))});
+      ctx_->report_metrics({{"rows", static_cast<double>(rows_)}});
+    }
+    return true;
+  }
+
+private:
+  std::int64_t slices_;
+  failure_cue cue_;
+  step_context* ctx_ = nullptr;
+  std::uint64_t rows_ = 0;
+  std::int64_t done_ = 0;
+};
+
+class model_sink final : public step {
+public:
+  explicit model_sink(const step_config&) {}
+  void open(step_context& ctx) override { name_ = ctx.step_name(); }
+  void consume_model(std::size_t, model_message m, emitter&) override {
+    std::lock_guard<std::mutex> guard{observed().mutex};
+    observed().models[name_].push_back(*m.artifact);
+  }
+
+private:
+  std::string name_;
+};
+
+/// A replica group: every replica sees every row, sums the rows it owns (row index
+/// modulo replicas), and exchanges partial sums with its peers to get the total.
+class group_sum final : public step {
+public:
+  explicit group_sum(const step_config& c) : replica_(c.replica), replicas_(c.replicas) {}
+  void open(step_context& ctx) override {
+    ctx_ = &ctx;
+    record_open(ctx.step_name());
+  }
+  void consume(std::size_t, batch b, emitter&) override {
+    for (std::uint32_t i = 0; i < b.rows; ++i) {
+      auto row = b.first_row + i;
+      if (static_cast<int>(row % replicas_) == replica_)
+        partial_ += b.floats[i];
+    }
+  }
+  void finish(emitter&) override {
+    ctx_->send_to_peers(1, std::make_shared<const std::vector<float>>(1, partial_));
+    total_ = partial_;
+    finished_ = true;
+  }
+  void consume_peer(peer_message m) override {
+    total_ += (*m.data)[0];
+    ++heard_;
+  }
+  bool blocked() const override { return finished_ && heard_ < replicas_ - 1; }
+  bool produce(emitter&) override {
+    std::lock_guard<std::mutex> guard{observed().mutex};
+    observed().group_totals[ctx_->step_name()] = total_;
+    return false;
+  }
+
+private:
+  int replica_, replicas_;
+  step_context* ctx_ = nullptr;
+  double partial_ = 0, total_ = 0;
+  int heard_ = 0;
+  bool finished_ = false;
+};
+
 template <class T>
 kind_entry make_kind(const std::string& name, bool source, bool sink,
                      std::vector<dsl::param_schema> params) {
@@ -193,6 +284,18 @@ void register_test_kinds(kind_registry& registry) {
     "numbers", true, false, {int_param("count", 1000), int_param("batch", 10), int_param("payload", 0)}));
   registry.add(make_kind<pass>("pass", false, false, {}));
   registry.add(make_kind<collect>("collect", false, true, {}));
+  auto maker = make_kind<model_maker>("model_maker", false, true, {int_param("work_slices", 3)});
+  maker.schema.outputs.push_back(dsl::port_schema{"model", "model"});
+  registry.add(std::move(maker));
+  auto sink = make_kind<model_sink>("model_sink", true, true, {});
+  sink.schema.inputs.push_back(dsl::port_schema{"model", "model"});
+  registry.add(std::move(sink));
+  auto group = make_kind<group_sum>("group_sum", false, true, {int_param("workers", 2)});
+  group.schema.replica_group = true;
+  group.replicas_from_params = [](const step_params& p) {
+    return static_cast<int>(p.get_integer("workers"));
+  };
+  registry.add(std::move(group));
 }
 
 } // namespace conveyor::testing

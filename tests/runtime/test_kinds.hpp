@@ -25,6 +25,10 @@ struct observations {
   /// Rows the source was resumed after (one entry per resume).
   std::vector<std::uint64_t> resumed_after_rows;
   /// Largest difference between rows produced and rows consumed by sinks.
+  /// Artifacts that `model_sink` steps received, by step name.
+  std::map<std::string, std::vector<std::string>> models;
+  /// Totals each `group_sum` replica computed with its peers, by instance.
+  std::map<std::string, double> group_totals;
   std::uint64_t max_lag = 0;
   std::uint64_t produced = 0;
   std::uint64_t consumed = 0;
@@ -34,7 +38,8 @@ struct observations {
 
 observations& observed();
 
-/// Kinds: `numbers` (source), `pass`, `collect` (sink).
+/// Kinds: `numbers` (source), `pass`, `collect` (sink), `model_maker` (batches in,
+/// a model out after some work), `model_sink`, `group_sum` (a replica group).
 void register_test_kinds(kind_registry& registry);
 
 } // namespace conveyor::testing
