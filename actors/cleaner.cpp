@@ -9,6 +9,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <stdexcept>
 #include <unordered_map>
 
 namespace conveyor {
@@ -343,8 +344,14 @@ void cleaner::fit() {
 }
 
 void cleaner::emit_transformed(batch b, emitter& out, bool already_transformed) {
-  if (!already_transformed)
-    apply_preprocessing(*fitted_, b);
+  if (!already_transformed) {
+    try {
+      apply_preprocessing(*fitted_, b);
+    } catch (const std::invalid_argument& e) {
+      throw step_failure("cleaner: batch " + std::to_string(b.sequence) + " from '" + b.source +
+                         "' does not fit the fitted preprocessing: " + e.what());
+    }
+  }
   if (!b.transform) {
     b.transform = fitted_;
   } else {

@@ -40,6 +40,42 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+/// Fast path for the most common cells: an optional '-', at most 7 digits and at most
+/// one '.', no exponent. Both the integer mantissa (< 2^24) and the power of ten
+/// (<= 10^7) are exact floats, so one IEEE division gives the correctly rounded
+/// result, identical to std::from_chars. Returns false for anything else.
+bool parse_short_decimal(std::string_view s, float& out) {
+  static constexpr float powers[] = {1e0f, 1e1f, 1e2f, 1e3f, 1e4f, 1e5f, 1e6f, 1e7f};
+  const char* p = s.data();
+  const char* end = p + s.size();
+  bool negative = p < end && *p == '-';
+  p += negative;
+  if (p == end || end - p > 8)
+    return false;
+  std::uint32_t mantissa = 0;
+  int digits = 0;
+  int fraction = -1; // digits after '.', -1 while no '.'
+  for (; p < end; ++p) {
+    unsigned d = static_cast<unsigned char>(*p) - '0';
+    if (d <= 9) {
+      mantissa = mantissa * 10 + d;
+      ++digits;
+      fraction += fraction >= 0;
+    } else if (*p == '.' && fraction < 0) {
+      fraction = 0;
+    } else {
+      return false;
+    }
+  }
+  if (digits == 0 || digits > 7)
+    return false;
+  float v = static_cast<float>(mantissa);
+  if (fraction > 0)
+    v /= powers[fraction];
+  out = negative ? -v : v;
+  return true;
+}
+
 /// Parses a numeric cell: missing tokens give NaN; returns false if unparsable.
 bool parse_number(std::string_view s, float& out) {
   s = trim(s);
@@ -49,6 +85,8 @@ bool parse_number(std::string_view s, float& out) {
   }
   if (s.size() > 1 && s.front() == '+' && s[1] != '-')
     s.remove_prefix(1);
+  if (parse_short_decimal(s, out))
+    return true;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
   return ec == std::errc{} && ptr == s.data() + s.size();
 }

@@ -4,6 +4,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <charconv>
+
 #include <zlib.h>
 
 using namespace conveyor;
@@ -156,6 +158,34 @@ BOOST_AUTO_TEST_CASE(malformed_rows_are_counted_and_quarantined_with_line_number
                   "9,unterminated quoted field at end of file,\"12,\"\"unterminated\n13,14\n\"\n");
 }
 
+BOOST_AUTO_TEST_CASE(a_restarted_reader_appends_to_its_quarantine_file) {
+  temp_dir dir;
+  write_file(dir.file("bad.csv"), "a,b\n1,2\nx,3\n4,5\n6\n7,8\n");
+  csv_reader_options o;
+  o.path = dir.file("bad.csv");
+  o.quarantine = dir.file("q.csv");
+  o.batch_rows = 1;
+  fake_context ctx; // durable state shared by both instances
+  std::vector<batch> first;
+  {
+    csv_reader r(o);
+    r.open(ctx);
+    collector c;
+    r.produce(c);
+    r.produce(c); // consumes line 3 (rejected) and line 4
+    first = std::move(c.on(0));
+  }
+  csv_reader r(o);
+  r.open(ctx);
+  r.resume(first.back().position);
+  auto rest = drain(r);
+  BOOST_TEST(rows_as_text(rest) == (std::vector<std::string>{"7|8|"}), boost::test_tools::per_element());
+  BOOST_TEST(read_file(dir.file("q.csv")) ==
+             "line,reason,raw\n"
+             "3,column 'a': cannot parse 'x' as a number,\"x,3\"\n"
+             "5,\"expected 2 fields, got 1\",6\n");
+}
+
 BOOST_AUTO_TEST_CASE(without_a_quarantine_the_first_ten_malformed_rows_are_logged) {
   temp_dir dir;
   std::string text = "a,b\n";
@@ -295,6 +325,36 @@ BOOST_AUTO_TEST_CASE(a_large_file_splits_into_full_batches_with_contiguous_rows)
   }
   BOOST_TEST(bs[0].rows == 4096u);
   BOOST_TEST(next == 20000u);
+}
+
+BOOST_AUTO_TEST_CASE(numbers_parse_exactly_as_std_from_chars_would) {
+  temp_dir dir;
+  std::vector<std::string> cells{"0", "-0", "1", "0.1", "1234567", "12345678", "-9.999999",
+                                 ".5", "5.", "3.14159", "1e3", "-2.5E-3", "0.0000001",
+                                 "16777217", "0.30000001", "inf", "-123.4567"};
+  std::uint32_t state = 12345;
+  for (int i = 0; i < 2000; ++i) {
+    state = state * 1664525u + 1013904223u;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.*f", static_cast<int>(state % 8),
+                  static_cast<double>(static_cast<std::int32_t>(state)) / 1e4);
+    cells.push_back(buf);
+  }
+  std::string text = "x\n";
+  for (const auto& c : cells)
+    text += c + "\n";
+  write_file(dir.file("num.csv"), text);
+  fake_context ctx;
+  auto bs = read_csv(dir.file("num.csv"), csv_reader_options{}, ctx);
+  BOOST_TEST(ctx.rejected == 0u);
+  std::size_t i = 0;
+  for (const auto& b : bs)
+    for (std::size_t r = 0; r < b.rows; ++r, ++i) {
+      float expected = 0;
+      std::from_chars(cells[i].data(), cells[i].data() + cells[i].size(), expected);
+      BOOST_TEST(cell(b, "x", r) == expected, cells[i]);
+    }
+  BOOST_TEST(i == cells.size());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,64 @@
+#include "actors/csv_reader.hpp"
+#include "actors/csv_writer.hpp"
+
+#include "step_harness.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+using namespace conveyor;
+using namespace conveyor::test;
+
+BOOST_AUTO_TEST_SUITE(csv_writer_suite)
+
+BOOST_AUTO_TEST_CASE(written_rows_read_back_equal_with_csv_reader) {
+  temp_dir dir;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  auto b1 = make_batch({{"x", {0.1f, -3.25e-7f, nan}}, {"label", {1, 0, 2}}},
+                       {{"name", {"plain", "with, comma", "quote \" and\nnewline"}}}, "label");
+  auto b2 = make_batch({{"x", {123456789.0f, 1.0f / 3.0f, 2}}, {"label", {nan, 1, 1}}},
+                       {{"name", {"<NA>", " padded ", "z"}}}, "label");
+  {
+    auto w = make_step(csv_writer_kind(), {{"path", dir.file("out.csv")}});
+    fake_context ctx;
+    w->open(ctx);
+    push(*w, {b1, b2});
+  }
+  csv_reader_options o;
+  o.path = dir.file("out.csv");
+  o.label = "label";
+  o.categorical = {"name"};
+  csv_reader r(o);
+  fake_context ctx;
+  r.open(ctx);
+  auto back = drain(r);
+  BOOST_TEST(ctx.rejected == 0u);
+  BOOST_TEST(*back[0].schema == *b1.schema);
+  BOOST_TEST(rows_as_text(back) == rows_as_text({b1, b2}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_restarted_writer_appends_without_a_second_header) {
+  temp_dir dir;
+  fake_context ctx;
+  auto path = dir.file("out.csv");
+  {
+    auto w = make_step(csv_writer_kind(), {{"path", path}, {"delimiter", ";"}});
+    w->open(ctx);
+    push(*w, {make_batch({{"a", {1}}, {"b", {2}}})});
+  }
+  {
+    auto w = make_step(csv_writer_kind(), {{"path", path}, {"delimiter", ";"}});
+    w->open(ctx); // same context: durable state says the header is there
+    push(*w, {make_batch({{"a", {3}}, {"b", {4}}})});
+  }
+  BOOST_TEST(read_file(path) == "a;b\n1;2\n3;4\n");
+}
+
+BOOST_AUTO_TEST_CASE(an_unwritable_path_fails_naming_it) {
+  auto w = make_step(csv_writer_kind(), {{"path", "/nonexistent/dir/out.csv"}});
+  fake_context ctx;
+  BOOST_CHECK_EXCEPTION(w->open(ctx), step_failure, [](const step_failure& e) {
+    return std::string(e.what()).find("/nonexistent/dir/out.csv") != std::string::npos;
+  });
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -14,12 +14,39 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <ostream>
+#include <algorithm>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include <unistd.h>
+
+namespace conveyor {
+
+// Printers so that Boost.Test can show the values in failed checks.
+inline std::ostream& operator<<(std::ostream& os, column_kind k) { return os << to_string(k); }
+inline std::ostream& operator<<(std::ostream& os, const column_spec& c) {
+  return os << c.name << ":" << to_string(c.kind);
+}
+inline std::ostream& operator<<(std::ostream& os, const table_schema& s) {
+  os << "[";
+  for (const auto& c : s.columns)
+    os << c << " ";
+  return os << "]";
+}
+inline std::ostream& operator<<(std::ostream& os, const source_position& p) {
+  return os << "{byte " << p.byte_offset << ", line " << p.line << ", row " << p.row << "}";
+}
+inline std::ostream& operator<<(std::ostream& os, const preprocessing& p) {
+  os << "[";
+  for (const auto& op : p.ops)
+    os << static_cast<int>(op.op) << ":" << op.column << "(" << op.a << "," << op.b << ") ";
+  return os << "]";
+}
+
+} // namespace conveyor
 
 namespace conveyor::test {
 

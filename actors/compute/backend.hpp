@@ -1,0 +1,134 @@
+// The compute backend: the narrow set of float32 operations that training and inference
+// need, on row-major matrices that live in the backend's memory (host memory for the CPU
+// backend, device memory for a CUDA backend). Models and optimizers are written against
+// this interface only, so a CUDA backend (cuBLAS + own kernels) slots in behind it.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+namespace conveyor::compute {
+
+/// Hidden-layer and output activations. `identity` is the output of regressors and of
+/// layers whose activation is fused into the loss (sigmoid + BCE, softmax + CE).
+enum class activation { identity, relu, tanh, sigmoid };
+
+class backend;
+
+/// Owns `size` floats of backend memory; releases them through the backend that gave
+/// them out. Move-only. The backend must outlive its buffers.
+class buffer {
+public:
+  buffer() = default;
+  buffer(backend* owner, float* data, std::size_t size) : owner_(owner), data_(data), size_(size) {}
+  buffer(const buffer&) = delete;
+  buffer& operator=(const buffer&) = delete;
+  buffer(buffer&& other) noexcept { swap(other); }
+  buffer& operator=(buffer&& other) noexcept {
+    buffer tmp(std::move(other));
+    swap(tmp);
+    return *this;
+  }
+  ~buffer();
+
+  float* data() noexcept { return data_; }
+  const float* data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+
+private:
+  void swap(buffer& o) noexcept {
+    std::swap(owner_, o.owner_);
+    std::swap(data_, o.data_);
+    std::swap(size_, o.size_);
+  }
+  backend* owner_ = nullptr;
+  float* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+/// Rules for every operation below:
+/// - pointers are backend memory (from `allocate`), except where a name says `host`;
+/// - matrices are row-major; `rows x cols` with leading dimension `cols` unless given;
+/// - in-place is allowed only where a comment says so;
+/// - operations on distinct buffers may be called concurrently from several threads
+///   (the CPU backend keeps no mutable state; BLAS threading is process-wide);
+/// - losses return the SUM over rows of the per-row loss, accumulated in double, and
+///   write the gradient of (sum * grad_scale) with respect to the logits/predictions.
+class backend {
+public:
+  virtual ~backend() = default;
+
+  /// A short name for logs ("cpu", "cuda:0").
+  virtual const char* name() const noexcept = 0;
+  /// True when backend memory is ordinary host memory (pointers may be read directly).
+  virtual bool host_memory() const noexcept = 0;
+
+  /// `n` floats, zero-initialised, aligned for vector loads (64 bytes on the CPU).
+  virtual buffer allocate(std::size_t n) = 0;
+  virtual void copy_from_host(float* dst, const float* host_src, std::size_t n) = 0;
+  virtual void copy_to_host(float* host_dst, const float* src, std::size_t n) = 0;
+  virtual void copy(float* dst, const float* src, std::size_t n) = 0;
+  virtual void fill(float* dst, float value, std::size_t n) = 0;
+
+  /// C = alpha * op(A) * op(B) + beta * C, op(A) m x k, op(B) k x n, C m x n.
+  virtual void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                    const float* a, int lda, const float* b, int ldb, float beta, float* c,
+                    int ldc) = 0;
+
+  /// z[r][j] = act(z[r][j] + bias[j]) in place: the fused dense-layer epilogue.
+  virtual void bias_activation(activation act, int rows, int cols, const float* bias,
+                               float* z) = 0;
+  /// grad[i] *= act'(·), where the derivative is expressed through the activation's
+  /// OUTPUT y (relu: y > 0, tanh: 1 - y^2, sigmoid: y (1 - y)), so only outputs are kept.
+  virtual void activation_backward(activation act, std::size_t n, const float* y,
+                                   float* grad) = 0;
+  /// out[j] = beta * out[j] + sum_r a[r][j]  (bias gradients).
+  virtual void column_sums(int rows, int cols, const float* a, float beta, float* out) = 0;
+
+  /// Row-wise softmax in place (inference output of multiclass models).
+  virtual void softmax_rows(int rows, int cols, float* z) = 0;
+  /// Elementwise logistic sigmoid in place.
+  virtual void sigmoid(std::size_t n, float* z) = 0;
+
+  /// Fused softmax + categorical cross-entropy. `labels[r]` is the class index as a
+  /// float (validated by the caller to lie in [0, cols)). grad = (softmax - onehot) *
+  /// grad_scale; `grad` may alias `logits`.
+  virtual double softmax_cross_entropy(int rows, int cols, const float* logits,
+                                       const float* labels, float grad_scale,
+                                       float* grad) = 0;
+  /// Fused sigmoid + binary cross-entropy on one logit per row, labels in [0, 1],
+  /// computed stably from logits. grad = (sigmoid - y) * grad_scale; may alias.
+  virtual double sigmoid_binary_cross_entropy(int rows, const float* logits,
+                                              const float* labels, float grad_scale,
+                                              float* grad) = 0;
+  /// Squared error summed over all n = rows * cols elements. grad = 2 (p - y) *
+  /// grad_scale; may alias `pred`.
+  virtual double squared_error(std::size_t n, const float* pred, const float* target,
+                               float grad_scale, float* grad) = 0;
+
+  /// y += alpha * x
+  virtual void axpy(std::size_t n, float alpha, const float* x, float* y) = 0;
+  /// x *= alpha
+  virtual void scale(std::size_t n, float alpha, float* x) = 0;
+  /// sum x[i] * y[i], accumulated in double
+  virtual double dot(std::size_t n, const float* x, const float* y) = 0;
+
+  /// PyTorch SGD (dampening 0, no nesterov): v = momentum * v + g; w -= lr * v.
+  virtual void sgd_momentum_update(std::size_t n, float lr, float momentum, float* w,
+                                   const float* g, float* v) = 0;
+  /// PyTorch Adam (no amsgrad): m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+  /// w -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps), t = step >= 1.
+  virtual void adam_update(std::size_t n, float lr, float beta1, float beta2, float eps,
+                           long long step, float* w, const float* g, float* m,
+                           float* v) = 0;
+
+  /// Called by `buffer`'s destructor.
+  virtual void release(float* data, std::size_t n) noexcept = 0;
+};
+
+inline buffer::~buffer() {
+  if (owner_ && data_) owner_->release(data_, size_);
+}
+
+} // namespace conveyor::compute
