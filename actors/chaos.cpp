@@ -2,7 +2,9 @@
 
 #include "actors/kind_schema_builder.hpp"
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 namespace conveyor {
 
@@ -13,7 +15,11 @@ chaos_options chaos_options::from(const step_params& params) {
     throw step_failure("chaos: parameter 'fail_at' must be >= 1");
   if (times < 0)
     throw step_failure("chaos: parameter 'times' must be >= 0");
-  return chaos_options{static_cast<std::uint64_t>(fail_at), static_cast<std::uint64_t>(times)};
+  auto delay = params.get_duration_ns("delay");
+  if (delay < 0)
+    throw step_failure("chaos: parameter 'delay' must not be negative");
+  return chaos_options{static_cast<std::uint64_t>(fail_at), static_cast<std::uint64_t>(times),
+                       delay};
 }
 
 void chaos::open(step_context& ctx) {
@@ -36,6 +42,8 @@ void chaos::consume(std::size_t port, batch b, emitter& out) {
                        std::to_string(failures_) + " of " + std::to_string(options_.times) +
                        ")");
   }
+  if (options_.delay_ns > 0)
+    std::this_thread::sleep_for(std::chrono::nanoseconds(options_.delay_ns));
   out.emit(0, std::move(b));
 }
 
@@ -44,11 +52,13 @@ kind_entry chaos_kind() {
   kind_entry e;
   e.schema.name = "chaos";
   e.schema.doc = "Fault injection for testing supervision: fails on a chosen batch, "
-                 "then passes batches through.";
+                 "then passes batches through (optionally slowly).";
   e.schema.params = {
     optional_param("fail_at", param_type::integer, 1,
                    "fail when consuming this batch (1-based) since the step (re)started"),
     optional_param("times", param_type::integer, 1, "failures in total, across restarts"),
+    optional_param("delay", param_type::duration, dsl::duration_value{0},
+                   "sleep this long per batch (simulates a slow step)"),
   };
   e.schema.inputs = {batch_port("in")};
   e.schema.outputs = {batch_port("out")};

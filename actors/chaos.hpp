@@ -14,6 +14,8 @@ namespace conveyor {
 struct chaos_options {
   std::uint64_t fail_at = 1;
   std::uint64_t times = 1;
+  /// Sleep this long per batch: simulates a slow step (backpressure, drain tests).
+  std::int64_t delay_ns = 0;
 
   static chaos_options from(const step_params& params);
 };

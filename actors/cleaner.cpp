@@ -366,6 +366,11 @@ void cleaner::emit_transformed(batch b, emitter& out, bool already_transformed) 
   out.emit(0, std::move(b));
 }
 
+bool cleaner_options::needs_statistics() const {
+  return !standardize.empty() || !min_max.empty() || !one_hot.empty() ||
+         missing == missing_policy::impute;
+}
+
 void cleaner::consume(std::size_t port, batch b, emitter& out) {
   filter_missing(b);
   if (fitted_) {
@@ -374,7 +379,7 @@ void cleaner::consume(std::size_t port, batch b, emitter& out) {
   }
   held_rows_ += b.rows;
   held_.push_back(std::move(b));
-  if (held_rows_ >= options_.fit_rows)
+  if (held_rows_ >= options_.fit_rows || !options_.needs_statistics())
     finish(out);
 }
 

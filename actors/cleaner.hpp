@@ -33,6 +33,11 @@ struct cleaner_options {
   missing_policy missing = missing_policy::keep;
   std::uint64_t fit_rows = 100000;
 
+  /// True when an operation needs statistics of the data (standardize, min_max,
+  /// one_hot categories, imputed values). Without one, the first batch (its schema) is
+  /// all the fit needs, and batches stream through without being held.
+  bool needs_statistics() const;
+
   /// Reads and validates the graph parameters; throws step_failure.
   static cleaner_options from(const step_params& params);
 };

@@ -47,6 +47,32 @@ batch sample() {
 
 BOOST_AUTO_TEST_SUITE(cleaner_suite)
 
+BOOST_AUTO_TEST_CASE(a_cleaner_without_statistics_to_fit_streams_each_batch_at_once) {
+  fake_context ctx;
+  auto c = make_cleaner({{"scale", dsl::value{0.5}}, {"drop", strings({"y"})}}, ctx);
+  collector out;
+  c->consume(0, sample(), out);
+  BOOST_REQUIRE_EQUAL(out.on(0).size(), 1u); // not held for fit_rows
+  BOOST_TEST(cell(out.on(0)[0], "x", 3) == 2.0f);
+  auto second = sample();
+  second.sequence = 2;
+  c->consume(0, std::move(second), out);
+  BOOST_REQUIRE_EQUAL(out.on(0).size(), 2u);
+  BOOST_TEST(out.on(0)[1].sequence == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_cleaner_with_statistics_to_fit_holds_batches_until_fit_rows) {
+  fake_context ctx;
+  auto c = make_cleaner({{"standardize", strings({"x"})}, {"fit_rows", dsl::value{8}}}, ctx);
+  collector out;
+  c->consume(0, sample(), out);
+  BOOST_TEST(out.on(0).empty());
+  auto second = sample();
+  second.sequence = 2;
+  c->consume(0, std::move(second), out);
+  BOOST_TEST(out.on(0).size() == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(standardize_uses_the_mean_and_population_standard_deviation) {
   fake_context ctx;
   auto c = make_cleaner({{"standardize", strings({"x"})}}, ctx);
