@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian packages conveyor builds, tests and benchmarks with (only the
+# Installs the Debian packages conveyor builds and tests with (only the
 # missing ones; apt-get needs root), then configures and builds into build/.
 # Usage: scripts/setup.sh [--no-build]
 set -euo pipefail
@@ -9,7 +9,7 @@ packages=(
   cmake ninja-build g++ clang libclang-rt-14-dev pkg-config
   libcaf-dev libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libboost-test-dev libopenblas-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev zlib1g-dev
-  dataset-fashion-mnist python3-pandas python3-numpy
+  dataset-fashion-mnist
 )
 missing=()
 for p in "${packages[@]}"; do
