@@ -6,7 +6,9 @@
 #include "actors/csv_reader.hpp"
 #include "actors/csv_writer.hpp"
 #include "actors/idx_reader.hpp"
+#include "actors/evaluator.hpp"
 #include "actors/splitter.hpp"
+#include "actors/trainer.hpp"
 
 namespace conveyor {
 
@@ -18,6 +20,8 @@ void register_builtin_kinds(kind_registry& registry) {
   registry.add(csv_writer_kind());
   registry.add(counter_kind());
   registry.add(chaos_kind());
+  registry.add(trainer_kind());
+  registry.add(evaluator_kind());
 }
 
 } // namespace conveyor

@@ -194,13 +194,14 @@ void on_restarted(coordinator_actor* self, std::vector<spawned_instance>& spawne
     i->second.handle = s.handle;
     i->second.done = false;
     ++i->second.incarnation;
-    if (!planned)
-      ++st.failure_restarts[i->second.step];
     if (st.shape->is_source(i->second.step))
       st.ledger.clear_final(s.instance);
     restarted_steps.insert(i->second.step);
     restarted.insert(s.instance);
   }
+  if (!planned) // a restart of a set (group, rest_for_one) counts once per step
+    for (const auto& step : restarted_steps)
+      ++st.failure_restarts[step];
   std::set<std::string> to_wire = restarted;
   for (const auto& step : restarted_steps)
     for (const auto& n : st.shape->neighbours_of(step))

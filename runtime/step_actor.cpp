@@ -360,6 +360,7 @@ private:
       return;
     st_.finished = true;
     st_.working = true;
+    flush();
     maybe_produce();
   }
 

@@ -1,0 +1,60 @@
+// evaluator: scores models on raw evaluation data and forwards those that pass a gate.
+//
+// Models arrive on `model`, raw rows (straight from a reader) on `data`. The data is
+// cached in memory (acknowledged once the step ends its stream: replayed from the source
+// after a restart); models are held until the data has ended. Each model is then
+// evaluated exactly as serving will use it: its artifact's preprocessing is applied to
+// the raw rows with apply_preprocessing, its feature columns are picked by name, and
+// `metric` is computed on its predictions. The metric appears in the run report; a model
+// inside [min, max] is forwarded on `out` with the metric added to its metrics, any
+// other is logged with the reason and dropped. A model that cannot be decoded or does
+// not fit the data is logged and skipped; it never stops the step.
+#pragma once
+
+#include "runtime/kind_registry.hpp"
+#include "runtime/step.hpp"
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace conveyor {
+
+struct evaluator_options {
+  std::string metric = "accuracy";
+  double min = -1e300;
+  double max = 1e300;
+
+  static evaluator_options from(const step_params& params);
+};
+
+class evaluator : public step {
+public:
+  explicit evaluator(evaluator_options options);
+
+  void open(step_context& ctx) override { ctx_ = &ctx; }
+  void consume(std::size_t port, batch b, emitter& out) override;
+  void consume_model(std::size_t port, model_message m, emitter& out) override;
+  void finish(emitter& out) override;
+  /// Evaluates the held models, one per call.
+  bool produce(emitter& out) override;
+  bool acknowledge_on_consume() const override { return false; }
+
+  /// Evaluates one model on the cached data; returns the metric (nullopt: skipped).
+  std::optional<double> evaluate(const model_message& m, emitter& out);
+
+private:
+  evaluator_options options_;
+  step_context* ctx_ = nullptr;
+  std::map<std::pair<std::string, std::uint64_t>, batch> data_;
+  std::deque<model_message> held_;
+  bool data_done_ = false;
+};
+
+kind_entry evaluator_kind();
+
+} // namespace conveyor

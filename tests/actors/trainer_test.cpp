@@ -1,0 +1,344 @@
+// trainer: learns, rejects bad rows naming them, diverges cleanly, N replicas match one
+// replica, and a crash mid-training resumes from the last checkpoint (through run_locally).
+#include "actors/builtin_kinds.hpp"
+#include "actors/compute/metrics.hpp"
+#include "actors/compute/model_file.hpp"
+#include "actors/trainer.hpp"
+#include "dsl/front_end.hpp"
+#include "runtime/local_run.hpp"
+#include "step_harness.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <deque>
+#include <filesystem>
+#include <random>
+
+using namespace conveyor;
+
+namespace {
+
+struct training_context : test::fake_context {
+  int index = 0;
+  int count = 1;
+  std::vector<std::deque<peer_message>>* inboxes = nullptr;
+  std::map<std::string, double> metrics;
+  std::vector<progress_info> progress;
+
+  int replica() const override { return index; }
+  int replicas() const override { return count; }
+  void send_to_peers(std::uint64_t tag, std::shared_ptr<const std::vector<float>> data) override {
+    if (!inboxes)
+      return;
+    for (int r = 0; r < count; ++r)
+      if (r != index)
+        (*inboxes)[static_cast<std::size_t>(r)].push_back(peer_message{index, tag, data});
+  }
+  void report_progress(const progress_info& p) override { progress.push_back(p); }
+  void report_metrics(const std::map<std::string, double>& m) override {
+    for (const auto& [k, v] : m)
+      metrics[k] = v;
+  }
+};
+
+struct model_collector : test::collector {
+  std::vector<model_message> models;
+  void emit_model(std::size_t, model_message m) override { models.push_back(std::move(m)); }
+};
+
+/// Rows (x0, x1) with label 1 when x0 + x1 > 0, in batches of `per_batch`.
+std::vector<batch> separable(std::size_t rows, std::size_t per_batch, unsigned seed = 1) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> n(0.0f, 1.0f);
+  std::vector<batch> out;
+  for (std::size_t start = 0; start < rows; start += per_batch) {
+    std::vector<float> x0, x1, y;
+    for (std::size_t i = start; i < std::min(rows, start + per_batch); ++i) {
+      float a = n(rng), b = n(rng);
+      x0.push_back(a);
+      x1.push_back(b);
+      y.push_back(a + b > 0 ? 1.0f : 0.0f);
+    }
+    auto b = test::make_batch({{"x0", x0}, {"x1", x1}, {"y", y}}, {}, "y");
+    b.source = "src";
+    b.sequence = out.size() + 1;
+    b.first_row = start;
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+std::unique_ptr<step> make_trainer(std::map<std::string, dsl::value> params, int replica = 0,
+                                   int replicas = 1) {
+  step_config c;
+  c.name = replica == 0 ? "fit" : "fit#" + std::to_string(replica);
+  c.params = test::params_for(trainer_kind(), std::move(params));
+  c.replica = replica;
+  c.replicas = replicas;
+  return trainer_kind().factory(c);
+}
+
+/// Feeds `data` to `s`, finishes and produces to the end.
+model_collector train(step& s, training_context& ctx, const std::vector<batch>& data) {
+  model_collector out;
+  s.open(ctx);
+  for (const auto& b : data)
+    s.consume(0, b, out);
+  s.finish(out);
+  int guard = 0;
+  while (s.produce(out))
+    BOOST_TEST_REQUIRE(++guard < 1000000);
+  return out;
+}
+
+compute::model_artifact decode_one(const model_collector& out) {
+  BOOST_TEST_REQUIRE(out.models.size() == 1u);
+  auto d = compute::model_file::decode(*out.models[0].artifact);
+  BOOST_TEST_REQUIRE(bool(d), d.error);
+  return *d.value;
+}
+
+double accuracy_on(const compute::model_artifact& a, const std::vector<batch>& data) {
+  auto m = compute::instantiate(a);
+  std::vector<float> x, y;
+  for (const auto& b : data)
+    for (std::size_t i = 0; i < b.rows; ++i) {
+      x.push_back(test::cell(b, "x0", i));
+      x.push_back(test::cell(b, "x1", i));
+      y.push_back(test::cell(b, "y", i));
+    }
+  std::vector<float> p(y.size() * static_cast<std::size_t>(m.output_width()));
+  m.predict(x.data(), static_cast<int>(y.size()), p.data());
+  return compute::accuracy(p.data(), y.data(), y.size(), m.output_width());
+}
+
+std::string failure_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const step_failure& e) {
+    return e.what();
+  }
+  return "(no failure)";
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(trainer_suite)
+
+BOOST_AUTO_TEST_CASE(a_trainer_learns_a_separable_problem_and_emits_one_model) {
+  auto data = separable(400, 64);
+  auto s = make_trainer({{"model", std::string("logistic")}, {"lr", 0.5}, {"batch", 32},
+                         {"epochs", 10}});
+  training_context ctx;
+  auto out = train(*s, ctx, data);
+  auto a = decode_one(out);
+  BOOST_TEST(out.models[0].name == "fit");
+  BOOST_TEST(a.feature_columns == (std::vector<std::string>{"x0", "x1"}));
+  BOOST_TEST(a.input_columns == (std::vector<std::string>{"x0", "x1"}));
+  BOOST_TEST(a.provenance.step == "fit");
+  BOOST_TEST(accuracy_on(a, data) > 0.95);
+  BOOST_TEST(ctx.metrics["steps"] == 130.0); // ceil(400 / 32) * 10
+  BOOST_TEST(ctx.metrics["loss"] < 0.3);
+  BOOST_TEST(a.metrics.count("loss") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(an_mlp_and_a_softmax_learn_too) {
+  auto data = separable(400, 100, 3);
+  {
+    auto s = make_trainer({{"model", std::string("mlp")},
+                           {"layers", dsl::value{dsl::list_value{dsl::value{std::int64_t{2}},
+                                                                 dsl::value{std::int64_t{8}},
+                                                                 dsl::value{std::int64_t{2}}}}},
+                           {"optimizer", std::string("adam")}, {"lr", 0.05}, {"batch", 50},
+                           {"epochs", 20}});
+    training_context ctx;
+    auto a = decode_one(train(*s, ctx, data));
+    BOOST_TEST(accuracy_on(a, data) > 0.93);
+  }
+  {
+    auto s = make_trainer({{"model", std::string("softmax")}, {"lr", 0.5}, {"batch", 50},
+                           {"epochs", 20}});
+    training_context ctx;
+    auto a = decode_one(train(*s, ctx, data));
+    BOOST_TEST(a.classes == 2);
+    BOOST_TEST(accuracy_on(a, data) > 0.95);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_nan_feature_fails_naming_the_source_row_and_column) {
+  auto data = separable(10, 10);
+  data[0].first_row = 100;
+  data[0].float_column(1)[3] = std::nanf("");
+  auto s = make_trainer({{"model", std::string("logistic")}});
+  training_context ctx;
+  auto msg = failure_of([&] { train(*s, ctx, data); });
+  BOOST_TEST(msg.find("row 103") != std::string::npos, msg);
+  BOOST_TEST(msg.find("'x1'") != std::string::npos, msg);
+}
+
+BOOST_AUTO_TEST_CASE(a_label_out_of_range_fails_naming_the_row) {
+  auto data = separable(10, 10);
+  data[0].first_row = 50;
+  data[0].float_column(2)[7] = 2.0f;
+  auto s = make_trainer({{"model", std::string("logistic")}});
+  training_context ctx;
+  auto msg = failure_of([&] { train(*s, ctx, data); });
+  BOOST_TEST(msg.find("row 57") != std::string::npos, msg);
+}
+
+BOOST_AUTO_TEST_CASE(mlp_layers_that_do_not_match_the_features_fail_clearly) {
+  auto data = separable(10, 10);
+  auto s = make_trainer({{"model", std::string("mlp")},
+                         {"layers", dsl::value{dsl::list_value{dsl::value{std::int64_t{3}},
+                                                               dsl::value{std::int64_t{2}}}}}});
+  training_context ctx;
+  auto msg = failure_of([&] { train(*s, ctx, data); });
+  BOOST_TEST(msg.find("layers[0] = 3 but the data has 2 feature columns") != std::string::npos,
+             msg);
+}
+
+BOOST_AUTO_TEST_CASE(devices_give_the_replica_count_and_gpus_are_refused) {
+  BOOST_TEST(parse_devices("cpu:1") == 1);
+  BOOST_TEST(parse_devices("cpu:4") == 4);
+  auto msg = failure_of([] { parse_devices("gpu:0"); });
+  BOOST_TEST(msg.find("GPU training is not built") != std::string::npos, msg);
+  BOOST_TEST(failure_of([] { parse_devices("cpu:x"); }) != "(no failure)");
+}
+
+BOOST_AUTO_TEST_CASE(a_diverging_run_fails_and_publishes_nothing) {
+  std::vector<float> x, y;
+  for (int i = 0; i < 64; ++i) {
+    x.push_back(static_cast<float>(i) * 1000.0f);
+    y.push_back(static_cast<float>(i) * 3000.0f);
+  }
+  auto b = test::make_batch({{"x", x}, {"y", y}}, {}, "y");
+  b.source = "src";
+  b.sequence = 1;
+  auto s = make_trainer({{"model", std::string("linear")}, {"lr", 10.0}, {"batch", 8},
+                         {"epochs", 50}});
+  training_context ctx;
+  model_collector out;
+  std::string msg;
+  try {
+    s->open(ctx);
+    s->consume(0, b, out);
+    s->finish(out);
+    while (s->produce(out)) {
+    }
+  } catch (const step_failure& e) {
+    msg = e.what();
+  }
+  BOOST_TEST(msg.find("training diverged: loss became NaN at epoch") != std::string::npos, msg);
+  BOOST_TEST(out.models.empty());
+}
+
+BOOST_AUTO_TEST_CASE(two_replicas_reach_the_weights_of_one_replica_with_the_same_global_batch) {
+  auto data = separable(300, 40, 5);
+  std::map<std::string, dsl::value> p{
+    {"model", std::string("mlp")},
+    {"layers", dsl::value{dsl::list_value{dsl::value{std::int64_t{2}}, dsl::value{std::int64_t{6}},
+                                          dsl::value{std::int64_t{2}}}}},
+    {"lr", 0.1}, {"momentum", 0.9}, {"batch", 25}, {"epochs", 3}, {"devices", std::string("cpu:2")}};
+  auto one = make_trainer(p);
+  training_context ctx1;
+  auto single = decode_one(train(*one, ctx1, data));
+
+  std::vector<std::deque<peer_message>> inboxes(2);
+  std::vector<training_context> ctx(2);
+  std::vector<std::unique_ptr<step>> steps;
+  std::vector<model_collector> outs(2);
+  for (int r = 0; r < 2; ++r) {
+    ctx[static_cast<std::size_t>(r)].index = r;
+    ctx[static_cast<std::size_t>(r)].count = 2;
+    ctx[static_cast<std::size_t>(r)].inboxes = &inboxes;
+    steps.push_back(make_trainer(p, r, 2));
+    steps.back()->open(ctx[static_cast<std::size_t>(r)]);
+  }
+  // replica 1 gets the batches in another order: the trainer sorts them
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    steps[0]->consume(0, data[i], outs[0]);
+    steps[1]->consume(0, data[data.size() - 1 - i], outs[1]);
+  }
+  std::vector<bool> running{true, true};
+  for (int r = 0; r < 2; ++r)
+    steps[static_cast<std::size_t>(r)]->finish(outs[static_cast<std::size_t>(r)]);
+  int guard = 0;
+  while (running[0] || running[1]) {
+    BOOST_TEST_REQUIRE(++guard < 1000000);
+    for (std::size_t r = 0; r < 2; ++r) {
+      while (!inboxes[r].empty()) {
+        steps[r]->consume_peer(inboxes[r].front());
+        inboxes[r].pop_front();
+      }
+      if (running[r] && !steps[r]->blocked())
+        running[r] = steps[r]->produce(outs[r]);
+    }
+  }
+  BOOST_TEST(outs[1].models.empty()); // replica 0 publishes
+  auto pair = decode_one(outs[0]);
+  BOOST_TEST_REQUIRE(pair.weights.size() == single.weights.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < pair.weights.size(); ++i)
+    worst = std::max(worst, std::fabs(static_cast<double>(pair.weights[i] - single.weights[i])));
+  BOOST_TEST(worst < 1e-4);
+  BOOST_TEST(ctx[0].metrics["steps"] == 36.0); // ceil(300 / 25) * 3
+}
+
+BOOST_AUTO_TEST_CASE(a_trainer_crashing_mid_run_resumes_from_its_checkpoint_and_passes_the_gate) {
+  for (std::string devices : {"cpu:1", "cpu:2"}) {
+    test::temp_dir dir;
+    std::string csv = "x0,x1,y\n";
+    std::mt19937 rng(11);
+    std::normal_distribution<float> n(0.0f, 1.0f);
+    for (int i = 0; i < 300; ++i) {
+      float a = n(rng), b = n(rng);
+      csv += std::to_string(a) + "," + std::to_string(b) + "," + (a + b > 0 ? "1" : "0") + "\n";
+    }
+    test::write_file(dir.file("data.csv"), csv);
+    std::string text = "graph t\n"
+                       "node data = csv_reader { path = \"" + dir.file("data.csv") +
+                       "\", label = \"y\", batch = 50 }\n"
+                       "node fit = trainer { model = \"logistic\", lr = 0.5, batch = 20, "
+                       "epochs = 4, checkpoint_every = 5, checkpoint_dir = \"" +
+                       dir.file("ckpt") + "\", fail_at_step = 23, devices = \"" + devices +
+                       "\", max_restarts = 3, backoff = 5ms }\n"
+                       "node check = evaluator { metric = \"accuracy\", min = 0.9 }\n"
+                       "data -> fit\n"
+                       "fit.model -> check.model\n"
+                       "data -> check.data\n";
+    kind_registry reg;
+    register_builtin_kinds(reg);
+    dsl::compile_options copts;
+    copts.file_name = "t.flow";
+    auto compiled = dsl::compile(text, reg, copts);
+    BOOST_TEST_REQUIRE(compiled.ok(), dsl::format_diagnostics(compiled.diagnostics, text));
+    local_run_options options;
+    options.file_name = "t.flow";
+    options.graph_source = text;
+    options.threads = 2;
+    auto report = run_locally(*compiled.spec, reg, options);
+    BOOST_TEST_REQUIRE((report.status == run_status::completed), report.to_json());
+    const step_summary* fit = nullptr;
+    const step_summary* check = nullptr;
+    for (const auto& s : report.steps) {
+      if (s.step == "fit")
+        fit = &s;
+      if (s.step == "check")
+        check = &s;
+    }
+    BOOST_TEST_REQUIRE(fit);
+    BOOST_TEST_REQUIRE(check);
+    // one group restart: the report counts it once per replica instance
+    BOOST_TEST(fit->replicas == (devices == "cpu:1" ? 1 : 2));
+    BOOST_TEST(fit->restarts == 1, devices << " restarts " << fit->restarts); // a group restarts as one
+    BOOST_TEST(fit->metrics.at("steps") == 60.0, devices); // 15 steps per epoch * 4
+    BOOST_TEST(fit->metrics.at("resumed_from_step") == 20.0, devices);
+    BOOST_TEST(check->metrics.at("accuracy") > 0.9, devices);
+    BOOST_TEST(std::filesystem::exists(dir.file("ckpt/55.ckpt"))); // the newest two are kept
+    BOOST_TEST(std::filesystem::exists(dir.file("ckpt/50.ckpt")));
+    BOOST_TEST(!std::filesystem::exists(dir.file("ckpt/45.ckpt")));
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
