@@ -1,5 +1,6 @@
 #include "actors/trainer.hpp"
 
+#include "actors/compute/cpu_backend.hpp"
 #include "actors/compute/model_file.hpp"
 #include "actors/compute/model_spec.hpp"
 #include "actors/kind_schema_builder.hpp"
@@ -276,6 +277,10 @@ void trainer::finish(emitter&) {
   if (finished_)
     return;
   finished_ = true;
+  // Replicas already use the cores side by side: threaded BLAS in each would
+  // oversubscribe them (measured: cpu:2 ran at half the speed of cpu:1).
+  if (replicas_ > 1)
+    compute::set_blas_threads(1);
   prepare();
 }
 
