@@ -35,7 +35,7 @@ def conveyor(binary, epochs, devices):
 
 def main():
     epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    binary = os.environ.get("CONVEYOR", os.path.join(ROOT, "build", "conveyor"))
+    binary = os.path.abspath(os.environ.get("CONVEYOR", os.path.join(ROOT, "build", "conveyor")))
     if not os.path.exists(binary):
         sys.exit(f"no conveyor binary at {binary}: build first or set CONVEYOR")
     rows = {}
