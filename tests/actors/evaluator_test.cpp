@@ -10,18 +10,6 @@ using namespace conveyor;
 
 namespace {
 
-struct metrics_context : test::fake_context {
-  std::map<std::string, double> metrics;
-  void report_metrics(const std::map<std::string, double>& m) override {
-    for (const auto& [k, v] : m)
-      metrics[k] = v;
-  }
-};
-
-struct model_collector : test::collector {
-  std::vector<model_message> models;
-  void emit_model(std::size_t, model_message m) override { models.push_back(std::move(m)); }
-};
 
 /// A logistic model on feature "x": P(y = 1) = sigmoid(w * x), trained on rows that a
 /// `scale = -1` preprocessing produced from the raw column "x".
@@ -71,8 +59,8 @@ BOOST_AUTO_TEST_SUITE(evaluator_suite)
 
 BOOST_AUTO_TEST_CASE(the_evaluator_applies_the_models_preprocessing_and_forwards_a_passing_model) {
   auto s = make_evaluator({{"min", 0.85}});
-  metrics_context ctx;
-  model_collector out;
+  test::fake_context ctx;
+  test::collector out;
   s->open(ctx);
   s->consume_model(0, logistic_model(10.0f), out);
   s->consume(1, raw_rows(), out);
@@ -89,8 +77,8 @@ BOOST_AUTO_TEST_CASE(the_evaluator_applies_the_models_preprocessing_and_forwards
 
 BOOST_AUTO_TEST_CASE(without_the_preprocessing_the_same_weights_fail_the_gate_and_are_not_forwarded) {
   auto s = make_evaluator({{"min", 0.85}});
-  metrics_context ctx;
-  model_collector out;
+  test::fake_context ctx;
+  test::collector out;
   s->open(ctx);
   s->consume(1, raw_rows(), out);
   s->consume_model(0, logistic_model(10.0f, false), out);
@@ -105,8 +93,8 @@ BOOST_AUTO_TEST_CASE(without_the_preprocessing_the_same_weights_fail_the_gate_an
 
 BOOST_AUTO_TEST_CASE(a_max_gate_blocks_a_value_metric_above_it) {
   auto s = make_evaluator({{"metric", std::string("log_loss")}, {"max", 0.01}});
-  metrics_context ctx;
-  model_collector out;
+  test::fake_context ctx;
+  test::collector out;
   s->open(ctx);
   s->consume(1, raw_rows(), out);
   s->consume_model(0, logistic_model(1.0f), out);
@@ -118,8 +106,8 @@ BOOST_AUTO_TEST_CASE(a_max_gate_blocks_a_value_metric_above_it) {
 
 BOOST_AUTO_TEST_CASE(a_malformed_artifact_is_skipped_with_a_warning_and_the_rest_evaluated) {
   auto s = make_evaluator({});
-  metrics_context ctx;
-  model_collector out;
+  test::fake_context ctx;
+  test::collector out;
   s->open(ctx);
   s->consume(1, raw_rows(), out);
   s->consume_model(0, model_message{"junk", std::make_shared<const std::string>("not a model")},
@@ -133,8 +121,8 @@ BOOST_AUTO_TEST_CASE(a_malformed_artifact_is_skipped_with_a_warning_and_the_rest
 
 BOOST_AUTO_TEST_CASE(a_model_arriving_after_the_data_ended_is_evaluated_at_once) {
   auto s = make_evaluator({});
-  metrics_context ctx;
-  model_collector out;
+  test::fake_context ctx;
+  test::collector out;
   s->open(ctx);
   s->consume(1, raw_rows(), out);
   finish(*s, out);

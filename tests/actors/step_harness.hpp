@@ -71,12 +71,23 @@ public:
   void save_state(std::string bytes) override { state = std::move(bytes); }
   void log_info(const std::string& m) override { info.push_back(m); }
   void log_warning(const std::string& m) override { warnings.push_back(m); }
+  /// Reported metrics (latest value per name) and progress, in order.
+  std::map<std::string, double> metrics;
+  std::vector<progress_info> progress;
+  void report_metrics(const std::map<std::string, double>& m) override {
+    for (const auto& [k, v] : m)
+      metrics[k] = v;
+  }
+  void report_progress(const progress_info& p) override { progress.push_back(p); }
 };
 
 class collector : public emitter {
 public:
   std::map<std::size_t, std::vector<batch>> ports;
+  /// Models emitted on any port, in order.
+  std::vector<model_message> models;
   void emit(std::size_t port, batch b) override { ports[port].push_back(std::move(b)); }
+  void emit_model(std::size_t, model_message m) override { models.push_back(std::move(m)); }
   std::vector<batch>& on(std::size_t port) { return ports[port]; }
 };
 

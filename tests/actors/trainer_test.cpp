@@ -23,8 +23,6 @@ struct training_context : test::fake_context {
   int index = 0;
   int count = 1;
   std::vector<std::deque<peer_message>>* inboxes = nullptr;
-  std::map<std::string, double> metrics;
-  std::vector<progress_info> progress;
 
   int replica() const override { return index; }
   int replicas() const override { return count; }
@@ -35,17 +33,8 @@ struct training_context : test::fake_context {
       if (r != index)
         (*inboxes)[static_cast<std::size_t>(r)].push_back(peer_message{index, tag, data});
   }
-  void report_progress(const progress_info& p) override { progress.push_back(p); }
-  void report_metrics(const std::map<std::string, double>& m) override {
-    for (const auto& [k, v] : m)
-      metrics[k] = v;
-  }
 };
 
-struct model_collector : test::collector {
-  std::vector<model_message> models;
-  void emit_model(std::size_t, model_message m) override { models.push_back(std::move(m)); }
-};
 
 /// Rows (x0, x1) with label 1 when x0 + x1 > 0, in batches of `per_batch`.
 std::vector<batch> separable(std::size_t rows, std::size_t per_batch, unsigned seed = 1) {
@@ -80,8 +69,8 @@ std::unique_ptr<step> make_trainer(std::map<std::string, dsl::value> params, int
 }
 
 /// Feeds `data` to `s`, finishes and produces to the end.
-model_collector train(step& s, training_context& ctx, const std::vector<batch>& data) {
-  model_collector out;
+test::collector train(step& s, training_context& ctx, const std::vector<batch>& data) {
+  test::collector out;
   s.open(ctx);
   for (const auto& b : data)
     s.consume(0, b, out);
@@ -92,7 +81,7 @@ model_collector train(step& s, training_context& ctx, const std::vector<batch>& 
   return out;
 }
 
-compute::model_artifact decode_one(const model_collector& out) {
+compute::model_artifact decode_one(const test::collector& out) {
   BOOST_TEST_REQUIRE(out.models.size() == 1u);
   auto d = compute::model_file::decode(*out.models[0].artifact);
   BOOST_TEST_REQUIRE(bool(d), d.error);
@@ -218,7 +207,7 @@ BOOST_AUTO_TEST_CASE(a_diverging_run_fails_and_publishes_nothing) {
   auto s = make_trainer({{"model", std::string("linear")}, {"lr", 10.0}, {"batch", 8},
                          {"epochs", 50}});
   training_context ctx;
-  model_collector out;
+  test::collector out;
   std::string msg;
   try {
     s->open(ctx);
@@ -247,7 +236,7 @@ BOOST_AUTO_TEST_CASE(two_replicas_reach_the_weights_of_one_replica_with_the_same
   std::vector<std::deque<peer_message>> inboxes(2);
   std::vector<training_context> ctx(2);
   std::vector<std::unique_ptr<step>> steps;
-  std::vector<model_collector> outs(2);
+  std::vector<test::collector> outs(2);
   for (int r = 0; r < 2; ++r) {
     ctx[static_cast<std::size_t>(r)].index = r;
     ctx[static_cast<std::size_t>(r)].count = 2;
