@@ -38,7 +38,7 @@ struct column_map {
   throw std::invalid_argument("preprocessing: column '" + op.column + "': " + what);
 }
 
-void apply_elementwise(const column_op& op, batch& b, const column_map& m) {
+void apply_to_column(const column_op& op, batch& b, const column_map& m) {
   auto idx = m.find(op.column);
   if (idx == nullptr)
     fail(op, "not in the batch");
@@ -63,49 +63,7 @@ void apply_elementwise(const column_op& op, batch& b, const column_map& m) {
     }
     return;
   }
-  float* x = b.float_column(m.slot[*idx]);
-  const std::size_t n = b.rows;
-  switch (op.op) {
-    case op_kind::impute: {
-      const float v = static_cast<float>(op.a);
-      for (std::size_t r = 0; r < n; ++r)
-        if (std::isnan(x[r]))
-          x[r] = v;
-      break;
-    }
-    case op_kind::standardize: {
-      const float mean = static_cast<float>(op.a);
-      const float inv = static_cast<float>(1.0 / (op.b > 0 ? op.b : 1.0));
-      for (std::size_t r = 0; r < n; ++r)
-        x[r] = (x[r] - mean) * inv;
-      break;
-    }
-    case op_kind::min_max: {
-      const float lo = static_cast<float>(op.a);
-      const float inv = static_cast<float>(1.0 / (op.b > op.a ? op.b - op.a : 1.0));
-      for (std::size_t r = 0; r < n; ++r)
-        x[r] = (x[r] - lo) * inv;
-      break;
-    }
-    case op_kind::scale: {
-      const float s = static_cast<float>(op.a);
-      for (std::size_t r = 0; r < n; ++r)
-        x[r] *= s;
-      break;
-    }
-    case op_kind::clip: {
-      const float lo = static_cast<float>(op.a);
-      const float hi = static_cast<float>(op.b);
-      for (std::size_t r = 0; r < n; ++r) {
-        float v = x[r];
-        v = v < lo ? lo : v;
-        x[r] = v > hi ? hi : v;
-      }
-      break;
-    }
-    default:
-      break;
-  }
+  apply_elementwise(op, b.float_column(m.slot[*idx]), b.rows);
 }
 
 /// A column of the rebuilt batch and where its data comes from.
@@ -204,6 +162,53 @@ void apply_structural(const column_op* first, const column_op* last, batch& b,
 
 } // namespace
 
+void apply_elementwise(const column_op& op, float* x, std::size_t n) {
+  if (is_structural(op.op))
+    throw std::invalid_argument("preprocessing: column '" + op.column + "': " +
+                                "drop and one_hot are not elementwise");
+  switch (op.op) {
+    case op_kind::impute: {
+      const float v = static_cast<float>(op.a);
+      for (std::size_t r = 0; r < n; ++r)
+        if (std::isnan(x[r]))
+          x[r] = v;
+      break;
+    }
+    case op_kind::standardize: {
+      const float mean = static_cast<float>(op.a);
+      const float inv = static_cast<float>(1.0 / (op.b > 0 ? op.b : 1.0));
+      for (std::size_t r = 0; r < n; ++r)
+        x[r] = (x[r] - mean) * inv;
+      break;
+    }
+    case op_kind::min_max: {
+      const float lo = static_cast<float>(op.a);
+      const float inv = static_cast<float>(1.0 / (op.b > op.a ? op.b - op.a : 1.0));
+      for (std::size_t r = 0; r < n; ++r)
+        x[r] = (x[r] - lo) * inv;
+      break;
+    }
+    case op_kind::scale: {
+      const float s = static_cast<float>(op.a);
+      for (std::size_t r = 0; r < n; ++r)
+        x[r] *= s;
+      break;
+    }
+    case op_kind::clip: {
+      const float lo = static_cast<float>(op.a);
+      const float hi = static_cast<float>(op.b);
+      for (std::size_t r = 0; r < n; ++r) {
+        float v = x[r];
+        v = v < lo ? lo : v;
+        x[r] = v > hi ? hi : v;
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
 void apply_preprocessing(const preprocessing& p, batch& b) {
   if (p.ops.empty() || !b.schema)
     return;
@@ -212,7 +217,7 @@ void apply_preprocessing(const preprocessing& p, batch& b) {
   const std::size_t count = p.ops.size();
   for (std::size_t i = 0; i < count;) {
     if (!is_structural(ops[i].op)) {
-      apply_elementwise(ops[i], b, *m);
+      apply_to_column(ops[i], b, *m);
       ++i;
       continue;
     }

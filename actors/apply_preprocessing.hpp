@@ -22,4 +22,10 @@ namespace conveyor {
 /// `b.transform` is left as it is (the caller decides what travels with the batch).
 void apply_preprocessing(const preprocessing& p, batch& b);
 
+/// The numeric half of apply_preprocessing: one elementwise op (impute, standardize,
+/// min_max, scale, clip) on `n` floats of one column, in place, exactly as
+/// apply_preprocessing applies it. For callers that hold plain float columns (serving).
+/// drop and one_hot throw std::invalid_argument.
+void apply_elementwise(const column_op& op, float* x, std::size_t n);
+
 } // namespace conveyor

@@ -6,7 +6,9 @@
 #include "actors/csv_reader.hpp"
 #include "actors/csv_writer.hpp"
 #include "actors/idx_reader.hpp"
+#include "actors/inference.hpp"
 #include "actors/evaluator.hpp"
+#include "actors/publisher.hpp"
 #include "actors/splitter.hpp"
 #include "actors/trainer.hpp"
 
@@ -22,6 +24,8 @@ void register_builtin_kinds(kind_registry& registry) {
   registry.add(chaos_kind());
   registry.add(trainer_kind());
   registry.add(evaluator_kind());
+  registry.add(inference_kind());
+  registry.add(publisher_kind());
 }
 
 } // namespace conveyor

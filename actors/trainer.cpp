@@ -156,6 +156,9 @@ trainer_options trainer_options::from(const step_params& params) {
   o.epochs = params.get_integer("epochs");
   if (o.epochs < 1 || o.epochs > 1000000)
     throw step_failure("trainer: 'epochs' must be >= 1");
+  o.emit_every = params.get_integer("emit_every");
+  if (o.emit_every < 0)
+    throw step_failure("trainer: 'emit_every' must be >= 0 (epochs; 0: only at the end)");
   o.seed = params.get_integer("seed");
   o.replicas = parse_devices(params.get_string("devices"));
   o.checkpoint_every = params.get_integer("checkpoint_every");
@@ -519,6 +522,12 @@ bool trainer::produce(emitter& out) {
       last_epoch_loss_ = epoch_loss_sum_ / std::max(1.0, epoch_rows_);
       epoch_loss_sum_ = 0;
       epoch_rows_ = 0;
+      const auto epochs_done = step_ / steps_per_epoch_;
+      if (options_.emit_every > 0 && step_ < total_steps_ &&
+          epochs_done % static_cast<std::uint64_t>(options_.emit_every) == 0) {
+        emit_model(out); // an intermediate model; the slice ends so that it goes out now
+        return true;
+      }
     }
     if (options_.checkpoint_every > 0 && replica_ == 0 &&
         step_ % static_cast<std::uint64_t>(options_.checkpoint_every) == 0 &&
@@ -623,6 +632,7 @@ void trainer::emit_model(emitter& out) {
   std::map<std::string, double> metrics;
   metrics["loss"] = last_epoch_loss_;
   metrics["steps"] = static_cast<double>(step_);
+  metrics["epochs"] = static_cast<double>(step_ / steps_per_epoch_);
   metrics["samples_per_second"] = t > 0 ? static_cast<double>(samples_) / t : 0;
   metrics["resumed_from_step"] = static_cast<double>(resumed_from_);
   auto a = compute::make_artifact(*model_);
@@ -630,6 +640,7 @@ void trainer::emit_model(emitter& out) {
   a.feature_columns = feature_columns_;
   a.input_columns = raw_columns(feature_columns_, transform_.get());
   a.metrics = metrics;
+  a.provenance.graph = options_.graph;
   a.provenance.step = step_name_;
   a.provenance.data_source = data_source_;
   a.provenance.created_unix = static_cast<std::int64_t>(std::time(nullptr));
@@ -668,6 +679,8 @@ kind_entry trainer_kind() {
     optional_param("weight_decay", param_type::number, 0.0, "L2 weight decay"),
     optional_param("batch", param_type::integer, 128, "global minibatch rows (all replicas)"),
     optional_param("epochs", param_type::integer, 1, "passes over the data"),
+    optional_param("emit_every", param_type::integer, 0,
+                   "also emit the model every N epochs (0: only at the end)"),
     optional_param("seed", param_type::integer, 42, "weight initialisation and shuffle seed"),
     optional_param("devices", param_type::string, std::string("cpu:1"),
                    "\"cpu:N\": N data-parallel replicas"),
@@ -690,8 +703,9 @@ kind_entry trainer_kind() {
     auto hash = name.find('#');
     if (hash != std::string::npos)
       name = name.substr(0, hash);
-    return std::make_unique<trainer>(trainer_options::from(c.params), name, c.replica,
-                                     c.replicas);
+    auto options = trainer_options::from(c.params);
+    options.graph = c.graph;
+    return std::make_unique<trainer>(std::move(options), name, c.replica, c.replicas);
   };
   e.replicas_from_params = [](const step_params& p) {
     return parse_devices(p.get_string("devices"));

@@ -46,11 +46,15 @@ struct trainer_options {
   double weight_decay = 0;
   std::int64_t batch = 128;
   std::int64_t epochs = 1;
+  /// Also emit the model after every `emit_every` epochs (0: only at the end).
+  std::int64_t emit_every = 0;
   std::int64_t seed = 42;
   int replicas = 1;
   std::int64_t checkpoint_every = 0;
   std::string checkpoint_dir = "checkpoints";
   std::string name;
+  /// The graph's name, for the model's provenance (set from step_config, not a param).
+  std::string graph;
   std::int64_t fail_at_step = 0;
   std::int64_t fail_times = 1;
 

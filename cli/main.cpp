@@ -2,6 +2,7 @@
 #include "actors/builtin_kinds.hpp"
 #include "cli/graph_file.hpp"
 #include "cli/interrupt.hpp"
+#include "cli/models_command.hpp"
 #include "cli/progress_line.hpp"
 #include "runtime/kind_registry.hpp"
 #include "runtime/local_run.hpp"
@@ -159,6 +160,8 @@ int main(int argc, char** argv) {
   auto list = app.add_subcommand("kinds", "List the actor kinds with their ports and parameters");
   list->add_option("name", kind_name, "show only this kind");
 
+  cli::models_command models{app};
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -173,5 +176,7 @@ int main(int argc, char** argv) {
     return check_command(kinds, file, sets);
   if (dot->parsed())
     return dot_command(kinds, file, sets, output);
+  if (models.parsed())
+    return models.run();
   return kinds_command(kinds, kind_name);
 }

@@ -53,7 +53,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   params["path"] = dsl::value{"/proc/self/fd/" + std::to_string(fd)};
   params["batch"] = dsl::value{std::int64_t{7}};
   try {
-    auto reader = kind.factory(step_config{"fuzz", step_params{params}, 0, 1});
+    step_config config;
+    config.name = "fuzz";
+    config.params = step_params{params};
+    auto reader = kind.factory(config);
     quiet_context ctx;
     sink out;
     reader->open(ctx);

@@ -210,6 +210,9 @@ void on_restarted(coordinator_actor* self, std::vector<spawned_instance>& spawne
   for (const auto& name : to_wire)
     self->send(st.instances.at(name).handle, wire_atom::value,
                wiring_for(st, name, restarted.count(name) != 0));
+  if (st.status == run_status::interrupted) // already draining: so is the new incarnation
+    for (const auto& name : restarted)
+      self->send(st.instances.at(name).handle, drain_atom::value);
   std::map<std::size_t, std::vector<std::string>> replay; // by node
   for (const auto& step : restarted_steps)
     for (const auto& source : st.shape->sources_upstream_of(step))
@@ -375,8 +378,10 @@ caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options 
       auto& st = self->state;
       if (st.status == run_status::completed)
         st.status = run_status::interrupted;
+      // Sources end their streams early; services end theirs once their inputs have
+      // ended; every other step ignores it.
       for (const auto& [name, info] : st.instances)
-        if (st.shape && st.shape->is_source(info.step) && info.handle)
+        if (info.handle)
           self->send(info.handle, drain_atom::value);
     },
   };

@@ -48,6 +48,12 @@ struct step_config {
   step_params params;
   int replica = 0;
   int replicas = 1;
+  /// The graph's name (for provenance).
+  std::string graph;
+  /// The node's `replicas` attribute as written. Kinds that run their replicas inside
+  /// one instance (an inference server: one socket, N workers; their
+  /// `replicas_from_params` returns 1) read it here.
+  int replicas_attribute = 1;
 };
 
 using step_factory = std::function<std::unique_ptr<step>(const step_config&)>;

@@ -187,7 +187,7 @@ typename Inspector::result_type inspect(Inspector& f, model_message& x) {
     x.artifact = std::make_shared<const std::string>(std::move(artifact));
     return caf::none;
   });
-  return f(caf::meta::type_name("model_message"), x.name, artifact, load);
+  return f(caf::meta::type_name("model_message"), x.name, artifact, x.version, load);
 }
 
 template <class Inspector>

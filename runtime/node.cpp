@@ -53,7 +53,13 @@ void spawn_instance(node_actor* self, const std::string& name) {
   if (entry == nullptr)
     throw step_failure("unknown kind '" + spec.kind + "'");
   auto replicas = st.options.registry->replicas_of(spec);
-  step_config config{name, step_params{spec.params}, inst.replica, replicas};
+  step_config config;
+  config.name = name;
+  config.params = step_params{spec.params};
+  config.replica = inst.replica;
+  config.replicas = replicas;
+  config.graph = st.graph->name;
+  config.replicas_attribute = spec.attributes.replicas;
   step_actor_config cfg;
   cfg.instance = name;
   cfg.step = inst.step;

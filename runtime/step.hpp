@@ -45,6 +45,8 @@ struct model_message {
   /// The model's name (what a publisher files it under).
   std::string name;
   std::shared_ptr<const std::string> artifact;
+  /// The registry version a publisher filed it under; 0 for a model not (yet) published.
+  std::uint64_t version = 0;
 };
 
 /// A message between the replicas of a replica-group kind (`kind_schema::replica_group`),
@@ -163,6 +165,14 @@ public:
 
   /// Replica groups: a message from another replica of this step.
   virtual void consume_peer(peer_message m) { (void)m; }
+
+  /// Services (an inference server) keep running after `finish`: the runtime does not
+  /// end their stream, so the run goes on, until the run is drained (SIGINT/SIGTERM).
+  /// Meanwhile it calls `tick` about once a second.
+  virtual bool is_service() const { return false; }
+  /// Services: periodic upkeep (report metrics, check on own threads). Throwing stops
+  /// the step and hands it to supervision, as from any other call.
+  virtual void tick() {}
 
   /// Terminal steps: true to have each batch acknowledged as soon as `consume`
   /// returns; false to acknowledge only once the step has ended its stream (a trainer

@@ -104,6 +104,8 @@ struct host_state {
   /// `finish` ran and no batch arrived since (a replay reopens the stream).
   bool finished = false;
   bool eos_pending = false;
+  /// Services: the run is draining; the stream ends once the inputs have ended.
+  bool draining = false;
   std::uint64_t next_sequence = 1;
   /// Terminal steps: acknowledged (source -> watermark, above).
   std::map<std::string, std::pair<std::uint64_t, std::set<std::uint64_t>>> delivered;
@@ -320,12 +322,29 @@ public:
   }
 
   void on_drain() {
+    if (st_.cfg.logic->is_service()) {
+      st_.draining = true;
+      on_tick(); // its final metrics
+      if (st_.finished && !st_.working) {
+        spdlog::info("[{}] draining: stopping the service", st_.cfg.instance);
+        st_.eos_pending = true;
+        flush();
+      }
+      return;
+    }
     if (!st_.cfg.source || st_.source_done)
       return;
     spdlog::info("[{}] draining: ending the stream early", st_.cfg.instance);
     st_.source_done = true;
     st_.eos_pending = true;
     flush();
+  }
+
+  /// Services: the periodic upkeep call.
+  void on_tick() {
+    if (st_.opened && st_.cfg.logic->is_service() &&
+        !self_->getf(caf::abstract_actor::is_terminated_flag))
+      call([&] { st_.cfg.logic->tick(); });
   }
 
   void send_stats() {
@@ -359,7 +378,8 @@ private:
     if (!call([&] { st_.cfg.logic->finish(out); }))
       return;
     st_.finished = true;
-    st_.working = true;
+    // A service keeps its stream open (and the run going) until the run drains.
+    st_.working = !st_.cfg.logic->is_service() || st_.draining;
     flush();
     maybe_produce();
   }
@@ -577,6 +597,7 @@ caf::behavior step_actor(caf::stateful_actor<host_state>* self, step_actor_confi
     [=](produce_atom) { host->on_produce(); },
     [=](drain_atom) { host->on_drain(); },
     [=](tick_atom) {
+      host->on_tick();
       host->send_stats();
       self->delayed_send(self, stats_interval, tick_atom::value);
     },

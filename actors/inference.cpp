@@ -1,0 +1,143 @@
+#include "actors/inference.hpp"
+
+#include "actors/kind_schema_builder.hpp"
+
+#include <chrono>
+#include <map>
+#include <stdexcept>
+
+namespace conveyor {
+
+namespace {
+
+template <class T>
+T positive(const step_params& p, const std::string& key, std::int64_t max) {
+  auto v = p.get_integer(key);
+  if (v < 1 || v > max)
+    throw step_failure("inference: '" + key + "' must be in [1, " + std::to_string(max) + "], not " +
+                       std::to_string(v));
+  return static_cast<T>(v);
+}
+
+} // namespace
+
+inference_options inference_options::from(const step_config& config) {
+  const auto& p = config.params;
+  inference_options o;
+  o.server.endpoint = p.get_string("endpoint");
+  o.server.workers = config.replicas_attribute;
+  o.server.max_batch = positive<std::uint32_t>(p, "max_batch", 1 << 16);
+  auto delay_ns = p.get_duration_ns("max_delay");
+  if (delay_ns < 0 || delay_ns > std::int64_t{1000} * 1000 * 1000)
+    throw step_failure("inference: 'max_delay' must be between 0 and 1s");
+  o.server.max_delay = std::chrono::microseconds(delay_ns / 1000);
+  o.server.max_queue = positive<std::size_t>(p, "max_queue", 1 << 24);
+  o.server.limits.max_rows = positive<std::uint32_t>(p, "max_rows", 1 << 20);
+  o.server.limits.max_bytes = p.get_size_bytes("max_request_bytes");
+  if (o.server.limits.max_bytes < 1024 || o.server.limits.max_bytes > (std::uint64_t{1} << 30))
+    throw step_failure("inference: 'max_request_bytes' must be between 1KiB and 1GiB");
+  o.registry = p.get_string("registry");
+  o.keep_loaded = positive<std::size_t>(p, "keep_loaded", 1024);
+  return o;
+}
+
+inference::inference(inference_options options) : options_(std::move(options)) {}
+
+inference::~inference() {
+  if (server_)
+    server_->stop();
+}
+
+void inference::open(step_context& ctx) {
+  ctx_ = &ctx;
+  catalog_ = std::make_shared<serving::model_catalog>(options_.registry, options_.keep_loaded);
+  for (const auto& problem : catalog_->load_latest())
+    ctx.log_warning("not serving " + problem);
+  server_ = std::make_unique<serving::server>(options_.server, catalog_);
+  try {
+    server_->start();
+  } catch (const std::exception& e) {
+    throw step_failure(std::string("inference: ") + e.what());
+  }
+  std::string models;
+  for (const auto& m : catalog_->list())
+    models += (models.empty() ? "" : ", ") + m.name + " v" + std::to_string(m.version);
+  ctx.log_info("serving on " + server_->endpoint() + " (" + std::to_string(options_.server.workers) +
+               " worker(s), max_batch " + std::to_string(options_.server.max_batch) +
+               ", max_delay " + std::to_string(options_.server.max_delay.count()) + "us); " +
+               (models.empty() ? std::string("no models yet") : "models: " + models));
+}
+
+void inference::consume_model(std::size_t, model_message m, emitter&) {
+  if (!m.artifact) {
+    ctx_->reject(1, "model '" + m.name + "' carries no artifact");
+    return;
+  }
+  try {
+    if (catalog_->add(m.name, m.version, *m.artifact))
+      ctx_->log_info("now serving '" + m.name + "'" +
+                     (m.version ? " version " + std::to_string(m.version) : std::string()));
+  } catch (const std::invalid_argument& e) {
+    ctx_->reject(1, "model '" + m.name + "' cannot be served: " + e.what());
+  }
+}
+
+void inference::tick() {
+  if (!server_)
+    return;
+  if (auto failure = server_->failure())
+    throw step_failure("inference: " + *failure);
+  auto s = server_->stats();
+  std::map<std::string, double> metrics;
+  metrics["requests"] = static_cast<double>(s.requests);
+  metrics["ok"] = static_cast<double>(s.ok);
+  for (int c = 0; c < serving::error_code_count; ++c)
+    if (s.errors[static_cast<std::size_t>(c)] != 0)
+      metrics[std::string(serving::to_string(static_cast<serving::error_code>(c)))] =
+        static_cast<double>(s.errors[static_cast<std::size_t>(c)]);
+  metrics["rows"] = static_cast<double>(s.rows);
+  if (s.batches != 0)
+    metrics["rows_per_batch"] = static_cast<double>(s.rows) / static_cast<double>(s.batches);
+  metrics["latency_p50_ms"] = s.latency_p50_ms;
+  metrics["latency_p99_ms"] = s.latency_p99_ms;
+  ctx_->report_metrics(metrics);
+}
+
+std::string inference::endpoint() const { return server_ ? server_->endpoint() : std::string(); }
+
+kind_entry inference_kind() {
+  using dsl::param_type;
+  kind_entry e;
+  e.schema.name = "inference";
+  e.schema.doc = "Serves models over ZeroMQ + MessagePack (inference protocol v1) with a bounded "
+                 "queue, dynamic batching and `replicas` worker threads; swaps in models that "
+                 "arrive on `model` without failing requests. Runs until the run is drained.";
+  e.schema.params = {
+    optional_param("endpoint", param_type::string, std::string("tcp://*:5555"),
+                   "the ZeroMQ ROUTER endpoint to bind (tcp://, ipc://)"),
+    optional_param("registry", param_type::string, std::string(),
+                   "a model registry: serve the latest of each model there from the start, "
+                   "and pinned versions"),
+    optional_param("max_batch", param_type::integer, std::int64_t{64},
+                   "rows per computed batch (1: no batching)"),
+    optional_param("max_delay", param_type::duration, dsl::duration_value{500'000},
+                   "how long a batch waits for more requests after its oldest arrived"),
+    optional_param("max_queue", param_type::integer, std::int64_t{2048},
+                   "requests waiting at most; beyond, `overloaded` (half of it per client)"),
+    optional_param("max_rows", param_type::integer, std::int64_t{4096},
+                   "rows per request at most (`too_large` beyond)"),
+    optional_param("max_request_bytes", param_type::size, dsl::size_value{64ull << 20},
+                   "request size at most (`too_large` beyond; connections sending twice "
+                   "this are dropped by ZeroMQ)"),
+    optional_param("keep_loaded", param_type::integer, std::int64_t{4},
+                   "versions per model kept in memory (the latest always)"),
+  };
+  e.schema.inputs = {dsl::port_schema{"model", "model"}};
+  e.factory = [](const step_config& c) -> std::unique_ptr<step> {
+    return std::make_unique<inference>(inference_options::from(c));
+  };
+  e.replicas_from_params = [](const step_params&) { return 1; };
+  return e;
+}
+
+} // namespace conveyor

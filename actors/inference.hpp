@@ -1,0 +1,55 @@
+// inference: serves models to other services over ZeroMQ + MessagePack (protocol v1,
+// docs/inference-protocol.md). A service step: it keeps serving after its inputs end,
+// until the run is drained.
+//
+// On open it binds `endpoint`, loads the latest version of every model in `registry`
+// (when set) and starts `replicas` worker threads (the node's `replicas` attribute: one
+// socket, N workers, so the instance count stays 1). Models arriving on `model` (from a
+// publisher: with their registry version) are loaded and swapped in: requests already
+// accepted finish on the version they resolved, new ones get the new version. A model
+// that cannot be decoded or served is logged and counted as rejected; the server keeps
+// serving what it had. Pinned versions not in memory are loaded from `registry`.
+// Every second it reports its counters and latency as metrics, and fails (to be
+// restarted by supervision) if one of its threads died.
+#pragma once
+
+#include "actors/serving/model_catalog.hpp"
+#include "actors/serving/server.hpp"
+#include "runtime/kind_registry.hpp"
+#include "runtime/step.hpp"
+
+#include <memory>
+
+namespace conveyor {
+
+struct inference_options {
+  serving::server_options server;
+  std::string registry;
+  std::size_t keep_loaded = 4;
+
+  static inference_options from(const step_config& config);
+};
+
+class inference : public step {
+public:
+  explicit inference(inference_options options);
+  ~inference() override;
+
+  void open(step_context& ctx) override;
+  void consume_model(std::size_t port, model_message m, emitter& out) override;
+  bool is_service() const override { return true; }
+  void tick() override;
+
+  /// The bound endpoint (after open).
+  std::string endpoint() const;
+
+private:
+  inference_options options_;
+  step_context* ctx_ = nullptr;
+  std::shared_ptr<serving::model_catalog> catalog_;
+  std::unique_ptr<serving::server> server_;
+};
+
+kind_entry inference_kind();
+
+} // namespace conveyor

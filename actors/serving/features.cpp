@@ -1,0 +1,109 @@
+// Compilation walks the ops symbolically over the list of column names (what
+// apply_preprocessing does to a batch's schema), recording per surviving column where it
+// came from and which elementwise ops touched it.
+#include "actors/serving/features.hpp"
+
+#include "actors/apply_preprocessing.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <unordered_map>
+
+namespace conveyor::serving {
+
+namespace {
+
+using op_kind = column_op::kind;
+
+[[noreturn]] void not_servable(const std::string& column, const std::string& why) {
+  throw std::invalid_argument("column '" + column + "': " + why);
+}
+
+} // namespace
+
+feature_builder::feature_builder(const compute::model_artifact& a) : preprocessing_(a.preprocessing) {
+  const auto& names = a.input_columns.empty() ? a.feature_columns : a.input_columns;
+  const auto model_width = static_cast<std::size_t>(a.spec.layers.front());
+  if (names.empty()) { // a model trained without column names: rows are its inputs as they are
+    input_width_ = static_cast<std::uint32_t>(model_width);
+    features_.resize(model_width);
+    for (std::uint32_t i = 0; i < input_width_; ++i)
+      features_[i].source = i;
+    if (!preprocessing_.ops.empty())
+      throw std::invalid_argument("the model has preprocessing but no column names");
+    return;
+  }
+  input_width_ = static_cast<std::uint32_t>(names.size());
+
+  struct column {
+    std::string name;
+    feature f;
+  };
+  std::vector<column> columns;
+  columns.reserve(names.size());
+  for (std::uint32_t i = 0; i < names.size(); ++i)
+    columns.push_back({names[i], feature{i, {}}});
+  auto find = [&](const std::string& name) {
+    return std::find_if(columns.begin(), columns.end(),
+                        [&](const column& c) { return c.name == name; });
+  };
+  for (std::uint32_t k = 0; k < preprocessing_.ops.size(); ++k) {
+    const auto& op = preprocessing_.ops[k];
+    auto it = find(op.column);
+    if (op.op == op_kind::drop) {
+      if (it != columns.end()) // dropping an absent column is a no-op, as in training
+        columns.erase(it);
+      continue;
+    }
+    if (op.op == op_kind::one_hot || !op.categories.empty())
+      not_servable(op.column, "is categorical; inference protocol v1 carries numbers only");
+    if (it == columns.end())
+      not_servable(op.column, "its preprocessing names a column the model's inputs lack");
+    it->f.ops.push_back(k);
+  }
+  if (a.feature_columns.empty()) {
+    for (auto& c : columns)
+      features_.push_back(std::move(c.f));
+  } else {
+    for (const auto& name : a.feature_columns) {
+      auto it = find(name);
+      if (it == columns.end())
+        not_servable(name, "a feature the model's preprocessing does not produce");
+      features_.push_back(it->f);
+    }
+  }
+  if (features_.size() != model_width)
+    throw std::invalid_argument("preprocessing yields " + std::to_string(features_.size()) +
+                                " features; the model takes " + std::to_string(model_width));
+  identity_ = features_.size() == input_width_;
+  for (std::uint32_t j = 0; identity_ && j < features_.size(); ++j)
+    identity_ = features_[j].source == j && features_[j].ops.empty();
+}
+
+void feature_builder::build(const float* raw, std::uint32_t rows, std::vector<float>& out,
+                            std::vector<float>& column) const {
+  const std::size_t in = input_width_, width = features_.size();
+  out.resize(rows * width);
+  if (identity_) {
+    std::copy(raw, raw + rows * in, out.data());
+    return;
+  }
+  column.resize(rows);
+  for (std::size_t j = 0; j < width; ++j) {
+    const auto& f = features_[j];
+    if (f.ops.empty()) {
+      for (std::size_t r = 0; r < rows; ++r)
+        out[r * width + j] = raw[r * in + f.source];
+      continue;
+    }
+    // Gather the column, apply its ops as the cleaner did, scatter it back.
+    for (std::size_t r = 0; r < rows; ++r)
+      column[r] = raw[r * in + f.source];
+    for (auto k : f.ops)
+      apply_elementwise(preprocessing_.ops[k], column.data(), rows);
+    for (std::size_t r = 0; r < rows; ++r)
+      out[r * width + j] = column[r];
+  }
+}
+
+} // namespace conveyor::serving

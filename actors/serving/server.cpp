@@ -1,0 +1,468 @@
+#include "actors/serving/server.hpp"
+
+#include <zmq.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace conveyor::serving {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+/// Routing frames: the client identity (and REQ's empty delimiter).
+using envelope = std::vector<zmq::message_t>;
+
+/// Frames a message may have before it is dropped unread (a ROUTER adds one).
+constexpr std::size_t max_frames = 8;
+/// Messages the front end moves per socket before looking at the other one.
+constexpr int front_end_burst = 256;
+constexpr auto poll_interval = std::chrono::milliseconds(50);
+
+/// An accepted predict request.
+struct job {
+  envelope route;
+  std::string client; ///< the identity frame, for the per-client cap
+  std::uint64_t id = 0;
+  std::shared_ptr<const served_model> model;
+  std::uint32_t rows = 0;
+  std::vector<float> values;
+  clock_type::time_point accepted;
+  std::optional<clock_type::time_point> deadline;
+};
+
+/// Latency histogram with 5% wide buckets from 1 us to ~5 minutes.
+class latency_histogram {
+public:
+  void add(std::chrono::nanoseconds d) {
+    const double us = std::max(1.0, static_cast<double>(d.count()) / 1e3);
+    auto i = static_cast<std::size_t>(std::log(us) / std::log(growth));
+    ++counts_[std::min(i, counts_.size() - 1)];
+    ++total_;
+  }
+  /// Upper bound of the bucket holding quantile q, in milliseconds.
+  double quantile_ms(double q) const {
+    if (total_ == 0)
+      return 0;
+    const auto want = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(total_)));
+    std::uint64_t seen = 0;
+    for (std::size_t i = 0; i < counts_.size(); ++i) {
+      seen += counts_[i];
+      if (seen >= want)
+        return std::pow(growth, static_cast<double>(i + 1)) / 1e3;
+    }
+    return std::pow(growth, static_cast<double>(counts_.size())) / 1e3;
+  }
+
+private:
+  static constexpr double growth = 1.05;
+  std::array<std::uint64_t, 400> counts_{};
+  std::uint64_t total_ = 0;
+};
+
+void send_frames(zmq::socket_t& socket, envelope& route, const std::string& body) {
+  for (auto& frame : route)
+    socket.send(frame, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+  socket.send(zmq::buffer(body), zmq::send_flags::dontwait);
+}
+
+} // namespace
+
+struct server::impl {
+  impl(server_options o, std::shared_ptr<model_catalog> c)
+      : options(std::move(o)), catalog(std::move(c)) {
+    options.workers = std::max(1, options.workers);
+    options.max_batch = std::max<std::uint32_t>(1, options.max_batch);
+    options.max_queue = std::max<std::size_t>(1, options.max_queue);
+    per_client_cap = std::max<std::size_t>(1, options.max_queue / 2);
+    replies_endpoint = "inproc://conveyor-replies-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
+  }
+
+  server_options options;
+  std::shared_ptr<model_catalog> catalog;
+  std::size_t per_client_cap = 1;
+  std::string replies_endpoint;
+
+  zmq::context_t context{1};
+  std::optional<zmq::socket_t> router, replies;
+  std::string bound;
+  std::thread front_end;
+  std::vector<std::thread> workers;
+  std::atomic<bool> running{false};
+
+  // The queue, and the batch-forming role (one worker at a time waits for a batch to
+  // fill; the others compute meanwhile).
+  std::mutex queue_mutex;
+  std::condition_variable queue_changed;
+  std::deque<job> queue;
+  std::unordered_map<std::string, std::size_t> queued_by_client;
+  bool forming = false;
+  bool stopping = false;
+
+  // Counters (front end and workers); the histogram under its own lock.
+  std::atomic<std::uint64_t> requests{0}, ok{0}, rows{0}, batches{0};
+  std::array<std::atomic<std::uint64_t>, error_code_count> errors{};
+  mutable std::mutex latency_mutex;
+  latency_histogram latency;
+  mutable std::mutex failure_mutex;
+  std::optional<std::string> failure;
+
+  void fail(const std::string& what) {
+    std::lock_guard<std::mutex> lock(failure_mutex);
+    if (!failure)
+      failure = what;
+  }
+
+  // ---- front end ---------------------------------------------------------------------
+
+  void run_front_end() {
+    try {
+      request req;
+      std::string reply;
+      zmq::pollitem_t items[] = {{router->handle(), 0, ZMQ_POLLIN, 0},
+                                 {replies->handle(), 0, ZMQ_POLLIN, 0}};
+      while (running.load(std::memory_order_relaxed)) {
+        zmq::poll(items, 2, poll_interval);
+        if (items[1].revents & ZMQ_POLLIN)
+          forward_replies();
+        if (items[0].revents & ZMQ_POLLIN)
+          for (int i = 0; i < front_end_burst && receive_request(req, reply); ++i) {
+          }
+      }
+    } catch (const std::exception& e) {
+      fail(std::string("front end: ") + e.what());
+    }
+  }
+
+  void forward_replies() {
+    for (int i = 0; i < front_end_burst; ++i) {
+      zmq::message_t part;
+      if (!replies->recv(part, zmq::recv_flags::dontwait))
+        return;
+      while (part.more()) {
+        router->send(part, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+        if (!replies->recv(part, zmq::recv_flags::none))
+          return;
+      }
+      router->send(part, zmq::send_flags::dontwait);
+    }
+  }
+
+  /// Handles one message from the ROUTER; false when none was waiting.
+  bool receive_request(request& req, std::string& reply) {
+    envelope route;
+    zmq::message_t part;
+    if (!router->recv(part, zmq::recv_flags::dontwait))
+      return false;
+    std::size_t frames = 1;
+    while (part.more()) {
+      route.push_back(std::move(part));
+      part = zmq::message_t();
+      if (!router->recv(part, zmq::recv_flags::none))
+        return true;
+      if (++frames > max_frames) { // not protocol v1: drain and drop
+        while (part.more() && router->recv(part, zmq::recv_flags::none)) {
+        }
+        return true;
+      }
+    }
+    if (route.empty())
+      return true;
+    requests.fetch_add(1, std::memory_order_relaxed);
+    const auto accepted = clock_type::now();
+    std::string_view body(static_cast<const char*>(part.data()), part.size());
+    auto error = decode_request(body, options.limits, req);
+    if (error) {
+      answer_error(route, error->id, error->code, error->message, reply);
+      return true;
+    }
+    switch (req.op) {
+      case request_op::health:
+        encode_health(req.id, reply);
+        ok.fetch_add(1, std::memory_order_relaxed);
+        send_frames(*router, route, reply);
+        return true;
+      case request_op::models:
+        encode_models(req.id, catalog->list(), reply);
+        ok.fetch_add(1, std::memory_order_relaxed);
+        send_frames(*router, route, reply);
+        return true;
+      case request_op::predict:
+        break;
+    }
+    auto found = catalog->find(req.model, req.version);
+    if (!found.model) {
+      answer_error(route, req.id, found.code, found.message, reply);
+      return true;
+    }
+    if (req.columns != found.model->input_width()) {
+      answer_error(route, req.id, error_code::shape_mismatch,
+                   "model '" + req.model + "' version " + std::to_string(found.model->version) +
+                     " takes rows of " + std::to_string(found.model->input_width()) +
+                     " values; got " + std::to_string(req.columns),
+                   reply);
+      return true;
+    }
+    job j;
+    j.client.assign(static_cast<const char*>(route.front().data()), route.front().size());
+    j.route = std::move(route);
+    j.id = req.id;
+    j.model = std::move(found.model);
+    j.rows = req.rows;
+    j.values.swap(req.values);
+    j.accepted = accepted;
+    if (req.deadline_ms)
+      j.deadline = accepted + std::chrono::milliseconds(*req.deadline_ms);
+    enqueue(std::move(j), reply);
+    return true;
+  }
+
+  void enqueue(job&& j, std::string& reply) {
+    {
+      std::lock_guard<std::mutex> lock(queue_mutex);
+      auto& mine = queued_by_client[j.client];
+      if (queue.size() < options.max_queue && mine < per_client_cap) {
+        ++mine;
+        queue.push_back(std::move(j));
+        queue_changed.notify_all();
+        return;
+      }
+      if (mine == 0)
+        queued_by_client.erase(j.client);
+    }
+    answer_error(j.route, j.id, error_code::overloaded,
+                 "the server's queue is full (" + std::to_string(options.max_queue) +
+                   " requests, at most " + std::to_string(per_client_cap) +
+                   " per client); retry later",
+                 reply);
+  }
+
+  void answer_error(envelope& route, std::uint64_t id, error_code code, const std::string& message,
+                    std::string& reply) {
+    errors[static_cast<std::size_t>(code)].fetch_add(1, std::memory_order_relaxed);
+    encode_error(id, code, message, reply);
+    send_frames(*router, route, reply);
+  }
+
+  // ---- workers -----------------------------------------------------------------------
+
+  /// Takes the next batch: waiting jobs of one model version, up to max_batch rows,
+  /// waiting for more until max_delay after the oldest was accepted. Empty: stop.
+  std::vector<job> next_batch() {
+    std::vector<job> batch;
+    std::unique_lock<std::mutex> lock(queue_mutex);
+    queue_changed.wait(lock, [&] { return stopping || (!forming && !queue.empty()); });
+    if (stopping)
+      return batch;
+    forming = true;
+    const served_model* model = queue.front().model.get();
+    std::uint32_t rows = 0;
+    const auto until = queue.front().accepted + options.max_delay;
+    for (;;) {
+      for (auto it = queue.begin(); it != queue.end() && rows < options.max_batch;) {
+        if (it->model.get() == model && (rows == 0 || rows + it->rows <= options.max_batch)) {
+          rows += it->rows;
+          release_client_slot(it->client);
+          batch.push_back(std::move(*it));
+          it = queue.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      if (rows >= options.max_batch || options.max_delay.count() == 0 || stopping ||
+          clock_type::now() >= until)
+        break;
+      queue_changed.wait_until(lock, until);
+    }
+    forming = false;
+    queue_changed.notify_all();
+    return batch;
+  }
+
+  void release_client_slot(const std::string& client) {
+    auto c = queued_by_client.find(client);
+    if (c != queued_by_client.end() && --c->second == 0)
+      queued_by_client.erase(c);
+  }
+
+  void run_worker() {
+    zmq::socket_t out(context, zmq::socket_type::push);
+    out.set(zmq::sockopt::linger, 0);
+    out.connect(replies_endpoint);
+    compute::predict_workspace workspace;
+    std::vector<float> raw, features, column, outputs;
+    std::vector<std::int32_t> labels;
+    std::string reply;
+    try {
+      for (;;) {
+        auto batch = next_batch();
+        if (batch.empty())
+          return;
+        compute(batch, out, workspace, raw, features, column, outputs, labels, reply);
+      }
+    } catch (const std::exception& e) {
+      fail(std::string("worker: ") + e.what());
+    }
+  }
+
+  void compute(std::vector<job>& batch, zmq::socket_t& out, compute::predict_workspace& ws,
+               std::vector<float>& raw, std::vector<float>& features, std::vector<float>& column,
+               std::vector<float>& outputs, std::vector<std::int32_t>& labels, std::string& reply) {
+    const auto now = clock_type::now();
+    std::vector<job*> live;
+    live.reserve(batch.size());
+    for (auto& j : batch) {
+      if (j.deadline && now > *j.deadline) {
+        errors[static_cast<std::size_t>(error_code::deadline_exceeded)].fetch_add(1);
+        encode_error(j.id, error_code::deadline_exceeded,
+                     "waited " +
+                       std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        now - j.accepted)
+                                        .count()) +
+                       " ms, past its deadline",
+                     reply);
+        send_frames(out, j.route, reply);
+      } else {
+        live.push_back(&j);
+      }
+    }
+    if (live.empty())
+      return;
+    const served_model& m = *live.front()->model;
+    const std::uint32_t in = m.input_width(), width = m.output_width();
+    std::uint32_t total = 0;
+    for (auto* j : live)
+      total += j->rows;
+    try {
+      raw.resize(static_cast<std::size_t>(total) * in);
+      std::size_t at = 0;
+      for (auto* j : live) {
+        std::copy(j->values.begin(), j->values.end(), raw.begin() + static_cast<std::ptrdiff_t>(at));
+        at += j->values.size();
+      }
+      m.features.build(raw.data(), total, features, column);
+      outputs.resize(static_cast<std::size_t>(total) * width);
+      m.net.predict(features.data(), static_cast<int>(total), outputs.data(), ws);
+      if (m.classifier) {
+        labels.resize(total);
+        for (std::uint32_t r = 0; r < total; ++r)
+          labels[r] = label_of(outputs.data() + static_cast<std::size_t>(r) * width, width);
+      }
+    } catch (const std::exception& e) {
+      for (auto* j : live) {
+        errors[static_cast<std::size_t>(error_code::internal)].fetch_add(1);
+        encode_error(j->id, error_code::internal, std::string("computing failed: ") + e.what(), reply);
+        send_frames(out, j->route, reply);
+      }
+      return;
+    }
+    batches.fetch_add(1, std::memory_order_relaxed);
+    rows.fetch_add(total, std::memory_order_relaxed);
+    std::uint32_t first = 0;
+    for (auto* j : live) {
+      encode_prediction(j->id, m.name, m.version,
+                        outputs.data() + static_cast<std::size_t>(first) * width, j->rows, width,
+                        m.classifier ? labels.data() + first : nullptr, reply);
+      send_frames(out, j->route, reply);
+      first += j->rows;
+    }
+    ok.fetch_add(live.size(), std::memory_order_relaxed);
+    const auto done = clock_type::now();
+    std::lock_guard<std::mutex> lock(latency_mutex);
+    for (auto* j : live)
+      latency.add(done - j->accepted);
+  }
+
+  /// Binary classifiers answer P(class 1) in one column: label 1 from 0.5 up.
+  static std::int32_t label_of(const float* p, std::uint32_t width) {
+    if (width == 1)
+      return p[0] >= 0.5f ? 1 : 0;
+    return static_cast<std::int32_t>(std::max_element(p, p + width) - p);
+  }
+};
+
+server::server(server_options options, std::shared_ptr<model_catalog> catalog)
+    : impl_(std::make_unique<impl>(std::move(options), std::move(catalog))) {}
+
+server::~server() { stop(); }
+
+void server::start() {
+  auto& s = *impl_;
+  if (s.running)
+    return;
+  s.router.emplace(s.context, zmq::socket_type::router);
+  s.router->set(zmq::sockopt::linger, 0);
+  s.router->set(zmq::sockopt::maxmsgsize,
+                static_cast<std::int64_t>(s.options.limits.max_bytes) * 2);
+  try {
+    s.router->bind(s.options.endpoint);
+  } catch (const zmq::error_t& e) {
+    s.router.reset();
+    throw std::runtime_error("cannot bind " + s.options.endpoint + ": " + e.what());
+  }
+  s.bound = s.router->get(zmq::sockopt::last_endpoint);
+  s.replies.emplace(s.context, zmq::socket_type::pull);
+  s.replies->set(zmq::sockopt::linger, 0);
+  s.replies->bind(s.replies_endpoint);
+  s.stopping = false;
+  s.running = true;
+  for (int i = 0; i < s.options.workers; ++i)
+    s.workers.emplace_back([&s] { s.run_worker(); });
+  s.front_end = std::thread([&s] { s.run_front_end(); });
+}
+
+void server::stop() {
+  auto& s = *impl_;
+  if (!s.running.exchange(false))
+    return;
+  {
+    std::lock_guard<std::mutex> lock(s.queue_mutex);
+    s.stopping = true;
+    s.queue.clear();
+    s.queued_by_client.clear();
+  }
+  s.queue_changed.notify_all();
+  for (auto& w : s.workers)
+    w.join();
+  s.workers.clear();
+  if (s.front_end.joinable())
+    s.front_end.join();
+  s.router.reset();
+  s.replies.reset();
+}
+
+std::string server::endpoint() const { return impl_->bound; }
+
+server_stats server::stats() const {
+  auto& s = *impl_;
+  server_stats out;
+  out.requests = s.requests.load();
+  out.ok = s.ok.load();
+  for (std::size_t i = 0; i < out.errors.size(); ++i)
+    out.errors[i] = s.errors[i].load();
+  out.rows = s.rows.load();
+  out.batches = s.batches.load();
+  {
+    std::lock_guard<std::mutex> lock(s.queue_mutex);
+    out.queued = s.queue.size();
+  }
+  std::lock_guard<std::mutex> lock(s.latency_mutex);
+  out.latency_p50_ms = s.latency.quantile_ms(0.50);
+  out.latency_p99_ms = s.latency.quantile_ms(0.99);
+  return out;
+}
+
+std::optional<std::string> server::failure() const {
+  std::lock_guard<std::mutex> lock(impl_->failure_mutex);
+  return impl_->failure;
+}
+
+} // namespace conveyor::serving

@@ -1,0 +1,88 @@
+// A client of an inference server (protocol v1) over one ZeroMQ DEALER socket.
+//
+// Contract:
+// - One client is one socket: not thread-safe; use one client per thread (they share one
+//   ZeroMQ context inside the library).
+// - Server errors and client-side failures come back as a `reply` with ok == false
+//   (reply.hpp); nothing here throws after construction, except std::bad_alloc.
+// - Synchronous calls (predict, models, health) send one request and wait up to
+//   options.timeout for its reply; replies to earlier asynchronous requests that arrive
+//   meanwhile are kept for receive().
+// - Asynchronous calls (send_*) return the request's id at once; receive() hands back
+//   replies in arrival order, matched to in-flight ids. A request unanswered for
+//   options.timeout is handed back by receive() as a client-side `timeout` failure, and
+//   its reply, should it come later, is dropped (counted by stray_replies()).
+#pragma once
+
+#include "client/codec.hpp"
+#include "client/reply.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace conveyor::client {
+
+struct options {
+  /// How long a request may wait for its reply (sync calls, and async requests).
+  std::chrono::milliseconds timeout{5000};
+  /// How predict sends its rows; `tensor` is the fast path.
+  input_encoding encoding = input_encoding::tensor;
+  /// Caps on what a reply may hold (codec.hpp).
+  reply_limits limits;
+  /// ZeroMQ send/receive high-water marks (messages queued per direction); 0: no limit.
+  int high_water_mark = 10000;
+};
+
+class client {
+public:
+  /// Connects a DEALER socket to `endpoint` (tcp://host:port, ipc://path). The connection
+  /// is made in the background: requests sent before the server is up wait for it.
+  /// Throws std::invalid_argument for an endpoint ZeroMQ cannot parse (a usage error).
+  explicit client(const std::string& endpoint, options opts = {});
+  ~client();
+  client(client&&) noexcept;
+  client& operator=(client&&) noexcept;
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  // -- synchronous ---------------------------------------------------------------------
+  /// Predicts `rows` (each the same length; ragged rows fail with `bad_argument` and send
+  /// nothing). `version` 0: the latest; `deadline_ms`: the server's queueing deadline.
+  reply predict(std::string_view model, const std::vector<std::vector<float>>& rows,
+                std::uint64_t version = 0, std::optional<std::uint64_t> deadline_ms = {});
+  /// Predicts `rows` x `columns` values, row-major.
+  reply predict(std::string_view model, const float* values, std::uint32_t rows,
+                std::uint32_t columns, std::uint64_t version = 0,
+                std::optional<std::uint64_t> deadline_ms = {});
+  reply models();
+  reply health();
+
+  // -- asynchronous --------------------------------------------------------------------
+  /// Sends a predict request and returns its id. A request the socket refuses is answered
+  /// by receive() with a client-side `send_failed`.
+  std::uint64_t send_predict(std::string_view model, const float* values, std::uint32_t rows,
+                             std::uint32_t columns, std::uint64_t version = 0,
+                             std::optional<std::uint64_t> deadline_ms = {});
+  std::uint64_t send_models();
+  std::uint64_t send_health();
+  /// The next reply to an asynchronous request (or its timeout), waiting up to `wait`;
+  /// nothing if none came in that time.
+  std::optional<reply> receive(std::chrono::milliseconds wait);
+
+  /// Asynchronous requests neither answered nor timed out yet.
+  std::size_t in_flight() const;
+  /// Replies that matched no request in flight (late, or id 0), dropped so far.
+  std::uint64_t stray_replies() const;
+  const std::string& endpoint() const;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace conveyor::client

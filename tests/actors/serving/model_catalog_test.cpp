@@ -1,0 +1,65 @@
+#include "actors/serving/model_catalog.hpp"
+
+#include "serving_fixtures.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+
+using namespace conveyor::serving;
+using namespace conveyor::serving::testing;
+namespace fs = std::filesystem;
+
+namespace conveyor::serving {
+std::ostream& operator<<(std::ostream& os, error_code c) { return os << to_string(c); }
+} // namespace conveyor::serving
+
+BOOST_AUTO_TEST_SUITE(catalog)
+
+BOOST_AUTO_TEST_CASE(the_newest_version_serves_new_lookups_while_holders_keep_theirs) {
+  model_catalog c;
+  BOOST_TEST(c.add("m", 1, encoded(tiny_classifier(1))));
+  auto held = c.find("m", 0).model;
+  BOOST_REQUIRE(held);
+  BOOST_TEST(c.add("m", 2, encoded(tiny_classifier(2))));
+  BOOST_TEST(!c.add("m", 2, encoded(tiny_classifier(2)))); // a replay loads nothing
+  BOOST_TEST(c.find("m", 0).model->version == 2u);
+  BOOST_TEST(held->version == 1u);
+  BOOST_TEST(c.find("m", 1).model.get() == held.get());
+  auto list = c.list();
+  BOOST_REQUIRE_EQUAL(list.size(), 1u);
+  BOOST_TEST(list[0].version == 2u);
+  BOOST_TEST(list[0].inputs == 4u);
+  BOOST_TEST(list[0].outputs == 3u);
+  BOOST_TEST(c.add("m", 0, encoded(tiny_classifier(3)))); // unpublished: next number
+  BOOST_TEST(c.find("m", 0).model->version == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(loaded_versions_are_bounded_and_evicted_ones_reload_from_the_registry) {
+  auto dir = fs::temp_directory_path() / ("conveyor_catalog_test_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  registry reg(dir.string());
+  for (std::uint64_t s = 1; s <= 5; ++s)
+    reg.publish("m", encoded(tiny_classifier(s)));
+  model_catalog c(dir.string(), 2);
+  BOOST_TEST(c.load_latest().empty());
+  BOOST_TEST(c.find("m", 0).model->version == 5u);
+  for (std::uint64_t v = 1; v <= 4; ++v)
+    BOOST_TEST(c.find("m", v).model->version == v);
+  BOOST_TEST(c.loaded_versions() == 2u); // the latest and the last one pinned
+  BOOST_TEST(c.find("m", 0).model->version == 5u);
+  auto missing = c.find("m", 9);
+  BOOST_TEST(!missing.model);
+  BOOST_TEST(missing.code == error_code::unknown_version);
+  BOOST_TEST(c.find("other", 0).code == error_code::unknown_model);
+  BOOST_TEST(c.find("../etc", 0).code == error_code::unknown_model);
+  fs::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(an_artifact_that_does_not_decode_is_refused_with_the_reason) {
+  model_catalog c;
+  BOOST_CHECK_THROW(c.add("m", 1, "not a model"), std::invalid_argument);
+  BOOST_TEST(!c.find("m", 0).model);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
