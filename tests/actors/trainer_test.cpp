@@ -62,6 +62,7 @@ std::unique_ptr<step> make_trainer(std::map<std::string, dsl::value> params, int
                                    int replicas = 1) {
   step_config c;
   c.name = replica == 0 ? "fit" : "fit#" + std::to_string(replica);
+  c.graph = "test_graph";
   c.params = test::params_for(trainer_kind(), std::move(params));
   c.replica = replica;
   c.replicas = replicas;
@@ -126,10 +127,27 @@ BOOST_AUTO_TEST_CASE(a_trainer_learns_a_separable_problem_and_emits_one_model) {
   BOOST_TEST(a.feature_columns == (std::vector<std::string>{"x0", "x1"}));
   BOOST_TEST(a.input_columns == (std::vector<std::string>{"x0", "x1"}));
   BOOST_TEST(a.provenance.step == "fit");
+  BOOST_TEST(a.provenance.graph == "test_graph");
   BOOST_TEST(accuracy_on(a, data) > 0.95);
   BOOST_TEST(ctx.metrics["steps"] == 130.0); // ceil(400 / 32) * 10
   BOOST_TEST(ctx.metrics["loss"] < 0.3);
   BOOST_TEST(a.metrics.count("loss") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(emit_every_sends_a_model_every_n_epochs_and_the_final_one) {
+  auto data = separable(200, 50);
+  auto s = make_trainer({{"model", std::string("logistic")}, {"lr", 0.5}, {"batch", 50},
+                         {"epochs", 7}, {"emit_every", 2}});
+  training_context ctx;
+  auto out = train(*s, ctx, data);
+  BOOST_TEST_REQUIRE(out.models.size() == 4u); // after epochs 2, 4 and 6, and the end (7)
+  std::vector<double> epochs;
+  for (const auto& m : out.models) {
+    auto d = compute::model_file::decode(*m.artifact);
+    BOOST_TEST_REQUIRE(bool(d), d.error);
+    epochs.push_back(d.value->metrics.at("epochs"));
+  }
+  BOOST_TEST(epochs == (std::vector<double>{2, 4, 6, 7}), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(an_mlp_and_a_softmax_learn_too) {

@@ -9,6 +9,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <mutex>
 #include <fstream>
 #include <set>
 #include <string>
@@ -239,6 +242,29 @@ src -> p -> sink
   BOOST_TEST(produced > 0u);
   BOOST_TEST(summary(r, "sink").rows_in == produced);
   BOOST_TEST(observed().collected["sink"].size() == produced);
+}
+
+BOOST_AUTO_TEST_CASE(a_service_keeps_the_run_going_after_its_inputs_end_until_it_is_drained) {
+  std::atomic<bool> asked{false};
+  auto start = std::chrono::steady_clock::now();
+  auto r = run_text(
+    R"(graph g
+node src = numbers { count = 50, batch = 10 }
+node api = service
+src -> api
+)",
+    [&] {
+      // Interrupt only once every row has arrived and the service has ticked: a run
+      // that ended by itself at the end of its input would report `completed`.
+      std::lock_guard<std::mutex> guard{observed().mutex};
+      if (observed().collected["api"].size() == 50 && observed().ticks["api"] >= 1)
+        asked = true;
+      return asked.load() || std::chrono::steady_clock::now() - start > std::chrono::seconds(20);
+    });
+  BOOST_TEST(asked.load());
+  BOOST_TEST(to_string(r.status) == "interrupted");
+  BOOST_TEST(observed().collected["api"].size() == 50u);
+  BOOST_TEST(summary(r, "api").rows_in == 50u);
 }
 
 BOOST_AUTO_TEST_CASE(replicas_share_the_work_and_every_row_arrives_once) {

@@ -259,6 +259,29 @@ private:
   bool finished_ = false;
 };
 
+/// A sink that, like an inference server, keeps serving after its inputs end.
+class service final : public step {
+public:
+  explicit service(const step_config&) {}
+  void open(step_context& ctx) override {
+    name_ = ctx.step_name();
+    record_open(name_);
+  }
+  void consume(std::size_t, batch b, emitter&) override {
+    std::lock_guard<std::mutex> guard{observed().mutex};
+    for (std::uint32_t i = 0; i < b.rows; ++i)
+      observed().collected[name_].push_back(static_cast<std::uint64_t>(b.floats[i]));
+  }
+  bool is_service() const override { return true; }
+  void tick() override {
+    std::lock_guard<std::mutex> guard{observed().mutex};
+    ++observed().ticks[name_];
+  }
+
+private:
+  std::string name_;
+};
+
 template <class T>
 kind_entry make_kind(const std::string& name, bool source, bool sink,
                      std::vector<dsl::param_schema> params) {
@@ -284,6 +307,7 @@ void register_test_kinds(kind_registry& registry) {
     "numbers", true, false, {int_param("count", 1000), int_param("batch", 10), int_param("payload", 0)}));
   registry.add(make_kind<pass>("pass", false, false, {}));
   registry.add(make_kind<collect>("collect", false, true, {}));
+  registry.add(make_kind<service>("service", false, true, {}));
   auto maker = make_kind<model_maker>("model_maker", false, true, {int_param("work_slices", 3)});
   maker.schema.outputs.push_back(dsl::port_schema{"model", "model"});
   registry.add(std::move(maker));

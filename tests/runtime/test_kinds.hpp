@@ -29,6 +29,8 @@ struct observations {
   std::map<std::string, std::vector<std::string>> models;
   /// Totals each `group_sum` replica computed with its peers, by instance.
   std::map<std::string, double> group_totals;
+  /// `tick` calls each `service` step (by instance) received.
+  std::map<std::string, int> ticks;
   std::uint64_t max_lag = 0;
   std::uint64_t produced = 0;
   std::uint64_t consumed = 0;
@@ -39,7 +41,8 @@ struct observations {
 observations& observed();
 
 /// Kinds: `numbers` (source), `pass`, `collect` (sink), `model_maker` (batches in,
-/// a model out after some work), `model_sink`, `group_sum` (a replica group).
+/// a model out after some work), `model_sink`, `group_sum` (a replica group),
+/// `service` (a sink that keeps running until the run is drained, counting ticks).
 void register_test_kinds(kind_registry& registry);
 
 } // namespace conveyor::testing

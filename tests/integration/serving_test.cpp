@@ -1,0 +1,141 @@
+// A factory graph that trains, evaluates, publishes and serves, run as the real
+// `conveyor` process and queried over ZeroMQ with the client library; then drained
+// with SIGTERM. A second run on the same registry starts serving the first run's model.
+#include "client/client.hpp"
+#include "process.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <thread>
+
+using namespace conveyor::testing;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// Two features; the label is 1 when x0 + 2 x1 > 5 (learnable by a logistic model
+/// once the cleaner has standardized the columns).
+std::string write_data(const std::string& dir) {
+  auto path = dir + "/points.csv";
+  std::ofstream f(path);
+  f << "x0,x1,label\n";
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(0, 5);
+  for (int i = 0; i < 2000; ++i) {
+    float a = u(rng), b = u(rng);
+    f << a << ',' << b << ',' << (a + 2 * b > 5 ? 1 : 0) << '\n';
+  }
+  return path;
+}
+
+std::string write_graph(const std::string& dir, const std::string& csv) {
+  auto path = dir + "/factory.flow";
+  std::ofstream f(path);
+  f << "graph factory\n"
+       "node data = csv_reader { path = \"" << csv << "\", label = \"label\" }\n"
+       "node eval = csv_reader { path = \"" << csv << "\", label = \"label\" }\n"
+       "node clean = cleaner { standardize = [\"*\"] }\n"
+       "node fit = trainer { model = \"logistic\", lr = 0.5, batch = 64, epochs = 20,"
+       " name = \"points\" }\n"
+       "node check = evaluator { metric = \"accuracy\", min = 0.9 }\n"
+       "node models = publisher { registry = \"" << dir << "/registry\", keep = 3 }\n"
+       "node api = inference { endpoint = \"tcp://127.0.0.1:*\", registry = \"" << dir
+    << "/registry\" }\n"
+       "data -> clean -> fit\n"
+       "fit.model -> check.model\n"
+       "eval -> check.data\n"
+       "check -> models -> api\n";
+  return path;
+}
+
+/// The endpoint the server logged it bound ("serving on tcp://127.0.0.1:PORT").
+std::string wait_for_endpoint(const child_process& p) {
+  std::regex bound("serving on (tcp://127\\.0\\.0\\.1:[0-9]+)");
+  for (int i = 0; i < 300; ++i) {
+    std::smatch m;
+    auto log = p.err() + p.out();
+    if (std::regex_search(log, m, bound))
+      return m[1];
+    std::this_thread::sleep_for(50ms);
+  }
+  BOOST_FAIL("the server never logged its endpoint:\n" + p.err());
+  return {};
+}
+
+/// Waits until `models` lists `name` at `version` or above; returns the version.
+std::uint64_t wait_for_model(conveyor::client::client& c, const std::string& name,
+                             std::uint64_t version) {
+  for (int i = 0; i < 600; ++i) {
+    auto r = c.models();
+    if (r.ok)
+      for (const auto& m : r.models)
+        if (m.name == name && m.version >= version)
+          return m.version;
+    std::this_thread::sleep_for(50ms);
+  }
+  BOOST_FAIL("model '" + name + "' never served");
+  return 0;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(serving_integration)
+
+BOOST_AUTO_TEST_CASE(a_graph_trains_publishes_and_serves_until_sigterm_then_a_rerun_serves_at_once) {
+  auto dir = scratch_dir("serving");
+  auto graph = write_graph(dir, write_data(dir));
+  {
+    child_process p{conveyor_binary(), {"run", graph, "--report", dir + "/report1.json"}, dir, dir};
+    auto endpoint = wait_for_endpoint(p);
+    conveyor::client::client c(endpoint);
+    BOOST_TEST(wait_for_model(c, "points", 1) == 1u);
+
+    auto r = c.predict("points", {{4.0f, 3.0f}, {0.5f, 0.5f}});
+    BOOST_TEST_REQUIRE(r.ok, r.error.code + ": " + r.error.message);
+    BOOST_TEST(r.version == 1u);
+    BOOST_TEST(r.labels == (std::vector<std::int32_t>{1, 0}), boost::test_tools::per_element());
+
+    auto wrong = c.predict("points", {{1.0f, 2.0f, 3.0f}});
+    BOOST_TEST(wrong.error.code == "shape_mismatch");
+    auto missing = c.predict("nothing", {{1.0f, 2.0f}});
+    BOOST_TEST(missing.error.code == "unknown_model");
+
+    p.signal(SIGTERM);
+    BOOST_TEST(p.wait(30s) == 0, p.err());
+    BOOST_TEST(p.err().find("interrupted") != std::string::npos, p.err());
+    BOOST_TEST(p.err().find("api: ok = ") != std::string::npos, p.err());
+  }
+  BOOST_TEST(fs::exists(dir + "/registry/points/1.model"));
+  {
+    // The second run serves version 1 from the registry while it trains version 2.
+    child_process p{conveyor_binary(), {"run", graph}, dir, dir};
+    auto endpoint = wait_for_endpoint(p);
+    BOOST_TEST(p.err().find("models: points v1") != std::string::npos, p.err());
+    conveyor::client::client c(endpoint);
+    BOOST_TEST(wait_for_model(c, "points", 2) == 2u);
+    auto pinned = c.predict("points", {{4.0f, 3.0f}}, 1);
+    BOOST_TEST(pinned.ok);
+    BOOST_TEST(pinned.version == 1u);
+    p.signal(SIGINT);
+    BOOST_TEST(p.wait(30s) == 0, p.err());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(an_endpoint_that_cannot_be_bound_fails_the_run_naming_it) {
+  auto dir = scratch_dir("serving_bind");
+  auto graph = dir + "/bad.flow";
+  std::ofstream(graph) << "graph bad\n"
+                          "node api = inference { endpoint = \"tcp://256.1.1.1:1\", max_restarts = 1,"
+                          " backoff = 10ms }\n";
+  auto r = run_conveyor({"run", graph}, 60s);
+  BOOST_TEST(r.status == 1, r.err);
+  BOOST_TEST(r.err.find("cannot bind tcp://256.1.1.1:1") != std::string::npos, r.err);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
