@@ -16,6 +16,7 @@
 #include <numeric>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -280,10 +281,13 @@ void trainer::finish(emitter&) {
   if (finished_)
     return;
   finished_ = true;
-  // Replicas already use the cores side by side: threaded BLAS in each would
-  // oversubscribe them (measured: cpu:2 ran at half the speed of cpu:1).
-  if (replicas_ > 1)
-    compute::set_blas_threads(1);
+  // BLAS threads are process-wide. Replicas already use the cores side by side:
+  // threaded BLAS in each would oversubscribe them (measured: cpu:2 ran at half the
+  // speed of cpu:1). A single replica takes every core while it trains, and gives the
+  // setting back when done (an inference server in the same process wants 1).
+  blas_threads_before_ = compute::blas_threads();
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  compute::set_blas_threads(replicas_ > 1 ? 1 : cores);
   prepare();
 }
 
@@ -435,6 +439,7 @@ bool trainer::produce(emitter& out) {
     if (step_ >= total_steps_) {
       emit_model(out);
       done_ = true;
+      compute::set_blas_threads(blas_threads_before_);
       return false;
     }
     const std::uint64_t epoch = step_ / steps_per_epoch_;

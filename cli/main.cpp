@@ -2,6 +2,7 @@
 #include "actors/builtin_kinds.hpp"
 #include "cli/graph_file.hpp"
 #include "cli/interrupt.hpp"
+#include "cli/infer_command.hpp"
 #include "cli/models_command.hpp"
 #include "cli/progress_line.hpp"
 #include "runtime/kind_registry.hpp"
@@ -161,6 +162,7 @@ int main(int argc, char** argv) {
   list->add_option("name", kind_name, "show only this kind");
 
   cli::models_command models{app};
+  cli::infer_command infer{app};
 
   try {
     app.parse(argc, argv);
@@ -178,5 +180,7 @@ int main(int argc, char** argv) {
     return dot_command(kinds, file, sets, output);
   if (models.parsed())
     return models.run();
+  if (infer.parsed())
+    return infer.run();
   return kinds_command(kinds, kind_name);
 }

@@ -118,15 +118,6 @@ std::string columns_text(const std::vector<std::string>& names) {
   return s;
 }
 
-// The names the model file uses (docs/model-format.md), in column_op::kind order.
-constexpr const char* op_names[] = {"drop", "impute", "standardize", "min_max",
-                                    "scale", "clip",  "one_hot"};
-
-const char* op_name(column_op::kind k) {
-  const auto i = static_cast<std::size_t>(k);
-  return i < std::size(op_names) ? op_names[i] : "?";
-}
-
 /// Prints rows as left-aligned columns; the last column is not padded.
 void print_table(const std::vector<std::vector<std::string>>& rows) {
   std::vector<std::size_t> width;
@@ -200,7 +191,7 @@ json describe(const serving::model_version& v, const compute::model_artifact& a)
   j["feature_columns"] = a.feature_columns;
   j["preprocessing"] = json::array();
   for (const auto& op : a.preprocessing.ops)
-    j["preprocessing"].push_back({{"op", op_name(op.op)},
+    j["preprocessing"].push_back({{"op", std::string(to_string(op.op))},
                                   {"column", op.column},
                                   {"a", op.a},
                                   {"b", op.b},
@@ -237,7 +228,7 @@ void print_description(const serving::model_version& v, const compute::model_art
                          ? std::string("none")
                          : fmt::format("{} op(s)", a.preprocessing.ops.size()));
   for (const auto& op : a.preprocessing.ops) {
-    std::string line = fmt::format("    {} {}", op_name(op.op), op.column);
+    std::string line = fmt::format("    {} {}", std::string(to_string(op.op)), op.column);
     if (op.op != column_op::kind::drop && op.op != column_op::kind::one_hot)
       line += fmt::format(" (a={:g}, b={:g})", op.a, op.b);
     if (!op.categories.empty())

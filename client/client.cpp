@@ -129,6 +129,16 @@ struct client::impl {
     ready.push_back(std::move(r));
   }
 
+  /// A predict request whose tensor would not fit MessagePack's 32-bit bin length.
+  static std::optional<reply> oversized(std::uint64_t id, std::uint32_t rows,
+                                        std::uint32_t columns) {
+    if (std::uint64_t{rows} * columns * 4 <= UINT32_MAX)
+      return std::nullopt;
+    return client_failure(id, client_error::bad_argument,
+                          std::to_string(rows) + " x " + std::to_string(columns) +
+                            " values do not fit one request (4 GiB)");
+  }
+
   /// Sends `buffer` as request `id` and waits for its reply.
   reply call(std::uint64_t id) {
     const auto sent = clock::now();
@@ -236,6 +246,9 @@ reply client::predict(std::string_view model, const std::vector<std::vector<floa
   }
   if (rows.size() > UINT32_MAX || columns > UINT32_MAX)
     return client_failure(id, client_error::bad_argument, "too many rows or columns");
+  if (auto failure = impl::oversized(id, static_cast<std::uint32_t>(rows.size()),
+                                     static_cast<std::uint32_t>(columns)))
+    return std::move(*failure);
   predict_request req{id, model, version, flat.data(), static_cast<std::uint32_t>(rows.size()),
                       static_cast<std::uint32_t>(columns), deadline_ms, impl_->opts.encoding};
   encode_predict(req, impl_->buffer);
@@ -246,6 +259,8 @@ reply client::predict(std::string_view model, const float* values, std::uint32_t
                       std::uint32_t columns, std::uint64_t version,
                       std::optional<std::uint64_t> deadline_ms) {
   const auto id = impl_->next_id++;
+  if (auto failure = impl::oversized(id, rows, columns))
+    return std::move(*failure);
   predict_request req{id, model, version, values, rows, columns, deadline_ms,
                       impl_->opts.encoding};
   encode_predict(req, impl_->buffer);
@@ -269,6 +284,10 @@ std::uint64_t client::send_predict(std::string_view model, const float* values,
                                    std::uint64_t version,
                                    std::optional<std::uint64_t> deadline_ms) {
   const auto id = impl_->next_id++;
+  if (auto failure = impl::oversized(id, rows, columns)) {
+    impl_->ready.push_back(std::move(*failure));
+    return id;
+  }
   predict_request req{id, model, version, values, rows, columns, deadline_ms,
                       impl_->opts.encoding};
   encode_predict(req, impl_->buffer);

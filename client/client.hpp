@@ -55,7 +55,8 @@ public:
   /// nothing). `version` 0: the latest; `deadline_ms`: the server's queueing deadline.
   reply predict(std::string_view model, const std::vector<std::vector<float>>& rows,
                 std::uint64_t version = 0, std::optional<std::uint64_t> deadline_ms = {});
-  /// Predicts `rows` x `columns` values, row-major.
+  /// Predicts `rows` x `columns` values, row-major (`values` must hold that many). More
+  /// than 4 GiB of values fails with `bad_argument` without sending.
   reply predict(std::string_view model, const float* values, std::uint32_t rows,
                 std::uint32_t columns, std::uint64_t version = 0,
                 std::optional<std::uint64_t> deadline_ms = {});

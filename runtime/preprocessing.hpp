@@ -4,7 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <iterator>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace conveyor {
@@ -32,6 +35,23 @@ struct column_op {
            x.categories == y.categories;
   }
 };
+
+/// The names of the ops, as model files and `conveyor models show` spell them, in
+/// column_op::kind order.
+inline constexpr std::string_view column_op_names[] = {"drop",  "impute", "standardize", "min_max",
+                                                       "scale", "clip",   "one_hot"};
+
+inline std::string_view to_string(column_op::kind k) {
+  const auto i = static_cast<std::size_t>(k);
+  return i < std::size(column_op_names) ? column_op_names[i] : std::string_view("?");
+}
+
+inline std::optional<column_op::kind> parse_column_op(std::string_view name) {
+  for (std::size_t i = 0; i < std::size(column_op_names); ++i)
+    if (column_op_names[i] == name)
+      return static_cast<column_op::kind>(i);
+  return std::nullopt;
+}
 
 struct preprocessing {
   std::vector<column_op> ops;

@@ -45,8 +45,9 @@ public:
 /// The process-wide CPU backend (stateless, so one instance serves every model).
 backend& default_cpu_backend();
 
-/// OpenBLAS threads used by each gemm, process-wide. The trainer sets it once
-/// (replicas x blas threads <= cores); inference replicas usually want 1.
+/// OpenBLAS threads used by each gemm, process-wide. A trainer sets it while it trains
+/// (replicas x blas threads <= cores) and restores it after; an inference server sets 1
+/// (its workers run side by side).
 void set_blas_threads(int n);
 int blas_threads();
 

@@ -23,8 +23,6 @@ constexpr std::size_t trailer_bytes = 1 + 8 + 1 + 4;
 constexpr unsigned char trailer_prefix[] = {0xa8, 'c', 'h', 'e', 'c', 'k', 's', 'u', 'm', 0xce};
 constexpr std::uint32_t top_level_keys = 12;
 
-constexpr const char* op_names[] = {"drop", "impute", "standardize", "min_max", "scale", "clip", "one_hot"};
-
 std::uint32_t crc_of(const char* data, std::size_t n) {
   uLong crc = crc32(0L, Z_NULL, 0);
   while (n > 0) { // zlib takes uInt lengths
@@ -184,12 +182,10 @@ bool read_preprocessing(reader& r, const msgpack::object& o, conveyor::preproces
       if (key == "op") {
         std::string name;
         if (!r.str(v, "preprocessing op name", name)) return false;
-        for (int k = 0; k < static_cast<int>(std::size(op_names)); ++k)
-          if (name == op_names[k]) {
-            op.op = static_cast<column_op::kind>(k);
-            have_op = true;
-          }
-        if (!have_op) return r.fail("unknown preprocessing op '" + name + "'");
+        auto kind = parse_column_op(name);
+        if (!kind) return r.fail("unknown preprocessing op '" + name + "'");
+        op.op = *kind;
+        have_op = true;
       } else if (key == "column") {
         if (!r.str(v, "preprocessing column", op.column)) return false;
         have_column = true;
@@ -264,7 +260,7 @@ std::string encode(const model_artifact& a) {
   for (const auto& op : a.preprocessing.ops) {
     pk.pack_map(5);
     pack_str(pk, "op");
-    pack_str(pk, op_names[static_cast<int>(op.op)]);
+    pack_str(pk, to_string(op.op));
     pack_str(pk, "column");
     pack_str(pk, op.column);
     pack_str(pk, "a");

@@ -307,8 +307,10 @@ struct request_visitor : msgpack::null_visitor {
       fail(error_code::bad_request, "nested too deeply");
       return false;
     }
-    if (!in_key && depth == 2 && key != field::unknown)
-      fail(error_code::bad_request, std::string("'") + name_of(key) + "' must not be a map");
+    if (!in_key && depth >= 2 && key != field::unknown)
+      fail(error_code::bad_request, key == field::inputs
+                                      ? std::string("'inputs' must be an array of rows, each an array of numbers")
+                                      : std::string("'") + name_of(key) + "' must not be a map");
     return true;
   }
   bool end_map() {
@@ -375,6 +377,10 @@ std::optional<request_error> finish(request_visitor& v, request& out) {
   if (v.have_inputs) {
     if (out.rows == 0 || out.columns == 0)
       return fail(error_code::bad_request, "'inputs' holds no values");
+    // Every row was checked for its length and every item for being a number; this
+    // guards the invariant the server relies on (rows x columns values) all the same.
+    if (out.values.size() != static_cast<std::size_t>(out.rows) * out.columns)
+      return fail(error_code::bad_request, "'inputs' rows do not hold numbers only");
     return std::nullopt;
   }
   if (!v.have_shape || v.shape_items != 2)
@@ -457,6 +463,17 @@ void pack_str(packer& pk, std::string_view s) {
   pk.pack_str_body(s.data(), static_cast<std::uint32_t>(s.size()));
 }
 
+/// Always the float32 format (0xca, big-endian): msgpack's pack_float writes integral
+/// values as integers, and the protocol promises float32 outputs.
+void pack_float32(std::string& out, float v) {
+  std::uint32_t bits;
+  std::memcpy(&bits, &v, 4);
+  const char bytes[5] = {static_cast<char>(0xca), static_cast<char>(bits >> 24),
+                         static_cast<char>(bits >> 16), static_cast<char>(bits >> 8),
+                         static_cast<char>(bits)};
+  out.append(bytes, 5);
+}
+
 } // namespace
 
 void encode_error(std::uint64_t id, error_code code, std::string_view message, std::string& out) {
@@ -535,7 +552,7 @@ void encode_prediction(std::uint64_t id, std::string_view model, std::uint64_t v
     pk.pack_array(width);
     const float* row = outputs + static_cast<std::size_t>(r) * width;
     for (std::uint32_t c = 0; c < width; ++c)
-      pk.pack_float(row[c]);
+      pack_float32(out, row[c]);
   }
   if (labels != nullptr) {
     pack_str(pk, "labels");

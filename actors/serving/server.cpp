@@ -3,7 +3,9 @@
 #include <zmq.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -11,6 +13,9 @@
 #include <thread>
 #include <unordered_map>
 #include <vector>
+
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 namespace conveyor::serving {
 
@@ -37,6 +42,19 @@ struct job {
   std::vector<float> values;
   clock_type::time_point accepted;
   std::optional<clock_type::time_point> deadline;
+};
+
+/// A reply on its way out: the routing frames and the encoded map.
+struct outgoing {
+  envelope route;
+  std::string body;
+};
+
+/// A worker's scratch, reused batch after batch.
+struct worker_buffers {
+  std::vector<float> raw, features, column, outputs;
+  std::vector<std::int32_t> labels;
+  std::vector<outgoing> done;
 };
 
 /// Latency histogram with 5% wide buckets from 1 us to ~5 minutes.
@@ -83,16 +101,18 @@ struct server::impl {
     options.max_batch = std::max<std::uint32_t>(1, options.max_batch);
     options.max_queue = std::max<std::size_t>(1, options.max_queue);
     per_client_cap = std::max<std::size_t>(1, options.max_queue / 2);
-    replies_endpoint = "inproc://conveyor-replies-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
+  }
+  ~impl() {
+    if (wake_fd >= 0)
+      ::close(wake_fd);
   }
 
   server_options options;
   std::shared_ptr<model_catalog> catalog;
   std::size_t per_client_cap = 1;
-  std::string replies_endpoint;
 
   zmq::context_t context{1};
-  std::optional<zmq::socket_t> router, replies;
+  std::optional<zmq::socket_t> router;
   std::string bound;
   std::thread front_end;
   std::vector<std::thread> workers;
@@ -106,6 +126,14 @@ struct server::impl {
   std::unordered_map<std::string, std::size_t> queued_by_client;
   bool forming = false;
   bool stopping = false;
+  int idle_workers = 0; ///< workers waiting for a batch to form (not computing)
+  clock_type::time_point last_arrival;
+
+  // Replies from workers: appended here, then the front end is woken through an
+  // eventfd it polls beside the ROUTER (one syscall per batch, no socket per worker).
+  std::mutex outbox_mutex;
+  std::vector<outgoing> outbox;
+  int wake_fd = -1;
 
   // Counters (front end and workers); the histogram under its own lock.
   std::atomic<std::uint64_t> requests{0}, ok{0}, rows{0}, batches{0};
@@ -127,12 +155,13 @@ struct server::impl {
     try {
       request req;
       std::string reply;
+      std::vector<outgoing> sending;
       zmq::pollitem_t items[] = {{router->handle(), 0, ZMQ_POLLIN, 0},
-                                 {replies->handle(), 0, ZMQ_POLLIN, 0}};
+                                 {nullptr, wake_fd, ZMQ_POLLIN, 0}};
       while (running.load(std::memory_order_relaxed)) {
         zmq::poll(items, 2, poll_interval);
         if (items[1].revents & ZMQ_POLLIN)
-          forward_replies();
+          send_replies(sending);
         if (items[0].revents & ZMQ_POLLIN)
           for (int i = 0; i < front_end_burst && receive_request(req, reply); ++i) {
           }
@@ -142,17 +171,36 @@ struct server::impl {
     }
   }
 
-  void forward_replies() {
-    for (int i = 0; i < front_end_burst; ++i) {
-      zmq::message_t part;
-      if (!replies->recv(part, zmq::recv_flags::dontwait))
-        return;
-      while (part.more()) {
-        router->send(part, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-        if (!replies->recv(part, zmq::recv_flags::none))
-          return;
-      }
-      router->send(part, zmq::send_flags::dontwait);
+  /// Sends what the workers finished (front-end thread only).
+  void send_replies(std::vector<outgoing>& sending) {
+    std::uint64_t signals = 0;
+    if (::read(wake_fd, &signals, sizeof signals) < 0 && errno != EAGAIN)
+      throw std::runtime_error(std::string("reading the reply eventfd: ") + std::strerror(errno));
+    {
+      std::lock_guard<std::mutex> lock(outbox_mutex);
+      sending.swap(outbox);
+    }
+    for (auto& o : sending)
+      send_frames(*router, o.route, o.body);
+    sending.clear();
+  }
+
+  /// Hands finished replies to the front end (any worker thread).
+  void post_replies(std::vector<outgoing>& done) {
+    if (done.empty())
+      return;
+    bool was_empty;
+    {
+      std::lock_guard<std::mutex> lock(outbox_mutex);
+      was_empty = outbox.empty();
+      for (auto& o : done)
+        outbox.push_back(std::move(o));
+    }
+    done.clear();
+    if (was_empty) { // otherwise a wake-up is already pending
+      const std::uint64_t one = 1;
+      if (::write(wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+        throw std::runtime_error(std::string("writing the reply eventfd: ") + std::strerror(errno));
     }
   }
 
@@ -232,7 +280,12 @@ struct server::impl {
       if (queue.size() < options.max_queue && mine < per_client_cap) {
         ++mine;
         queue.push_back(std::move(j));
-        queue_changed.notify_all();
+        last_arrival = clock_type::now();
+        // Wake someone only when it changes what a worker would do: a worker can start
+        // a batch, or the batch being formed may now be full. A forming worker wakes
+        // on its own when the arrivals pause (see next_batch).
+        if ((!forming && idle_workers > 0) || (forming && queue.size() >= options.max_batch))
+          queue_changed.notify_all();
         return;
       }
       if (mine == 0)
@@ -259,13 +312,22 @@ struct server::impl {
   std::vector<job> next_batch() {
     std::vector<job> batch;
     std::unique_lock<std::mutex> lock(queue_mutex);
+    ++idle_workers;
+    if (forming) // the forming worker stops waiting: this one can take what comes next
+      queue_changed.notify_all();
     queue_changed.wait(lock, [&] { return stopping || (!forming && !queue.empty()); });
+    --idle_workers;
     if (stopping)
       return batch;
     forming = true;
     const served_model* model = queue.front().model.get();
     std::uint32_t rows = 0;
     const auto until = queue.front().accepted + options.max_delay;
+    // Waiting for more rows pays only while every other worker is busy: an idle one
+    // would compute the next batch at once. And arrivals come in bursts (clients answer
+    // replies with new requests): once no request has come for a quarter of max_delay,
+    // the burst is over and waiting longer only adds latency.
+    const auto gap = options.max_delay / 4;
     for (;;) {
       for (auto it = queue.begin(); it != queue.end() && rows < options.max_batch;) {
         if (it->model.get() == model && (rows == 0 || rows + it->rows <= options.max_batch)) {
@@ -277,13 +339,16 @@ struct server::impl {
           ++it;
         }
       }
+      const auto now = clock_type::now();
+      const auto wake = std::min(until, last_arrival + gap);
       if (rows >= options.max_batch || options.max_delay.count() == 0 || stopping ||
-          clock_type::now() >= until)
+          idle_workers > 0 || now >= wake)
         break;
-      queue_changed.wait_until(lock, until);
+      queue_changed.wait_until(lock, wake);
     }
     forming = false;
-    queue_changed.notify_all();
+    if (!queue.empty() && idle_workers > 0)
+      queue_changed.notify_all();
     return batch;
   }
 
@@ -294,42 +359,35 @@ struct server::impl {
   }
 
   void run_worker() {
-    zmq::socket_t out(context, zmq::socket_type::push);
-    out.set(zmq::sockopt::linger, 0);
-    out.connect(replies_endpoint);
     compute::predict_workspace workspace;
-    std::vector<float> raw, features, column, outputs;
-    std::vector<std::int32_t> labels;
-    std::string reply;
+    worker_buffers buffers;
     try {
       for (;;) {
         auto batch = next_batch();
         if (batch.empty())
           return;
-        compute(batch, out, workspace, raw, features, column, outputs, labels, reply);
+        compute(batch, workspace, buffers);
+        post_replies(buffers.done);
       }
     } catch (const std::exception& e) {
       fail(std::string("worker: ") + e.what());
     }
   }
 
-  void compute(std::vector<job>& batch, zmq::socket_t& out, compute::predict_workspace& ws,
-               std::vector<float>& raw, std::vector<float>& features, std::vector<float>& column,
-               std::vector<float>& outputs, std::vector<std::int32_t>& labels, std::string& reply) {
+  /// Computes one batch; its replies go to `b.done`.
+  void compute(std::vector<job>& batch, compute::predict_workspace& ws, worker_buffers& b) {
     const auto now = clock_type::now();
     std::vector<job*> live;
     live.reserve(batch.size());
     for (auto& j : batch) {
       if (j.deadline && now > *j.deadline) {
         errors[static_cast<std::size_t>(error_code::deadline_exceeded)].fetch_add(1);
+        const auto waited =
+          std::chrono::duration_cast<std::chrono::milliseconds>(now - j.accepted).count();
+        b.done.push_back({std::move(j.route), {}});
         encode_error(j.id, error_code::deadline_exceeded,
-                     "waited " +
-                       std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        now - j.accepted)
-                                        .count()) +
-                       " ms, past its deadline",
-                     reply);
-        send_frames(out, j.route, reply);
+                     "waited " + std::to_string(waited) + " ms, past its deadline",
+                     b.done.back().body);
       } else {
         live.push_back(&j);
       }
@@ -342,25 +400,26 @@ struct server::impl {
     for (auto* j : live)
       total += j->rows;
     try {
-      raw.resize(static_cast<std::size_t>(total) * in);
+      b.raw.resize(static_cast<std::size_t>(total) * in);
       std::size_t at = 0;
       for (auto* j : live) {
-        std::copy(j->values.begin(), j->values.end(), raw.begin() + static_cast<std::ptrdiff_t>(at));
+        std::copy(j->values.begin(), j->values.end(), b.raw.begin() + static_cast<std::ptrdiff_t>(at));
         at += j->values.size();
       }
-      m.features.build(raw.data(), total, features, column);
-      outputs.resize(static_cast<std::size_t>(total) * width);
-      m.net.predict(features.data(), static_cast<int>(total), outputs.data(), ws);
+      m.features.build(b.raw.data(), total, b.features, b.column);
+      b.outputs.resize(static_cast<std::size_t>(total) * width);
+      m.net.predict(b.features.data(), static_cast<int>(total), b.outputs.data(), ws);
       if (m.classifier) {
-        labels.resize(total);
+        b.labels.resize(total);
         for (std::uint32_t r = 0; r < total; ++r)
-          labels[r] = label_of(outputs.data() + static_cast<std::size_t>(r) * width, width);
+          b.labels[r] = label_of(b.outputs.data() + static_cast<std::size_t>(r) * width, width);
       }
     } catch (const std::exception& e) {
       for (auto* j : live) {
         errors[static_cast<std::size_t>(error_code::internal)].fetch_add(1);
-        encode_error(j->id, error_code::internal, std::string("computing failed: ") + e.what(), reply);
-        send_frames(out, j->route, reply);
+        b.done.push_back({std::move(j->route), {}});
+        encode_error(j->id, error_code::internal, std::string("computing failed: ") + e.what(),
+                     b.done.back().body);
       }
       return;
     }
@@ -368,10 +427,10 @@ struct server::impl {
     rows.fetch_add(total, std::memory_order_relaxed);
     std::uint32_t first = 0;
     for (auto* j : live) {
+      b.done.push_back({std::move(j->route), {}});
       encode_prediction(j->id, m.name, m.version,
-                        outputs.data() + static_cast<std::size_t>(first) * width, j->rows, width,
-                        m.classifier ? labels.data() + first : nullptr, reply);
-      send_frames(out, j->route, reply);
+                        b.outputs.data() + static_cast<std::size_t>(first) * width, j->rows, width,
+                        m.classifier ? b.labels.data() + first : nullptr, b.done.back().body);
       first += j->rows;
     }
     ok.fetch_add(live.size(), std::memory_order_relaxed);
@@ -409,9 +468,13 @@ void server::start() {
     throw std::runtime_error("cannot bind " + s.options.endpoint + ": " + e.what());
   }
   s.bound = s.router->get(zmq::sockopt::last_endpoint);
-  s.replies.emplace(s.context, zmq::socket_type::pull);
-  s.replies->set(zmq::sockopt::linger, 0);
-  s.replies->bind(s.replies_endpoint);
+  if (s.wake_fd < 0) {
+    s.wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (s.wake_fd < 0) {
+      s.router.reset();
+      throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
+    }
+  }
   s.stopping = false;
   s.running = true;
   for (int i = 0; i < s.options.workers; ++i)
@@ -436,7 +499,7 @@ void server::stop() {
   if (s.front_end.joinable())
     s.front_end.join();
   s.router.reset();
-  s.replies.reset();
+  s.outbox.clear();
 }
 
 std::string server::endpoint() const { return impl_->bound; }

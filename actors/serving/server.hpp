@@ -3,11 +3,12 @@
 //
 //   clients --ROUTER--> front end (decode, validate, resolve the model version, enqueue
 //                       or answer at once) --queue--> workers (form a batch, compute,
-//                       encode) --inproc PUSH/PULL--> front end --ROUTER--> clients
+//                       encode) --outbox + eventfd--> front end --ROUTER--> clients
 //
 // Rules:
 // - Only the front-end thread touches the ROUTER socket; workers hand replies back
-//   through inproc sockets, so no socket is shared between threads.
+//   through a locked outbox and wake it with an eventfd it polls beside the socket
+//   (one wake-up per batch), so no socket is shared between threads.
 // - Every request gets exactly one reply (unless the server stops first): malformed
 //   input, unknown models, a full queue (`overloaded`) and expired deadlines are
 //   answered, never dropped, and never affect other requests.
@@ -17,7 +18,9 @@
 //   client), each at most `limits.max_bytes`; ZeroMQ drops connections that send
 //   messages over twice that (ZMQ_MAXMSGSIZE).
 // - A worker forms a batch from waiting requests of the same model version, up to
-//   `max_batch` rows, waiting at most `max_delay` after the oldest request's arrival.
+//   `max_batch` rows, waiting at most `max_delay` after the oldest request's arrival,
+//   and closing it early once no request has come for a quarter of `max_delay` (the
+//   burst is over; waiting longer only adds latency).
 // - `start`, `stop` and `stats` may be called from any thread; `stop` joins everything.
 #pragma once
 

@@ -3,6 +3,7 @@
 #include "actors/compute/model_file.hpp"
 #include "actors/evaluator.hpp"
 #include "step_harness.hpp"
+#include "test_models.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -14,15 +15,7 @@ namespace {
 /// A logistic model on feature "x": P(y = 1) = sigmoid(w * x), trained on rows that a
 /// `scale = -1` preprocessing produced from the raw column "x".
 model_message logistic_model(float w, bool with_preprocessing = true) {
-  compute::model_spec spec;
-  spec.kind = "logistic";
-  spec.layers = {1};
-  compute::model m(compute::validate(spec));
-  std::vector<float> p{w, 0.0f};
-  m.set_parameters(p.data(), p.size());
-  auto a = compute::make_artifact(m);
-  a.feature_columns = {"x"};
-  a.input_columns = {"x"};
+  auto a = test::logistic_artifact(w);
   if (with_preprocessing) {
     column_op op;
     op.op = column_op::kind::scale;

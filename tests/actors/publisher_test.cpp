@@ -5,6 +5,7 @@
 #include "actors/publisher.hpp"
 #include "actors/serving/registry.hpp"
 #include "step_harness.hpp"
+#include "test_models.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -14,16 +15,7 @@ namespace {
 
 /// A small logistic model named `name`; a different `w` gives different bytes.
 model_message model(float w, const std::string& name = "m") {
-  compute::model_spec spec;
-  spec.kind = "logistic";
-  spec.layers = {1};
-  compute::model m(compute::validate(spec));
-  std::vector<float> p{w, 0.0f};
-  m.set_parameters(p.data(), p.size());
-  auto a = compute::make_artifact(m);
-  a.feature_columns = {"x"};
-  a.input_columns = {"x"};
-  return model_message{name, std::make_shared<const std::string>(compute::model_file::encode(a))};
+  return model_message{name, std::make_shared<const std::string>(test::logistic_bytes(w))};
 }
 
 std::unique_ptr<step> make_publisher(const std::string& registry,

@@ -90,13 +90,22 @@ BOOST_AUTO_TEST_CASE(server_errors_come_back_as_replies_not_exceptions) {
   BOOST_TEST(empty.error.code == "bad_request"); // the server judges empty input
 }
 
-BOOST_AUTO_TEST_CASE(ragged_rows_fail_on_the_client_without_sending) {
+BOOST_AUTO_TEST_CASE(ragged_or_oversized_rows_fail_on_the_client_without_sending) {
   test_router server(pretend_server);
   client::client c(server.endpoint(), quick());
   auto r = c.predict("fashion", {{1, 2}, {3}});
   BOOST_TEST(!r.ok);
   BOOST_TEST(r.error.code == std::string(client::client_error::bad_argument));
   BOOST_TEST(r.error.client_side);
+  // Beyond MessagePack's 4 GiB bin: refused before a value is read.
+  const float one = 1;
+  auto huge = c.predict("fashion", &one, 1u << 16, (1u << 14) + 1);
+  BOOST_TEST(huge.error.code == std::string(client::client_error::bad_argument));
+  auto id = c.send_predict("fashion", &one, 1u << 16, (1u << 14) + 1);
+  auto async = c.receive(0ms);
+  BOOST_REQUIRE(async.has_value());
+  BOOST_TEST(async->id == id);
+  BOOST_TEST(async->error.code == std::string(client::client_error::bad_argument));
   BOOST_TEST(c.health().ok);
   BOOST_TEST(server.requests() == 1u);
 }

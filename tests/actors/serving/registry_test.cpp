@@ -3,6 +3,8 @@
 #include "actors/compute/model_file.hpp"
 #include "actors/serving/registry.hpp"
 
+#include "../test_models.hpp"
+
 #include <boost/test/unit_test.hpp>
 
 #include <filesystem>
@@ -41,18 +43,7 @@ private:
 };
 
 /// The bytes of a small logistic model; a different `w` gives different bytes.
-std::string model_bytes(float w) {
-  compute::model_spec spec;
-  spec.kind = "logistic";
-  spec.layers = {1};
-  compute::model m(compute::validate(spec));
-  std::vector<float> p{w, 0.0f};
-  m.set_parameters(p.data(), p.size());
-  auto a = compute::make_artifact(m);
-  a.feature_columns = {"x"};
-  a.input_columns = {"x"};
-  return compute::model_file::encode(a);
-}
+std::string model_bytes(float w) { return conveyor::test::logistic_bytes(w); }
 
 std::vector<std::uint64_t> version_numbers(const registry& r, const std::string& name) {
   std::vector<std::uint64_t> out;

@@ -183,12 +183,12 @@ BOOST_AUTO_TEST_CASE(every_error_code_is_answered_with_the_request_id) {
 }
 
 BOOST_AUTO_TEST_CASE(a_full_queue_answers_overloaded_and_a_waiting_request_past_its_deadline_is_not_computed) {
-  // One worker holds a batch of model a open for 300 ms (max_delay), so requests for
-  // model b wait in a queue of one.
+  // One worker holds a batch of model a open (max_delay 2 s, so half a second without
+  // arrivals before it closes), so requests for model b wait in a queue of two.
   server_options o;
   o.workers = 1;
   o.max_batch = 1000;
-  o.max_delay = std::chrono::milliseconds(300);
+  o.max_delay = std::chrono::seconds(2);
   o.max_queue = 2;
   running_server s(o);
   s.catalog->add("a", 1, encoded(tiny_classifier(1)));

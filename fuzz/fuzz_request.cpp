@@ -1,0 +1,122 @@
+// libFuzzer target for the server's request decoder (serving::decode_request) and, on the
+// same bytes, the client's reply decoder: neither may crash, throw, or allocate without
+// bound. Limits are small so that too_large paths are reached. What decodes must hold
+// rows x columns values within the limits and survive a round trip: encoded as a reply by
+// serving::encode_prediction (outputs = the request's values, labels = each row's arg-max)
+// and decoded by client::decode_reply to the same id, model, version, shape and values.
+// Errors must round-trip through encode_error the same way.
+#include "actors/serving/protocol.hpp"
+#include "client/codec.hpp"
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+using namespace conveyor;
+
+serving::request_limits fuzz_limits() {
+  serving::request_limits l;
+  l.max_rows = 16;
+  l.max_columns = 64;
+  l.max_bytes = 4096;
+  return l;
+}
+
+void check(bool ok) {
+  if (!ok)
+    std::abort();
+}
+
+/// Known and reported issues outside this target, skipped so that the rest stays fuzzed;
+/// build with -DCONVEYOR_FUZZ_STRICT to have them reported as findings.
+/// 1. decode_request accepts maps inside `inputs` ({inputs: [[1, 2], {}]}) with
+///    values.size() != rows * columns (tests/actors/serving/protocol_test.cpp,
+///    maps_inside_inputs_are_bad_requests).
+/// 2. msgpack-cxx 4.1's pack_float, used by encode_prediction, converts the float 2^64 to
+///    uint64_t (undefined behaviour, flagged by UBSan) while testing whether it is integral.
+bool known_issue(const serving::request& r) {
+#ifdef CONVEYOR_FUZZ_STRICT
+  (void)r;
+  return false;
+#else
+  if (r.values.size() != std::size_t{r.rows} * r.columns)
+    return true;
+  for (float v : r.values)
+    if (v == 18446744073709551616.0f)
+      return true;
+  return false;
+#endif
+}
+
+void round_trip_error(const serving::request_error& e) {
+  std::string bytes;
+  serving::encode_error(e.id, e.code, e.message, bytes);
+  auto r = client::decode_reply(bytes);
+  check(!r.ok && r.id == e.id && !r.error.client_side);
+  check(r.error.code == serving::to_string(e.code));
+  check(r.error.message == e.message);
+}
+
+void round_trip_prediction(const serving::request& q) {
+  std::vector<std::int32_t> labels(q.rows);
+  for (std::uint32_t r = 0; r < q.rows; ++r) {
+    const float* row = q.values.data() + std::size_t{r} * q.columns;
+    std::uint32_t best = 0;
+    for (std::uint32_t c = 1; c < q.columns; ++c)
+      if (row[c] > row[best])
+        best = c;
+    labels[r] = static_cast<std::int32_t>(best);
+  }
+  std::string bytes;
+  serving::encode_prediction(q.id, q.model, q.version, q.values.data(), q.rows, q.columns,
+                             labels.data(), bytes);
+  auto r = client::decode_reply(bytes);
+  check(r.ok && r.id == q.id && r.model == q.model && r.version == q.version);
+  check(r.rows == q.rows && r.width == q.columns && r.labels == labels);
+  check(r.outputs.size() == q.values.size());
+  for (std::size_t i = 0; i < q.values.size(); ++i) {
+    // == rather than bits: the encoder may write integral floats as integers (and -0 as 0)
+    const float a = q.values[i], b = r.outputs[i];
+    check(a == b || (std::isnan(a) && std::isnan(b)));
+  }
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static const serving::request_limits limits = fuzz_limits();
+  static serving::request request; // reused across inputs, as a server reuses it
+  const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+
+  // The same bytes as a reply: anything goes, but what decodes is consistent.
+  auto reply = client::decode_reply(bytes);
+  if (reply.ok) {
+    check(reply.outputs.size() == std::size_t{reply.rows} * reply.width);
+    check(reply.labels.empty() || reply.labels.size() == reply.rows);
+  } else {
+    check(!reply.error.code.empty());
+  }
+
+  auto error = serving::decode_request(bytes, limits, request);
+  if (error) {
+    check(size <= limits.max_bytes || error->code == serving::error_code::too_large);
+    round_trip_error(*error);
+    return 0;
+  }
+  check(size <= limits.max_bytes);
+  if (request.op != serving::request_op::predict)
+    return 0;
+  check(request.model.size() <= 1024);
+  check(request.rows >= 1 && request.rows <= limits.max_rows);
+  check(request.columns >= 1 && request.columns <= limits.max_columns);
+  if (known_issue(request))
+    return 0;
+  check(request.values.size() == std::size_t{request.rows} * request.columns);
+  round_trip_prediction(request);
+  return 0;
+}
