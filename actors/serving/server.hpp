@@ -17,6 +17,8 @@
 // - Memory is bounded: at most `max_queue` requests wait (at most half of them from one
 //   client), each at most `limits.max_bytes`; ZeroMQ drops connections that send
 //   messages over twice that (ZMQ_MAXMSGSIZE).
+// - A request of a few rows that finds every worker idle and nothing queued is computed
+//   by the front end at once (it could not have been batched with anything).
 // - A worker forms a batch from waiting requests of the same model version, up to
 //   `max_batch` rows, waiting at most `max_delay` after the oldest request's arrival,
 //   and closing it early once no request has come for a quarter of `max_delay` (the

@@ -184,7 +184,8 @@ BOOST_AUTO_TEST_CASE(every_error_code_is_answered_with_the_request_id) {
 
 BOOST_AUTO_TEST_CASE(a_full_queue_answers_overloaded_and_a_waiting_request_past_its_deadline_is_not_computed) {
   // One worker holds a batch of model a open (max_delay 2 s, so half a second without
-  // arrivals before it closes), so requests for model b wait in a queue of two.
+  // arrivals before it closes), so requests for model b wait in a queue of two. Five
+  // rows per request: small requests finding the server idle are computed at once.
   server_options o;
   o.workers = 1;
   o.max_batch = 1000;
@@ -195,13 +196,14 @@ BOOST_AUTO_TEST_CASE(a_full_queue_answers_overloaded_and_a_waiting_request_past_
   s.catalog->add("b", 1, encoded(tiny_classifier(2)));
   peer first(s.ctx, s.start());
   peer second(s.ctx, s.srv->endpoint());
-  first.send(predict_request(1, "a", two_rows));
+  const std::vector<std::vector<float>> five_rows(5, std::vector<float>{1, 2, 3, 4});
+  first.send(predict_request(1, "a", five_rows));
   std::this_thread::sleep_for(std::chrono::milliseconds(50)); // the worker holds it
   request_builder late;
-  late.str("op", "predict").uint("id", 2).str("model", "b").rows("inputs", two_rows).uint("deadline_ms", 20);
+  late.str("op", "predict").uint("id", 2).str("model", "b").rows("inputs", five_rows).uint("deadline_ms", 20);
   second.send(late.bytes());
   for (std::uint64_t id = 3; id < 8; ++id)
-    second.send(predict_request(id, "b", two_rows));
+    second.send(predict_request(id, "b", five_rows));
   std::map<std::uint64_t, reply> replies;
   for (int i = 0; i < 6; ++i) {
     auto r = second.receive();
