@@ -5,6 +5,8 @@
 // going only so that a broken reply can still report its id.
 #include "client/codec.hpp"
 
+#include "client/msgpack_write.hpp"
+
 #include <msgpack.hpp>
 
 #include <cstring>
@@ -12,58 +14,11 @@
 
 namespace conveyor::client {
 
-namespace {
-
-/// msgpack's packer writes through `write`; this one appends to a std::string.
-struct string_sink {
-  std::string& s;
-  void write(const char* p, std::size_t n) { s.append(p, n); }
-};
-
-using packer = msgpack::packer<string_sink>;
-
-void pack_str(packer& pk, std::string_view s) {
-  pk.pack_str(static_cast<std::uint32_t>(s.size()));
-  pk.pack_str_body(s.data(), static_cast<std::uint32_t>(s.size()));
-}
-
-bool little_endian() {
-  const std::uint32_t one = 1;
-  unsigned char first;
-  std::memcpy(&first, &one, 1);
-  return first == 1;
-}
-
-/// Appends `n` floats as little-endian float32 bytes.
-void append_le_floats(const float* values, std::size_t n, std::string& out) {
-  const auto at = out.size();
-  out.resize(at + n * 4);
-  if (little_endian()) {
-    if (n != 0)
-      std::memcpy(&out[at], values, n * 4);
-    return;
-  }
-  for (std::size_t i = 0; i < n; ++i) {
-    std::uint32_t u;
-    std::memcpy(&u, values + i, 4);
-    for (int b = 0; b < 4; ++b)
-      out[at + i * 4 + b] = static_cast<char>((u >> (8 * b)) & 0xff);
-  }
-}
-
-/// Appends `v` as a MessagePack float32 (0xca, big-endian bits). msgpack-cxx's
-/// pack_float writes integral values (0, 1, -0) as integers, which the protocol's
-/// "array of float32" does not promise a reader and which loses the sign of -0.
-void append_float32(float v, std::string& out) {
-  std::uint32_t u;
-  std::memcpy(&u, &v, 4);
-  const char bytes[5] = {static_cast<char>(0xca), static_cast<char>(u >> 24),
-                         static_cast<char>(u >> 16), static_cast<char>(u >> 8),
-                         static_cast<char>(u)};
-  out.append(bytes, 5);
-}
-
-} // namespace
+using wire::append_float32;
+using wire::append_le_floats;
+using wire::pack_str;
+using wire::packer;
+using wire::string_sink;
 
 void encode_predict(const predict_request& r, std::string& out) {
   out.clear();

@@ -3,6 +3,8 @@
 // Replies: msgpack's packer over a string-backed buffer.
 #include "actors/serving/protocol.hpp"
 
+#include "client/msgpack_write.hpp"
+
 #include <msgpack.hpp>
 
 #include <cstring>
@@ -337,26 +339,6 @@ struct request_visitor : msgpack::null_visitor {
   }
 };
 
-bool little_endian() {
-  const std::uint32_t one = 1;
-  unsigned char first;
-  std::memcpy(&first, &one, 1);
-  return first == 1;
-}
-
-void copy_le_floats(std::string_view bytes, float* dst) {
-  if (little_endian()) {
-    std::memcpy(dst, bytes.data(), bytes.size());
-    return;
-  }
-  for (std::size_t i = 0; i < bytes.size() / 4; ++i) {
-    std::uint32_t u = 0;
-    for (int b = 0; b < 4; ++b)
-      u |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i * 4 + b])) << (8 * b);
-    std::memcpy(dst + i, &u, 4);
-  }
-}
-
 /// Checks what no single field could: presence, exclusive fields, the tensor's size.
 std::optional<request_error> finish(request_visitor& v, request& out) {
   if (!v.have_id)
@@ -394,15 +376,17 @@ std::optional<request_error> finish(request_visitor& v, request& out) {
   if (columns > v.limits.max_columns)
     return fail(error_code::too_large, "rows of " + std::to_string(columns) + " values; at most " +
                                          std::to_string(v.limits.max_columns));
-  if (v.tensor.size() != rows * columns * 4)
+  // rows x columns fits 64 bits (each is below 2^32); times 4 might not: compare in values.
+  if (v.tensor.size() % 4 != 0 || v.tensor.size() / 4 != rows * columns)
     return fail(error_code::bad_request,
                 "'tensor' holds " + std::to_string(v.tensor.size()) + " bytes; shape [" +
                   std::to_string(rows) + ", " + std::to_string(columns) + "] needs " +
-                  std::to_string(rows * columns * 4));
+                  (rows * columns <= UINT64_MAX / 4 ? std::to_string(rows * columns * 4)
+                                                    : std::string("more than 2^64")));
   out.rows = static_cast<std::uint32_t>(rows);
   out.columns = static_cast<std::uint32_t>(columns);
   out.values.resize(rows * columns);
-  copy_le_floats(v.tensor, out.values.data());
+  wire::read_le_floats(v.tensor, out.values.data());
   return std::nullopt;
 }
 
@@ -448,43 +432,27 @@ std::optional<request_error> decode_request(std::string_view bytes, const reques
   return finish(v, out);
 }
 
-namespace {
+using wire::pack_str;
+using wire::packer;
+using wire::string_sink;
 
-/// msgpack's packer writes through `write`; this one appends to a std::string.
-struct string_sink {
-  std::string& s;
-  void write(const char* p, std::size_t n) { s.append(p, n); }
-};
-
-using packer = msgpack::packer<string_sink>;
-
-void pack_str(packer& pk, std::string_view s) {
-  pk.pack_str(static_cast<std::uint32_t>(s.size()));
-  pk.pack_str_body(s.data(), static_cast<std::uint32_t>(s.size()));
+/// Every reply opens the same way: a map of `entries` pairs, then `id` and `ok`.
+void open_reply(packer& pk, std::uint32_t entries, std::uint64_t id, bool ok) {
+  pk.pack_map(entries);
+  pack_str(pk, "id");
+  pk.pack_uint64(id);
+  pack_str(pk, "ok");
+  if (ok)
+    pk.pack_true();
+  else
+    pk.pack_false();
 }
-
-/// Always the float32 format (0xca, big-endian): msgpack's pack_float writes integral
-/// values as integers, and the protocol promises float32 outputs.
-void pack_float32(std::string& out, float v) {
-  std::uint32_t bits;
-  std::memcpy(&bits, &v, 4);
-  const char bytes[5] = {static_cast<char>(0xca), static_cast<char>(bits >> 24),
-                         static_cast<char>(bits >> 16), static_cast<char>(bits >> 8),
-                         static_cast<char>(bits)};
-  out.append(bytes, 5);
-}
-
-} // namespace
 
 void encode_error(std::uint64_t id, error_code code, std::string_view message, std::string& out) {
   out.clear();
   string_sink sink{out};
   packer pk(sink);
-  pk.pack_map(3);
-  pack_str(pk, "id");
-  pk.pack_uint64(id);
-  pack_str(pk, "ok");
-  pk.pack_false();
+  open_reply(pk, 3, id, false);
   pack_str(pk, "error");
   pk.pack_map(2);
   pack_str(pk, "code");
@@ -497,11 +465,7 @@ void encode_health(std::uint64_t id, std::string& out) {
   out.clear();
   string_sink sink{out};
   packer pk(sink);
-  pk.pack_map(3);
-  pack_str(pk, "id");
-  pk.pack_uint64(id);
-  pack_str(pk, "ok");
-  pk.pack_true();
+  open_reply(pk, 3, id, true);
   pack_str(pk, "status");
   pack_str(pk, "serving");
 }
@@ -510,11 +474,7 @@ void encode_models(std::uint64_t id, const std::vector<model_summary>& models, s
   out.clear();
   string_sink sink{out};
   packer pk(sink);
-  pk.pack_map(3);
-  pack_str(pk, "id");
-  pk.pack_uint64(id);
-  pack_str(pk, "ok");
-  pk.pack_true();
+  open_reply(pk, 3, id, true);
   pack_str(pk, "models");
   pk.pack_array(static_cast<std::uint32_t>(models.size()));
   for (const auto& m : models) {
@@ -537,11 +497,7 @@ void encode_prediction(std::uint64_t id, std::string_view model, std::uint64_t v
   out.reserve(64 + model.size() + static_cast<std::size_t>(rows) * (width * 5 + 8));
   string_sink sink{out};
   packer pk(sink);
-  pk.pack_map(labels != nullptr ? 6 : 5);
-  pack_str(pk, "id");
-  pk.pack_uint64(id);
-  pack_str(pk, "ok");
-  pk.pack_true();
+  open_reply(pk, labels != nullptr ? 6 : 5, id, true);
   pack_str(pk, "model");
   pack_str(pk, model);
   pack_str(pk, "version");
@@ -552,7 +508,7 @@ void encode_prediction(std::uint64_t id, std::string_view model, std::uint64_t v
     pk.pack_array(width);
     const float* row = outputs + static_cast<std::size_t>(r) * width;
     for (std::uint32_t c = 0; c < width; ++c)
-      pack_float32(out, row[c]);
+      wire::append_float32(row[c], out);
   }
   if (labels != nullptr) {
     pack_str(pk, "labels");

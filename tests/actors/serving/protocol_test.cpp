@@ -370,6 +370,21 @@ BOOST_AUTO_TEST_CASE(maps_inside_inputs_are_bad_requests) {
   }
 }
 
+// rows x columns x 4 wraps 64 bits when max_rows x max_columns >= 2^62: shape [2^31, 2^31]
+// would "need" 0 bytes and an empty tensor would match (then values.resize(2^62) throws
+// out of decode_request, which promises never to throw). Unreachable with the default
+// limits (4096 x 65536), refused all the same.
+BOOST_AUTO_TEST_CASE(a_tensor_size_that_wraps_64_bits_is_refused) {
+  const auto bytes = predict({{"shape", shape(1ull << 31, 1ull << 31)}, {"tensor", bin("")}});
+  serving::request out;
+  bool refused = false;
+  try {
+    refused = serving::decode_request(bytes, huge_limits(), out).has_value();
+  } catch (...) {
+  }
+  BOOST_TEST(refused);
+}
+
 BOOST_AUTO_TEST_CASE(inputs_of_mixed_ints_and_floats_decode_row_major) {
   auto bytes = predict({{"inputs", array({array({u64(1), f32(2.5f), i64(-3)}),
                                           array({u64(255), f64(0.1), i64(-1)})})}});
