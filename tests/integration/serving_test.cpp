@@ -101,6 +101,28 @@ BOOST_AUTO_TEST_CASE(a_graph_trains_publishes_and_serves_until_sigterm_then_a_re
     BOOST_TEST(r.version == 1u);
     BOOST_TEST(r.labels == (std::vector<std::int32_t>{1, 0}), boost::test_tools::per_element());
 
+    // conveyor infer: the operator's client, as a process.
+    std::ofstream(dir + "/ask.csv") << "x0,x1\n4,3\n0.5,0.5\n";
+    auto infer = run_conveyor({"infer", "--endpoint", endpoint, "--model", "points", "--csv",
+                               dir + "/ask.csv"});
+    BOOST_TEST(infer.status == 0, infer.err);
+    BOOST_TEST(infer.out.find("row 1: label 1") != std::string::npos, infer.out);
+    BOOST_TEST(infer.out.find("row 2: label 0") != std::string::npos, infer.out);
+    BOOST_TEST(infer.out.find("(points v1)") != std::string::npos, infer.out);
+    auto listed = run_conveyor({"infer", "--endpoint", endpoint, "--models"});
+    BOOST_TEST(listed.status == 0, listed.err);
+    BOOST_TEST(listed.out.find("points") != std::string::npos, listed.out);
+    auto unknown = run_conveyor({"infer", "--endpoint", endpoint, "--model", "nothing", "--csv",
+                                 dir + "/ask.csv"});
+    BOOST_TEST(unknown.status == 1);
+    BOOST_TEST((unknown.out + unknown.err).find("error unknown_model") != std::string::npos,
+               unknown.out + unknown.err);
+    std::ofstream(dir + "/bad.csv") << "x0,x1\n4,3\n0.5,oops\n";
+    auto bad = run_conveyor({"infer", "--endpoint", endpoint, "--model", "points", "--csv",
+                             dir + "/bad.csv"});
+    BOOST_TEST(bad.status == 2);
+    BOOST_TEST(bad.err.find("bad.csv:3") != std::string::npos, bad.err);
+
     auto wrong = c.predict("points", {{1.0f, 2.0f, 3.0f}});
     BOOST_TEST(wrong.error.code == "shape_mismatch");
     auto missing = c.predict("nothing", {{1.0f, 2.0f}});
