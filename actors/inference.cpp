@@ -92,6 +92,14 @@ void inference::tick() {
     return;
   if (auto failure = server_->failure())
     throw step_failure("inference: " + *failure);
+  // Versions published to the registry by others (another graph, `conveyor run` of a
+  // training graph) are swapped in within a tick.
+  auto refreshed = catalog_->refresh();
+  for (const auto& m : refreshed.loaded)
+    ctx_->log_info("now serving '" + m.name + "' version " + std::to_string(m.version) +
+                   " (new in the registry)");
+  for (const auto& problem : refreshed.problems)
+    ctx_->log_warning("not serving " + problem);
   auto s = server_->stats();
   std::map<std::string, double> metrics;
   metrics["requests"] = static_cast<double>(s.requests);

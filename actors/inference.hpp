@@ -9,8 +9,9 @@
 // accepted finish on the version they resolved, new ones get the new version. A model
 // that cannot be decoded or served is logged and counted as rejected; the server keeps
 // serving what it had. Pinned versions not in memory are loaded from `registry`.
-// Every second it reports its counters and latency as metrics, and fails (to be
-// restarted by supervision) if one of its threads died.
+// Every second it loads versions that appeared in `registry` meanwhile (published by
+// another process) the same way, reports its counters and latency as metrics, and fails
+// (to be restarted by supervision) if one of its threads died.
 #pragma once
 
 #include "actors/serving/model_catalog.hpp"

@@ -37,6 +37,39 @@ std::vector<std::string> model_catalog::load_latest() {
   return problems;
 }
 
+model_catalog::refreshed model_catalog::refresh() {
+  refreshed out;
+  if (!registry_)
+    return out;
+  for (const auto& name : registry_->names()) {
+    auto latest = registry_->latest(name);
+    if (!latest)
+      continue;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = models_.find(name);
+      if (it != models_.end() && it->second.latest >= latest->version)
+        continue;
+      auto f = failed_.find(name);
+      if (f != failed_.end() && f->second >= latest->version)
+        continue;
+    }
+    auto a = registry_->load(name, latest->version);
+    try {
+      if (!a)
+        throw std::invalid_argument(a.error);
+      auto m = std::make_shared<const served_model>(name, latest->version, *a.value);
+      out.loaded.push_back({name, latest->version, m->input_width(), m->output_width()});
+      insert(std::move(m));
+    } catch (const std::exception& e) {
+      out.problems.push_back(latest->path + ": " + e.what());
+      std::lock_guard<std::mutex> lock(mutex_);
+      failed_[name] = latest->version;
+    }
+  }
+  return out;
+}
+
 bool model_catalog::add(const std::string& name, std::uint64_t version, std::string_view artifact) {
   {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -58,6 +58,16 @@ public:
   /// model that could not be loaded (those are skipped, not fatal).
   std::vector<std::string> load_latest();
 
+  /// What `refresh` found.
+  struct refreshed {
+    std::vector<model_summary> loaded;  ///< versions newer than those served, now loaded
+    std::vector<std::string> problems;  ///< newer versions that could not be loaded
+  };
+  /// Loads every model whose latest version in the registry is newer than the one
+  /// served (published by another process, say): the same hot swap as `add`. A version
+  /// that failed to load is not retried until a newer one appears.
+  refreshed refresh();
+
   /// Decodes, checks and loads `artifact` as `name` version `version` (0: one above the
   /// latest loaded, for unpublished models). A version newer than the latest becomes
   /// the latest: new lookups get it, requests holding the old one finish on it.
@@ -90,6 +100,8 @@ private:
   mutable std::mutex mutex_;
   std::map<std::string, versions, std::less<>> models_;
   std::uint64_t clock_ = 0;
+  /// Registry versions `refresh` could not load, by name (not retried).
+  std::map<std::string, std::uint64_t, std::less<>> failed_;
 };
 
 } // namespace conveyor::serving

@@ -56,6 +56,32 @@ BOOST_AUTO_TEST_CASE(loaded_versions_are_bounded_and_evicted_ones_reload_from_th
   fs::remove_all(dir);
 }
 
+BOOST_AUTO_TEST_CASE(refresh_swaps_in_versions_published_by_others_and_skips_damaged_ones) {
+  auto dir = fs::temp_directory_path() / ("conveyor_catalog_refresh_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  registry reg(dir.string());
+  reg.publish("m", encoded(tiny_classifier(1)));
+  model_catalog c(dir.string());
+  BOOST_TEST(c.load_latest().empty());
+  BOOST_TEST(c.refresh().loaded.empty()); // nothing new
+  reg.publish("m", encoded(tiny_classifier(2)));
+  reg.publish("other", encoded(tiny_classifier(3)));
+  auto r = c.refresh();
+  BOOST_TEST(r.loaded.size() == 2u);
+  BOOST_TEST(r.problems.empty());
+  BOOST_TEST(c.find("m", 0).model->version == 2u);
+  BOOST_TEST(c.find("other", 0).model->version == 1u);
+  // A damaged newer file is reported once, and the served version stays.
+  auto v3 = reg.publish("m", encoded(tiny_classifier(4)));
+  fs::resize_file(v3.path, 100);
+  auto damaged = c.refresh();
+  BOOST_TEST(damaged.loaded.empty());
+  BOOST_TEST(damaged.problems.size() == 1u);
+  BOOST_TEST(c.refresh().problems.empty());
+  BOOST_TEST(c.find("m", 0).model->version == 2u);
+  fs::remove_all(dir);
+}
+
 BOOST_AUTO_TEST_CASE(an_artifact_that_does_not_decode_is_refused_with_the_reason) {
   model_catalog c;
   BOOST_CHECK_THROW(c.add("m", 1, "not a model"), std::invalid_argument);
