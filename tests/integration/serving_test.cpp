@@ -1,6 +1,8 @@
 // A factory graph that trains, evaluates, publishes and serves, run as the real
 // `conveyor` process and queried over ZeroMQ with the client library; then drained
 // with SIGTERM. A second run on the same registry starts serving the first run's model.
+#include "actors/compute/model_file.hpp"
+#include "actors/serving/registry.hpp"
 #include "client/client.hpp"
 #include "process.hpp"
 
@@ -9,6 +11,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <regex>
 #include <thread>
@@ -83,6 +86,20 @@ std::uint64_t wait_for_model(conveyor::client::client& c, const std::string& nam
   return 0;
 }
 
+/// A logistic model over raw columns x0, x1 with weights (w, w): label 1 where
+/// x0 + x1 > 0.
+conveyor::compute::model_artifact logistic_points(float w) {
+  conveyor::compute::model_spec spec;
+  spec.kind = "logistic";
+  spec.layers = {2};
+  conveyor::compute::model m(conveyor::compute::validate(spec));
+  std::vector<float> p{w, w, 0.0f};
+  m.set_parameters(p.data(), p.size());
+  auto a = conveyor::compute::make_artifact(m);
+  a.input_columns = a.feature_columns = {"x0", "x1"};
+  return a;
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(serving_integration)
@@ -147,6 +164,49 @@ BOOST_AUTO_TEST_CASE(a_graph_trains_publishes_and_serves_until_sigterm_then_a_re
     p.signal(SIGINT);
     BOOST_TEST(p.wait(30s) == 0, p.err());
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_version_published_during_a_load_run_swaps_in_with_no_failed_request) {
+  // examples/serve.flow serves a registry; another process (here: this test, through
+  // the registry API) publishes version 2 while 16 requests stay in flight.
+  auto dir = scratch_dir("hot_swap");
+  conveyor::serving::registry reg(dir + "/registry");
+  reg.publish("points", conveyor::compute::model_file::encode(logistic_points(1.0f)));
+  child_process p{conveyor_binary(),
+                  {"run", source_dir() + "/examples/serve.flow", "--set",
+                   "registry=" + dir + "/registry", "--set", "endpoint=tcp://127.0.0.1:*"},
+                  dir, dir};
+  conveyor::client::client c(wait_for_endpoint(p));
+  BOOST_TEST(wait_for_model(c, "points", 1) == 1u);
+
+  const std::vector<float> row{4.0f, 3.0f};
+  std::map<std::uint64_t, int> versions;
+  int failed = 0, after_swap = 0;
+  bool published = false;
+  for (int i = 0; i < 16; ++i)
+    c.send_predict("points", row.data(), 1, 2);
+  for (int answered = 0; answered < 100000 && after_swap < 2000; ++answered) {
+    auto r = c.receive(5s);
+    BOOST_REQUIRE(r);
+    if (!r->ok) {
+      ++failed;
+      BOOST_TEST_MESSAGE(r->error.code + ": " + r->error.message);
+    }
+    ++versions[r->version];
+    if (answered == 2000 && !published) {
+      reg.publish("points", conveyor::compute::model_file::encode(logistic_points(2.0f)));
+      published = true;
+    }
+    if (r->version == 2)
+      ++after_swap;
+    c.send_predict("points", row.data(), 1, 2);
+  }
+  BOOST_TEST(failed == 0);
+  BOOST_TEST(versions[1] >= 2000);
+  BOOST_TEST(after_swap >= 2000); // the replies switched to the new version
+  p.signal(SIGTERM);
+  BOOST_TEST(p.wait(30s) == 0, p.err());
+  BOOST_TEST(p.err().find("now serving 'points' version 2") != std::string::npos, p.err());
 }
 
 BOOST_AUTO_TEST_CASE(an_endpoint_that_cannot_be_bound_fails_the_run_naming_it) {
