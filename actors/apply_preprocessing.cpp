@@ -162,50 +162,49 @@ void apply_structural(const column_op* first, const column_op* last, batch& b,
 
 } // namespace
 
-void apply_elementwise(const column_op& op, float* x, std::size_t n) {
-  if (is_structural(op.op))
-    throw std::invalid_argument("preprocessing: column '" + op.column + "': " +
-                                "drop and one_hot are not elementwise");
+elementwise_op::elementwise_op(const column_op& op) : kind(op.op) {
   switch (op.op) {
-    case op_kind::impute: {
-      const float v = static_cast<float>(op.a);
-      for (std::size_t r = 0; r < n; ++r)
-        if (std::isnan(x[r]))
-          x[r] = v;
+    case op_kind::impute:
+    case op_kind::scale:
+      p = static_cast<float>(op.a);
       break;
-    }
-    case op_kind::standardize: {
-      const float mean = static_cast<float>(op.a);
-      const float inv = static_cast<float>(1.0 / (op.b > 0 ? op.b : 1.0));
-      for (std::size_t r = 0; r < n; ++r)
-        x[r] = (x[r] - mean) * inv;
+    case op_kind::standardize:
+      p = static_cast<float>(op.a);
+      q = static_cast<float>(1.0 / (op.b > 0 ? op.b : 1.0));
       break;
-    }
-    case op_kind::min_max: {
-      const float lo = static_cast<float>(op.a);
-      const float inv = static_cast<float>(1.0 / (op.b > op.a ? op.b - op.a : 1.0));
-      for (std::size_t r = 0; r < n; ++r)
-        x[r] = (x[r] - lo) * inv;
+    case op_kind::min_max:
+      p = static_cast<float>(op.a);
+      q = static_cast<float>(1.0 / (op.b > op.a ? op.b - op.a : 1.0));
       break;
-    }
-    case op_kind::scale: {
-      const float s = static_cast<float>(op.a);
-      for (std::size_t r = 0; r < n; ++r)
-        x[r] *= s;
+    case op_kind::clip:
+      p = static_cast<float>(op.a);
+      q = static_cast<float>(op.b);
       break;
-    }
-    case op_kind::clip: {
-      const float lo = static_cast<float>(op.a);
-      const float hi = static_cast<float>(op.b);
-      for (std::size_t r = 0; r < n; ++r) {
-        float v = x[r];
-        v = v < lo ? lo : v;
-        x[r] = v > hi ? hi : v;
-      }
-      break;
-    }
     default:
-      break;
+      throw std::invalid_argument("preprocessing: column '" + op.column + "': " +
+                                  "drop and one_hot are not elementwise");
+  }
+}
+
+namespace {
+
+template <column_op::kind K>
+void apply_to_all(const elementwise_op& e, float* x, std::size_t n) {
+  for (std::size_t r = 0; r < n; ++r)
+    x[r] = e.apply<K>(x[r]);
+}
+
+} // namespace
+
+void apply_elementwise(const column_op& op, float* x, std::size_t n) {
+  const elementwise_op e(op);
+  switch (e.kind) { // one loop per kind, so that each vectorizes
+    case op_kind::impute: apply_to_all<op_kind::impute>(e, x, n); break;
+    case op_kind::standardize: apply_to_all<op_kind::standardize>(e, x, n); break;
+    case op_kind::min_max: apply_to_all<op_kind::min_max>(e, x, n); break;
+    case op_kind::scale: apply_to_all<op_kind::scale>(e, x, n); break;
+    case op_kind::clip: apply_to_all<op_kind::clip>(e, x, n); break;
+    default: break;
   }
 }
 

@@ -3,8 +3,6 @@
 // came from and which elementwise ops touched it.
 #include "actors/serving/features.hpp"
 
-#include "actors/apply_preprocessing.hpp"
-
 #include <algorithm>
 #include <stdexcept>
 #include <unordered_map>
@@ -21,7 +19,7 @@ using op_kind = column_op::kind;
 
 } // namespace
 
-feature_builder::feature_builder(const compute::model_artifact& a) : preprocessing_(a.preprocessing) {
+feature_builder::feature_builder(const compute::model_artifact& a) {
   const auto& names = a.input_columns.empty() ? a.feature_columns : a.input_columns;
   const auto model_width = static_cast<std::size_t>(a.spec.layers.front());
   if (names.empty()) { // a model trained without column names: rows are its inputs as they are
@@ -29,7 +27,7 @@ feature_builder::feature_builder(const compute::model_artifact& a) : preprocessi
     features_.resize(model_width);
     for (std::uint32_t i = 0; i < input_width_; ++i)
       features_[i].source = i;
-    if (!preprocessing_.ops.empty())
+    if (!a.preprocessing.ops.empty())
       throw std::invalid_argument("the model has preprocessing but no column names");
     return;
   }
@@ -47,8 +45,7 @@ feature_builder::feature_builder(const compute::model_artifact& a) : preprocessi
     return std::find_if(columns.begin(), columns.end(),
                         [&](const column& c) { return c.name == name; });
   };
-  for (std::uint32_t k = 0; k < preprocessing_.ops.size(); ++k) {
-    const auto& op = preprocessing_.ops[k];
+  for (const auto& op : a.preprocessing.ops) {
     auto it = find(op.column);
     if (op.op == op_kind::drop) {
       if (it != columns.end()) // dropping an absent column is a no-op, as in training
@@ -59,7 +56,7 @@ feature_builder::feature_builder(const compute::model_artifact& a) : preprocessi
       not_servable(op.column, "is categorical; inference protocol v1 carries numbers only");
     if (it == columns.end())
       not_servable(op.column, "its preprocessing names a column the model's inputs lack");
-    it->f.ops.push_back(k);
+    it->f.ops.emplace_back(op);
   }
   if (a.feature_columns.empty()) {
     for (auto& c : columns)
@@ -80,29 +77,23 @@ feature_builder::feature_builder(const compute::model_artifact& a) : preprocessi
     identity_ = features_[j].source == j && features_[j].ops.empty();
 }
 
-void feature_builder::build(const float* raw, std::uint32_t rows, std::vector<float>& out,
-                            std::vector<float>& column) const {
+void feature_builder::build(const float* raw, std::uint32_t rows, std::vector<float>& out) const {
   const std::size_t in = input_width_, width = features_.size();
   out.resize(rows * width);
   if (identity_) {
     std::copy(raw, raw + rows * in, out.data());
     return;
   }
-  column.resize(rows);
-  for (std::size_t j = 0; j < width; ++j) {
-    const auto& f = features_[j];
-    if (f.ops.empty()) {
-      for (std::size_t r = 0; r < rows; ++r)
-        out[r * width + j] = raw[r * in + f.source];
-      continue;
+  for (std::size_t r = 0; r < rows; ++r) {
+    const float* from = raw + r * in;
+    float* to = out.data() + r * width;
+    for (std::size_t j = 0; j < width; ++j) {
+      const auto& f = features_[j];
+      float v = from[f.source];
+      for (const auto& op : f.ops)
+        v = op(v);
+      to[j] = v;
     }
-    // Gather the column, apply its ops as the cleaner did, scatter it back.
-    for (std::size_t r = 0; r < rows; ++r)
-      column[r] = raw[r * in + f.source];
-    for (auto k : f.ops)
-      apply_elementwise(preprocessing_.ops[k], column.data(), rows);
-    for (std::size_t r = 0; r < rows; ++r)
-      out[r * width + j] = column[r];
   }
 }
 

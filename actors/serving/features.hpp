@@ -1,9 +1,10 @@
 // Raw request rows -> a model's inputs, exactly as training prepared them: the model's
 // fitted preprocessing, compiled once per model into one chain of elementwise ops per
-// feature (applied by apply_elementwise, the function the cleaner and evaluator use),
-// so that serving a row costs no name lookups and no allocation.
+// feature (elementwise_op: the arithmetic the cleaner and evaluator use), applied in one
+// row-major pass, so that serving a row costs no name lookups and no allocation.
 #pragma once
 
+#include "actors/apply_preprocessing.hpp"
 #include "actors/compute/model_file.hpp"
 
 #include <cstdint>
@@ -28,16 +29,14 @@ public:
   }
 
   /// `raw`: rows x input_width, row-major. Writes rows x feature_width, row-major, into
-  /// `out` (resized). `column` is scratch, reused across calls. Thread-safe (const).
-  void build(const float* raw, std::uint32_t rows, std::vector<float>& out,
-             std::vector<float>& column) const;
+  /// `out` (resized). Thread-safe (const).
+  void build(const float* raw, std::uint32_t rows, std::vector<float>& out) const;
 
 private:
   struct feature {
     std::uint32_t source = 0;               ///< input column index
-    std::vector<std::uint32_t> ops;         ///< indices into preprocessing_.ops, in order
+    std::vector<elementwise_op> ops;        ///< applied in order
   };
-  conveyor::preprocessing preprocessing_;
   std::uint32_t input_width_ = 0;
   std::vector<feature> features_;
   bool identity_ = true;                     ///< no ops, features == inputs in order

@@ -55,7 +55,7 @@ struct outgoing {
 
 /// A worker's scratch, reused batch after batch.
 struct worker_buffers {
-  std::vector<float> raw, features, column, outputs;
+  std::vector<float> raw, features, outputs;
   std::vector<std::int32_t> labels;
   std::vector<outgoing> done;
 };
@@ -437,7 +437,7 @@ struct server::impl {
         std::copy(j->values.begin(), j->values.end(), b.raw.begin() + static_cast<std::ptrdiff_t>(at));
         at += j->values.size();
       }
-      m.features.build(b.raw.data(), total, b.features, b.column);
+      m.features.build(b.raw.data(), total, b.features);
       b.outputs.resize(static_cast<std::size_t>(total) * width);
       m.net.predict(b.features.data(), static_cast<int>(total), b.outputs.data(), ws);
       if (m.classifier) {

@@ -59,8 +59,8 @@ BOOST_AUTO_TEST_CASE(compiled_features_equal_apply_preprocessing_bit_for_bit) {
     v = noise(rng);
   raw[7 * 5] = std::nanf(""); // a missing "a": imputed
 
-  std::vector<float> got, scratch;
-  fb.build(raw.data(), rows, got, scratch);
+  std::vector<float> got;
+  fb.build(raw.data(), rows, got);
 
   batch b;
   b.rows = rows;
@@ -97,8 +97,8 @@ BOOST_AUTO_TEST_CASE(a_model_without_preprocessing_takes_rows_as_they_are) {
   auto a = serving::testing::tiny_classifier();
   a.preprocessing.ops.clear();
   feature_builder fb(a);
-  std::vector<float> raw{1, 2, 3, 4, 5, 6, 7, 8}, out, scratch;
-  fb.build(raw.data(), 2, out, scratch);
+  std::vector<float> raw{1, 2, 3, 4, 5, 6, 7, 8}, out;
+  fb.build(raw.data(), 2, out);
   BOOST_TEST(out == raw);
 }
 
