@@ -109,6 +109,8 @@ void inference::tick() {
       metrics[std::string(serving::to_string(static_cast<serving::error_code>(c)))] =
         static_cast<double>(s.errors[static_cast<std::size_t>(c)]);
   metrics["rows"] = static_cast<double>(s.rows);
+  if (s.dropped != 0)
+    metrics["dropped"] = static_cast<double>(s.dropped);
   if (s.batches != 0)
     metrics["rows_per_batch"] = static_cast<double>(s.rows) / static_cast<double>(s.batches);
   metrics["latency_p50_ms"] = s.latency_p50_ms;

@@ -287,7 +287,8 @@ void trainer::finish(emitter&) {
   // setting back when done (an inference server in the same process wants 1).
   blas_threads_before_ = compute::blas_threads();
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  compute::set_blas_threads(replicas_ > 1 ? 1 : cores);
+  blas_threads_set_ = replicas_ > 1 ? 1 : cores;
+  compute::set_blas_threads(blas_threads_set_);
   prepare();
 }
 
@@ -439,7 +440,8 @@ bool trainer::produce(emitter& out) {
     if (step_ >= total_steps_) {
       emit_model(out);
       done_ = true;
-      compute::set_blas_threads(blas_threads_before_);
+      if (compute::blas_threads() == blas_threads_set_) // nobody else changed it meanwhile
+        compute::set_blas_threads(blas_threads_before_);
       return false;
     }
     const std::uint64_t epoch = step_ / steps_per_epoch_;

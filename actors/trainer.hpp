@@ -118,6 +118,7 @@ private:
   bool finished_ = false;
   bool done_ = false;
   int blas_threads_before_ = 1;
+  int blas_threads_set_ = 1;
   bool started_ = false;
   bool resume_known_ = false;
   std::uint64_t resumed_from_ = 0;

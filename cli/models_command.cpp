@@ -139,7 +139,14 @@ int list(const serving::registry& reg, bool as_json) {
     {"NAME", "LATEST", "VERSIONS", "SIZE", "MODIFIED", "KIND", "LAYERS", "METRICS"}};
   json out = json::array();
   for (const auto& name : reg.names()) {
-    const auto all = reg.versions(name);
+    std::vector<serving::model_version> all;
+    try {
+      all = reg.versions(name);
+    } catch (const std::runtime_error& e) { // this name is unreadable; the others are not
+      out.push_back(json{{"name", name}, {"error", e.what()}});
+      rows.push_back({name, "-", "-", "-", "-", "unreadable", "-", e.what()});
+      continue;
+    }
     if (all.empty()) // removed since names() looked
       continue;
     const auto& v = all.back();

@@ -33,6 +33,10 @@ std::shared_ptr<zmq::context_t> shared_context() {
   return context;
 }
 
+/// Longer waits are treated as this (a year), so that adding one to a time point
+/// cannot overflow (callers pass milliseconds::max() to mean "forever").
+constexpr std::chrono::milliseconds longest_wait = std::chrono::hours(24 * 365);
+
 int clamp_ms(std::chrono::milliseconds d) {
   return static_cast<int>(std::min<std::chrono::milliseconds::rep>(
     std::max<std::chrono::milliseconds::rep>(d.count(), 0), 1 << 30));
@@ -44,6 +48,7 @@ struct client::impl {
   impl(const std::string& e, options o)
       : context(shared_context()), socket(*context, zmq::socket_type::dealer), endpoint(e),
         opts(std::move(o)) {
+    opts.timeout = std::clamp(opts.timeout, std::chrono::milliseconds(0), longest_wait);
     socket.set(zmq::sockopt::linger, 0);
     socket.set(zmq::sockopt::sndhwm, opts.high_water_mark);
     socket.set(zmq::sockopt::rcvhwm, opts.high_water_mark);
@@ -195,7 +200,7 @@ struct client::impl {
       ready.pop_front();
       return r;
     }
-    const auto until = clock::now() + wait;
+    const auto until = clock::now() + std::clamp(wait, std::chrono::milliseconds(0), longest_wait);
     for (;;) {
       auto now = clock::now();
       if (auto id = expired(now))

@@ -15,62 +15,83 @@ model_catalog::model_catalog(std::string registry_root, std::size_t keep_loaded)
     registry_.emplace(std::move(registry_root));
 }
 
-std::vector<std::string> model_catalog::load_latest() {
-  std::vector<std::string> problems;
-  if (!registry_)
-    return problems;
-  for (const auto& name : registry_->names()) {
-    auto latest = registry_->latest(name);
-    if (!latest)
-      continue;
-    auto a = registry_->load(name, latest->version);
-    if (!a) {
-      problems.push_back(latest->path + ": " + a.error);
-      continue;
-    }
-    try {
-      insert(std::make_shared<const served_model>(name, latest->version, *a.value));
-    } catch (const std::exception& e) {
-      problems.push_back(latest->path + ": cannot be served: " + e.what());
+std::shared_ptr<const served_model> model_catalog::load_version(const std::string& name,
+                                                                std::uint64_t version,
+                                                                std::string& problem) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto f = failed_.find({name, version});
+    if (f != failed_.end()) {
+      problem = f->second;
+      return nullptr;
     }
   }
-  return problems;
+  std::string path;
+  try {
+    path = registry_->path_of(name, version);
+    auto a = registry_->load(name, version);
+    if (!a)
+      throw std::invalid_argument(a.error);
+    return std::make_shared<const served_model>(name, version, *a.value);
+  } catch (const std::exception& e) {
+    problem = (path.empty() ? name + " version " + std::to_string(version) : path) + ": " + e.what();
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  failed_[{name, version}] = problem;
+  return nullptr;
+}
+
+std::vector<std::string> model_catalog::load_latest() {
+  return refresh().problems;
 }
 
 model_catalog::refreshed model_catalog::refresh() {
   refreshed out;
   if (!registry_)
     return out;
-  for (const auto& name : registry_->names()) {
-    auto latest = registry_->latest(name);
-    if (!latest)
+  std::vector<std::string> names;
+  try {
+    names = registry_->names();
+  } catch (const std::exception& e) {
+    out.problems.push_back(e.what());
+    return out;
+  }
+  for (const auto& name : names) {
+    std::uint64_t version = 0;
+    try {
+      auto latest = registry_->latest(name);
+      if (!latest)
+        continue;
+      version = latest->version;
+    } catch (const std::exception& e) { // one unreadable name does not hide the others
+      out.problems.push_back(e.what());
       continue;
+    }
     {
       std::lock_guard<std::mutex> lock(mutex_);
+      if (failed_.count({name, version}) != 0)
+        continue; // reported when it failed
       auto it = models_.find(name);
-      if (it != models_.end() && it->second.latest >= latest->version)
-        continue;
-      auto f = failed_.find(name);
-      if (f != failed_.end() && f->second >= latest->version)
-        continue;
+      if (it != models_.end()) {
+        auto e = it->second.loaded.find(version);
+        if (e != it->second.loaded.end() ? e->second.published : it->second.latest > version)
+          continue;
+      }
     }
-    auto a = registry_->load(name, latest->version);
-    try {
-      if (!a)
-        throw std::invalid_argument(a.error);
-      auto m = std::make_shared<const served_model>(name, latest->version, *a.value);
-      out.loaded.push_back({name, latest->version, m->input_width(), m->output_width()});
-      insert(std::move(m));
-    } catch (const std::exception& e) {
-      out.problems.push_back(latest->path + ": " + e.what());
-      std::lock_guard<std::mutex> lock(mutex_);
-      failed_[name] = latest->version;
+    std::string problem;
+    auto m = load_version(name, version, problem);
+    if (!m) {
+      out.problems.push_back(problem);
+      continue;
     }
+    out.loaded.push_back({name, version, m->input_width(), m->output_width()});
+    insert(std::move(m));
   }
   return out;
 }
 
 bool model_catalog::add(const std::string& name, std::uint64_t version, std::string_view artifact) {
+  const bool published = version != 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = models_.find(name);
@@ -86,17 +107,17 @@ bool model_catalog::add(const std::string& name, std::uint64_t version, std::str
   auto a = compute::model_file::decode(artifact);
   if (!a)
     throw std::invalid_argument(a.error);
-  insert(std::make_shared<const served_model>(name, version, *a.value));
+  insert(std::make_shared<const served_model>(name, version, *a.value), published);
   return true;
 }
 
-void model_catalog::insert(std::shared_ptr<const served_model> m) {
+void model_catalog::insert(std::shared_ptr<const served_model> m, bool published) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto& v = models_[m->name];
   if (m->version > v.latest)
     v.latest = m->version;
   auto version = m->version;
-  v.loaded[version] = entry{std::move(m), ++clock_};
+  v.loaded[version] = entry{std::move(m), ++clock_, published};
   evict(v);
 }
 
@@ -118,45 +139,38 @@ model_lookup model_catalog::find(const std::string& name, std::uint64_t version)
   {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = models_.find(name);
-    if (it != models_.end()) {
-      auto& v = it->second;
-      latest = v.latest;
-      auto e = v.loaded.find(version == 0 ? v.latest : version);
-      if (e != v.loaded.end()) {
-        e->second.last_used = ++clock_;
-        return {e->second.model, {}, {}};
-      }
+    if (it == models_.end())
+      return {nullptr, error_code::unknown_model, "no model named '" + name + "'"};
+    auto& v = it->second;
+    latest = v.latest;
+    auto e = v.loaded.find(version == 0 ? v.latest : version);
+    if (e != v.loaded.end()) {
+      e->second.last_used = ++clock_;
+      return {e->second.model, {}, {}};
     }
   }
-  // Not loaded: a pinned version may still be in the registry.
-  if (registry_ && valid_model_name(name)) {
-    auto wanted = version == 0 ? (registry_->latest(name) ? registry_->latest(name)->version : 0)
-                               : version;
-    auto a = wanted != 0 ? registry_->load(name, wanted)
-                         : compute::decoded<compute::model_artifact>::failure("absent");
-    if (a) {
-      try {
-        auto m = std::make_shared<const served_model>(name, wanted, *a.value);
-        insert(m);
-        return {m, {}, {}};
-      } catch (const std::exception& e) {
-        return {nullptr, error_code::internal,
-                "model '" + name + "' version " + std::to_string(wanted) +
-                  " cannot be served: " + e.what()};
-      }
-    }
-    if (wanted != 0 && std::filesystem::exists(registry_->path_of(name, wanted)))
-      return {nullptr, error_code::internal,
-              "model '" + name + "' version " + std::to_string(wanted) +
-                " is in the registry but cannot be loaded: " + a.error};
-    if (latest == 0 && registry_->latest(name))
-      latest = registry_->latest(name)->version;
+  // A pinned version not in memory: maybe in the registry (never published, pruned by
+  // keep or removed: unknown_version; there but unusable: internal).
+  auto unknown = model_lookup{nullptr, error_code::unknown_version,
+                              "model '" + name + "' has no version " + std::to_string(version) +
+                                " (latest " + std::to_string(latest) + ")"};
+  if (!registry_)
+    return unknown;
+  try {
+    std::error_code ec;
+    if (!std::filesystem::exists(registry_->path_of(name, version), ec))
+      return unknown;
+  } catch (const std::exception& e) {
+    return {nullptr, error_code::internal, e.what()};
   }
-  if (latest == 0)
-    return {nullptr, error_code::unknown_model, "no model named '" + name + "'"};
-  return {nullptr, error_code::unknown_version,
-          "model '" + name + "' has no version " + std::to_string(version) + " (latest " +
-            std::to_string(latest) + ")"};
+  std::string problem;
+  auto m = load_version(name, version, problem);
+  if (!m)
+    return {nullptr, error_code::internal,
+            "model '" + name + "' version " + std::to_string(version) +
+              " is in the registry but cannot be served: " + problem};
+  insert(m);
+  return {m, {}, {}};
 }
 
 std::vector<model_summary> model_catalog::list() const {

@@ -10,6 +10,12 @@
 //   fail no request).
 // - Memory is bounded: per name at most `keep_loaded` versions stay loaded (the latest
 //   always); an evicted older version is reloaded from the registry when pinned again.
+// - Lookups touch the disk only for a pinned version of a known model that is not
+//   loaded; a registry version that failed to load is remembered (registry files never
+//   change) and answered `internal` without reading it again. Models new to the
+//   registry arrive through `load_latest` and `refresh`, not through lookups.
+// - Registry I/O errors never escape: they become problems (load_latest, refresh) or
+//   `internal` answers (find).
 #pragma once
 
 #include "actors/compute/model.hpp"
@@ -69,13 +75,15 @@ public:
   refreshed refresh();
 
   /// Decodes, checks and loads `artifact` as `name` version `version` (0: one above the
-  /// latest loaded, for unpublished models). A version newer than the latest becomes
-  /// the latest: new lookups get it, requests holding the old one finish on it.
-  /// Returns false when that version was already loaded (a replay). Throws
-  /// std::invalid_argument when the artifact cannot be decoded or served.
+  /// latest loaded, for unpublished models; a registry version with that number replaces
+  /// it when `refresh` finds one). A version newer than the latest becomes the latest:
+  /// new lookups get it, requests holding the old one finish on it. Returns false when
+  /// that version was already loaded (a replay). Throws std::invalid_argument when the
+  /// artifact cannot be decoded or served.
   bool add(const std::string& name, std::uint64_t version, std::string_view artifact);
 
-  /// `version` 0: the latest. A pinned version not loaded is loaded from the registry.
+  /// `version` 0: the latest. A pinned version of a served model that is not loaded is
+  /// loaded from the registry. Never throws.
   model_lookup find(const std::string& name, std::uint64_t version);
 
   /// Every model's latest version, by name.
@@ -86,13 +94,17 @@ private:
   struct entry {
     std::shared_ptr<const served_model> model;
     std::uint64_t last_used = 0;
+    bool published = true; ///< false: arrived without a registry version
   };
   struct versions {
     std::uint64_t latest = 0;
     std::map<std::uint64_t, entry> loaded;
   };
 
-  void insert(std::shared_ptr<const served_model> m);
+  void insert(std::shared_ptr<const served_model> m, bool published = true);
+  /// Loads one registry version; a message instead when it cannot be served.
+  std::shared_ptr<const served_model> load_version(const std::string& name, std::uint64_t version,
+                                                   std::string& problem);
   void evict(versions& v);
 
   std::optional<registry> registry_;
@@ -100,8 +112,9 @@ private:
   mutable std::mutex mutex_;
   std::map<std::string, versions, std::less<>> models_;
   std::uint64_t clock_ = 0;
-  /// Registry versions `refresh` could not load, by name (not retried).
-  std::map<std::string, std::uint64_t, std::less<>> failed_;
+  /// Registry versions that could not be loaded, with why (not retried: files never
+  /// change once published).
+  std::map<std::pair<std::string, std::uint64_t>, std::string> failed_;
 };
 
 } // namespace conveyor::serving

@@ -270,9 +270,19 @@ std::optional<model_version> registry::latest(const std::string& name) const {
 
 std::vector<std::string> registry::names() const {
   std::vector<std::string> out;
-  for (const auto& entry : list_dir(root_))
-    if (valid_model_name(entry) && !versions(entry).empty())
+  for (const auto& entry : list_dir(root_)) {
+    if (!valid_model_name(entry))
+      continue;
+    bool listed = true;
+    try {
+      listed = !versions(entry).empty();
+    } catch (const std::runtime_error&) {
+      // Unreadable: listed all the same, so that asking for its versions reports the
+      // error for this name alone instead of hiding every other name.
+    }
+    if (listed)
       out.push_back(entry);
+  }
   std::sort(out.begin(), out.end());
   return out;
 }

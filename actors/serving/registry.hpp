@@ -67,7 +67,8 @@ public:
   /// invalid name or bytes that do not decode (with the decoder's message).
   publish_result publish(const std::string& name, std::string_view artifact, std::size_t keep = 0);
 
-  /// Names with at least one version, sorted.
+  /// Names with at least one version, sorted (and names whose directory cannot be
+  /// read: `versions` then throws for them alone).
   std::vector<std::string> names() const;
   /// The versions of `name`, ascending; empty for an unknown name.
   std::vector<model_version> versions(const std::string& name) const;

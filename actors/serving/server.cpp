@@ -14,6 +14,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <csignal>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -34,6 +36,8 @@ constexpr auto poll_interval = std::chrono::milliseconds(50);
 /// Requests of at most this many rows that find every worker idle and nothing queued
 /// are computed by the front end itself (see receive_request).
 constexpr std::uint32_t inline_rows = 4;
+/// Deadlines from this many milliseconds on (about 11.6 days) are treated as none.
+constexpr std::uint64_t max_deadline_ms = 1'000'000'000;
 
 /// An accepted predict request.
 struct job {
@@ -89,10 +93,21 @@ private:
   std::uint64_t total_ = 0;
 };
 
-void send_frames(zmq::socket_t& socket, envelope& route, const std::string& body) {
+/// Sends a routed reply without blocking; false when ZeroMQ refused it (the peer is
+/// gone, or its queue is full: the ROUTER is in mandatory mode, so it says so).
+bool send_frames(zmq::socket_t& socket, envelope& route, const std::string& body) {
   for (auto& frame : route)
-    socket.send(frame, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-  socket.send(zmq::buffer(body), zmq::send_flags::dontwait);
+    if (!socket.send(frame, zmq::send_flags::sndmore | zmq::send_flags::dontwait))
+      return false;
+  return socket.send(zmq::buffer(body), zmq::send_flags::dontwait).has_value();
+}
+
+/// Server threads take no signals (the process's handlers run elsewhere), so that a
+/// signal never interrupts a ZeroMQ call there.
+void block_signals() {
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);
 }
 
 } // namespace
@@ -130,6 +145,10 @@ struct server::impl {
   bool forming = false;
   bool stopping = false;
   int idle_workers = 0; ///< workers waiting for a batch to form (not computing)
+  /// The batch being formed: its model, and its rows plus those of that model queued
+  /// since (so that the front end can tell when it is full).
+  const served_model* forming_model = nullptr;
+  std::uint64_t forming_rows = 0;
   clock_type::time_point last_arrival;
 
   // Replies from workers: appended here, then the front end is woken through an
@@ -144,7 +163,7 @@ struct server::impl {
   worker_buffers front_end_buffers;
 
   // Counters (front end and workers); the histogram under its own lock.
-  std::atomic<std::uint64_t> requests{0}, ok{0}, rows{0}, batches{0};
+  std::atomic<std::uint64_t> requests{0}, ok{0}, rows{0}, batches{0}, dropped{0};
   std::array<std::atomic<std::uint64_t>, error_code_count> errors{};
   mutable std::mutex latency_mutex;
   latency_histogram latency;
@@ -160,6 +179,7 @@ struct server::impl {
   // ---- front end ---------------------------------------------------------------------
 
   void run_front_end() {
+    block_signals();
     try {
       request req;
       std::string reply;
@@ -175,6 +195,8 @@ struct server::impl {
           }
       }
     } catch (const std::exception& e) {
+      // Only the sockets themselves fail here (a request's own failure is answered
+      // `internal` in receive_request); supervision restarts the step.
       fail(std::string("front end: ") + e.what());
     }
   }
@@ -189,7 +211,7 @@ struct server::impl {
       sending.swap(outbox);
     }
     for (auto& o : sending)
-      send_frames(*router, o.route, o.body);
+      send(o.route, o.body);
     sending.clear();
   }
 
@@ -240,24 +262,38 @@ struct server::impl {
       answer_error(route, error->id, error->code, error->message, reply);
       return true;
     }
+    try {
+      serve(route, accepted, req, reply);
+    } catch (const zmq::error_t&) {
+      throw; // the socket itself: not this request's fault
+    } catch (const std::exception& e) {
+      // Whatever went wrong (the registry unreadable, memory), it is this request's
+      // answer, and the front end goes on serving the others.
+      answer_error(route, req.id, error_code::internal, e.what(), reply);
+    }
+    return true;
+  }
+
+  /// Answers or enqueues one decoded request.
+  void serve(envelope& route, clock_type::time_point accepted, request& req, std::string& reply) {
     switch (req.op) {
       case request_op::health:
         encode_health(req.id, reply);
         ok.fetch_add(1, std::memory_order_relaxed);
-        send_frames(*router, route, reply);
-        return true;
+        send(route, reply);
+        return;
       case request_op::models:
         encode_models(req.id, catalog->list(), reply);
         ok.fetch_add(1, std::memory_order_relaxed);
-        send_frames(*router, route, reply);
-        return true;
+        send(route, reply);
+        return;
       case request_op::predict:
         break;
     }
     auto found = catalog->find(req.model, req.version);
     if (!found.model) {
       answer_error(route, req.id, found.code, found.message, reply);
-      return true;
+      return;
     }
     if (req.columns != found.model->input_width()) {
       answer_error(route, req.id, error_code::shape_mismatch,
@@ -265,7 +301,7 @@ struct server::impl {
                      " takes rows of " + std::to_string(found.model->input_width()) +
                      " values; got " + std::to_string(req.columns),
                    reply);
-      return true;
+      return;
     }
     job j;
     j.client.assign(static_cast<const char*>(route.front().data()), route.front().size());
@@ -275,7 +311,9 @@ struct server::impl {
     j.rows = req.rows;
     j.values.swap(req.values);
     j.accepted = accepted;
-    if (req.deadline_ms)
+    // Beyond max_deadline_ms a deadline cannot expire in practice (and adding it to a
+    // time point would overflow): clients use huge values to mean "none".
+    if (req.deadline_ms && *req.deadline_ms < max_deadline_ms)
       j.deadline = accepted + std::chrono::milliseconds(*req.deadline_ms);
     if (j.rows <= inline_rows && all_idle() && !more_waiting()) {
       // Nothing to batch it with (no request queued, none waiting on the socket) and
@@ -286,12 +324,18 @@ struct server::impl {
       front_end_batch.push_back(std::move(j));
       compute(front_end_batch, front_end_workspace, front_end_buffers);
       for (auto& o : front_end_buffers.done)
-        send_frames(*router, o.route, o.body);
+        send(o.route, o.body);
       front_end_buffers.done.clear();
-      return true;
+      return;
     }
     enqueue(std::move(j), reply);
-    return true;
+  }
+
+  /// Sends a reply (front-end thread only). A client whose ZeroMQ queue is full (it has
+  /// not read 10,000 replies) loses it: counted as dropped, never blocking the others.
+  void send(envelope& route, const std::string& body) {
+    if (!send_frames(*router, route, body))
+      dropped.fetch_add(1, std::memory_order_relaxed);
   }
 
   /// Another message has arrived on the ROUTER already.
@@ -315,7 +359,9 @@ struct server::impl {
         // Wake someone only when it changes what a worker would do: a worker can start
         // a batch, or the batch being formed may now be full. A forming worker wakes
         // on its own when the arrivals pause (see next_batch).
-        if ((!forming && idle_workers > 0) || (forming && queue.size() >= options.max_batch))
+        if (forming && queue.back().model.get() == forming_model)
+          forming_rows += queue.back().rows;
+        if ((!forming && idle_workers > 0) || (forming && forming_rows >= options.max_batch))
           queue_changed.notify_all();
         return;
       }
@@ -333,7 +379,7 @@ struct server::impl {
                     std::string& reply) {
     errors[static_cast<std::size_t>(code)].fetch_add(1, std::memory_order_relaxed);
     encode_error(id, code, message, reply);
-    send_frames(*router, route, reply);
+    send(route, reply);
   }
 
   // ---- workers -----------------------------------------------------------------------
@@ -370,6 +416,8 @@ struct server::impl {
           ++it;
         }
       }
+      forming_model = model;
+      forming_rows = rows; // the front end adds what it queues for this model from here
       const auto now = clock_type::now();
       const auto wake = std::min(until, last_arrival + gap);
       if (rows >= options.max_batch || options.max_delay.count() == 0 || stopping ||
@@ -378,6 +426,8 @@ struct server::impl {
       queue_changed.wait_until(lock, wake);
     }
     forming = false;
+    forming_model = nullptr;
+    forming_rows = 0;
     if (!queue.empty() && idle_workers > 0)
       queue_changed.notify_all();
     return batch;
@@ -390,6 +440,7 @@ struct server::impl {
   }
 
   void run_worker() {
+    block_signals();
     compute::predict_workspace workspace;
     worker_buffers buffers;
     try {
@@ -488,11 +539,17 @@ void server::start() {
   auto& s = *impl_;
   if (s.running)
     return;
+  if (s.options.endpoint.rfind("inproc://", 0) == 0)
+    throw std::runtime_error("cannot bind " + s.options.endpoint +
+                             ": the server has its own ZeroMQ context, which no client can "
+                             "share; use tcp:// or ipc://");
   s.router.emplace(s.context, zmq::socket_type::router);
   s.router->set(zmq::sockopt::linger, 0);
-  // Replies queued per client before ZeroMQ drops more: enough for a client that sends a
-  // burst before reading (10,000 small replies, a few MiB), bounded all the same.
+  // Replies queued per client before ZeroMQ refuses more: enough for a client that sends
+  // a burst before reading. Mandatory routing makes a refusal visible (counted as
+  // dropped) instead of silent.
   s.router->set(zmq::sockopt::sndhwm, 10000);
+  s.router->set(zmq::sockopt::router_mandatory, 1);
   s.router->set(zmq::sockopt::maxmsgsize,
                 static_cast<std::int64_t>(s.options.limits.max_bytes) * 2);
   try {
@@ -520,18 +577,22 @@ void server::stop() {
   auto& s = *impl_;
   if (!s.running.exchange(false))
     return;
+  // The front end first (nothing is enqueued after it), then the workers; whatever is
+  // still queued is dropped unanswered (the server is going away).
+  if (s.front_end.joinable())
+    s.front_end.join();
   {
     std::lock_guard<std::mutex> lock(s.queue_mutex);
     s.stopping = true;
-    s.queue.clear();
-    s.queued_by_client.clear();
   }
   s.queue_changed.notify_all();
   for (auto& w : s.workers)
     w.join();
   s.workers.clear();
-  if (s.front_end.joinable())
-    s.front_end.join();
+  s.queue.clear();
+  s.queued_by_client.clear();
+  s.forming = false;
+  s.forming_rows = 0;
   s.router.reset();
   s.outbox.clear();
 }
@@ -547,6 +608,7 @@ server_stats server::stats() const {
     out.errors[i] = s.errors[i].load();
   out.rows = s.rows.load();
   out.batches = s.batches.load();
+  out.dropped = s.dropped.load();
   {
     std::lock_guard<std::mutex> lock(s.queue_mutex);
     out.queued = s.queue.size();

@@ -9,9 +9,10 @@
 // - Only the front-end thread touches the ROUTER socket; workers hand replies back
 //   through a locked outbox and wake it with an eventfd it polls beside the socket
 //   (one wake-up per batch), so no socket is shared between threads.
-// - Every request gets exactly one reply (unless the server stops first): malformed
-//   input, unknown models, a full queue (`overloaded`) and expired deadlines are
-//   answered, never dropped, and never affect other requests.
+// - Every request gets exactly one reply (unless the server stops first, or the client
+//   has left 10,000 replies unread: those are dropped and counted): malformed input,
+//   unknown models, a full queue (`overloaded`), expired deadlines and failures while
+//   serving (`internal`) are answered, and never affect other requests.
 // - A request resolves its model version when it is accepted and keeps it: a version
 //   published meanwhile serves only requests accepted after it.
 // - Memory is bounded: at most `max_queue` requests wait (at most half of them from one
@@ -54,6 +55,7 @@ struct server_stats {
   std::array<std::uint64_t, error_code_count> errors{}; ///< by error_code
   std::uint64_t rows = 0;       ///< rows computed
   std::uint64_t batches = 0;    ///< batches computed
+  std::uint64_t dropped = 0;    ///< replies ZeroMQ refused (client gone, or 10,000 unread)
   std::size_t queued = 0;       ///< waiting now
   double latency_p50_ms = 0;    ///< predict replies, accepted -> answered, whole lifetime
   double latency_p99_ms = 0;
@@ -67,7 +69,7 @@ public:
   server& operator=(const server&) = delete;
 
   /// Binds and starts the threads. Throws std::runtime_error naming the endpoint when
-  /// it cannot bind.
+  /// it cannot bind (inproc:// is refused: no client could share this server's context).
   void start();
   /// Stops accepting, stops the threads (waiting requests get no reply) and closes.
   void stop();

@@ -82,6 +82,36 @@ BOOST_AUTO_TEST_CASE(refresh_swaps_in_versions_published_by_others_and_skips_dam
   fs::remove_all(dir);
 }
 
+BOOST_AUTO_TEST_CASE(an_unreadable_name_in_the_registry_hides_no_other_model) {
+  auto dir = fs::temp_directory_path() / ("conveyor_catalog_unreadable_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  registry reg(dir.string());
+  reg.publish("good", encoded(tiny_classifier(1)));
+  fs::create_directory_symlink(dir / "loop", dir / "loop"); // opendir: ELOOP
+  model_catalog c(dir.string());
+  auto problems = c.load_latest();
+  BOOST_TEST(problems.size() == 1u);
+  BOOST_TEST(c.find("good", 0).model);
+  BOOST_TEST(c.find("loop", 0).code == error_code::unknown_model);
+  fs::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(a_registry_version_replaces_an_unpublished_model_with_its_number) {
+  auto dir = fs::temp_directory_path() / ("conveyor_catalog_unpublished_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  registry reg(dir.string());
+  reg.publish("m", encoded(tiny_classifier(1)));
+  model_catalog c(dir.string());
+  c.load_latest();
+  BOOST_TEST(c.add("m", 0, encoded(tiny_classifier(2)))); // unpublished: numbered 2 here
+  auto unpublished = c.find("m", 2).model;
+  reg.publish("m", encoded(tiny_classifier(3)));          // the registry's real version 2
+  BOOST_TEST(c.refresh().loaded.size() == 1u);
+  BOOST_TEST(c.find("m", 2).model.get() != unpublished.get());
+  BOOST_TEST(c.find("m", 0).model->version == 2u);
+  fs::remove_all(dir);
+}
+
 BOOST_AUTO_TEST_CASE(an_artifact_that_does_not_decode_is_refused_with_the_reason) {
   model_catalog c;
   BOOST_CHECK_THROW(c.add("m", 1, "not a model"), std::invalid_argument);
