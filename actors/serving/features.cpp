@@ -75,6 +75,29 @@ feature_builder::feature_builder(const compute::model_artifact& a) {
   identity_ = features_.size() == input_width_;
   for (std::uint32_t j = 0; identity_ && j < features_.size(); ++j)
     identity_ = features_[j].source == j && features_[j].ops.empty();
+  bool single = !features_.empty();
+  for (const auto& f : features_)
+    single = single && f.ops.size() == 1 && f.ops[0].kind == features_[0].ops[0].kind;
+  if (single) {
+    single_kind_ = features_[0].ops[0].kind;
+    for (const auto& f : features_) {
+      sources_.push_back(f.source);
+      single_.push_back(f.ops[0]);
+    }
+  }
+}
+
+template <column_op::kind K>
+void feature_builder::build_single(const float* raw, std::uint32_t rows, float* out) const {
+  const std::size_t in = input_width_, width = single_.size();
+  const std::uint32_t* src = sources_.data();
+  const elementwise_op* ops = single_.data();
+  for (std::size_t r = 0; r < rows; ++r) {
+    const float* from = raw + r * in;
+    float* to = out + r * width;
+    for (std::size_t j = 0; j < width; ++j)
+      to[j] = ops[j].apply<K>(from[src[j]]);
+  }
 }
 
 void feature_builder::build(const float* raw, std::uint32_t rows, std::vector<float>& out) const {
@@ -83,6 +106,17 @@ void feature_builder::build(const float* raw, std::uint32_t rows, std::vector<fl
   if (identity_) {
     std::copy(raw, raw + rows * in, out.data());
     return;
+  }
+  if (single_kind_) {
+    using k = column_op::kind;
+    switch (*single_kind_) {
+      case k::impute: return build_single<k::impute>(raw, rows, out.data());
+      case k::standardize: return build_single<k::standardize>(raw, rows, out.data());
+      case k::min_max: return build_single<k::min_max>(raw, rows, out.data());
+      case k::scale: return build_single<k::scale>(raw, rows, out.data());
+      case k::clip: return build_single<k::clip>(raw, rows, out.data());
+      default: break;
+    }
   }
   for (std::size_t r = 0; r < rows; ++r) {
     const float* from = raw + r * in;

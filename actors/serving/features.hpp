@@ -8,6 +8,7 @@
 #include "actors/compute/model_file.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,9 +38,18 @@ private:
     std::uint32_t source = 0;               ///< input column index
     std::vector<elementwise_op> ops;        ///< applied in order
   };
+  template <column_op::kind K>
+  void build_single(const float* raw, std::uint32_t rows, float* out) const;
+
   std::uint32_t input_width_ = 0;
   std::vector<feature> features_;
   bool identity_ = true;                     ///< no ops, features == inputs in order
+  /// The common case (a cleaner that scaled or standardized every column): every
+  /// feature has exactly one op, all of one kind. Then `sources_` and `single_` hold
+  /// them flat, and one loop specialised for that kind builds the rows.
+  std::optional<column_op::kind> single_kind_;
+  std::vector<std::uint32_t> sources_;
+  std::vector<elementwise_op> single_;
 };
 
 } // namespace conveyor::serving

@@ -82,6 +82,34 @@ BOOST_AUTO_TEST_CASE(compiled_features_equal_apply_preprocessing_bit_for_bit) {
   BOOST_TEST(got[7 * 4 + 1] == static_cast<float>((1.5 - 2) / 3), boost::test_tools::tolerance(1e-6f));
 }
 
+BOOST_AUTO_TEST_CASE(one_op_of_one_kind_per_feature_takes_the_flat_path_with_the_same_result) {
+  // The shape of the Fashion example: the cleaner scaled every pixel.
+  compute::model_spec spec;
+  spec.kind = "softmax";
+  spec.layers = {6, 2};
+  compute::model m(compute::validate(spec));
+  auto a = compute::make_artifact(m);
+  for (int c = 0; c < 6; ++c) {
+    a.input_columns.push_back("p" + std::to_string(c));
+    a.preprocessing.ops.push_back(op(column_op::kind::scale, a.input_columns.back(), 0.1 * (c + 1)));
+  }
+  a.feature_columns = {"p5", "p0", "p1", "p2", "p3", "p4"};
+  feature_builder fb(a);
+  const std::uint32_t rows = 7;
+  std::vector<float> raw(rows * 6);
+  for (std::size_t i = 0; i < raw.size(); ++i)
+    raw[i] = static_cast<float>(i) * 3.7f - 20;
+  std::vector<float> got;
+  fb.build(raw.data(), rows, got);
+  for (std::uint32_t r = 0; r < rows; ++r)
+    for (std::uint32_t j = 0; j < 6; ++j) {
+      auto source = static_cast<std::uint32_t>(std::stoi(a.feature_columns[j].substr(1)));
+      float want = raw[r * 6 + source];
+      apply_elementwise(a.preprocessing.ops[source], &want, 1);
+      BOOST_TEST(got[r * 6 + j] == want);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(models_that_protocol_v1_cannot_feed_are_refused_naming_the_column) {
   auto a = artifact_with_every_numeric_op();
   a.preprocessing.ops.push_back(op(column_op::kind::one_hot, "e"));
