@@ -58,6 +58,24 @@ struct temp_dir {
   static inline int count = 0;
 };
 
+/// One worker that holds a batch open (max_delay 2 s: half a second without arrivals
+/// before it closes), so that what comes meanwhile for another model waits in the
+/// queue. Tests send requests of five rows: small ones finding the server idle would be
+/// computed at once by the front end.
+server_options holding_options(std::size_t max_queue) {
+  server_options o;
+  o.workers = 1;
+  o.max_batch = 1000;
+  o.max_delay = std::chrono::seconds(2);
+  o.max_queue = max_queue;
+  return o;
+}
+
+void add_a_and_b(running_server& s) {
+  s.catalog->add("a", 1, encoded(tiny_classifier(1)));
+  s.catalog->add("b", 1, encoded(tiny_classifier(2)));
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(inference_server)
@@ -183,17 +201,9 @@ BOOST_AUTO_TEST_CASE(every_error_code_is_answered_with_the_request_id) {
 }
 
 BOOST_AUTO_TEST_CASE(a_full_queue_answers_overloaded_and_a_waiting_request_past_its_deadline_is_not_computed) {
-  // One worker holds a batch of model a open (max_delay 2 s, so half a second without
-  // arrivals before it closes), so requests for model b wait in a queue of two. Five
-  // rows per request: small requests finding the server idle are computed at once.
-  server_options o;
-  o.workers = 1;
-  o.max_batch = 1000;
-  o.max_delay = std::chrono::seconds(2);
-  o.max_queue = 2;
-  running_server s(o);
-  s.catalog->add("a", 1, encoded(tiny_classifier(1)));
-  s.catalog->add("b", 1, encoded(tiny_classifier(2)));
+  // Requests for model b wait in a queue of two while the worker holds a's batch.
+  running_server s(holding_options(2));
+  add_a_and_b(s);
   peer first(s.ctx, s.start());
   peer second(s.ctx, s.srv->endpoint());
   const std::vector<std::vector<float>> five_rows(5, std::vector<float>{1, 2, 3, 4});
@@ -361,14 +371,8 @@ BOOST_AUTO_TEST_CASE(a_batch_closes_as_soon_as_it_holds_max_batch_rows) {
 BOOST_AUTO_TEST_CASE(a_full_queue_refuses_every_client_and_huge_deadlines_mean_none) {
   // Two clients, each within its share (half the queue), fill the queue of 4 while the
   // only worker holds a batch of model a open; a third client is then refused.
-  server_options o;
-  o.workers = 1;
-  o.max_batch = 1000;
-  o.max_delay = std::chrono::seconds(2);
-  o.max_queue = 4;
-  running_server s(o);
-  s.catalog->add("a", 1, encoded(tiny_classifier(1)));
-  s.catalog->add("b", 1, encoded(tiny_classifier(2)));
+  running_server s(holding_options(4));
+  add_a_and_b(s);
   auto endpoint = s.start();
   peer holder(s.ctx, endpoint), one(s.ctx, endpoint), two(s.ctx, endpoint), third(s.ctx, endpoint);
   const std::vector<std::vector<float>> five(5, std::vector<float>{1, 2, 3, 4});
