@@ -208,7 +208,7 @@ BOOST_AUTO_TEST_CASE(a_full_queue_answers_overloaded_and_a_waiting_request_past_
   peer second(s.ctx, s.srv->endpoint());
   const std::vector<std::vector<float>> five_rows(5, std::vector<float>{1, 2, 3, 4});
   first.send(predict_request(1, "a", five_rows));
-  std::this_thread::sleep_for(std::chrono::milliseconds(50)); // the worker holds it
+  std::this_thread::sleep_for(std::chrono::milliseconds(200)); // the worker holds it
   request_builder late;
   late.str("op", "predict").uint("id", 2).str("model", "b").rows("inputs", five_rows).uint("deadline_ms", 20);
   second.send(late.bytes());
@@ -377,12 +377,12 @@ BOOST_AUTO_TEST_CASE(a_full_queue_refuses_every_client_and_huge_deadlines_mean_n
   peer holder(s.ctx, endpoint), one(s.ctx, endpoint), two(s.ctx, endpoint), third(s.ctx, endpoint);
   const std::vector<std::vector<float>> five(5, std::vector<float>{1, 2, 3, 4});
   holder.send(predict_request(1, "a", five));
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200)); // the worker holds it
   for (std::uint64_t id = 1; id <= 2; ++id) {
     one.send(predict_request(id, "b", five));
     two.send(predict_request(id, "b", five));
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
   request_builder forever;
   forever.str("op", "predict").uint("id", 9).str("model", "b").rows("inputs", five)
     .uint("deadline_ms", UINT64_MAX);
