@@ -5,6 +5,7 @@
 // going only so that a broken reply can still report its id.
 #include "client/codec.hpp"
 
+#include "actors/compute/float_bytes.hpp"
 #include "client/msgpack_write.hpp"
 
 #include <msgpack.hpp>
@@ -15,7 +16,7 @@
 namespace conveyor::client {
 
 using wire::append_float32;
-using wire::append_le_floats;
+using compute::append_le_floats;
 using wire::pack_str;
 using wire::packer;
 using wire::string_sink;

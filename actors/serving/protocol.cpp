@@ -3,6 +3,7 @@
 // Replies: msgpack's packer over a string-backed buffer.
 #include "actors/serving/protocol.hpp"
 
+#include "actors/compute/float_bytes.hpp"
 #include "client/msgpack_write.hpp"
 
 #include <msgpack.hpp>
@@ -73,7 +74,7 @@ struct request_visitor : msgpack::null_visitor {
   bool top_is_map = false;
   bool in_key = false;
   field key = field::none;       // the top-level key whose value is being read
-  bool seen[10] = {};
+  bool seen[static_cast<int>(field::unknown) + 1] = {};
 
   bool have_op = false, have_id = false, have_model = false;
   bool have_inputs = false, have_tensor = false, have_shape = false;
@@ -386,7 +387,7 @@ std::optional<request_error> finish(request_visitor& v, request& out) {
   out.rows = static_cast<std::uint32_t>(rows);
   out.columns = static_cast<std::uint32_t>(columns);
   out.values.resize(rows * columns);
-  wire::read_le_floats(v.tensor, out.values.data());
+  compute::read_le_floats(v.tensor, out.values.data());
   return std::nullopt;
 }
 

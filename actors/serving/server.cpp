@@ -315,20 +315,17 @@ struct server::impl {
     // time point would overflow): clients use huge values to mean "none".
     if (req.deadline_ms && *req.deadline_ms < max_deadline_ms)
       j.deadline = accepted + std::chrono::milliseconds(*req.deadline_ms);
-    if (j.rows <= inline_rows && all_idle() && !more_waiting()) {
-      // Nothing to batch it with (no request queued, none waiting on the socket) and
-      // nobody busy: computing it here saves the two thread hand-offs (about half the
-      // latency of a lone small request), and keeps the front end from its socket only
-      // for a few microseconds. Under load this never holds.
+    if (!enqueue(j, reply)) {
+      // Nothing to batch it with and nobody busy (see enqueue): computing it here saves
+      // the two thread hand-offs (about half the latency of a lone small request), and
+      // keeps the front end from its socket only for a few microseconds.
       front_end_batch.clear();
       front_end_batch.push_back(std::move(j));
       compute(front_end_batch, front_end_workspace, front_end_buffers);
       for (auto& o : front_end_buffers.done)
         send(o.route, o.body);
       front_end_buffers.done.clear();
-      return;
     }
-    enqueue(std::move(j), reply);
   }
 
   /// Sends a reply (front-end thread only). A client whose ZeroMQ queue is full (it has
@@ -343,14 +340,16 @@ struct server::impl {
     return (router->get(zmq::sockopt::events) & ZMQ_POLLIN) != 0;
   }
 
-  bool all_idle() {
-    std::lock_guard<std::mutex> lock(queue_mutex);
-    return queue.empty() && !forming && idle_workers == options.workers;
-  }
-
-  void enqueue(job&& j, std::string& reply) {
+  /// Queues `j` (moving from it), or answers it `overloaded`. Returns false, leaving `j`
+  /// as it was, when the front end should rather compute it at once: it has at most
+  /// inline_rows rows, and nothing is queued, forming, computing or waiting on the
+  /// socket (under load this never holds, and it costs no lock of its own).
+  bool enqueue(job& j, std::string& reply) {
     {
       std::lock_guard<std::mutex> lock(queue_mutex);
+      if (j.rows <= inline_rows && queue.empty() && !forming &&
+          idle_workers == options.workers && !more_waiting())
+        return false;
       auto& mine = queued_by_client[j.client];
       if (queue.size() < options.max_queue && mine < per_client_cap) {
         ++mine;
@@ -363,7 +362,7 @@ struct server::impl {
           forming_rows += queue.back().rows;
         if ((!forming && idle_workers > 0) || (forming && forming_rows >= options.max_batch))
           queue_changed.notify_all();
-        return;
+        return true;
       }
       if (mine == 0)
         queued_by_client.erase(j.client);
@@ -373,6 +372,7 @@ struct server::impl {
                    " requests, at most " + std::to_string(per_client_cap) +
                    " per client); retry later",
                  reply);
+    return true;
   }
 
   void answer_error(envelope& route, std::uint64_t id, error_code code, const std::string& message,
