@@ -118,8 +118,6 @@ void inference::tick() {
   ctx_->report_metrics(metrics);
 }
 
-std::string inference::endpoint() const { return server_ ? server_->endpoint() : std::string(); }
-
 kind_entry inference_kind() {
   using dsl::param_type;
   kind_entry e;

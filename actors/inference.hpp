@@ -41,8 +41,6 @@ public:
   bool is_service() const override { return true; }
   void tick() override;
 
-  /// The bound endpoint (after open).
-  std::string endpoint() const;
 
 private:
   inference_options options_;
