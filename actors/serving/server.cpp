@@ -102,12 +102,14 @@ bool send_frames(zmq::socket_t& socket, envelope& route, const std::string& body
   return socket.send(zmq::buffer(body), zmq::send_flags::dontwait).has_value();
 }
 
-/// Server threads take no signals (the process's handlers run elsewhere), so that a
-/// signal never interrupts a ZeroMQ call there.
+/// Server threads take no asynchronous signals (the process's handlers run elsewhere),
+/// so that a signal never interrupts a ZeroMQ call there. Faults stay deliverable.
 void block_signals() {
-  sigset_t all;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, nullptr);
+  sigset_t set;
+  sigfillset(&set);
+  for (int fault : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT})
+    sigdelset(&set, fault);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
 } // namespace
