@@ -1,7 +1,7 @@
 // Registers every built-in actor kind (readers, cleaner, splitter, sinks, ...).
 #pragma once
 
-#include "runtime/kind_registry.hpp"
+#include "step/kind_registry.hpp"
 
 namespace conveyor {
 

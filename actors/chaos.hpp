@@ -4,8 +4,8 @@
 // Not for production graphs.
 #pragma once
 
-#include "runtime/kind_registry.hpp"
-#include "runtime/step.hpp"
+#include "step/kind_registry.hpp"
+#include "step/step.hpp"
 
 #include <cstdint>
 

@@ -1,9 +1,9 @@
 #include "actors/cleaner.hpp"
 
-#include "actors/apply_preprocessing.hpp"
-#include "actors/batch_rows.hpp"
+#include "data/apply_preprocessing.hpp"
+#include "data/batch_rows.hpp"
 #include "actors/kind_schema_builder.hpp"
-#include "actors/preprocessing_codec.hpp"
+#include "data/preprocessing_codec.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -10,8 +10,8 @@
 // `missing = "drop"` (a row filter, not an op of the preprocessing).
 #pragma once
 
-#include "runtime/kind_registry.hpp"
-#include "runtime/step.hpp"
+#include "step/kind_registry.hpp"
+#include "step/step.hpp"
 
 #include <cstdint>
 #include <deque>

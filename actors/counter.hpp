@@ -2,8 +2,8 @@
 // durable state, so a restarted counter carries on from where it was.
 #pragma once
 
-#include "runtime/kind_registry.hpp"
-#include "runtime/step.hpp"
+#include "step/kind_registry.hpp"
+#include "step/step.hpp"
 
 #include <cstdint>
 

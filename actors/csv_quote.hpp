@@ -2,7 +2,7 @@
 // quoting per RFC 4180 where a field needs it.
 #pragma once
 
-#include "runtime/step.hpp"
+#include "step/step.hpp"
 
 #include <string>
 #include <string_view>

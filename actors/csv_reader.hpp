@@ -11,8 +11,8 @@
 
 #include "actors/csv_tokenizer.hpp"
 #include "actors/gz_file.hpp"
-#include "runtime/kind_registry.hpp"
-#include "runtime/step.hpp"
+#include "step/kind_registry.hpp"
+#include "step/step.hpp"
 
 #include <cstdint>
 #include <cstdio>

@@ -4,8 +4,8 @@
 // A restarted writer (durable state present) appends instead of truncating.
 #pragma once
 
-#include "runtime/kind_registry.hpp"
-#include "runtime/step.hpp"
+#include "step/kind_registry.hpp"
+#include "step/step.hpp"
 
 #include <cstdio>
 #include <string>

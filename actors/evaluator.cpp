@@ -1,8 +1,8 @@
 #include "actors/evaluator.hpp"
 
-#include "actors/apply_preprocessing.hpp"
-#include "actors/compute/metrics.hpp"
-#include "actors/compute/model_file.hpp"
+#include "data/apply_preprocessing.hpp"
+#include "compute/metrics.hpp"
+#include "compute/model_file.hpp"
 #include "actors/kind_schema_builder.hpp"
 
 #include <cmath>

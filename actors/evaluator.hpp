@@ -11,8 +11,8 @@
 // not fit the data is logged and skipped; it never stops the step.
 #pragma once
 
-#include "runtime/kind_registry.hpp"
-#include "runtime/step.hpp"
+#include "step/kind_registry.hpp"
+#include "step/step.hpp"
 
 #include <cstdint>
 #include <deque>

@@ -1,6 +1,6 @@
 #include "actors/gz_file.hpp"
 
-#include "runtime/step.hpp"
+#include "step/step.hpp"
 
 #include <cerrno>
 #include <climits>

@@ -8,8 +8,8 @@
 #pragma once
 
 #include "actors/gz_file.hpp"
-#include "runtime/kind_registry.hpp"
-#include "runtime/step.hpp"
+#include "step/kind_registry.hpp"
+#include "step/step.hpp"
 
 #include <cstdint>
 #include <memory>

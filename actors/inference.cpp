@@ -1,6 +1,6 @@
 #include "actors/inference.hpp"
 
-#include "actors/compute/cpu_backend.hpp"
+#include "compute/cpu/cpu_backend.hpp"
 #include "actors/kind_schema_builder.hpp"
 
 #include <chrono>
@@ -104,9 +104,9 @@ void inference::tick() {
   std::map<std::string, double> metrics;
   metrics["requests"] = static_cast<double>(s.requests);
   metrics["ok"] = static_cast<double>(s.ok);
-  for (int c = 0; c < serving::error_code_count; ++c)
+  for (int c = 0; c < wire::error_code_count; ++c)
     if (s.errors[static_cast<std::size_t>(c)] != 0)
-      metrics[std::string(serving::to_string(static_cast<serving::error_code>(c)))] =
+      metrics[std::string(wire::to_string(static_cast<wire::error_code>(c)))] =
         static_cast<double>(s.errors[static_cast<std::size_t>(c)]);
   metrics["rows"] = static_cast<double>(s.rows);
   if (s.dropped != 0)

@@ -14,10 +14,10 @@
 // (to be restarted by supervision) if one of its threads died.
 #pragma once
 
-#include "actors/serving/model_catalog.hpp"
-#include "actors/serving/server.hpp"
-#include "runtime/kind_registry.hpp"
-#include "runtime/step.hpp"
+#include "serving/model_catalog.hpp"
+#include "serving/server.hpp"
+#include "step/kind_registry.hpp"
+#include "step/step.hpp"
 
 #include <memory>
 

@@ -12,9 +12,9 @@
 // restarted by its supervisor.
 #pragma once
 
-#include "actors/serving/registry.hpp"
-#include "runtime/kind_registry.hpp"
-#include "runtime/step.hpp"
+#include "serving/registry.hpp"
+#include "step/kind_registry.hpp"
+#include "step/step.hpp"
 
 #include <cstdint>
 #include <string>

@@ -1,6 +1,6 @@
 #include "actors/splitter.hpp"
 
-#include "actors/batch_rows.hpp"
+#include "data/batch_rows.hpp"
 #include "actors/kind_schema_builder.hpp"
 
 #include <cmath>

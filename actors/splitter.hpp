@@ -3,8 +3,8 @@
 // nor on restarts: a replayed row always goes the same way.
 #pragma once
 
-#include "runtime/kind_registry.hpp"
-#include "runtime/step.hpp"
+#include "step/kind_registry.hpp"
+#include "step/step.hpp"
 
 #include <cstdint>
 #include <string>

@@ -1,8 +1,10 @@
 #include "actors/trainer.hpp"
 
-#include "actors/compute/cpu_backend.hpp"
-#include "actors/compute/model_file.hpp"
-#include "actors/compute/model_spec.hpp"
+#include "base/atomic_file.hpp"
+
+#include "compute/cpu/cpu_backend.hpp"
+#include "compute/model_file.hpp"
+#include "compute/model_spec.hpp"
 #include "actors/kind_schema_builder.hpp"
 
 #include <algorithm>
@@ -46,41 +48,6 @@ bool get_u64(const std::string& s, std::size_t& pos, std::uint64_t& v) {
     v |= std::uint64_t{static_cast<unsigned char>(s[pos + static_cast<std::size_t>(i)])} << (8 * i);
   pos += 8;
   return true;
-}
-
-/// temp file in the same directory, fsync, rename, fsync of the directory.
-void write_atomically(const std::string& path, const std::string& bytes) {
-  namespace fs = std::filesystem;
-  fs::path p(path);
-  auto dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  auto tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    throw step_failure("trainer: cannot create checkpoint '" + tmp + "': " + std::strerror(errno));
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    auto n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      int e = errno;
-      ::close(fd);
-      throw step_failure("trainer: cannot write checkpoint '" + tmp + "': " + std::strerror(e));
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0)
-    throw step_failure("trainer: cannot sync checkpoint '" + tmp + "': " + std::strerror(errno));
-  if (::rename(tmp.c_str(), path.c_str()) != 0)
-    throw step_failure("trainer: cannot rename checkpoint to '" + path + "': " +
-                       std::strerror(errno));
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
 }
 
 /// The raw columns a preprocessing expects, derived from the model's feature columns:
@@ -573,7 +540,12 @@ void trainer::write_checkpoint() {
   put_u64(bytes, step_ / steps_per_epoch_);
   put_u64(bytes, step_);
   auto path = options_.checkpoint_dir + "/" + std::to_string(step_) + ".ckpt";
-  write_atomically(path, bytes);
+  try {
+    std::filesystem::create_directories(options_.checkpoint_dir);
+    write_file_atomically(path, bytes);
+  } catch (const std::exception& e) { // filesystem_error is a runtime_error too
+    throw step_failure(std::string("trainer: cannot write checkpoint: ") + e.what());
+  }
   checkpoint_step_ = step_;
   save_state();
   // keep the newest two checkpoints of this run

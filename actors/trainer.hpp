@@ -20,10 +20,10 @@
 // checkpoint to load (the directory must be visible to every replica).
 #pragma once
 
-#include "actors/compute/model.hpp"
-#include "actors/compute/optimizer.hpp"
-#include "runtime/kind_registry.hpp"
-#include "runtime/step.hpp"
+#include "compute/model.hpp"
+#include "compute/optimizer.hpp"
+#include "step/kind_registry.hpp"
+#include "step/step.hpp"
 
 #include <chrono>
 #include <cstdint>

@@ -5,7 +5,7 @@
 #include "cli/infer_command.hpp"
 #include "cli/models_command.hpp"
 #include "cli/progress_line.hpp"
-#include "runtime/kind_registry.hpp"
+#include "step/kind_registry.hpp"
 #include "runtime/local_run.hpp"
 #include "runtime/logging.hpp"
 

@@ -1,7 +1,7 @@
 #include "cli/models_command.hpp"
 
-#include "actors/compute/model_file.hpp"
-#include "actors/serving/registry.hpp"
+#include "compute/model_file.hpp"
+#include "serving/registry.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>

@@ -1,4 +1,4 @@
-// `conveyor models`: look into and prune a model registry (actors/serving/registry.hpp).
+// `conveyor models`: look into and prune a model registry (serving/registry.hpp).
 //   models list --registry DIR [--json]              one line per model, latest version
 //   models show NAME[:VERSION] --registry DIR [--json] what a version holds (latest by default)
 //   models rm NAME:VERSION --registry DIR | NAME --all   remove one or every version

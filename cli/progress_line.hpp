@@ -3,7 +3,7 @@
 // log line every few seconds, so that redirected output stays readable.
 #pragma once
 
-#include "runtime/step.hpp"
+#include "step/step.hpp"
 
 #include <chrono>
 

@@ -106,7 +106,7 @@ struct client::impl {
               break;
             payload = std::move(next);
           }
-          return decode_reply(std::string_view(payload.data<char>(), payload.size()),
+          return wire::decode_reply(std::string_view(payload.data<char>(), payload.size()),
                               opts.limits);
         }
       } catch (const zmq::error_t& e) {
@@ -256,7 +256,7 @@ reply client::predict(std::string_view model, const std::vector<std::vector<floa
     return std::move(*failure);
   predict_request req{id, model, version, flat.data(), static_cast<std::uint32_t>(rows.size()),
                       static_cast<std::uint32_t>(columns), deadline_ms, impl_->opts.encoding};
-  encode_predict(req, impl_->buffer);
+  wire::encode_predict_request(req, impl_->buffer);
   return impl_->call(id);
 }
 
@@ -268,19 +268,19 @@ reply client::predict(std::string_view model, const float* values, std::uint32_t
     return std::move(*failure);
   predict_request req{id, model, version, values, rows, columns, deadline_ms,
                       impl_->opts.encoding};
-  encode_predict(req, impl_->buffer);
+  wire::encode_predict_request(req, impl_->buffer);
   return impl_->call(id);
 }
 
 reply client::models() {
   const auto id = impl_->next_id++;
-  encode_models(id, impl_->buffer);
+  wire::encode_models_request(id, impl_->buffer);
   return impl_->call(id);
 }
 
 reply client::health() {
   const auto id = impl_->next_id++;
-  encode_health(id, impl_->buffer);
+  wire::encode_health_request(id, impl_->buffer);
   return impl_->call(id);
 }
 
@@ -295,19 +295,19 @@ std::uint64_t client::send_predict(std::string_view model, const float* values,
   }
   predict_request req{id, model, version, values, rows, columns, deadline_ms,
                       impl_->opts.encoding};
-  encode_predict(req, impl_->buffer);
+  wire::encode_predict_request(req, impl_->buffer);
   return impl_->launch(id);
 }
 
 std::uint64_t client::send_models() {
   const auto id = impl_->next_id++;
-  encode_models(id, impl_->buffer);
+  wire::encode_models_request(id, impl_->buffer);
   return impl_->launch(id);
 }
 
 std::uint64_t client::send_health() {
   const auto id = impl_->next_id++;
-  encode_health(id, impl_->buffer);
+  wire::encode_health_request(id, impl_->buffer);
   return impl_->launch(id);
 }
 

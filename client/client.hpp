@@ -4,7 +4,7 @@
 // - One client is one socket: not thread-safe; use one client per thread (they share one
 //   ZeroMQ context inside the library).
 // - Server errors and client-side failures come back as a `reply` with ok == false
-//   (reply.hpp); nothing here throws after construction, except std::bad_alloc.
+//   (wire/reply.hpp); nothing here throws after construction, except std::bad_alloc.
 // - Synchronous calls (predict, models, health) send one request and wait up to
 //   options.timeout for its reply; replies to earlier asynchronous requests that arrive
 //   meanwhile are kept for receive().
@@ -14,8 +14,8 @@
 //   its reply, should it come later, is dropped (counted by stray_replies()).
 #pragma once
 
-#include "client/codec.hpp"
-#include "client/reply.hpp"
+#include "wire/client_codec.hpp"
+#include "wire/reply.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -27,12 +27,23 @@
 
 namespace conveyor::client {
 
+// The protocol's types that this client's calls take and return, named here so that
+// users of the client need only this header and namespace.
+using wire::client_failure;
+using wire::error_info;
+using wire::input_encoding;
+using wire::model_info;
+using wire::predict_request;
+using wire::reply;
+using wire::reply_limits;
+namespace client_error = wire::client_error;
+
 struct options {
   /// How long a request may wait for its reply (sync calls, and async requests).
   std::chrono::milliseconds timeout{5000};
   /// How predict sends its rows; `tensor` is the fast path.
   input_encoding encoding = input_encoding::tensor;
-  /// Caps on what a reply may hold (codec.hpp).
+  /// Caps on what a reply may hold (wire/client_codec.hpp).
   reply_limits limits;
   /// ZeroMQ send/receive high-water marks (messages queued per direction); 0: no limit.
   int high_water_mark = 10000;

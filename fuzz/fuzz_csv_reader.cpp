@@ -2,7 +2,7 @@
 // kind with its default parameters and small batches. Malformed rows must be counted,
 // never crash; a step_failure (e.g. an empty file has no header) is an allowed outcome.
 #include "actors/csv_reader.hpp"
-#include "runtime/kind_registry.hpp"
+#include "step/kind_registry.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -1,7 +1,7 @@
 // libFuzzer target for the model file decoder: any bytes go through decode(), which must
 // never crash, throw or allocate without bound; whatever decodes must encode and decode
 // again to an artifact that encodes to the same bytes.
-#include "actors/compute/model_file.hpp"
+#include "compute/model_file.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -1,13 +1,13 @@
-// libFuzzer target for the server's request decoder (serving::decode_request) and, on the
+// libFuzzer target for the server's request decoder (wire::decode_request) and, on the
 // same bytes, the client's reply decoder: neither may crash, throw, or allocate without
 // bound. Limits are small so that too_large paths are reached. What decodes must hold
 // rows x columns values within the limits and survive a round trip: encoded as a reply by
-// serving::encode_prediction (outputs = the request's values, labels = each row's arg-max)
-// and decoded by client::decode_reply to the same id, model, version, shape and values
+// wire::encode_prediction_reply (outputs = the request's values, labels = each row's arg-max)
+// and decoded by wire::decode_reply to the same id, model, version, shape and values
 // (bit for bit).
-// Errors must round-trip through encode_error the same way.
-#include "actors/serving/protocol.hpp"
-#include "client/codec.hpp"
+// Errors must round-trip through encode_error_reply the same way.
+#include "wire/server_codec.hpp"
+#include "wire/client_codec.hpp"
 
 #include <cmath>
 #include <cstddef>
@@ -21,8 +21,8 @@ namespace {
 
 using namespace conveyor;
 
-serving::request_limits fuzz_limits() {
-  serving::request_limits l;
+wire::request_limits fuzz_limits() {
+  wire::request_limits l;
   l.max_rows = 16;
   l.max_columns = 64;
   l.max_bytes = 4096;
@@ -34,16 +34,16 @@ void check(bool ok) {
     std::abort();
 }
 
-void round_trip_error(const serving::request_error& e) {
+void round_trip_error(const wire::request_error& e) {
   std::string bytes;
-  serving::encode_error(e.id, e.code, e.message, bytes);
-  auto r = client::decode_reply(bytes);
+  wire::encode_error_reply(e.id, e.code, e.message, bytes);
+  auto r = wire::decode_reply(bytes);
   check(!r.ok && r.id == e.id && !r.error.client_side);
-  check(r.error.code == serving::to_string(e.code));
+  check(r.error.code == wire::to_string(e.code));
   check(r.error.message == e.message);
 }
 
-void round_trip_prediction(const serving::request& q) {
+void round_trip_prediction(const wire::request& q) {
   std::vector<std::int32_t> labels(q.rows);
   for (std::uint32_t r = 0; r < q.rows; ++r) {
     const float* row = q.values.data() + std::size_t{r} * q.columns;
@@ -54,9 +54,9 @@ void round_trip_prediction(const serving::request& q) {
     labels[r] = static_cast<std::int32_t>(best);
   }
   std::string bytes;
-  serving::encode_prediction(q.id, q.model, q.version, q.values.data(), q.rows, q.columns,
+  wire::encode_prediction_reply(q.id, q.model, q.version, q.values.data(), q.rows, q.columns,
                              labels.data(), bytes);
-  auto r = client::decode_reply(bytes);
+  auto r = wire::decode_reply(bytes);
   check(r.ok && r.id == q.id && r.model == q.model && r.version == q.version);
   check(r.rows == q.rows && r.width == q.columns && r.labels == labels);
   check(r.outputs.size() == q.values.size());
@@ -70,12 +70,12 @@ void round_trip_prediction(const serving::request& q) {
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static const serving::request_limits limits = fuzz_limits();
-  static serving::request request; // reused across inputs, as a server reuses it
+  static const wire::request_limits limits = fuzz_limits();
+  static wire::request request; // reused across inputs, as a server reuses it
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
 
   // The same bytes as a reply: anything goes, but what decodes is consistent.
-  auto reply = client::decode_reply(bytes);
+  auto reply = wire::decode_reply(bytes);
   if (reply.ok) {
     check(reply.outputs.size() == std::size_t{reply.rows} * reply.width);
     check(reply.labels.empty() || reply.labels.size() == reply.rows);
@@ -83,14 +83,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(!reply.error.code.empty());
   }
 
-  auto error = serving::decode_request(bytes, limits, request);
+  auto error = wire::decode_request(bytes, limits, request);
   if (error) {
-    check(size <= limits.max_bytes || error->code == serving::error_code::too_large);
+    check(size <= limits.max_bytes || error->code == wire::error_code::too_large);
     round_trip_error(*error);
     return 0;
   }
   check(size <= limits.max_bytes);
-  if (request.op != serving::request_op::predict)
+  if (request.op != wire::request_op::predict)
     return 0;
   check(request.model.size() <= 1024);
   check(request.rows >= 1 && request.rows <= limits.max_rows);

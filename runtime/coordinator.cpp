@@ -4,7 +4,7 @@
 #include "runtime/coordinator.hpp"
 
 #include "runtime/delivery_ledger.hpp"
-#include "runtime/kind_registry.hpp"
+#include "step/kind_registry.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/topology.hpp"
 

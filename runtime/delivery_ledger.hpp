@@ -5,7 +5,7 @@
 // complete. Plain C++; owned by the coordinator.
 #pragma once
 
-#include "runtime/batch.hpp"
+#include "data/batch.hpp"
 
 #include <cstdint>
 #include <map>

@@ -3,7 +3,7 @@
 #include "runtime/local_run.hpp"
 
 #include "runtime/coordinator.hpp"
-#include "runtime/kind_registry.hpp"
+#include "step/kind_registry.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/node.hpp"
 

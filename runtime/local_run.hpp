@@ -4,7 +4,7 @@
 
 #include "dsl/graph_spec.hpp"
 #include "runtime/run_report.hpp"
-#include "runtime/step.hpp"
+#include "step/step.hpp"
 
 #include <functional>
 #include <map>

@@ -22,9 +22,9 @@
 //   N -> K  (failed_atom, step_failure_report) restart limit reached: the run fails
 #pragma once
 
-#include "runtime/batch.hpp"
+#include "data/batch.hpp"
 #include "runtime/run_report.hpp"
-#include "runtime/step.hpp"
+#include "step/step.hpp"
 
 #include <caf/all.hpp>
 
@@ -146,7 +146,8 @@ typename Inspector::result_type inspect(Inspector& f, preprocessing& x) {
 }
 
 /// Batches travel with their floats as raw bytes: element-wise serialization of a
-/// float vector is 2-2.6x slower across processes (CAF-NOTES.md). Shared parts
+/// float vector measured 2-2.6x slower across processes with CAF 0.17's binary
+/// serializer. Shared parts
 /// (schema, transform) are sent by value and shared again on arrival.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, batch& x) {

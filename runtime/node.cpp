@@ -4,7 +4,7 @@
 #include "runtime/node.hpp"
 
 #include "dsl/front_end.hpp"
-#include "runtime/kind_registry.hpp"
+#include "step/kind_registry.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/restart_tracker.hpp"
 #include "runtime/step_actor.hpp"

@@ -12,7 +12,7 @@
 #pragma once
 
 #include "dsl/schema.hpp"
-#include "runtime/step.hpp"
+#include "step/step.hpp"
 
 #include <caf/fwd.hpp>
 

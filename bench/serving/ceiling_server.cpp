@@ -1,10 +1,10 @@
 // ceiling_server: the ceiling for inference servers speaking protocol v1. One thread on a
-// ROUTER socket decodes each request with serving::decode_request and answers at once
+// ROUTER socket decodes each request with wire::decode_request and answers at once
 // without computing: predict gets zero outputs of the right shape (--classes per row) and
 // label 0 through serving::encode_prediction, so the reply has the size a real one has;
 // models and health are answered as a server would. What a real server achieves over the
 // same sockets and codec can only be lower.
-#include "actors/serving/protocol.hpp"
+#include "wire/server_codec.hpp"
 
 #include <CLI/CLI.hpp>
 #include <zmq.hpp>
@@ -29,35 +29,35 @@ struct config {
 };
 
 /// The reply to one request (decoded into `req`, reused), written into `out`.
-void answer(std::string_view bytes, const config& cfg, serving::request& req,
+void answer(std::string_view bytes, const config& cfg, wire::request& req,
             std::vector<float>& zeros, std::vector<std::int32_t>& labels, std::string& out) {
-  static const serving::request_limits limits;
-  if (auto error = serving::decode_request(bytes, limits, req)) {
-    serving::encode_error(error->id, error->code, error->message, out);
+  static const wire::request_limits limits;
+  if (auto error = wire::decode_request(bytes, limits, req)) {
+    wire::encode_error_reply(error->id, error->code, error->message, out);
     return;
   }
   switch (req.op) {
-    case serving::request_op::health:
-      serving::encode_health(req.id, out);
+    case wire::request_op::health:
+      wire::encode_health_reply(req.id, out);
       return;
-    case serving::request_op::models:
-      serving::encode_models(req.id, {{cfg.model, cfg.version, cfg.inputs, cfg.classes}}, out);
+    case wire::request_op::models:
+      wire::encode_models_reply(req.id, {{cfg.model, cfg.version, cfg.inputs, cfg.classes}}, out);
       return;
-    case serving::request_op::predict:
+    case wire::request_op::predict:
       break;
   }
   if (req.model != cfg.model) {
-    serving::encode_error(req.id, serving::error_code::unknown_model,
+    wire::encode_error_reply(req.id, wire::error_code::unknown_model,
                           "no model named '" + req.model + "'", out);
     return;
   }
   if (req.version != 0 && req.version != cfg.version) {
-    serving::encode_error(req.id, serving::error_code::unknown_version,
+    wire::encode_error_reply(req.id, wire::error_code::unknown_version,
                           cfg.model + " has no version " + std::to_string(req.version), out);
     return;
   }
   if (req.columns != cfg.inputs) {
-    serving::encode_error(req.id, serving::error_code::shape_mismatch,
+    wire::encode_error_reply(req.id, wire::error_code::shape_mismatch,
                           "rows of " + std::to_string(req.columns) + " values; " + cfg.model +
                             " takes " + std::to_string(cfg.inputs),
                           out);
@@ -68,7 +68,7 @@ void answer(std::string_view bytes, const config& cfg, serving::request& req,
     zeros.resize(n, 0.0f);
   if (labels.size() < req.rows)
     labels.resize(req.rows, 0);
-  serving::encode_prediction(req.id, cfg.model, cfg.version, zeros.data(), req.rows,
+  wire::encode_prediction_reply(req.id, cfg.model, cfg.version, zeros.data(), req.rows,
                              cfg.classes, labels.data(), out);
 }
 
@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
   std::cerr << "ceiling_server: listening on " << router.get(zmq::sockopt::last_endpoint)
             << std::endl;
 
-  serving::request req;
+  wire::request req;
   std::vector<float> zeros;
   std::vector<std::int32_t> labels;
   std::string out;

@@ -102,7 +102,7 @@ class Model:
     Preprocessing is compiled at load into vectorised stages: ops on different columns
     commute, so the k-th op of every column forms one level, and a level's ops of one
     kind run as one numpy expression over the columns they touch. Arithmetic is float32
-    with the same formulas as actors/apply_preprocessing.cpp and the C++ forward pass.
+    with the same formulas as data/apply_preprocessing.cpp and the C++ forward pass.
     """
 
     def __init__(self, m: dict):

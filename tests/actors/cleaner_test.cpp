@@ -1,7 +1,7 @@
 #include "actors/cleaner.hpp"
 
-#include "actors/apply_preprocessing.hpp"
-#include "actors/preprocessing_codec.hpp"
+#include "data/apply_preprocessing.hpp"
+#include "data/preprocessing_codec.hpp"
 #include "step_harness.hpp"
 
 #include <boost/test/unit_test.hpp>

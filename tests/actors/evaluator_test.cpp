@@ -1,9 +1,9 @@
 // evaluator: applies each model's own preprocessing to raw rows, gates on the metric,
 // forwards passing models with the metric attached, and skips malformed artifacts.
-#include "actors/compute/model_file.hpp"
+#include "compute/model_file.hpp"
 #include "actors/evaluator.hpp"
 #include "step_harness.hpp"
-#include "test_models.hpp"
+#include "tests/compute/test_models.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,9 +1,9 @@
 // inference as a step: what it does with the models that arrive on its port, its
-// metrics, and an endpoint it cannot bind. (The server itself: tests/actors/serving;
+// metrics, and an endpoint it cannot bind. (The server itself: tests/serving;
 // the step in a real run: tests/integration/serving_test.cpp.)
 #include "actors/inference.hpp"
 #include "step_harness.hpp"
-#include "test_models.hpp"
+#include "tests/compute/test_models.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,11 +1,11 @@
 // publisher: files models in the registry, forwards them with their version, is
 // idempotent across replays and restarts, prunes with `keep`, and rejects junk without
 // failing.
-#include "actors/compute/model_file.hpp"
+#include "compute/model_file.hpp"
 #include "actors/publisher.hpp"
-#include "actors/serving/registry.hpp"
+#include "serving/registry.hpp"
 #include "step_harness.hpp"
-#include "test_models.hpp"
+#include "tests/compute/test_models.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,8 +1,8 @@
 // trainer: learns, rejects bad rows naming them, diverges cleanly, N replicas match one
 // replica, and a crash mid-training resumes from the last checkpoint (through run_locally).
 #include "actors/builtin_kinds.hpp"
-#include "actors/compute/metrics.hpp"
-#include "actors/compute/model_file.hpp"
+#include "compute/metrics.hpp"
+#include "compute/model_file.hpp"
 #include "actors/trainer.hpp"
 #include "dsl/front_end.hpp"
 #include "runtime/local_run.hpp"

@@ -64,32 +64,32 @@ void test_router::loop() {
 }
 
 std::optional<std::string> pretend_server(std::string_view bytes) {
-  serving::request_limits limits;
-  serving::request request;
+  wire::request_limits limits;
+  wire::request request;
   std::string out;
-  if (auto error = serving::decode_request(bytes, limits, request)) {
-    serving::encode_error(error->id, error->code, error->message, out);
+  if (auto error = wire::decode_request(bytes, limits, request)) {
+    wire::encode_error_reply(error->id, error->code, error->message, out);
     return out;
   }
   switch (request.op) {
-    case serving::request_op::health:
-      serving::encode_health(request.id, out);
+    case wire::request_op::health:
+      wire::encode_health_reply(request.id, out);
       return out;
-    case serving::request_op::models:
-      serving::encode_models(request.id, {{"fashion", 3, 4, 2}}, out);
+    case wire::request_op::models:
+      wire::encode_models_reply(request.id, {{"fashion", 3, 4, 2}}, out);
       return out;
-    case serving::request_op::predict:
+    case wire::request_op::predict:
       break;
   }
   if (request.model == "silent")
     return std::nullopt;
   if (request.model != "fashion") {
-    serving::encode_error(request.id, serving::error_code::unknown_model,
+    wire::encode_error_reply(request.id, wire::error_code::unknown_model,
                           "no model named '" + request.model + "'", out);
     return out;
   }
   if (request.version != 0 && request.version != 3) {
-    serving::encode_error(request.id, serving::error_code::unknown_version,
+    wire::encode_error_reply(request.id, wire::error_code::unknown_version,
                           "fashion has no version " + std::to_string(request.version), out);
     return out;
   }
@@ -103,7 +103,7 @@ std::optional<std::string> pretend_server(std::string_view bytes) {
     outputs.push_back(static_cast<float>(request.columns));
     labels.push_back(sum > 0 ? 1 : 0);
   }
-  serving::encode_prediction(request.id, "fashion", 3, outputs.data(), request.rows, 2,
+  wire::encode_prediction_reply(request.id, "fashion", 3, outputs.data(), request.rows, 2,
                              labels.data(), out);
   return out;
 }

@@ -1,9 +1,9 @@
 // A tiny inference server for client tests: a ROUTER on tcp://127.0.0.1 (a free port) with
-// a thread that decodes each request with serving::decode_request and answers through a
+// a thread that decodes each request with wire::decode_request and answers through a
 // test-supplied function, optionally holding replies back to send them out of order.
 #pragma once
 
-#include "actors/serving/protocol.hpp"
+#include "wire/server_codec.hpp"
 
 #include <atomic>
 #include <functional>

@@ -1,7 +1,7 @@
 // `conveyor models list|show|rm` on a registry filled through serving::registry, run as
 // the real binary: output, JSON, removal, and exit status 2 (1 for a corrupt file).
-#include "actors/compute/model_file.hpp"
-#include "actors/serving/registry.hpp"
+#include "compute/model_file.hpp"
+#include "serving/registry.hpp"
 #include "process.hpp"
 
 #include <boost/test/unit_test.hpp>

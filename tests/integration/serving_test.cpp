@@ -1,8 +1,8 @@
 // A factory graph that trains, evaluates, publishes and serves, run as the real
 // `conveyor` process and queried over ZeroMQ with the client library; then drained
 // with SIGTERM. A second run on the same registry starts serving the first run's model.
-#include "actors/compute/model_file.hpp"
-#include "actors/serving/registry.hpp"
+#include "compute/model_file.hpp"
+#include "serving/registry.hpp"
 #include "client/client.hpp"
 #include "process.hpp"
 

@@ -2,7 +2,7 @@
 // actors (one process, as `conveyor run` does) and checks delivery, backpressure and
 // supervision.
 #include "dsl/front_end.hpp"
-#include "runtime/kind_registry.hpp"
+#include "step/kind_registry.hpp"
 #include "runtime/local_run.hpp"
 #include "test_kinds.hpp"
 

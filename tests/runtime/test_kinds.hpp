@@ -3,7 +3,7 @@
 // recorded in a process-wide `observations` table the tests read.
 #pragma once
 
-#include "runtime/kind_registry.hpp"
+#include "step/kind_registry.hpp"
 
 #include <chrono>
 #include <cstdint>

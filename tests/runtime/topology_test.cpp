@@ -1,5 +1,5 @@
 #include "dsl/front_end.hpp"
-#include "runtime/kind_registry.hpp"
+#include "step/kind_registry.hpp"
 #include "runtime/topology.hpp"
 #include "test_kinds.hpp"
 

@@ -1,0 +1,54 @@
+// The CPU backend: OpenBLAS sgemm for matrix products, and plain loops written so that
+// g++ -O3 vectorizes them (contiguous inner loops, no aliasing surprises) for the rest.
+#pragma once
+
+#include "compute/backend.hpp"
+
+namespace conveyor::compute {
+
+class cpu_backend final : public backend {
+public:
+  const char* name() const noexcept override { return "cpu"; }
+  bool host_memory() const noexcept override { return true; }
+
+  buffer allocate(std::size_t n) override;
+  void copy_from_host(float* dst, const float* host_src, std::size_t n) override;
+  void copy_to_host(float* host_dst, const float* src, std::size_t n) override;
+  void copy(float* dst, const float* src, std::size_t n) override;
+  void fill(float* dst, float value, std::size_t n) override;
+
+  void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
+            int lda, const float* b, int ldb, float beta, float* c, int ldc) override;
+  void bias_activation(activation act, int rows, int cols, const float* bias,
+                       float* z) override;
+  void activation_backward(activation act, std::size_t n, const float* y,
+                           float* grad) override;
+  void column_sums(int rows, int cols, const float* a, float beta, float* out) override;
+  void softmax_rows(int rows, int cols, float* z) override;
+  void sigmoid(std::size_t n, float* z) override;
+  double softmax_cross_entropy(int rows, int cols, const float* logits, const float* labels,
+                               float grad_scale, float* grad) override;
+  double sigmoid_binary_cross_entropy(int rows, const float* logits, const float* labels,
+                                      float grad_scale, float* grad) override;
+  double squared_error(std::size_t n, const float* pred, const float* target,
+                       float grad_scale, float* grad) override;
+  void axpy(std::size_t n, float alpha, const float* x, float* y) override;
+  void scale(std::size_t n, float alpha, float* x) override;
+  double dot(std::size_t n, const float* x, const float* y) override;
+  void sgd_momentum_update(std::size_t n, float lr, float momentum, float* w, const float* g,
+                           float* v) override;
+  void adam_update(std::size_t n, float lr, float beta1, float beta2, float eps,
+                   long long step, float* w, const float* g, float* m, float* v) override;
+  void release(float* data, std::size_t n) noexcept override;
+};
+
+/// The process-wide CPU backend (stateless, so one instance serves every model).
+backend& default_cpu_backend();
+
+/// OpenBLAS threads used by each gemm, process-wide. A trainer sets it while it trains
+/// (replicas x blas threads <= cores) and restores it after; an inference server sets 1
+/// (its workers run side by side).
+void set_blas_threads(int n);
+int blas_threads();
+
+} // namespace conveyor::compute

@@ -1,0 +1,251 @@
+#include "compute/model.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <stdexcept>
+#include <string>
+
+namespace conveyor::compute {
+
+namespace {
+
+constexpr int predict_block_rows = 1024;
+
+// Platform-independent draws from std::mt19937_64 (the standard library's distributions
+// differ between implementations; these do not).
+double uniform01(std::mt19937_64& gen) { return static_cast<double>(gen() >> 11) * 0x1.0p-53; }
+double standard_normal(std::mt19937_64& gen) {
+  const double u1 = 1.0 - uniform01(gen); // (0, 1]
+  const double u2 = uniform01(gen);
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+}
+
+std::vector<float> initial_parameters(const model_spec& spec,
+                                      const std::vector<dense_layer>& layers, std::size_t n) {
+  std::vector<float> p(n, 0.0f);
+  std::mt19937_64 gen(spec.seed);
+  for (const auto& l : layers) {
+    float* w = p.data() + l.weight_offset;
+    const std::size_t count = static_cast<std::size_t>(l.in) * l.out;
+    if (l.act == activation::relu) { // He (Kaiming) normal, fan_in
+      const double sd = std::sqrt(2.0 / l.in);
+      for (std::size_t i = 0; i < count; ++i) w[i] = static_cast<float>(sd * standard_normal(gen));
+    } else { // Glorot (Xavier) uniform
+      const double a = std::sqrt(6.0 / (l.in + l.out));
+      for (std::size_t i = 0; i < count; ++i)
+        w[i] = static_cast<float>((2.0 * uniform01(gen) - 1.0) * a);
+    }
+  }
+  return p;
+}
+
+} // namespace
+
+model::model(const model_spec& spec, backend& be) : spec_(validate(spec)), backend_(&be) {
+  const auto& w = spec_.layers;
+  std::size_t offset = 0;
+  for (std::size_t i = 1; i < w.size(); ++i) {
+    dense_layer l;
+    l.in = w[i - 1];
+    l.out = w[i];
+    l.weight_offset = offset;
+    offset += static_cast<std::size_t>(l.in) * l.out;
+    l.bias_offset = offset;
+    offset += l.out;
+    l.act = i + 1 < w.size() ? spec_.hidden : activation::identity;
+    layers_.push_back(l);
+  }
+  if (spec_.objective == task::regression)
+    head_ = output_head::squared_error;
+  else
+    head_ = output_width() == 1 ? output_head::sigmoid_bce : output_head::softmax_ce;
+
+  params_ = backend_->allocate(offset);
+  grads_ = backend_->allocate(offset);
+  const auto init = initial_parameters(spec_, layers_, offset);
+  backend_->copy_from_host(params_.data(), init.data(), offset);
+}
+
+int model::classes() const noexcept {
+  if (head_ == output_head::squared_error) return 0;
+  return head_ == output_head::sigmoid_bce ? 2 : output_width();
+}
+
+std::vector<float> model::parameters_to_host() const {
+  std::vector<float> host(params_.size());
+  backend_->copy_to_host(host.data(), params_.data(), host.size());
+  return host;
+}
+
+void model::set_parameters(const float* host, std::size_t n) {
+  if (n != params_.size())
+    throw std::invalid_argument("set_parameters: got " + std::to_string(n) +
+                                " floats, the model has " + std::to_string(params_.size()));
+  backend_->copy_from_host(params_.data(), host, n);
+}
+
+void model::reserve(int rows) {
+  if (rows <= capacity_rows_) return;
+  acts_.clear();
+  deltas_.clear();
+  for (const auto& l : layers_) {
+    acts_.push_back(backend_->allocate(static_cast<std::size_t>(rows) * l.out));
+    deltas_.push_back(backend_->allocate(static_cast<std::size_t>(rows) * l.out));
+  }
+  // The output layer's activation buffer doubles as its delta (the fused heads allow it).
+  deltas_.back() = buffer();
+  if (!backend_->host_memory()) {
+    staged_x_ = backend_->allocate(static_cast<std::size_t>(rows) * input_width());
+    staged_y_ = backend_->allocate(static_cast<std::size_t>(rows) * output_width());
+  }
+  capacity_rows_ = rows;
+}
+
+void model::check_labels(const float* y, int rows) const {
+  if (head_ == output_head::squared_error) return; // regression targets: any finite value
+  const int k = head_ == output_head::sigmoid_bce ? 2 : output_width();
+  for (int r = 0; r < rows; ++r) {
+    const float v = y[r];
+    if (!(v >= 0.0f && v < static_cast<float>(k)) || v != std::floor(v))
+      throw std::invalid_argument("label " + std::to_string(v) + " at row " + std::to_string(r) +
+                                  " is not a class index in [0, " + std::to_string(k) + ")");
+  }
+}
+
+const float* model::stage_input(const float* x, int rows) {
+  if (backend_->host_memory()) return x;
+  backend_->copy_from_host(staged_x_.data(), x, static_cast<std::size_t>(rows) * input_width());
+  return staged_x_.data();
+}
+
+double model::forward_and_loss(const float* x, const float* y, int rows, float* scale_out) {
+  if (rows < 1) throw std::invalid_argument("minibatch must have at least one row");
+  check_labels(y, rows);
+  reserve(rows);
+  backend& be = *backend_;
+  const float* in = stage_input(x, rows);
+  const float* labels = y;
+  const std::size_t label_count =
+      static_cast<std::size_t>(rows) * (head_ == output_head::squared_error ? output_width() : 1);
+  if (!be.host_memory()) {
+    be.copy_from_host(staged_y_.data(), y, label_count);
+    labels = staged_y_.data();
+  }
+  const float* p = params_.data();
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    const auto& l = layers_[i];
+    const float* a_prev = i == 0 ? in : acts_[i - 1].data();
+    be.gemm(false, false, rows, l.out, l.in, 1.0f, a_prev, l.in, p + l.weight_offset, l.out, 0.0f,
+            acts_[i].data(), l.out);
+    be.bias_activation(l.act, rows, l.out, p + l.bias_offset, acts_[i].data());
+  }
+  float* z = acts_.back().data(); // logits / predictions, overwritten by the loss gradient
+  double sum = 0, per = 0;
+  switch (head_) {
+  case output_head::squared_error:
+    per = static_cast<double>(rows) * output_width();
+    sum = be.squared_error(label_count, z, labels, static_cast<float>(1.0 / per), z);
+    break;
+  case output_head::sigmoid_bce:
+    per = rows;
+    sum = be.sigmoid_binary_cross_entropy(rows, z, labels, static_cast<float>(1.0 / per), z);
+    break;
+  case output_head::softmax_ce:
+    per = rows;
+    sum = be.softmax_cross_entropy(rows, output_width(), z, labels, static_cast<float>(1.0 / per), z);
+    break;
+  }
+  *scale_out = static_cast<float>(1.0 / per);
+  double loss = sum / per;
+  if (spec_.weight_decay > 0)
+    for (const auto& l : layers_) {
+      const std::size_t n = static_cast<std::size_t>(l.in) * l.out;
+      loss += 0.5 * spec_.weight_decay * be.dot(n, p + l.weight_offset, p + l.weight_offset);
+    }
+  return loss;
+}
+
+float model::loss(const float* x, const float* y, int rows) {
+  float scale = 0;
+  return static_cast<float>(forward_and_loss(x, y, rows, &scale));
+}
+
+float model::compute_gradients(const float* x, const float* y, int rows) {
+  float scale = 0;
+  const double loss = forward_and_loss(x, y, rows, &scale);
+  backend& be = *backend_;
+  const float* in = backend_->host_memory() ? x : staged_x_.data();
+  const float* p = params_.data();
+  float* g = grads_.data();
+  for (std::size_t i = layers_.size(); i-- > 0;) {
+    const auto& l = layers_[i];
+    const float* delta = i + 1 == layers_.size() ? acts_[i].data() : deltas_[i].data();
+    const float* a_prev = i == 0 ? in : acts_[i - 1].data();
+    // dW = A_prev^T dZ ; db = column sums of dZ ; dA_prev = dZ W^T (not for the input)
+    be.gemm(true, false, l.in, l.out, rows, 1.0f, a_prev, l.in, delta, l.out, 0.0f,
+            g + l.weight_offset, l.out);
+    be.column_sums(rows, l.out, delta, 0.0f, g + l.bias_offset);
+    if (i > 0) {
+      float* d_prev = deltas_[i - 1].data();
+      be.gemm(false, true, rows, l.in, l.out, 1.0f, delta, l.out, p + l.weight_offset, l.out,
+              0.0f, d_prev, l.in);
+      be.activation_backward(layers_[i - 1].act, static_cast<std::size_t>(rows) * l.in,
+                             acts_[i - 1].data(), d_prev);
+    }
+    if (spec_.weight_decay > 0)
+      be.axpy(static_cast<std::size_t>(l.in) * l.out, spec_.weight_decay, p + l.weight_offset,
+              g + l.weight_offset);
+  }
+  return static_cast<float>(loss);
+}
+
+void model::predict(const float* x, int rows, float* out, predict_workspace& ws) const {
+  if (rows < 0) throw std::invalid_argument("predict: negative row count");
+  backend& be = *backend_;
+  int widest = input_width();
+  for (const auto& l : layers_) widest = std::max(widest, l.out);
+  const int block = std::min(rows, predict_block_rows);
+  if (ws.capacity_rows_ < block) {
+    ws.ping_ = be.allocate(static_cast<std::size_t>(block) * widest);
+    ws.pong_ = be.allocate(static_cast<std::size_t>(block) * widest);
+    if (!be.host_memory()) {
+      ws.input_ = be.allocate(static_cast<std::size_t>(block) * input_width());
+      ws.output_ = be.allocate(static_cast<std::size_t>(block) * output_width());
+    }
+    ws.capacity_rows_ = block;
+  }
+  const float* p = params_.data();
+  for (int start = 0; start < rows; start += block) {
+    const int n = std::min(block, rows - start);
+    const float* in = x + static_cast<std::size_t>(start) * input_width();
+    float* dst = out + static_cast<std::size_t>(start) * output_width();
+    if (!be.host_memory()) {
+      be.copy_from_host(ws.input_.data(), in, static_cast<std::size_t>(n) * input_width());
+      in = ws.input_.data();
+    }
+    float* final_out = be.host_memory() ? dst : ws.output_.data();
+    const float* a = in;
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      const auto& l = layers_[i];
+      float* z = i + 1 == layers_.size() ? final_out : (i % 2 == 0 ? ws.ping_.data() : ws.pong_.data());
+      be.gemm(false, false, n, l.out, l.in, 1.0f, a, l.in, p + l.weight_offset, l.out, 0.0f, z,
+              l.out);
+      be.bias_activation(l.act, n, l.out, p + l.bias_offset, z);
+      a = z;
+    }
+    if (head_ == output_head::sigmoid_bce)
+      be.sigmoid(static_cast<std::size_t>(n), final_out);
+    else if (head_ == output_head::softmax_ce)
+      be.softmax_rows(n, output_width(), final_out);
+    if (!be.host_memory())
+      be.copy_to_host(dst, final_out, static_cast<std::size_t>(n) * output_width());
+  }
+}
+
+void model::predict(const float* x, int rows, float* out) const {
+  predict_workspace ws;
+  predict(x, rows, out, ws);
+}
+
+} // namespace conveyor::compute

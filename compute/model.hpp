@@ -1,0 +1,117 @@
+// A trainable model: a stack of dense layers whose parameters live in ONE flat buffer
+// (and whose gradients live in ONE flat buffer of the same layout), so data-parallel
+// replicas all-reduce a single vector and checkpoints copy a single vector.
+//
+// Flat layout, layer after layer: W (in x out, row-major, so Z = X W) then b (out).
+#pragma once
+
+#include "compute/backend.hpp"
+#include "compute/cpu/cpu_backend.hpp"
+#include "compute/model_spec.hpp"
+
+#include <cstddef>
+#include <vector>
+
+namespace conveyor::compute {
+
+/// Where one dense layer sits in the flat buffers, and what follows it.
+struct dense_layer {
+  int in = 0;
+  int out = 0;
+  std::size_t weight_offset = 0; ///< W: in x out floats
+  std::size_t bias_offset = 0;   ///< b: out floats
+  activation act = activation::identity; ///< identity on the output layer (loss-fused)
+};
+
+/// How the output layer meets its loss.
+enum class output_head { squared_error, sigmoid_bce, softmax_ce };
+
+/// Scratch memory for `model::predict`. One per thread: a workspace is not shared
+/// between concurrent calls; the model itself may be.
+class predict_workspace {
+public:
+  predict_workspace() = default;
+
+private:
+  friend class model;
+  buffer ping_, pong_, input_, output_;
+  int capacity_rows_ = 0;
+};
+
+class model {
+public:
+  /// Validates `spec` (std::invalid_argument on error) and initialises the weights from
+  /// `spec.seed`: He normal for layers followed by relu, Glorot uniform otherwise, biases
+  /// zero. Same seed, same weights, on every platform (own normal/uniform from
+  /// std::mt19937_64 bits). `be` must outlive the model.
+  explicit model(const model_spec& spec, backend& be = default_cpu_backend());
+  model(model&&) noexcept = default;
+  model& operator=(model&&) noexcept = default;
+
+  const model_spec& spec() const noexcept { return spec_; }
+  const std::vector<dense_layer>& layers() const noexcept { return layers_; }
+  output_head head() const noexcept { return head_; }
+  int input_width() const noexcept { return spec_.layers.front(); }
+  /// Columns `predict` writes per row: 1 for binary (P(y = 1)) and regression with one
+  /// target, the number of classes for multiclass, the target count for regression.
+  int output_width() const noexcept { return spec_.layers.back(); }
+  /// 0 for regression, 2 for binary, the output width for multiclass.
+  int classes() const noexcept;
+  backend& device() const noexcept { return *backend_; }
+
+  /// The flat parameter and gradient buffers (backend memory; host memory on the CPU).
+  std::size_t parameter_count() const noexcept { return params_.size(); }
+  float* parameters() noexcept { return params_.data(); }
+  const float* parameters() const noexcept { return params_.data(); }
+  float* gradients() noexcept { return grads_.data(); }
+  const float* gradients() const noexcept { return grads_.data(); }
+
+  /// Host copies of the flat parameters, for model files and checkpoints.
+  std::vector<float> parameters_to_host() const;
+  /// Replaces every parameter; throws std::invalid_argument when n != parameter_count().
+  void set_parameters(const float* host, std::size_t n);
+
+  /// Preallocates the training workspace for minibatches of up to `rows` rows, so that
+  /// `compute_gradients` allocates nothing. It grows on demand otherwise.
+  void reserve(int rows);
+
+  /// Forward and backward on one minibatch. `x`: rows x input_width (host, row-major);
+  /// `y`: rows labels (classification: class index as float; binary 0 or 1) or
+  /// rows x output_width targets (regression). Fills gradients() with the gradient of the
+  /// MEAN loss over the rows (plus the L2 term) and returns that mean loss.
+  /// Replicas combine: g = sum_i(g_i * rows_i) / sum_i(rows_i) (equal shards: the
+  /// average), which equals the single-replica gradient of the concatenated batch.
+  /// Throws std::invalid_argument for rows < 1 or a label out of range (naming the row).
+  /// Not thread-safe on one model (it owns the training workspace).
+  float compute_gradients(const float* x, const float* y, int rows);
+
+  /// Mean loss (with the L2 term) without touching gradients(): for evaluation and
+  /// finite-difference checks. Same rules as compute_gradients.
+  float loss(const float* x, const float* y, int rows);
+
+  /// out (rows x output_width, host): probabilities for classifiers (binary: P(y = 1);
+  /// multiclass: softmax rows), values for regressors. Const and thread-safe: concurrent
+  /// calls each bring their own workspace. Works in blocks of at most 1024 rows, so a
+  /// workspace stays small however many rows are asked for.
+  void predict(const float* x, int rows, float* out, predict_workspace& ws) const;
+  /// Convenience: a fresh workspace per call.
+  void predict(const float* x, int rows, float* out) const;
+
+private:
+  void check_labels(const float* y, int rows) const;
+  const float* stage_input(const float* x, int rows);
+  double forward_and_loss(const float* x, const float* y, int rows, float* head_grad_scale);
+
+  model_spec spec_;
+  backend* backend_;
+  std::vector<dense_layer> layers_;
+  output_head head_ = output_head::squared_error;
+  buffer params_, grads_;
+  // training workspace: activations per layer (output layer's doubles as its delta),
+  // deltas per hidden layer, staged inputs and labels for non-host backends.
+  std::vector<buffer> acts_, deltas_;
+  buffer staged_x_, staged_y_;
+  int capacity_rows_ = 0;
+};
+
+} // namespace conveyor::compute

@@ -1,0 +1,84 @@
+// Model file format v1 (docs/model-format.md): a MessagePack map holding a model's spec,
+// flat weights, the preprocessing that turns raw rows into its inputs, metrics and
+// provenance, closed by a CRC-32 checksum. `decode` treats its input as hostile: every
+// size is capped, every field checked, and every failure is a message, never a throw.
+#pragma once
+
+#include "base/decoded.hpp"
+#include "compute/model.hpp"
+#include "compute/model_spec.hpp"
+#include "data/preprocessing.hpp"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace conveyor::compute {
+
+struct model_provenance {
+  std::string graph;            ///< graph name
+  std::string step;             ///< the trainer step that produced the model
+  std::string data_source;      ///< where the training data came from (path, reader step)
+  std::int64_t created_unix = 0; ///< seconds since the epoch, UTC
+  std::string conveyor_version;
+
+  friend bool operator==(const model_provenance& a, const model_provenance& b) {
+    return a.graph == b.graph && a.step == b.step && a.data_source == b.data_source &&
+           a.created_unix == b.created_unix && a.conveyor_version == b.conveyor_version;
+  }
+};
+
+/// Everything a model file holds, on the host.
+struct model_artifact {
+  model_spec spec;              ///< validated; kind, layers, activation, task, seed, weight_decay
+  int classes = 0;              ///< model::classes(): 0 regression, 2 binary, C multiclass
+  std::vector<float> weights;   ///< the flat parameter buffer (model.hpp gives its layout)
+  conveyor::preprocessing preprocessing;
+  std::vector<std::string> input_columns;   ///< raw columns the preprocessing expects, in order
+  std::vector<std::string> feature_columns; ///< after preprocessing: the model's inputs
+  std::map<std::string, double> metrics;
+  model_provenance provenance;
+
+  friend bool operator==(const model_artifact& a, const model_artifact& b) {
+    return a.spec == b.spec && a.classes == b.classes && a.weights == b.weights &&
+           a.preprocessing == b.preprocessing && a.input_columns == b.input_columns &&
+           a.feature_columns == b.feature_columns && a.metrics == b.metrics &&
+           a.provenance == b.provenance;
+  }
+};
+
+/// The artifact of a model: spec, classes and weights filled; the rest left for the caller.
+model_artifact make_artifact(const model& m);
+/// A model with the artifact's spec and weights; throws std::invalid_argument when they
+/// do not fit each other (a decoded artifact always fits).
+model instantiate(const model_artifact& a, backend& be = default_cpu_backend());
+
+namespace model_file {
+
+constexpr std::string_view format_name = "conveyor-model";
+constexpr int format_version = 1;
+/// Caps enforced by decode and load (and by encode, so that what is written can be read).
+constexpr std::size_t max_file_bytes = (std::size_t{1} << 30) + (std::size_t{64} << 20);
+constexpr std::size_t max_weight_bytes = std::size_t{1} << 30;
+constexpr std::size_t max_list_items = std::size_t{1} << 20; ///< columns, ops, categories, layers
+constexpr std::size_t max_string_bytes = std::size_t{1} << 20;
+constexpr std::size_t max_map_entries = std::size_t{1} << 16; ///< metrics
+
+/// Throws std::invalid_argument when the artifact is inconsistent (spec invalid, weights
+/// not the size the spec implies, classes wrong, feature_columns not the input width) or
+/// exceeds a cap.
+std::string encode(const model_artifact& a);
+/// Never throws, never crashes, allocates at most a small multiple of the input size.
+decoded<model_artifact> decode(std::string_view bytes);
+
+/// Writes atomically: a temporary file in the same directory, fsync, rename over `path`,
+/// fsync of the directory. Throws std::runtime_error naming the path and the failing call.
+void save(const std::string& path, const model_artifact& a);
+/// Reads and decodes; never throws (I/O errors are messages too).
+decoded<model_artifact> load(const std::string& path);
+
+} // namespace model_file
+
+} // namespace conveyor::compute

@@ -1,0 +1,134 @@
+// Compilation walks the ops symbolically over the list of column names (what
+// apply_preprocessing does to a batch's schema), recording per surviving column where it
+// came from and which elementwise ops touched it.
+#include "serving/features.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <unordered_map>
+
+namespace conveyor::serving {
+
+namespace {
+
+using op_kind = column_op::kind;
+
+[[noreturn]] void not_servable(const std::string& column, const std::string& why) {
+  throw std::invalid_argument("column '" + column + "': " + why);
+}
+
+} // namespace
+
+feature_builder::feature_builder(const compute::model_artifact& a) {
+  const auto& names = a.input_columns.empty() ? a.feature_columns : a.input_columns;
+  const auto model_width = static_cast<std::size_t>(a.spec.layers.front());
+  if (names.empty()) { // a model trained without column names: rows are its inputs as they are
+    input_width_ = static_cast<std::uint32_t>(model_width);
+    features_.resize(model_width);
+    for (std::uint32_t i = 0; i < input_width_; ++i)
+      features_[i].source = i;
+    if (!a.preprocessing.ops.empty())
+      throw std::invalid_argument("the model has preprocessing but no column names");
+    return;
+  }
+  input_width_ = static_cast<std::uint32_t>(names.size());
+
+  struct column {
+    std::string name;
+    feature f;
+  };
+  std::vector<column> columns;
+  columns.reserve(names.size());
+  for (std::uint32_t i = 0; i < names.size(); ++i)
+    columns.push_back({names[i], feature{i, {}}});
+  auto find = [&](const std::string& name) {
+    return std::find_if(columns.begin(), columns.end(),
+                        [&](const column& c) { return c.name == name; });
+  };
+  for (const auto& op : a.preprocessing.ops) {
+    auto it = find(op.column);
+    if (op.op == op_kind::drop) {
+      if (it != columns.end()) // dropping an absent column is a no-op, as in training
+        columns.erase(it);
+      continue;
+    }
+    if (op.op == op_kind::one_hot || !op.categories.empty())
+      not_servable(op.column, "is categorical; inference protocol v1 carries numbers only");
+    if (it == columns.end())
+      not_servable(op.column, "its preprocessing names a column the model's inputs lack");
+    it->f.ops.emplace_back(op);
+  }
+  if (a.feature_columns.empty()) {
+    for (auto& c : columns)
+      features_.push_back(std::move(c.f));
+  } else {
+    for (const auto& name : a.feature_columns) {
+      auto it = find(name);
+      if (it == columns.end())
+        not_servable(name, "a feature the model's preprocessing does not produce");
+      features_.push_back(it->f);
+    }
+  }
+  if (features_.size() != model_width)
+    throw std::invalid_argument("preprocessing yields " + std::to_string(features_.size()) +
+                                " features; the model takes " + std::to_string(model_width));
+  identity_ = features_.size() == input_width_;
+  for (std::uint32_t j = 0; identity_ && j < features_.size(); ++j)
+    identity_ = features_[j].source == j && features_[j].ops.empty();
+  bool single = !features_.empty();
+  for (const auto& f : features_)
+    single = single && f.ops.size() == 1 && f.ops[0].kind == features_[0].ops[0].kind;
+  if (single) {
+    single_kind_ = features_[0].ops[0].kind;
+    for (const auto& f : features_) {
+      sources_.push_back(f.source);
+      single_.push_back(f.ops[0]);
+    }
+  }
+}
+
+template <column_op::kind K>
+void feature_builder::build_single(const float* raw, std::uint32_t rows, float* out) const {
+  const std::size_t in = input_width_, width = single_.size();
+  const std::uint32_t* src = sources_.data();
+  const elementwise_op* ops = single_.data();
+  for (std::size_t r = 0; r < rows; ++r) {
+    const float* from = raw + r * in;
+    float* to = out + r * width;
+    for (std::size_t j = 0; j < width; ++j)
+      to[j] = ops[j].apply<K>(from[src[j]]);
+  }
+}
+
+void feature_builder::build(const float* raw, std::uint32_t rows, std::vector<float>& out) const {
+  const std::size_t in = input_width_, width = features_.size();
+  out.resize(rows * width);
+  if (identity_) {
+    std::copy(raw, raw + rows * in, out.data());
+    return;
+  }
+  if (single_kind_) {
+    using k = column_op::kind;
+    switch (*single_kind_) {
+      case k::impute: return build_single<k::impute>(raw, rows, out.data());
+      case k::standardize: return build_single<k::standardize>(raw, rows, out.data());
+      case k::min_max: return build_single<k::min_max>(raw, rows, out.data());
+      case k::scale: return build_single<k::scale>(raw, rows, out.data());
+      case k::clip: return build_single<k::clip>(raw, rows, out.data());
+      default: break;
+    }
+  }
+  for (std::size_t r = 0; r < rows; ++r) {
+    const float* from = raw + r * in;
+    float* to = out.data() + r * width;
+    for (std::size_t j = 0; j < width; ++j) {
+      const auto& f = features_[j];
+      float v = from[f.source];
+      for (const auto& op : f.ops)
+        v = op(v);
+      to[j] = v;
+    }
+  }
+}
+
+} // namespace conveyor::serving

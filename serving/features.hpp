@@ -1,0 +1,55 @@
+// Raw request rows -> a model's inputs, exactly as training prepared them: the model's
+// fitted preprocessing, compiled once per model into one chain of elementwise ops per
+// feature (elementwise_op: the arithmetic the cleaner and evaluator use), applied in one
+// row-major pass, so that serving a row costs no name lookups and no allocation.
+#pragma once
+
+#include "data/apply_preprocessing.hpp"
+#include "compute/model_file.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace conveyor::serving {
+
+class feature_builder {
+public:
+  /// Compiles `a`'s preprocessing against its input and feature columns. Throws
+  /// std::invalid_argument naming the column when the model cannot be served over
+  /// protocol v1 (which carries numbers only): a one-hot or categorical input, or a
+  /// feature that its preprocessing does not produce.
+  explicit feature_builder(const compute::model_artifact& a);
+
+  /// Values per raw row in a request (the model's input columns).
+  std::uint32_t input_width() const noexcept { return input_width_; }
+  /// Values per row the model consumes.
+  std::uint32_t feature_width() const noexcept {
+    return static_cast<std::uint32_t>(features_.size());
+  }
+
+  /// `raw`: rows x input_width, row-major. Writes rows x feature_width, row-major, into
+  /// `out` (resized). Thread-safe (const).
+  void build(const float* raw, std::uint32_t rows, std::vector<float>& out) const;
+
+private:
+  struct feature {
+    std::uint32_t source = 0;               ///< input column index
+    std::vector<elementwise_op> ops;        ///< applied in order
+  };
+  template <column_op::kind K>
+  void build_single(const float* raw, std::uint32_t rows, float* out) const;
+
+  std::uint32_t input_width_ = 0;
+  std::vector<feature> features_;
+  bool identity_ = true;                     ///< no ops, features == inputs in order
+  /// The common case (a cleaner that scaled or standardized every column): every
+  /// feature has exactly one op, all of one kind. Then `sources_` and `single_` hold
+  /// them flat, and one loop specialised for that kind builds the rows.
+  std::optional<column_op::kind> single_kind_;
+  std::vector<std::uint32_t> sources_;
+  std::vector<elementwise_op> single_;
+};
+
+} // namespace conveyor::serving

@@ -1,0 +1,196 @@
+#include "serving/model_catalog.hpp"
+
+#include <filesystem>
+#include <stdexcept>
+
+namespace conveyor::serving {
+
+served_model::served_model(std::string n, std::uint64_t v, const compute::model_artifact& a)
+    : name(std::move(n)), version(v), net(compute::instantiate(a)), features(a),
+      classifier(net.classes() > 0) {}
+
+model_catalog::model_catalog(std::string registry_root, std::size_t keep_loaded)
+    : keep_loaded_(keep_loaded < 1 ? 1 : keep_loaded) {
+  if (!registry_root.empty())
+    registry_.emplace(std::move(registry_root));
+}
+
+std::shared_ptr<const served_model> model_catalog::load_version(const std::string& name,
+                                                                std::uint64_t version,
+                                                                std::string& problem) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto f = failed_.find({name, version});
+    if (f != failed_.end()) {
+      problem = f->second;
+      return nullptr;
+    }
+  }
+  std::string path;
+  try {
+    path = registry_->path_of(name, version);
+    auto a = registry_->load(name, version);
+    if (!a)
+      throw std::invalid_argument(a.error);
+    return std::make_shared<const served_model>(name, version, *a.value);
+  } catch (const std::exception& e) {
+    problem = (path.empty() ? name + " version " + std::to_string(version) : path) + ": " + e.what();
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  failed_[{name, version}] = problem;
+  return nullptr;
+}
+
+std::vector<std::string> model_catalog::load_latest() {
+  return refresh().problems;
+}
+
+model_catalog::refreshed model_catalog::refresh() {
+  refreshed out;
+  if (!registry_)
+    return out;
+  std::vector<std::string> names;
+  try {
+    names = registry_->names();
+  } catch (const std::exception& e) {
+    out.problems.push_back(e.what());
+    return out;
+  }
+  for (const auto& name : names) {
+    std::uint64_t version = 0;
+    try {
+      auto latest = registry_->latest(name);
+      if (!latest)
+        continue;
+      version = latest->version;
+    } catch (const std::exception& e) { // one unreadable name does not hide the others
+      out.problems.push_back(e.what());
+      continue;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (failed_.count({name, version}) != 0)
+        continue; // reported when it failed
+      auto it = models_.find(name);
+      if (it != models_.end()) {
+        auto e = it->second.loaded.find(version);
+        if (e != it->second.loaded.end() ? e->second.published : it->second.latest > version)
+          continue;
+      }
+    }
+    std::string problem;
+    auto m = load_version(name, version, problem);
+    if (!m) {
+      out.problems.push_back(problem);
+      continue;
+    }
+    out.loaded.push_back({name, version, m->input_width(), m->output_width()});
+    insert(std::move(m));
+  }
+  return out;
+}
+
+bool model_catalog::add(const std::string& name, std::uint64_t version, std::string_view artifact) {
+  const bool published = version != 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = models_.find(name);
+    if (it != models_.end()) {
+      if (version == 0)
+        version = it->second.latest + 1;
+      else if (it->second.loaded.count(version) != 0)
+        return false;
+    } else if (version == 0) {
+      version = 1;
+    }
+  }
+  auto a = compute::model_file::decode(artifact);
+  if (!a)
+    throw std::invalid_argument(a.error);
+  insert(std::make_shared<const served_model>(name, version, *a.value), published);
+  return true;
+}
+
+void model_catalog::insert(std::shared_ptr<const served_model> m, bool published) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto& v = models_[m->name];
+  if (m->version > v.latest)
+    v.latest = m->version;
+  auto version = m->version;
+  v.loaded[version] = entry{std::move(m), ++clock_, published};
+  evict(v);
+}
+
+void model_catalog::evict(versions& v) {
+  while (v.loaded.size() > keep_loaded_) {
+    auto victim = v.loaded.end();
+    for (auto it = v.loaded.begin(); it != v.loaded.end(); ++it)
+      if (it->first != v.latest &&
+          (victim == v.loaded.end() || it->second.last_used < victim->second.last_used))
+        victim = it;
+    if (victim == v.loaded.end())
+      return;
+    v.loaded.erase(victim);
+  }
+}
+
+model_lookup model_catalog::find(const std::string& name, std::uint64_t version) {
+  std::uint64_t latest = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = models_.find(name);
+    if (it == models_.end())
+      return {nullptr, wire::error_code::unknown_model, "no model named '" + name + "'"};
+    auto& v = it->second;
+    latest = v.latest;
+    auto e = v.loaded.find(version == 0 ? v.latest : version);
+    if (e != v.loaded.end()) {
+      e->second.last_used = ++clock_;
+      return {e->second.model, {}, {}};
+    }
+  }
+  // A pinned version not in memory: maybe in the registry (never published, pruned by
+  // keep or removed: unknown_version; there but unusable: internal).
+  auto unknown = model_lookup{nullptr, wire::error_code::unknown_version,
+                              "model '" + name + "' has no version " + std::to_string(version) +
+                                " (latest " + std::to_string(latest) + ")"};
+  if (!registry_)
+    return unknown;
+  try {
+    std::error_code ec;
+    if (!std::filesystem::exists(registry_->path_of(name, version), ec))
+      return unknown;
+  } catch (const std::exception& e) {
+    return {nullptr, wire::error_code::internal, e.what()};
+  }
+  std::string problem;
+  auto m = load_version(name, version, problem);
+  if (!m)
+    return {nullptr, wire::error_code::internal,
+            "model '" + name + "' version " + std::to_string(version) +
+              " is in the registry but cannot be served: " + problem};
+  insert(m);
+  return {m, {}, {}};
+}
+
+std::vector<wire::model_summary> model_catalog::list() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<wire::model_summary> out;
+  for (const auto& [name, v] : models_) {
+    auto e = v.loaded.find(v.latest);
+    if (e == v.loaded.end())
+      continue;
+    out.push_back({name, v.latest, e->second.model->input_width(), e->second.model->output_width()});
+  }
+  return out;
+}
+
+std::size_t model_catalog::loaded_versions() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::size_t n = 0;
+  for (const auto& [name, v] : models_)
+    n += v.loaded.size();
+  return n;
+}
+
+} // namespace conveyor::serving

@@ -1,0 +1,120 @@
+// The models an inference server offers: per name, the latest version plus a few
+// recently used older ones, each decoded, instantiated and compiled once and shared
+// read-only by every worker.
+//
+// Rules:
+// - All members may be called concurrently (one mutex guards the table; loading and
+//   compiling a model happen outside it).
+// - A lookup hands out a shared_ptr: a request keeps the version it resolved for as long
+//   as it runs, whatever is added or evicted meanwhile (this is what makes a hot swap
+//   fail no request).
+// - Memory is bounded: per name at most `keep_loaded` versions stay loaded (the latest
+//   always); an evicted older version is reloaded from the registry when pinned again.
+// - Lookups touch the disk only for a pinned version of a known model that is not
+//   loaded; a registry version that failed to load is remembered (registry files never
+//   change) and answered `internal` without reading it again. Models new to the
+//   registry arrive through `load_latest` and `refresh`, not through lookups.
+// - Registry I/O errors never escape: they become problems (load_latest, refresh) or
+//   `internal` answers (find).
+#pragma once
+
+#include "compute/model.hpp"
+#include "serving/features.hpp"
+#include "wire/server_codec.hpp"
+#include "serving/registry.hpp"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace conveyor::serving {
+
+/// One loaded version, ready to compute.
+struct served_model {
+  served_model(std::string name, std::uint64_t version, const compute::model_artifact& a);
+
+  std::string name;
+  std::uint64_t version = 0;
+  compute::model net;
+  feature_builder features;
+  bool classifier = false;
+
+  std::uint32_t input_width() const { return features.input_width(); }
+  std::uint32_t output_width() const { return static_cast<std::uint32_t>(net.output_width()); }
+};
+
+/// A lookup's result: the model, or the protocol error that answers the request.
+struct model_lookup {
+  std::shared_ptr<const served_model> model;
+  wire::error_code code = wire::error_code::unknown_model;
+  std::string message;
+};
+
+class model_catalog {
+public:
+  /// `registry_root` empty: models arrive only through `add`.
+  explicit model_catalog(std::string registry_root = {}, std::size_t keep_loaded = 4);
+
+  /// Loads the latest version of every model in the registry. Returns one message per
+  /// model that could not be loaded (those are skipped, not fatal).
+  std::vector<std::string> load_latest();
+
+  /// What `refresh` found.
+  struct refreshed {
+    std::vector<wire::model_summary> loaded;  ///< versions newer than those served, now loaded
+    std::vector<std::string> problems;  ///< newer versions that could not be loaded
+  };
+  /// Loads every model whose latest version in the registry is newer than the one
+  /// served (published by another process, say): the same hot swap as `add`. A version
+  /// that failed to load is not retried until a newer one appears.
+  refreshed refresh();
+
+  /// Decodes, checks and loads `artifact` as `name` version `version` (0: one above the
+  /// latest loaded, for unpublished models; a registry version with that number replaces
+  /// it when `refresh` finds one). A version newer than the latest becomes the latest:
+  /// new lookups get it, requests holding the old one finish on it. Returns false when
+  /// that version was already loaded (a replay). Throws std::invalid_argument when the
+  /// artifact cannot be decoded or served.
+  bool add(const std::string& name, std::uint64_t version, std::string_view artifact);
+
+  /// `version` 0: the latest. A pinned version of a served model that is not loaded is
+  /// loaded from the registry. Never throws.
+  model_lookup find(const std::string& name, std::uint64_t version);
+
+  /// Every model's latest version, by name.
+  std::vector<wire::model_summary> list() const;
+  std::size_t loaded_versions() const;
+
+private:
+  struct entry {
+    std::shared_ptr<const served_model> model;
+    std::uint64_t last_used = 0;
+    bool published = true; ///< false: arrived without a registry version
+  };
+  struct versions {
+    std::uint64_t latest = 0;
+    std::map<std::uint64_t, entry> loaded;
+  };
+
+  void insert(std::shared_ptr<const served_model> m, bool published = true);
+  /// Loads one registry version; a message instead when it cannot be served.
+  std::shared_ptr<const served_model> load_version(const std::string& name, std::uint64_t version,
+                                                   std::string& problem);
+  void evict(versions& v);
+
+  std::optional<registry> registry_;
+  std::size_t keep_loaded_;
+  mutable std::mutex mutex_;
+  std::map<std::string, versions, std::less<>> models_;
+  std::uint64_t clock_ = 0;
+  /// Registry versions that could not be loaded, with why (not retried: files never
+  /// change once published).
+  std::map<std::pair<std::string, std::uint64_t>, std::string> failed_;
+};
+
+} // namespace conveyor::serving

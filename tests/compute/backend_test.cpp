@@ -1,0 +1,83 @@
+#include "compute/cpu/cpu_backend.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <vector>
+
+using namespace conveyor::compute;
+
+BOOST_AUTO_TEST_SUITE(cpu_backend_ops)
+
+BOOST_AUTO_TEST_CASE(gemm_with_transposes_matches_hand_products) {
+  auto& be = default_cpu_backend();
+  const std::vector<float> a = {1, 2, 3, 4, 5, 6}; // 2 x 3
+  const std::vector<float> b = {1, 0, 0, 1, 1, 1}; // 3 x 2
+  std::vector<float> c(4, 0);
+  be.gemm(false, false, 2, 2, 3, 1, a.data(), 3, b.data(), 2, 0, c.data(), 2);
+  BOOST_TEST(c == (std::vector<float>{4, 5, 10, 11}), boost::test_tools::per_element());
+  // A^T A (3 x 3)
+  std::vector<float> d(9, 0);
+  be.gemm(true, false, 3, 3, 2, 1, a.data(), 3, a.data(), 3, 0, d.data(), 3);
+  BOOST_TEST(d == (std::vector<float>{17, 22, 27, 22, 29, 36, 27, 36, 45}), boost::test_tools::per_element());
+  // A A^T (2 x 2)
+  std::vector<float> e(4, 0);
+  be.gemm(false, true, 2, 2, 3, 1, a.data(), 3, a.data(), 3, 0, e.data(), 2);
+  BOOST_TEST(e == (std::vector<float>{14, 32, 32, 77}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(bias_activation_fuses_bias_and_relu) {
+  auto& be = default_cpu_backend();
+  std::vector<float> z = {-1, 0.5f, 2, -3};
+  const std::vector<float> bias = {0.5f, -1};
+  be.bias_activation(activation::relu, 2, 2, bias.data(), z.data());
+  BOOST_TEST(z == (std::vector<float>{0, 0, 2.5f, 0}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(softmax_cross_entropy_gives_loss_and_gradient_in_one_pass) {
+  auto& be = default_cpu_backend();
+  std::vector<float> z = {1, 2, 3};
+  const float label = 2;
+  const double loss = be.softmax_cross_entropy(1, 3, z.data(), &label, 1.0f, z.data());
+  const double s = std::exp(1.0) + std::exp(2.0) + std::exp(3.0);
+  BOOST_TEST(loss == std::log(s) - 3.0, boost::test_tools::tolerance(1e-6));
+  BOOST_TEST(z[0] == std::exp(1.0) / s, boost::test_tools::tolerance(1e-6));
+  BOOST_TEST(z[2] == std::exp(3.0) / s - 1.0, boost::test_tools::tolerance(1e-6));
+}
+
+BOOST_AUTO_TEST_CASE(sigmoid_bce_is_stable_for_large_logits) {
+  auto& be = default_cpu_backend();
+  std::vector<float> z = {100.0f, -100.0f};
+  const std::vector<float> y = {0, 1};
+  std::vector<float> g(2);
+  const double loss = be.sigmoid_binary_cross_entropy(2, z.data(), y.data(), 1.0f, g.data());
+  BOOST_TEST(loss == 200.0, boost::test_tools::tolerance(1e-6));
+  BOOST_TEST(g[0] == 1.0f);
+  BOOST_TEST(g[1] == -1.0f);
+}
+
+BOOST_AUTO_TEST_CASE(column_sums_accumulate_with_beta) {
+  auto& be = default_cpu_backend();
+  const std::vector<float> a = {1, 2, 3, 4, 5, 6};
+  std::vector<float> out = {10, 10, 10};
+  be.column_sums(2, 3, a.data(), 1.0f, out.data());
+  BOOST_TEST(out == (std::vector<float>{15, 17, 19}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(buffers_are_zeroed_aligned_and_released) {
+  auto& be = default_cpu_backend();
+  buffer b = be.allocate(1000);
+  BOOST_TEST(b.size() == 1000u);
+  BOOST_TEST(reinterpret_cast<std::uintptr_t>(b.data()) % 64 == 0u);
+  for (std::size_t i = 0; i < b.size(); ++i) BOOST_TEST_REQUIRE(b.data()[i] == 0.0f);
+  buffer moved = std::move(b);
+  BOOST_TEST(b.data() == nullptr);
+  BOOST_TEST(moved.size() == 1000u);
+}
+
+BOOST_AUTO_TEST_CASE(blas_thread_count_can_be_set) {
+  set_blas_threads(1);
+  BOOST_TEST(blas_threads() == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,133 @@
+// Serving must turn raw rows into exactly the features training saw: the compiled
+// feature_builder is checked against apply_preprocessing on a batch.
+#include "serving/features.hpp"
+
+#include "data/apply_preprocessing.hpp"
+#include "serving_fixtures.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <random>
+
+using namespace conveyor;
+using namespace conveyor::serving;
+
+namespace {
+
+column_op op(column_op::kind k, std::string column, double a = 0, double b = 0) {
+  column_op o;
+  o.op = k;
+  o.column = std::move(column);
+  o.a = a;
+  o.b = b;
+  return o;
+}
+
+/// A 5-input model whose preprocessing drops one column, imputes, clips, scales twice.
+compute::model_artifact artifact_with_every_numeric_op() {
+  compute::model_spec spec;
+  spec.kind = "softmax";
+  spec.layers = {4, 2};
+  compute::model m(compute::validate(spec));
+  auto a = compute::make_artifact(m);
+  a.input_columns = {"a", "b", "c", "d", "e"};
+  a.feature_columns = {"e", "a", "b", "d"}; // reordered: picked by name
+  using k = column_op::kind;
+  a.preprocessing.ops = {op(k::impute, "a", 1.5),      op(k::standardize, "a", 2, 3),
+                         op(k::drop, "c"),             op(k::min_max, "b", -1, 3),
+                         op(k::clip, "b", 0.1, 0.9),   op(k::scale, "d", 0.25),
+                         op(k::scale, "d", 4),         op(k::drop, "not_there")};
+  return a;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(features)
+
+BOOST_AUTO_TEST_CASE(compiled_features_equal_apply_preprocessing_bit_for_bit) {
+  auto a = artifact_with_every_numeric_op();
+  feature_builder fb(a);
+  BOOST_TEST(fb.input_width() == 5u);
+  BOOST_TEST(fb.feature_width() == 4u);
+
+  const std::uint32_t rows = 50;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> noise(0, 5);
+  std::vector<float> raw(rows * 5);
+  for (auto& v : raw)
+    v = noise(rng);
+  raw[7 * 5] = std::nanf(""); // a missing "a": imputed
+
+  std::vector<float> got;
+  fb.build(raw.data(), rows, got);
+
+  batch b;
+  b.rows = rows;
+  auto schema = std::make_shared<table_schema>();
+  for (const auto& name : a.input_columns)
+    schema->columns.push_back({name, column_kind::numeric});
+  b.schema = schema;
+  b.floats.resize(rows * 5);
+  for (std::uint32_t r = 0; r < rows; ++r)
+    for (std::uint32_t c = 0; c < 5; ++c)
+      b.floats[c * rows + r] = raw[r * 5 + c];
+  apply_preprocessing(a.preprocessing, b);
+  for (std::uint32_t j = 0; j < 4; ++j) {
+    auto col = b.schema->find(a.feature_columns[j]);
+    BOOST_REQUIRE(col >= 0);
+    for (std::uint32_t r = 0; r < rows; ++r)
+      BOOST_TEST(got[r * 4 + j] == b.floats[static_cast<std::size_t>(col) * rows + r]);
+  }
+  BOOST_TEST(got[7 * 4 + 1] == static_cast<float>((1.5 - 2) / 3), boost::test_tools::tolerance(1e-6f));
+}
+
+BOOST_AUTO_TEST_CASE(one_op_of_one_kind_per_feature_takes_the_flat_path_with_the_same_result) {
+  // The shape of the Fashion example: the cleaner scaled every pixel.
+  compute::model_spec spec;
+  spec.kind = "softmax";
+  spec.layers = {6, 2};
+  compute::model m(compute::validate(spec));
+  auto a = compute::make_artifact(m);
+  for (int c = 0; c < 6; ++c) {
+    a.input_columns.push_back("p" + std::to_string(c));
+    a.preprocessing.ops.push_back(op(column_op::kind::scale, a.input_columns.back(), 0.1 * (c + 1)));
+  }
+  a.feature_columns = {"p5", "p0", "p1", "p2", "p3", "p4"};
+  feature_builder fb(a);
+  const std::uint32_t rows = 7;
+  std::vector<float> raw(rows * 6);
+  for (std::size_t i = 0; i < raw.size(); ++i)
+    raw[i] = static_cast<float>(i) * 3.7f - 20;
+  std::vector<float> got;
+  fb.build(raw.data(), rows, got);
+  for (std::uint32_t r = 0; r < rows; ++r)
+    for (std::uint32_t j = 0; j < 6; ++j) {
+      auto source = static_cast<std::uint32_t>(std::stoi(a.feature_columns[j].substr(1)));
+      float want = raw[r * 6 + source];
+      apply_elementwise(a.preprocessing.ops[source], &want, 1);
+      BOOST_TEST(got[r * 6 + j] == want);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(models_that_protocol_v1_cannot_feed_are_refused_naming_the_column) {
+  auto a = artifact_with_every_numeric_op();
+  a.preprocessing.ops.push_back(op(column_op::kind::one_hot, "e"));
+  BOOST_CHECK_EXCEPTION(feature_builder{a}, std::invalid_argument, [](const std::invalid_argument& e) {
+    return std::string(e.what()).find("'e'") != std::string::npos;
+  });
+  auto b = artifact_with_every_numeric_op();
+  b.feature_columns[0] = "c"; // dropped by its own preprocessing
+  BOOST_CHECK_THROW(feature_builder{b}, std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(a_model_without_preprocessing_takes_rows_as_they_are) {
+  auto a = serving::testing::tiny_classifier();
+  a.preprocessing.ops.clear();
+  feature_builder fb(a);
+  std::vector<float> raw{1, 2, 3, 4, 5, 6, 7, 8}, out;
+  fb.build(raw.data(), 2, out);
+  BOOST_TEST(out == raw);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,444 @@
+// The inference server against real ZeroMQ peers on 127.0.0.1.
+#include "serving/server.hpp"
+
+#include "serving/registry.hpp"
+#include "serving_fixtures.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <thread>
+
+using namespace conveyor;
+using namespace conveyor::serving;
+using namespace conveyor::wire;
+using namespace conveyor::serving::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct running_server {
+  explicit running_server(server_options o = {}, std::string registry_root = {})
+      : catalog(std::make_shared<model_catalog>(std::move(registry_root))) {
+    o.endpoint = "tcp://127.0.0.1:*";
+    srv = std::make_unique<server>(o, catalog);
+  }
+  std::string start() {
+    srv->start();
+    return srv->endpoint();
+  }
+  zmq::context_t ctx;
+  std::shared_ptr<model_catalog> catalog;
+  std::unique_ptr<server> srv;
+};
+
+const std::vector<std::vector<float>> two_rows{{2, 3, -1, 0.5f}, {0, 1, 4, -2}};
+
+void check_close(const std::vector<std::vector<float>>& got, const std::vector<float>& want) {
+  BOOST_REQUIRE_EQUAL(got.size() * 3, want.size());
+  for (std::size_t r = 0; r < got.size(); ++r)
+    for (std::size_t c = 0; c < 3; ++c)
+      BOOST_TEST(got[r][c] == want[r * 3 + c], boost::test_tools::tolerance(1e-6f));
+}
+
+struct temp_dir {
+  temp_dir() {
+    path = fs::temp_directory_path() /
+           ("conveyor_server_test_" + std::to_string(::getpid()) + "_" + std::to_string(++count));
+    fs::create_directories(path);
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  fs::path path;
+  static inline int count = 0;
+};
+
+/// One worker that holds a batch open (max_delay 2 s: half a second without arrivals
+/// before it closes), so that what comes meanwhile for another model waits in the
+/// queue. Tests send requests of five rows: small ones finding the server idle would be
+/// computed at once by the front end.
+server_options holding_options(std::size_t max_queue) {
+  server_options o;
+  o.workers = 1;
+  o.max_batch = 1000;
+  o.max_delay = std::chrono::seconds(2);
+  o.max_queue = max_queue;
+  return o;
+}
+
+void add_a_and_b(running_server& s) {
+  s.catalog->add("a", 1, encoded(tiny_classifier(1)));
+  s.catalog->add("b", 1, encoded(tiny_classifier(2)));
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(inference_server)
+
+BOOST_AUTO_TEST_CASE(answers_health_models_and_predictions_made_with_the_models_own_preprocessing) {
+  running_server s;
+  auto a = tiny_classifier();
+  s.catalog->add("tiny", 3, encoded(a));
+  auto endpoint = s.start();
+  peer p(s.ctx, endpoint);
+
+  auto health = p.call(request_builder().str("op", "health").uint("id", 1).bytes());
+  BOOST_TEST(health.ok);
+  BOOST_TEST(health.id == 1u);
+  BOOST_TEST(health.status == "serving");
+
+  auto models = p.call(request_builder().str("op", "models").uint("id", 2).bytes());
+  BOOST_TEST(models.ok);
+  BOOST_TEST(models.model_names == std::vector<std::string>{"tiny:3"});
+
+  auto r = p.call(predict_request(3, "tiny", two_rows));
+  BOOST_REQUIRE(r.ok);
+  BOOST_TEST(r.id == 3u);
+  BOOST_TEST(r.model == "tiny");
+  BOOST_TEST(r.version == 3u);
+  auto want = expected_outputs(a, {2, 3, -1, 0.5f, 0, 1, 4, -2}, 2);
+  check_close(r.outputs, want);
+  BOOST_REQUIRE_EQUAL(r.labels.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    auto best = std::max_element(want.begin() + static_cast<long>(i * 3),
+                                 want.begin() + static_cast<long>(i * 3 + 3)) -
+                (want.begin() + static_cast<long>(i * 3));
+    BOOST_TEST(r.labels[i] == best);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_tensor_request_gets_the_same_answer_as_inputs) {
+  running_server s;
+  s.catalog->add("tiny", 1, encoded(tiny_classifier()));
+  peer p(s.ctx, s.start());
+  std::vector<float> flat{2, 3, -1, 0.5f, 0, 1, 4, -2};
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  pk.pack_map(5);
+  pk.pack(std::string("op"));
+  pk.pack(std::string("predict"));
+  pk.pack(std::string("id"));
+  pk.pack_uint64(9);
+  pk.pack(std::string("model"));
+  pk.pack(std::string("tiny"));
+  pk.pack(std::string("tensor"));
+  pk.pack_bin(static_cast<std::uint32_t>(flat.size() * 4));
+  pk.pack_bin_body(reinterpret_cast<const char*>(flat.data()), static_cast<std::uint32_t>(flat.size() * 4));
+  pk.pack(std::string("shape"));
+  pk.pack(std::vector<std::uint32_t>{2, 4});
+  auto tensor = p.call(std::string(buf.data(), buf.size()));
+  auto rows = p.call(predict_request(10, "tiny", two_rows));
+  BOOST_REQUIRE(tensor.ok);
+  BOOST_REQUIRE(rows.ok);
+  BOOST_TEST(tensor.outputs == rows.outputs);
+}
+
+BOOST_AUTO_TEST_CASE(every_error_code_is_answered_with_the_request_id) {
+  temp_dir dir;
+  registry reg(dir.path.string());
+  reg.publish("tiny", encoded(tiny_classifier(1)));
+  reg.publish("tiny", encoded(tiny_classifier(2)));
+  // Version 2 exists but is damaged: a pinned request for it is the server's fault.
+  {
+    std::fstream f(reg.path_of("tiny", 2), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(40);
+    f.put('\x7f');
+  }
+  reg.publish("tiny", encoded(tiny_classifier(3)));
+  server_options o;
+  o.limits.max_rows = 3;
+  o.limits.max_bytes = 2048;
+  running_server s(o, dir.path.string());
+  BOOST_REQUIRE(s.catalog->load_latest().empty());
+  peer p(s.ctx, s.start());
+
+  auto junk = p.call("\xc1 not msgpack");
+  BOOST_TEST(!junk.ok);
+  BOOST_TEST(junk.code == "bad_request");
+  BOOST_TEST(junk.id == 0u);
+
+  auto no_op = p.call(request_builder().uint("id", 11).bytes());
+  BOOST_TEST(no_op.code == "bad_request");
+  BOOST_TEST(no_op.id == 11u);
+
+  auto unknown = p.call(predict_request(12, "nope", two_rows));
+  BOOST_TEST(unknown.code == "unknown_model");
+  BOOST_TEST(unknown.message.find("nope") != std::string::npos);
+
+  auto version = p.call(predict_request(13, "tiny", two_rows, 99));
+  BOOST_TEST(version.code == "unknown_version");
+  BOOST_TEST(version.message.find("latest 3") != std::string::npos);
+
+  auto pinned_old = p.call(predict_request(14, "tiny", two_rows, 1));
+  BOOST_TEST(pinned_old.ok);
+  BOOST_TEST(pinned_old.version == 1u);
+
+  auto damaged = p.call(predict_request(15, "tiny", two_rows, 2));
+  BOOST_TEST(damaged.code == "internal");
+  BOOST_TEST(damaged.id == 15u);
+
+  auto shape = p.call(predict_request(16, "tiny", {{1, 2, 3}}));
+  BOOST_TEST(shape.code == "shape_mismatch");
+  BOOST_TEST(shape.message.find("4 values") != std::string::npos);
+
+  auto rows = p.call(predict_request(17, "tiny", {{1, 2, 3, 4}, {1, 2, 3, 4}, {1, 2, 3, 4}, {1, 2, 3, 4}}));
+  BOOST_TEST(rows.code == "too_large");
+  BOOST_TEST(rows.id == 17u);
+
+  auto big = request_builder().str("op", "health").uint("id", 18).str("padding", std::string(3000, 'x')).bytes();
+  auto bytes = p.call(big);
+  BOOST_TEST(bytes.code == "too_large");
+  BOOST_TEST(bytes.id == 18u);
+
+  auto latest = p.call(predict_request(19, "tiny", two_rows));
+  BOOST_TEST(latest.ok);
+  BOOST_TEST(latest.version == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_full_queue_answers_overloaded_and_a_waiting_request_past_its_deadline_is_not_computed) {
+  // Requests for model b wait in a queue of two while the worker holds a's batch.
+  running_server s(holding_options(2));
+  add_a_and_b(s);
+  peer first(s.ctx, s.start());
+  peer second(s.ctx, s.srv->endpoint());
+  const std::vector<std::vector<float>> five_rows(5, std::vector<float>{1, 2, 3, 4});
+  first.send(predict_request(1, "a", five_rows));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200)); // the worker holds it
+  request_builder late;
+  late.str("op", "predict").uint("id", 2).str("model", "b").rows("inputs", five_rows).uint("deadline_ms", 20);
+  second.send(late.bytes());
+  for (std::uint64_t id = 3; id < 8; ++id)
+    second.send(predict_request(id, "b", five_rows));
+  std::map<std::uint64_t, reply> replies;
+  for (int i = 0; i < 6; ++i) {
+    auto r = second.receive();
+    BOOST_REQUIRE(r);
+    replies[r->id] = *r;
+  }
+  BOOST_TEST(replies.at(2).code == "deadline_exceeded");
+  int overloaded = 0, served = 0;
+  for (std::uint64_t id = 3; id < 8; ++id) {
+    overloaded += replies.at(id).code == "overloaded";
+    served += replies.at(id).ok;
+  }
+  BOOST_TEST(overloaded >= 4); // the queue holds two, one client at most half of it
+  BOOST_TEST(overloaded + served == 5);
+  auto a = first.receive();
+  BOOST_REQUIRE(a);
+  BOOST_TEST(a->ok);
+  auto stats = s.srv->stats();
+  BOOST_TEST(stats.errors[static_cast<std::size_t>(error_code::overloaded)] == static_cast<std::uint64_t>(overloaded));
+  BOOST_TEST(stats.errors[static_cast<std::size_t>(error_code::deadline_exceeded)] == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_new_version_swaps_in_under_load_without_failing_a_request) {
+  server_options o;
+  o.workers = 2;
+  o.max_batch = 16;
+  o.max_delay = std::chrono::microseconds(200);
+  running_server s(o);
+  s.catalog->add("m", 1, encoded(tiny_classifier(1)));
+  auto endpoint = s.start();
+  std::atomic<bool> swapped{false};
+  std::atomic<int> failed{0};
+  std::vector<std::vector<std::uint64_t>> versions(4);
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 4; ++c)
+    clients.emplace_back([&, c] {
+      peer p(s.ctx, endpoint);
+      std::uint64_t id = 0;
+      int after_swap = 0;
+      // 8 requests in flight per client until 200 replies have come after the swap.
+      for (int k = 0; k < 8; ++k)
+        p.send(predict_request(++id, "m", two_rows));
+      while (after_swap < 200) {
+        auto r = p.receive();
+        if (!r || !r->ok) {
+          ++failed;
+          return;
+        }
+        versions[static_cast<std::size_t>(c)].push_back(r->version);
+        if (swapped)
+          ++after_swap;
+        p.send(predict_request(++id, "m", two_rows));
+      }
+      for (int k = 0; k < 8; ++k)
+        if (!p.receive())
+          ++failed;
+    });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  s.catalog->add("m", 2, encoded(tiny_classifier(2)));
+  swapped = true;
+  for (auto& t : clients)
+    t.join();
+  BOOST_TEST(failed == 0);
+  for (const auto& v : versions) {
+    BOOST_REQUIRE(!v.empty());
+    BOOST_TEST(v.front() == 1u);
+    BOOST_TEST(v.back() == 2u);
+    // Once a client has seen version 2, it never sees 1 again (requests accepted
+    // after the swap resolve to 2; a reply out of order could only be in flight).
+    auto first2 = std::find(v.begin(), v.end(), 2u);
+    BOOST_TEST(std::count(first2 + std::min<long>(16, v.end() - first2), v.end(), 1u) == 0);
+  }
+  auto stats = s.srv->stats();
+  BOOST_TEST(stats.errors[static_cast<std::size_t>(error_code::internal)] == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_flood_and_an_oversized_message_do_not_stop_other_clients) {
+  server_options o;
+  o.max_queue = 64;
+  o.limits.max_bytes = 4096; // ZeroMQ drops connections sending over 8 KiB
+  running_server s(o);
+  s.catalog->add("m", 1, encoded(tiny_classifier()));
+  auto endpoint = s.start();
+  peer flooder(s.ctx, endpoint), huge(s.ctx, endpoint), polite(s.ctx, endpoint);
+  flooder.socket().set(zmq::sockopt::rcvhwm, 0); // it reads its replies only at the end
+  for (std::uint64_t id = 1; id <= 1500; ++id)
+    flooder.send(id % 3 == 0 ? std::string("\x92\x01") : predict_request(id, "m", two_rows));
+  huge.send(request_builder().str("op", "health").uint("id", 1).str("padding", std::string(20000, 'x')).bytes());
+  for (std::uint64_t id = 1; id <= 20; ++id) {
+    auto r = polite.call(predict_request(id, "m", two_rows));
+    BOOST_TEST(r.ok);
+    BOOST_TEST(r.id == id);
+  }
+  BOOST_TEST(!huge.receive(std::chrono::milliseconds(200))); // its connection was dropped
+  std::map<std::string, int> codes;
+  for (int i = 0; i < 1500; ++i) {
+    auto r = flooder.receive();
+    BOOST_REQUIRE(r);
+    codes[r->ok ? "ok" : r->code]++;
+  }
+  BOOST_TEST(codes["bad_request"] == 500);
+  BOOST_TEST(codes["ok"] + codes["overloaded"] == 1000);
+  BOOST_TEST(codes["ok"] > 0);
+  // The server still answers the dropped client once it reconnects with a sane message.
+  auto after = huge.call(request_builder().str("op", "health").uint("id", 2).bytes());
+  BOOST_TEST(after.ok);
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_requests_are_computed_in_batches) {
+  server_options o;
+  o.workers = 1;
+  o.max_batch = 64;
+  o.max_delay = std::chrono::milliseconds(5);
+  running_server s(o);
+  s.catalog->add("m", 1, encoded(tiny_classifier()));
+  peer p(s.ctx, s.start());
+  for (std::uint64_t id = 1; id <= 64; ++id)
+    p.send(predict_request(id, "m", {{1, 2, 3, 4}}));
+  std::set<std::uint64_t> ids;
+  for (int i = 0; i < 64; ++i) {
+    auto r = p.receive();
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->ok);
+    ids.insert(r->id);
+  }
+  BOOST_TEST(ids.size() == 64u);
+  auto stats = s.srv->stats();
+  BOOST_TEST(stats.rows == 64u);
+  BOOST_TEST(stats.batches < 16u);
+}
+
+BOOST_AUTO_TEST_CASE(a_batch_closes_as_soon_as_it_holds_max_batch_rows) {
+  // max_delay 5 s (a quarter: 1.25 s without arrivals): only the full batch can close it.
+  server_options o;
+  o.workers = 1;
+  o.max_batch = 10;
+  o.max_delay = std::chrono::seconds(5);
+  running_server s(o);
+  s.catalog->add("m", 1, encoded(tiny_classifier()));
+  peer p(s.ctx, s.start());
+  const std::vector<std::vector<float>> five(5, std::vector<float>{1, 2, 3, 4});
+  const auto start = std::chrono::steady_clock::now();
+  p.send(predict_request(1, "m", five));
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  p.send(predict_request(2, "m", five));
+  for (int i = 0; i < 2; ++i) {
+    auto r = p.receive();
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->ok);
+  }
+  BOOST_TEST((std::chrono::steady_clock::now() - start < std::chrono::seconds(1)));
+  BOOST_TEST(s.srv->stats().batches == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_full_queue_refuses_every_client_and_huge_deadlines_mean_none) {
+  // Two clients, each within its share (half the queue), fill the queue of 4 while the
+  // only worker holds a batch of model a open; a third client is then refused.
+  running_server s(holding_options(4));
+  add_a_and_b(s);
+  auto endpoint = s.start();
+  peer holder(s.ctx, endpoint), one(s.ctx, endpoint), two(s.ctx, endpoint), third(s.ctx, endpoint);
+  const std::vector<std::vector<float>> five(5, std::vector<float>{1, 2, 3, 4});
+  holder.send(predict_request(1, "a", five));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200)); // the worker holds it
+  for (std::uint64_t id = 1; id <= 2; ++id) {
+    one.send(predict_request(id, "b", five));
+    two.send(predict_request(id, "b", five));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  request_builder forever;
+  forever.str("op", "predict").uint("id", 9).str("model", "b").rows("inputs", five)
+    .uint("deadline_ms", UINT64_MAX);
+  auto refused = third.call(forever.bytes());
+  BOOST_TEST(refused.code == "overloaded");
+  BOOST_TEST(refused.message.find("queue is full") != std::string::npos);
+  for (int i = 0; i < 2; ++i) {
+    BOOST_TEST(one.receive()->ok);
+    BOOST_TEST(two.receive()->ok);
+  }
+  BOOST_TEST(holder.receive()->ok);
+  auto later = third.call(forever.bytes()); // room again: the huge deadline is no deadline
+  BOOST_TEST(later.ok, later.code + ": " + later.message);
+}
+
+BOOST_AUTO_TEST_CASE(a_stopped_server_starts_again_with_nothing_left_over) {
+  running_server s;
+  s.catalog->add("m", 1, encoded(tiny_classifier()));
+  auto endpoint = s.start();
+  {
+    peer p(s.ctx, endpoint);
+    for (std::uint64_t id = 1; id <= 200; ++id)
+      p.send(predict_request(id, "m", two_rows));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  s.srv->stop();
+  BOOST_TEST(s.srv->stats().queued == 0u);
+  s.srv->start();
+  peer p(s.ctx, s.srv->endpoint());
+  auto r = p.call(predict_request(1, "m", two_rows));
+  BOOST_TEST(r.ok);
+  BOOST_TEST(!s.srv->failure());
+}
+
+BOOST_AUTO_TEST_CASE(an_inproc_endpoint_is_refused_with_the_reason) {
+  server_options o;
+  o.endpoint = "inproc://x";
+  server srv(o, std::make_shared<model_catalog>());
+  BOOST_CHECK_EXCEPTION(srv.start(), std::runtime_error, [](const std::runtime_error& e) {
+    return std::string(e.what()).find("tcp:// or ipc://") != std::string::npos;
+  });
+}
+
+BOOST_AUTO_TEST_CASE(binding_a_taken_endpoint_is_an_error_naming_it) {
+  running_server first;
+  auto endpoint = first.start();
+  server_options o;
+  o.endpoint = endpoint;
+  server second(o, std::make_shared<model_catalog>());
+  try {
+    second.start();
+    BOOST_FAIL("bound twice");
+  } catch (const std::runtime_error& e) {
+    BOOST_TEST(std::string(e.what()).find(endpoint) != std::string::npos);
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
