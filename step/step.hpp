@@ -113,6 +113,11 @@ public:
   virtual void report_progress(const progress_info& p) { (void)p; }
   /// Named results (accuracy, loss, ...) that appear in the run report.
   virtual void report_metrics(const std::map<std::string, double>& metrics) { (void)metrics; }
+  /// True once the run is draining (SIGINT/SIGTERM). Work that can block or run long
+  /// inside one call (opening or reading a FIFO, a training loop) polls it and ends
+  /// early: a source ends its stream, a trainer stops at the next step boundary. May
+  /// be called from any thread of the step (it reads an atomic flag).
+  virtual bool stop_requested() const { return false; }
 };
 
 class step {
