@@ -196,8 +196,8 @@ cleaner_options cleaner_options::from(const step_params& params) {
     throw step_failure("cleaner: parameter 'missing' must be \"keep\", \"drop\" or \"impute\", "
                        "got \"" + m + "\"");
   auto f = params.get_integer("fit_rows");
-  if (f < 1)
-    throw step_failure("cleaner: parameter 'fit_rows' must be >= 1");
+  if (f < 0)
+    throw step_failure("cleaner: parameter 'fit_rows' must be >= 0 (0: fit on all rows)");
   o.fit_rows = static_cast<std::uint64_t>(f);
   return o;
 }
@@ -379,7 +379,8 @@ void cleaner::consume(std::size_t port, batch b, emitter& out) {
   }
   held_rows_ += b.rows;
   held_.push_back(std::move(b));
-  if (held_rows_ >= options_.fit_rows || !options_.needs_statistics())
+  const bool window_full = options_.fit_rows != 0 && held_rows_ >= options_.fit_rows;
+  if (window_full || !options_.needs_statistics())
     finish(out);
 }
 
@@ -412,7 +413,8 @@ kind_entry cleaner_kind() {
     optional_param("drop", param_type::list_of_string, empty_list(), "columns to remove"),
     choice_param("missing", {"keep", "drop", "impute"}, "keep",
                  "rows with missing values: keep, drop (counted as rejects) or impute"),
-    optional_param("fit_rows", param_type::integer, 100000, "rows used to fit statistics"),
+    optional_param("fit_rows", param_type::integer, 100000,
+                   "rows used to fit statistics; 0: all rows (held until the input ends)"),
   };
   e.schema.inputs = {batch_port("in")};
   e.schema.outputs = {batch_port("out")};

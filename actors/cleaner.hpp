@@ -1,9 +1,11 @@
 // cleaner: fits a preprocessing (drop, impute, standardize, min_max, scale, clip,
-// one_hot) on the first `fit_rows` rows, then transforms every batch with it.
+// one_hot) on the first `fit_rows` rows (all rows when it is 0), then transforms
+// every batch with it.
 //
 // Algorithm: batches are held until `fit_rows` rows have arrived (or the inputs
-// end). The ops are fitted stage by stage in application order, each stage on the
-// held rows as the previous stages left them, and applied to the held rows with
+// end; with `fit_rows` 0, until the inputs end, so memory grows with the input).
+// The ops are fitted stage by stage in application order, each stage on the held
+// rows as the previous stages left them, and applied to the held rows with
 // apply_preprocessing; so held and later batches are transformed identically. The
 // fitted preprocessing is saved as durable state: a restarted cleaner reloads it
 // and does not refit. Rows with missing values are removed before fitting when
@@ -31,7 +33,7 @@ struct cleaner_options {
   std::vector<std::string> one_hot;
   std::vector<std::string> drop;
   missing_policy missing = missing_policy::keep;
-  std::uint64_t fit_rows = 100000;
+  std::uint64_t fit_rows = 100000; // 0: every row of the input
 
   /// True when an operation needs statistics of the data (standardize, min_max,
   /// one_hot categories, imputed values). Without one, the first batch (its schema) is

@@ -241,7 +241,38 @@ BOOST_AUTO_TEST_CASE(an_upstream_transform_is_kept_and_the_fit_is_appended) {
   BOOST_TEST(t.ops[1].a == 0.5);
 }
 
+BOOST_AUTO_TEST_CASE(fit_rows_zero_holds_every_batch_until_the_input_ends_and_fits_on_all_rows) {
+  fake_context ctx;
+  auto c = make_cleaner({{"standardize", strings({"x"})}, {"fit_rows", 0}}, ctx);
+  collector out;
+  auto mk = [](std::uint64_t seq, float a, float b) {
+    auto x = make_batch({{"x", {a, b}}});
+    x.source = "s";
+    x.sequence = seq;
+    x.first_row = (seq - 1) * 2;
+    return x;
+  };
+  for (std::uint64_t seq = 1; seq <= 50; ++seq) // 100 rows: past any small window
+    c->consume(0, mk(seq, static_cast<float>(2 * seq - 1), static_cast<float>(2 * seq)), out);
+  BOOST_TEST(out.on(0).empty());
+  c->finish(out);
+  BOOST_REQUIRE_EQUAL(out.on(0).size(), 50u);
+  for (std::uint64_t i = 0; i < 50; ++i)
+    BOOST_TEST(out.on(0)[i].sequence == i + 1);
+  // x = 1..100: mean 50.5, population sd sqrt((100^2 - 1) / 12)
+  const double sd = std::sqrt(9999.0 / 12.0);
+  BOOST_TEST(out.on(0)[0].transform->ops[0].a == 50.5, tt::tolerance(1e-12));
+  BOOST_TEST(out.on(0)[0].transform->ops[0].b == sd, tt::tolerance(1e-12));
+  BOOST_TEST(cell(out.on(0)[49], "x", 1) == static_cast<float>((100.0 - 50.5) / sd),
+             tt::tolerance(1e-6f));
+}
+
 BOOST_AUTO_TEST_CASE(bad_parameters_fail_with_a_clear_message) {
+  BOOST_CHECK_EXCEPTION(make_step(cleaner_kind(), {{"fit_rows", -1}}), step_failure,
+                        [](const step_failure& e) {
+                          return std::string(e.what()).find("'fit_rows' must be >= 0") !=
+                                 std::string::npos;
+                        });
   BOOST_CHECK_THROW(make_step(cleaner_kind(), {{"clip", numbers({1})}}), step_failure);
   BOOST_CHECK_THROW(make_step(cleaner_kind(), {{"clip", numbers({2, 1})}}), step_failure);
   fake_context ctx;
