@@ -6,9 +6,9 @@ cleaner's default fit_rows and with fit_rows = 0) against DuckDB (all cores) and
 Builds nothing. The conveyor binary is $CONVEYOR (default build/conveyor, relative to
 the repository root). Per size: generates the CSV under bench/out/ when missing; checks
 values (below); runs every side RUNS times (default 3), interleaved, and `wc -l` over
-the file as the read floor; prints the medians of wall time and peak RSS (GNU time when
-installed, else getrusage), the ratios of each peer to conveyor and of each side to the
-floor.
+the file as the read floor; prints the medians of wall time (start-up included) and
+peak RSS (the process's own, from wait4), the ratios of each peer to conveyor and of
+each side to the floor.
 
 Value check (fails the run, exit 1, before or between timed runs): conveyor's cleaned
 rows, written by csv_clean_write.flow with fit_rows = 0 (statistics of all rows, as the
@@ -18,14 +18,13 @@ row count; conveyor with the default fit_rows must match within FIT_ROWS_TOLERAN
 statistics come from the first fit_rows rows only: the largest difference seen is
 printed). Every side's rows out must equal conveyor's.
 
-usage: bench/csv_clean/run.py [ROWS ...]      (default: 2000000 4000000)
+usage: bench/csv_clean/run.py [ROWS ...]      (default: 1000000 3000000)
 env:   CONVEYOR=path/to/conveyor  RUNS=3  THREADS=0 (conveyor --threads; 0: all cores)
        SIDES=comma list of sides to run (default all; see SIDES below)
 """
 import csv
 import json
 import os
-import resource
 import signal
 import shutil
 import statistics
@@ -37,7 +36,6 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 HERE = os.path.join(ROOT, "bench", "csv_clean")
 OUT = os.path.join(ROOT, "bench", "out")
 PY = "/usr/bin/python3"
-TIME = "/usr/bin/time" if os.path.exists("/usr/bin/time") else None
 CORES = len(os.sched_getaffinity(0))
 
 SAMPLE_ROWS = 2000
@@ -84,15 +82,18 @@ def _on_signal(signum, frame):
 
 
 def run_child(cmd, stdout, stderr, cwd=ROOT):
-    """Runs cmd to completion in its own process group; returns the exit status. The
-    group is killed if the driver is interrupted."""
+    """Runs cmd to completion in its own process group; returns (exit status, peak RSS
+    in KiB of the process, from wait4). The group is killed if the driver is
+    interrupted."""
     p = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, cwd=cwd, start_new_session=True,
                          preexec_fn=_die_with_parent)
     _live.add(p)
     try:
-        return p.wait()
+        _, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        return p.returncode, usage.ru_maxrss
     finally:
-        if p.poll() is None:
+        if p.returncode is None:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
         _live.discard(p)
@@ -109,21 +110,12 @@ def tail(path, n=20):
 def timed(name, cmd, stdout_path):
     """Runs cmd; returns (wall seconds, peak RSS in MiB, stdout text). Exits on failure
     with the command's last lines of stderr."""
-    tfile = stdout_path + ".time"
-    full = ([TIME, "-f", "%M", "-o", tfile] if TIME else []) + cmd
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     with open(stdout_path, "w") as so, open(stdout_path + ".err", "w") as se:
         t0 = time.perf_counter()
-        rc = run_child(full, so, se)
+        rc, rss_kb = run_child(cmd, so, se)
         wall = time.perf_counter() - t0
     if rc != 0:
         sys.exit(f"csv_clean: {name} failed (exit {rc}): {' '.join(cmd)}\n{tail(stdout_path + '.err')}")
-    if TIME:
-        rss_kb = int(open(tfile).read().strip().splitlines()[-1])
-    else:
-        # ru_maxrss of RUSAGE_CHILDREN is the largest child so far: right only when
-        # this child grew past every earlier one. Install GNU time (bench/setup.sh).
-        rss_kb = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before)
     return wall, rss_kb / 1024.0, open(stdout_path).read()
 
 
@@ -189,7 +181,7 @@ def conveyor_sample(conveyor, data, rows, fit_rows, every):
            "--report", report]
     log = os.path.join(OUT, "conveyor_check.log")
     with open(log, "w") as so:
-        rc = run_child(cmd, so, subprocess.STDOUT)
+        rc, _ = run_child(cmd, so, subprocess.STDOUT)
     if rc != 0:
         sys.exit(f"csv_clean: conveyor (value check run) failed (exit {rc}): {' '.join(cmd)}\n{tail(log)}")
     try:
@@ -241,7 +233,7 @@ def main():
 
 
 def measure():
-    sizes = [int(a) for a in sys.argv[1:]] or [2_000_000, 4_000_000]
+    sizes = [int(a) for a in sys.argv[1:]] or [1_000_000, 3_000_000]
     runs = int(os.environ.get("RUNS", "3"))
     conveyor = os.path.abspath(os.environ.get("CONVEYOR", os.path.join(ROOT, "build", "conveyor")))
     threads = os.environ.get("THREADS", "0")
@@ -260,7 +252,7 @@ def measure():
             print(f"generating {data} ...", file=sys.stderr, flush=True)
             log = os.path.join(OUT, "gen_data.log")
             with open(log, "w") as so:
-                if run_child([PY, os.path.join(HERE, "gen_data.py"), str(rows), data], so, subprocess.STDOUT):
+                if run_child([PY, os.path.join(HERE, "gen_data.py"), str(rows), data], so, subprocess.STDOUT)[0]:
                     sys.exit(f"csv_clean: generating {data} failed:\n{tail(log)}")
         mb = os.path.getsize(data) / 1e6
         every = max(1, rows // SAMPLE_ROWS)
@@ -283,7 +275,7 @@ def measure():
         floor = []
         for i in range(runs):  # interleaved so drift hits every side alike
             t0 = time.perf_counter()
-            if run_child(["wc", "-l", data], subprocess.DEVNULL, subprocess.DEVNULL) != 0:
+            if run_child(["wc", "-l", data], subprocess.DEVNULL, subprocess.DEVNULL)[0] != 0:
                 sys.exit(f"csv_clean: wc -l {data} failed")
             floor.append(time.perf_counter() - t0)
             for side in sides:
@@ -320,7 +312,7 @@ def print_table(results, sides, runs, conveyor, threads):
           f"{CORES} cores; conveyor={conveyor} --threads {threads}; duckdb --threads {CORES}")
     base = "conveyor" if "conveyor" in sides else sides[0]
     hdr = (f"{'rows':>9} {'MB':>7} | {'side':16} {'wall s':>7} {'rows/s':>11} {'MB/s':>7} {'peak MiB':>9} | "
-           f"{'rows out':>9} | {base + ' faster':>16} {'RSS / ' + base:>15} | {'x floor':>7}")
+           f"{'rows out':>9} | {'time/' + base:>16} {'RSS/' + base:>15} | {'time/floor':>10}")
     print(hdr)
     print("-" * len(hdr))
     for r in results:
@@ -328,13 +320,14 @@ def print_table(results, sides, runs, conveyor, threads):
             w, m = r["wall"][side], r["rss"][side]
             print(f"{r['rows']:>9} {r['mb']:>7.1f} | {side:16} {w:>7.2f} {r['rows'] / w:>11,.0f} "
                   f"{r['mb'] / w:>7.1f} {m:>9.0f} | {r['info'][side]['rows_out']:>9} | "
-                  f"{w / r['wall'][base]:>15.2f}x {m / r['rss'][base]:>15.2f} | {w / r['floor']:>7.1f}")
+                  f"{w / r['wall'][base]:>16.2f} {m / r['rss'][base]:>15.2f} | {w / r['floor']:>10.1f}")
         print(f"{'':>17} | {'read floor':16} {r['floor']:>7.2f} {r['rows'] / r['floor']:>11,.0f} "
               f"{r['mb'] / r['floor']:>7.1f}   (wc -l over the file from the page cache, one core)")
         c = r["info"].get("conveyor") or r["info"].get("conveyor fit all")
-        print(f"{'':>17}   rows: conveyor read {c['read']} + {c['quarantined']} quarantined, "
-              f"cleaner {c['rows_out']}, counter {c['counted']}; " + "; ".join(
-                  f"{s} read {r['info'][s]['rows_read']}" for s in sides if "rows_read" in r["info"][s]))
+        counts = [f"conveyor read {c['read']} + {c['quarantined']} quarantined, cleaner {c['rows_out']}, "
+                  f"counter {c['counted']}"] if c else []
+        counts += [f"{s} read {r['info'][s]['rows_read']}" for s in sides if "rows_read" in r["info"][s]]
+        print(f"{'':>17}   rows: " + "; ".join(counts))
         print(f"{'':>17}   values (every {r['every']}th output row, {-(-r['ref_rows'] // r['every'])} rows, "
               f"against conveyor fitted on all rows): " + "; ".join(
                   f"{s} max |diff| {d:.2g}" for s, d in r["check"].items() if s != "conveyor fit all")
