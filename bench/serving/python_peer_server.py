@@ -9,6 +9,10 @@ What it is meant to be: the straightforward, reasonably efficient way to serve t
 model from Python, to compare conveyor's server against. Each request is computed alone,
 as soon as it is read (no batching across requests, one thread): the model's own
 preprocessing on the raw columns, then the dense layers with numpy (BLAS) matmuls.
+BLAS runs on one thread (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and MKL_NUM_THREADS
+default to 1; set them to override): a one-row product gains nothing from more, and
+idle BLAS threads spinning beside the server's own thread only take cores from it.
+python_batching_peer.py serves the same model with requests batched.
 
 Contracts:
 - The model file is read per docs/model-format.md: the CRC-32 trailer is verified, the
@@ -37,9 +41,12 @@ import os
 import sys
 import zlib
 
-import msgpack
-import numpy as np
-import zmq
+for _blas_threads in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_blas_threads, "1")  # read when numpy loads BLAS, just below
+
+import msgpack  # noqa: E402
+import numpy as np  # noqa: E402
+import zmq  # noqa: E402
 
 # ---- the model file ----
 
@@ -277,6 +284,18 @@ def _is_uint(v) -> bool:
 _NUMBER_TYPES = {int, float}
 
 
+class Predict:
+    """A checked predict request: its id and its rows (float32, model width)."""
+    __slots__ = ("rid", "x")
+
+    def __init__(self, rid, x):
+        self.rid, self.x = rid, x
+
+
+def error_reply(rid, code, message) -> dict:
+    return {"id": rid, "ok": False, "error": {"code": code, "message": message}}
+
+
 class Server:
     """Serves one Model under `name`/`version` on a ROUTER socket."""
 
@@ -287,6 +306,18 @@ class Server:
 
     def handle(self, payload: bytes) -> dict:
         """One request message -> one reply map. Never raises."""
+        request = self.decode(payload)
+        if not isinstance(request, Predict):
+            return request
+        try:
+            outputs, labels = self.model.predict(request.x)
+        except Exception as e:  # a bug here must not take the server down
+            return error_reply(request.rid, "internal", repr(e))
+        return self.predict_reply(request.rid, outputs, labels)
+
+    def decode(self, payload: bytes):
+        """One request message -> a Predict to compute, or the reply map of any other
+        request (models, health, every error). Never raises."""
         rid = 0
         try:
             try:
@@ -302,7 +333,7 @@ class Server:
                 raise RequestError("too_large", f"{len(payload)} bytes, the limit is {self.max_bytes}")
             op = req.get("op")
             if op == "predict":
-                return self.predict(rid, req)
+                return Predict(rid, self.predict_rows(req))
             if op == "models":
                 return {"id": rid, "ok": True, "models": [
                     {"name": self.name, "version": self.version,
@@ -311,11 +342,21 @@ class Server:
                 return {"id": rid, "ok": True, "status": "serving"}
             raise RequestError("bad_request", f"unknown op {op!r}" if op is not None else "missing 'op'")
         except RequestError as e:
-            return {"id": rid, "ok": False, "error": {"code": e.code, "message": e.message}}
+            return error_reply(rid, e.code, e.message)
         except Exception as e:  # a bug here must not take the server down
-            return {"id": rid, "ok": False, "error": {"code": "internal", "message": repr(e)}}
+            return error_reply(rid, "internal", repr(e))
 
-    def predict(self, rid: int, req: dict) -> dict:
+    def predict_reply(self, rid: int, outputs, labels) -> dict:
+        """The reply to predict `rid` from its rows' outputs (and labels, or None)."""
+        reply = {"id": rid, "ok": True, "model": self.name, "version": self.version,
+                 "outputs": outputs.tolist()}
+        if labels is not None:
+            reply["labels"] = labels.tolist()
+        return reply
+
+    def predict_rows(self, req: dict) -> np.ndarray:
+        """The rows of predict request `req`, float32 (rows x model width); raises
+        RequestError for a request the protocol refuses."""
         # Checks in the C++ server's order: the request's own form (bad_request,
         # too_large), then the model and version, then the column count.
         model = req.get("model")
@@ -369,15 +410,8 @@ class Server:
             raise RequestError("shape_mismatch", f"model '{model}' version {self.version} takes rows "
                                f"of {width} values; got {cols}")
         if has_tensor:
-            x = np.frombuffer(t, dtype="<f4").reshape(rows, cols)
-        else:
-            x = np.array(inputs, dtype=np.float32)
-        outputs, labels = self.model.predict(x)
-        reply = {"id": rid, "ok": True, "model": self.name, "version": self.version,
-                 "outputs": outputs.tolist()}
-        if labels is not None:
-            reply["labels"] = labels.tolist()
-        return reply
+            return np.frombuffer(t, dtype="<f4").reshape(rows, cols)
+        return np.array(inputs, dtype=np.float32)
 
     def serve(self, endpoint: str) -> None:
         ctx = zmq.Context.instance()

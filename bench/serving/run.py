@@ -1,20 +1,89 @@
-"""Driver for bench/serving/run.sh: serves the Fashion-MNIST MLP four ways and drives each
+"""Driver for bench/serving/run.sh: serves the Fashion-MNIST MLP five ways and drives each
 with the same load generator (bench/serving/loadgen: DEALER, N requests in flight, one
-image per request as a float32 tensor, labels checked against t10k) at 1, 32 and 128 in
-flight, in the same run:
+image per request as a float32 tensor, labels checked against t10k) at every level of
+CONCURRENCY, in the same run:
   conveyor batching   examples/serve.flow, max_batch 64, max_delay 500us, 2 workers
   conveyor no batch   the same with max_batch 1
   ceiling             bench/serving/ceiling_server: decodes each request, answers zeros
+                      (no compute): the most any server can do over the same sockets
   python peer         bench/serving/python_peer_server.py: pyzmq + numpy, same weights,
-                      each request computed alone
-Prints req/s, p50/p99 latency and the accuracy of the answers, then the ratios the goals
-name. Usage: bench/serving/run.sh [SECONDS per point, default 5]."""
-import json, os, shutil, socket, subprocess, sys, tempfile, time
+                      each request computed alone, BLAS on one thread
+  python batching     bench/serving/python_batching_peer.py: the same, with every queued
+                      request drained into one numpy batch
+Prints req/s, p50/p99 latency, failures and the accuracy of the answers, then, at every
+level, conveyor batching's req/s divided by each other server's and each server's share
+of the ceiling.
+
+Usage: bench/serving/run.sh [SECONDS per point, default 5]
+env:   CONVEYOR=path/to/conveyor (default build/conveyor; loadgen and ceiling_server are
+       taken from bench/serving/ beside it); SERVERS=comma list (default all, names as
+       above); CONCURRENCY=comma list (default 1,32,128)."""
+import json, os, shutil, signal, socket, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-CONCURRENCY = (1, 32, 128)
+PY = "/usr/bin/python3"
+SERVERS = ("conveyor batching", "conveyor no batch", "ceiling", "python peer", "python batching")
+BASE = "conveyor batching"
 
+
+# ---- child processes: each in its own session, killed with the driver ----
+
+_live = set()
+
+
+def _die_with_parent():
+    """preexec_fn: the child gets SIGTERM if the driver dies (even by SIGKILL)."""
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def spawn(cmd, stdout, stderr, cwd=ROOT):
+    p = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, cwd=cwd, start_new_session=True,
+                         preexec_fn=_die_with_parent)
+    _live.add(p)
+    return p
+
+
+def stop(p, grace_s=10):
+    """SIGTERM (a conveyor server drains), then SIGKILL after grace_s; waits."""
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+            p.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+        except ProcessLookupError:
+            p.wait()
+    _live.discard(p)
+
+
+def run(cmd, log, cwd=ROOT):
+    """Runs cmd to completion, output to the file `log`; returns (exit status, stdout)."""
+    with open(log, "w") as err, tempfile.TemporaryFile("w+") as out:
+        p = spawn(cmd, out, err, cwd)
+        try:
+            p.wait()
+        finally:
+            stop(p, grace_s=2)
+        out.seek(0)
+        return p.returncode, out.read()
+
+
+def tail(path, n=20):
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+    except OSError:
+        return ""
+
+
+def _on_signal(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+# ---- the servers ----
 
 def free_endpoint():
     with socket.socket() as s:
@@ -30,57 +99,89 @@ def latest_model(registry):
 
 def train_model(binary, workdir):
     registry = os.path.join(workdir, "models")
-    subprocess.run([binary, "--log-level", "warn", "run", os.path.join(HERE, "fashion_model.flow"),
-                    "--set", f"registry={registry}"], check=True, cwd=workdir)
+    log = os.path.join(workdir, "train.log")
+    rc, _ = run([binary, "--log-level", "warn", "run", os.path.join(HERE, "fashion_model.flow"),
+                 "--set", f"registry={registry}"], log, cwd=workdir)
+    if rc != 0:
+        sys.exit(f"serving: training the model failed (exit {rc}):\n{tail(log)}")
     return registry
 
 
 class server:
-    """A server process, ready once its health answers (or it prints "ready")."""
+    """A server process, ready once a one-request probe of the load generator succeeds."""
 
-    def __init__(self, cmd, endpoint, loadgen):
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    def __init__(self, name, cmd, endpoint, loadgen, workdir):
+        self.name, self.log = name, os.path.join(workdir, name.replace(" ", "_") + ".log")
+        with open(self.log, "w") as log:
+            self.proc = spawn(cmd, subprocess.DEVNULL, log)
         deadline = time.monotonic() + 60
+        probe_log = os.path.join(workdir, "probe.log")
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                sys.exit(f"server exited: {' '.join(cmd)}\n{self.proc.stderr.read().decode()[-2000:]}")
-            probe = subprocess.run([loadgen, "--endpoint", endpoint, "-n", "1", "--warmup", "0",
-                                    "--timeout-ms", "300", "--json"], capture_output=True, text=True)
-            if probe.returncode == 0 and json.loads(probe.stdout)["ok"] == 1:
+                self.stop()
+                sys.exit(f"serving: {name} exited ({self.proc.returncode}) before answering: "
+                         f"{' '.join(cmd)}\n{tail(self.log)}")
+            rc, out = run([loadgen, "--endpoint", endpoint, "-n", "1", "--warmup", "0",
+                           "--timeout-ms", "300", "--json"], probe_log)
+            if rc == 0 and json.loads(out)["ok"] == 1:
                 return
             time.sleep(0.2)
         self.stop()
-        sys.exit(f"server not answering: {' '.join(cmd)}")
+        sys.exit(f"serving: {name} not answering after 60 s: {' '.join(cmd)}\n{tail(self.log)}")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop(self.proc)
 
 
-def drive(loadgen, endpoint, concurrency, seconds):
-    p = subprocess.run([loadgen, "--endpoint", endpoint, "-c", str(concurrency), "-d", str(seconds),
-                        "--warmup", "500", "--json"], capture_output=True, text=True)
-    if p.returncode not in (0, 1):
-        sys.exit(f"loadgen failed: {p.stderr[-2000:]}")
-    return json.loads(p.stdout)
+def drive(loadgen, endpoint, concurrency, seconds, workdir):
+    log = os.path.join(workdir, "loadgen.log")
+    rc, out = run([loadgen, "--endpoint", endpoint, "-c", str(concurrency), "-d", str(seconds),
+                   "--warmup", "500", "--json"], log)
+    if rc not in (0, 1):  # 1: the run completed with failed requests (counted in the report)
+        sys.exit(f"serving: loadgen failed (exit {rc}) at {concurrency} in flight:\n{tail(log)}")
+    return json.loads(out)
+
+
+def require(servers, paths):
+    problems = [f"missing {p}: build first (cmake --build build) or set CONVEYOR" for p in paths
+                if not os.path.exists(p)]
+    if any(s.startswith("python") for s in servers):
+        r = subprocess.run([PY, "-c", "import numpy, zmq, msgpack"], capture_output=True, text=True)
+        if r.returncode != 0:
+            problems.append(f"the Python peers need numpy, pyzmq and msgpack for {PY}: run "
+                            f"bench/setup.sh serving, or leave them out with SERVERS "
+                            f"({r.stderr.strip().splitlines()[-1]})")
+    if problems:
+        sys.exit("serving: cannot run:\n  " + "\n  ".join(problems))
 
 
 def main():
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGHUP, _on_signal)
+    try:
+        measure()
+    finally:
+        for p in list(_live):
+            stop(p, grace_s=2)
+
+
+def measure():
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 5.0
     binary = os.path.abspath(os.environ.get("CONVEYOR", os.path.join(ROOT, "build", "conveyor")))
+    names = [s.strip() for s in os.environ.get("SERVERS", ",".join(SERVERS)).split(",") if s.strip()]
+    unknown = [s for s in names if s not in SERVERS]
+    if unknown or not names:
+        sys.exit(f"serving: SERVERS names {unknown or 'nothing'}; the servers: {', '.join(SERVERS)}")
+    try:
+        levels = [int(c) for c in os.environ.get("CONCURRENCY", "1,32,128").split(",")]
+    except ValueError:
+        sys.exit("serving: CONCURRENCY must be a comma list of integers")
     tools = os.path.join(os.path.dirname(binary), "bench", "serving")
     loadgen, ceiling = os.path.join(tools, "loadgen"), os.path.join(tools, "ceiling_server")
-    for path in (binary, loadgen, ceiling):
-        if not os.path.exists(path):
-            sys.exit(f"missing {path}: build first (scripts/setup.sh) or set CONVEYOR")
+    require(names, (binary, loadgen, ceiling))
     workdir = tempfile.mkdtemp(prefix="conveyor-bench-serving-")
     try:
-        print("training the model (examples' MLP, 10 epochs) ...", flush=True)
+        print("training the model (examples' MLP, 10 epochs) ...", file=sys.stderr, flush=True)
         registry = train_model(binary, workdir)
         model_file = latest_model(registry)
 
@@ -90,41 +191,53 @@ def main():
                               "--set", f"max_batch={max_batch}", "--set", "max_delay=500us",
                               "--set", "workers=2"]
 
-        servers = {
+        def python(script):
+            return lambda e: [PY, os.path.join(HERE, script), model_file, "--endpoint", e,
+                              "--model-name", "fashion"]
+
+        commands = {
             "conveyor batching": conveyor(64),
             "conveyor no batch": conveyor(1),
             "ceiling": lambda e: [ceiling, "--endpoint", e, "--model", "fashion"],
-            "python peer": lambda e: ["/usr/bin/python3", os.path.join(HERE, "python_peer_server.py"), model_file,
-                                      "--endpoint", e, "--model-name", "fashion"],
+            "python peer": python("python_peer_server.py"),
+            "python batching": python("python_batching_peer.py"),
         }
         results = {}
-        for name, command in servers.items():
+        for name in names:
             endpoint = free_endpoint()
-            s = server(command(endpoint), endpoint, loadgen)
+            s = server(name, commands[name](endpoint), endpoint, loadgen, workdir)
             try:
-                for c in CONCURRENCY:
-                    results[(name, c)] = drive(loadgen, endpoint, c, seconds)
+                for c in levels:
+                    print(f"  {name}, {c} in flight ...", file=sys.stderr, flush=True)
+                    results[(name, c)] = drive(loadgen, endpoint, c, seconds, workdir)
             finally:
                 s.stop()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    report(results, names, levels, seconds)
 
+
+def report(results, names, levels, seconds):
     print(f"\nFashion-MNIST MLP 784-256-128-10, one image per request (float32 tensor), "
-          f"{seconds:g} s per point, loadgen and server on the same {os.cpu_count()} cores")
+          f"{seconds:g} s per point, loadgen and server on the same {len(os.sched_getaffinity(0))} cores")
     print(f"{'server':<18} {'in flight':>9} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7} {'accuracy':>9}")
     for (name, c), r in results.items():
         acc = "-" if name == "ceiling" else f"{r['accuracy']:.4f}"
         print(f"{name:<18} {c:>9} {r['requests_per_s']:>10,.0f} {r['latency_ms']['p50']:>8.3f} "
               f"{r['latency_ms']['p99']:>8.3f} {r['failed']:>7} {acc:>9}")
     rate = lambda name, c: results[(name, c)]["requests_per_s"]
-    print(f"\nconveyor batching / python peer at 32 in flight: "
-          f"{rate('conveyor batching', 32) / rate('python peer', 32):.1f}x (goal 10x)")
-    for c in CONCURRENCY:
-        print(f"conveyor batching / ceiling at {c} in flight: "
-              f"{rate('conveyor batching', c) / rate('ceiling', c):.2f} (goal >= 0.5)")
-    print(f"conveyor batching p99 at 32 in flight: "
-          f"{results[('conveyor batching', 32)]['latency_ms']['p99']:.3f} ms (goal < 2 ms)")
-    print(f"batching gain at 32 in flight: {rate('conveyor batching', 32) / rate('conveyor no batch', 32):.1f}x")
+    others = [n for n in names if n not in (BASE, "ceiling")]
+    if BASE in names and others:
+        print(f"\n{BASE} req/s divided by each other server's:")
+        print(f"{'in flight':>9} " + " ".join(f"{n:>18}" for n in others))
+        for c in levels:
+            print(f"{c:>9} " + " ".join(f"{rate(BASE, c) / rate(n, c):>17.2f}x" for n in others))
+    if "ceiling" in names and len(names) > 1:
+        print("\nshare of the ceiling's req/s (the machine's limit for these sockets and codec):")
+        shown = [n for n in names if n != "ceiling"]
+        print(f"{'in flight':>9} " + " ".join(f"{n:>18}" for n in shown))
+        for c in levels:
+            print(f"{c:>9} " + " ".join(f"{rate(n, c) / rate('ceiling', c):>18.2f}" for n in shown))
     out = os.path.join(ROOT, "bench", "out")
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "serving.json"), "w") as f:
