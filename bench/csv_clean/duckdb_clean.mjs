@@ -68,7 +68,9 @@ async function main() {
   if (!names.includes(CATEGORICAL)) throw new Error(`${a.file}: no column '${CATEGORICAL}' in the header`);
   const numeric = names.filter((n) => n !== CATEGORICAL);
 
-  const db = await DuckDBInstance.create(':memory:', { threads: String(a.threads) });
+  // temp_directory '': no spilling to a .tmp folder in the working directory (the
+  // checkout); past DuckDB's memory limit (80% of RAM) the query fails instead.
+  const db = await DuckDBInstance.create(':memory:', { threads: String(a.threads), temp_directory: '' });
   const con = await db.connect();
   const types = names.map((n) => `${literal(n)}: ${n === CATEGORICAL ? "'VARCHAR'" : "'FLOAT'"}`).join(', ');
   await con.run(

@@ -255,8 +255,13 @@ def main():
 
 
 def measure():
-    sizes = [int(a) for a in sys.argv[1:]] or [1_000_000, 3_000_000]
-    runs = int(os.environ.get("RUNS", "3"))
+    try:
+        sizes = [int(a) for a in sys.argv[1:]] or [1_000_000, 3_000_000]
+        runs = int(os.environ.get("RUNS", "3"))
+    except ValueError:
+        sys.exit("csv_clean: usage: run.sh [ROWS ...] (integers); RUNS must be an integer")
+    if runs < 1 or any(r < 1 for r in sizes):
+        sys.exit("csv_clean: RUNS and every ROWS must be >= 1")
     conveyor = os.path.abspath(os.environ.get("CONVEYOR", os.path.join(ROOT, "build", "conveyor")))
     threads = os.environ.get("THREADS", "0")
     sides = [s.strip() for s in os.environ.get("SIDES", ",".join(SIDES)).split(",") if s.strip()]
@@ -303,6 +308,9 @@ def measure():
             for side in sides:
                 sample = os.path.join(OUT, f"csv_clean_{rows}.{slug(side)}.sample.csv")
                 cmd = side_command(side, data, rows, conveyor, threads, sample, every)
+                for stale in (sample, cmd[cmd.index("--report") + 1] if "--report" in cmd else None):
+                    if stale and os.path.exists(stale):
+                        os.remove(stale)  # what is read back must be this run's
                 w, r, out = timed(side, cmd, os.path.join(OUT, f"{slug(side)}.stdout"))
                 wall[side].append(w)
                 rss[side].append(r)
