@@ -27,7 +27,7 @@ function usage(message) {
 }
 
 function parseArgs(argv) {
-  const a = { file: null, threads: os.availableParallelism(), sample: null, every: 0 };
+  const a = { file: null, threads: os.availableParallelism?.() ?? os.cpus().length, sample: null, every: 0 };
   for (let i = 0; i < argv.length; ++i) {
     const v = argv[i];
     const next = () => (i + 1 < argv.length ? argv[++i] : usage(`${v} needs a value`));
