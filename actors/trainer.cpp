@@ -1,6 +1,7 @@
 #include "actors/trainer.hpp"
 
 #include "base/atomic_file.hpp"
+#include "base/float_bytes.hpp"
 
 #include "compute/cpu/cpu_backend.hpp"
 #include "compute/model_file.hpp"
@@ -325,16 +326,15 @@ void trainer::prepare() {
   total_steps_ = steps_per_epoch_ * static_cast<std::uint64_t>(options_.epochs);
   model_->reserve(static_cast<int>(std::min<std::uint64_t>(b, rows_) / replicas_ + 1));
   local_.assign(model_->parameter_count() + 1, 0.0f);
+  part_.assign(model_->parameter_count() + 1, 0.0f);
 
   if (replica_ == 0) {
     resume_step_ = checkpoint_step_;
     resume_known_ = true;
     if (replicas_ > 1 && ctx_) {
-      auto v = std::make_shared<std::vector<float>>();
-      v->push_back(static_cast<float>(resume_step_ & 0xffff));
-      v->push_back(static_cast<float>((resume_step_ >> 16) & 0xffff));
-      v->push_back(static_cast<float>((resume_step_ >> 32) & 0xffff));
-      ctx_->send_to_peers(resume_tag, std::move(v));
+      std::string v;
+      put_u64(v, resume_step_);
+      ctx_->send_to_peers(resume_tag, std::make_shared<const std::string>(std::move(v)));
     }
   }
 }
@@ -352,13 +352,13 @@ bool trainer::blocked() const {
 }
 
 void trainer::consume_peer(peer_message m) {
-  if (!m.data)
+  if (!m.bytes)
     return;
   if (m.tag == resume_tag) {
-    const auto& d = *m.data;
-    if (d.size() >= 3)
-      resume_step_ = static_cast<std::uint64_t>(d[0]) | (static_cast<std::uint64_t>(d[1]) << 16) |
-                     (static_cast<std::uint64_t>(d[2]) << 32);
+    std::size_t pos = 0;
+    std::uint64_t step = 0;
+    if (get_u64(*m.bytes, pos, step))
+      resume_step_ = step;
     resume_known_ = true;
     return;
   }
@@ -370,7 +370,7 @@ void trainer::consume_peer(peer_message m) {
   auto& slot = p.parts[static_cast<std::size_t>(m.from_replica)];
   if (!slot)
     ++p.count;
-  slot = std::move(m.data);
+  slot = std::move(m.bytes);
 }
 
 void trainer::shuffle_epoch(std::uint64_t epoch) {
@@ -455,7 +455,8 @@ bool trainer::produce(emitter& out) {
         std::fill(local_.begin(), local_.end(), 0.0f);
       }
       if (replicas_ > 1 && ctx_)
-        ctx_->send_to_peers(step_, std::make_shared<std::vector<float>>(local_));
+        ctx_->send_to_peers(step_, std::make_shared<const std::string>(
+                                     floats_to_le_bytes(local_.data(), local_.size())));
       local_sent_ = true;
     }
     if (replicas_ > 1) {
@@ -465,10 +466,13 @@ bool trainer::produce(emitter& out) {
       // sum in replica order, so every replica computes bit-identical updates
       sum_.assign(np + 1, 0.0f);
       for (int r = 0; r < replicas_; ++r) {
-        const std::vector<float>& part =
-          r == replica_ ? local_ : *it->second.parts[static_cast<std::size_t>(r)];
-        if (part.size() != np + 1)
-          throw step_failure("trainer: a peer sent a gradient of the wrong size");
+        if (r != replica_) {
+          const std::string& bytes = *it->second.parts[static_cast<std::size_t>(r)];
+          if (bytes.size() != (np + 1) * sizeof(float))
+            throw step_failure("trainer: a peer sent a gradient of the wrong size");
+          read_le_floats(bytes, part_.data());
+        }
+        const std::vector<float>& part = r == replica_ ? local_ : part_;
         for (std::size_t i = 0; i <= np; ++i)
           sum_[i] += part[i];
       }

@@ -85,7 +85,7 @@ private:
     std::vector<float> y; // rows
   };
   struct peer_sum {
-    std::vector<std::shared_ptr<const std::vector<float>>> parts; // by replica
+    std::vector<std::shared_ptr<const std::string>> parts; // by replica
     int count = 0;
   };
 
@@ -137,6 +137,7 @@ private:
   std::uint64_t step_ = 0; // global optimizer steps done
   bool local_sent_ = false;
   std::vector<float> local_; // gradient*rows..., loss*rows
+  std::vector<float> part_;  // a peer's local_, decoded
   std::map<std::uint64_t, peer_sum> peers_;
   std::vector<float> xb_, yb_;
   double epoch_loss_sum_ = 0;

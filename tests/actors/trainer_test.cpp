@@ -26,7 +26,7 @@ struct training_context : test::fake_context {
 
   int replica() const override { return index; }
   int replicas() const override { return count; }
-  void send_to_peers(std::uint64_t tag, std::shared_ptr<const std::vector<float>> data) override {
+  void send_to_peers(std::uint64_t tag, std::shared_ptr<const std::string> data) override {
     if (!inboxes)
       return;
     for (int r = 0; r < count; ++r)
