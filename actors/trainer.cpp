@@ -3,6 +3,7 @@
 #include "base/atomic_file.hpp"
 #include "base/float_bytes.hpp"
 
+#include "compute/checkpoint.hpp"
 #include "compute/cpu/cpu_backend.hpp"
 #include "compute/model_file.hpp"
 #include "compute/model_spec.hpp"
@@ -30,7 +31,6 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 constexpr std::uint64_t resume_tag = std::numeric_limits<std::uint64_t>::max();
-constexpr const char* checkpoint_magic = "conveyor-checkpoint-1\n";
 
 double seconds_since(clock_type::time_point t) {
   return std::chrono::duration<double>(clock_type::now() - t).count();
@@ -530,24 +530,18 @@ bool trainer::produce(emitter& out) {
 }
 
 void trainer::write_checkpoint() {
-  auto a = compute::make_artifact(*model_);
-  a.preprocessing = transform_ ? *transform_ : preprocessing{};
-  a.feature_columns = feature_columns_;
-  a.input_columns = raw_columns(feature_columns_, transform_.get());
-  std::string m = compute::model_file::encode(a);
-  std::string o = compute::encode_optimizer_state(optimizer_->state());
-  std::string bytes = checkpoint_magic;
-  put_u64(bytes, m.size());
-  bytes += m;
-  put_u64(bytes, o.size());
-  bytes += o;
-  put_u64(bytes, step_ / steps_per_epoch_);
-  put_u64(bytes, step_);
+  compute::checkpoint c;
+  c.model = compute::make_artifact(*model_);
+  c.model.preprocessing = transform_ ? *transform_ : preprocessing{};
+  c.model.feature_columns = feature_columns_;
+  c.model.input_columns = raw_columns(feature_columns_, transform_.get());
+  c.optimizer = optimizer_->state();
+  c.step = step_;
+  c.epoch = step_ / steps_per_epoch_;
   auto path = options_.checkpoint_dir + "/" + std::to_string(step_) + ".ckpt";
   try {
-    std::filesystem::create_directories(options_.checkpoint_dir);
-    write_file_atomically(path, bytes);
-  } catch (const std::exception& e) { // filesystem_error is a runtime_error too
+    compute::checkpoint_file::save(path, c);
+  } catch (const std::exception& e) {
     throw step_failure(std::string("trainer: cannot write checkpoint: ") + e.what());
   }
   checkpoint_step_ = step_;
@@ -564,46 +558,23 @@ void trainer::write_checkpoint() {
 
 void trainer::load_checkpoint(std::uint64_t step) {
   auto path = options_.checkpoint_dir + "/" + std::to_string(step) + ".ckpt";
-  std::ifstream f(path, std::ios::binary);
-  if (!f)
-    throw step_failure("trainer: cannot read checkpoint '" + path + "'");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  std::string bytes = ss.str();
-  const std::string magic = checkpoint_magic;
-  std::size_t pos = magic.size();
-  std::uint64_t len = 0, epoch = 0, at = 0;
-  auto bad = [&](const std::string& why) {
-    return step_failure("trainer: checkpoint '" + path + "' is unusable: " + why);
-  };
-  if (bytes.compare(0, magic.size(), magic) != 0 || !get_u64(bytes, pos, len) ||
-      len > bytes.size() - pos)
-    throw bad("not a checkpoint file");
-  auto model_bytes = std::string_view(bytes).substr(pos, len);
-  pos += len;
-  if (!get_u64(bytes, pos, len) || len > bytes.size() - pos)
-    throw bad("truncated");
-  auto opt_bytes = std::string_view(bytes).substr(pos, len);
-  pos += len;
-  if (!get_u64(bytes, pos, epoch) || !get_u64(bytes, pos, at) || at != step)
-    throw bad("truncated or for another step");
-  auto a = compute::model_file::decode(model_bytes);
-  if (!a)
-    throw bad(a.error);
-  if (!(a.value->spec == model_->spec()))
-    throw bad("it holds another model");
-  auto o = compute::decode_optimizer_state(opt_bytes);
-  if (!o)
-    throw bad(o.error);
+  auto c = compute::checkpoint_file::load(path);
+  if (!c)
+    throw step_failure("trainer: checkpoint unusable: " + c.error);
+  if (c.value->step != step)
+    throw step_failure("trainer: checkpoint '" + path + "' is for step " +
+                       std::to_string(c.value->step) + ", not " + std::to_string(step));
+  if (!(c.value->model.spec == model_->spec()))
+    throw step_failure("trainer: checkpoint '" + path + "' holds another model");
   try {
-    model_->set_parameters(a.value->weights.data(), a.value->weights.size());
-    optimizer_->load_state(*o.value);
+    model_->set_parameters(c.value->model.weights.data(), c.value->model.weights.size());
+    optimizer_->load_state(c.value->optimizer);
   } catch (const std::invalid_argument& e) {
-    throw bad(e.what());
+    throw step_failure("trainer: checkpoint '" + path + "' is unusable: " + e.what());
   }
   if (ctx_)
-    ctx_->log_info("resuming from checkpoint '" + path + "' (epoch " + std::to_string(epoch + 1) +
-                   ", step " + std::to_string(step) + ")");
+    ctx_->log_info("resuming from checkpoint '" + path + "' (epoch " +
+                   std::to_string(c.value->epoch + 1) + ", step " + std::to_string(step) + ")");
 }
 
 void trainer::emit_model(emitter& out) {
