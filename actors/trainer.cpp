@@ -442,7 +442,8 @@ bool trainer::produce(emitter& out) {
         }
         float loss = 0;
         try {
-          loss = model_->compute_gradients(xb_.data(), yb_.data(), static_cast<int>(share));
+          model_->compute_gradients(xb_.data(), yb_.data(), static_cast<int>(share));
+          loss = model_->loss_to_host();
         } catch (const std::invalid_argument& e) {
           throw step_failure(std::string("trainer: ") + e.what());
         }
