@@ -243,7 +243,10 @@ backend& default_cpu_backend() {
 std::string cpu_backend::describe() const {
   const auto& k = openblas::kernel();
   if (!k.error.empty()) return std::string("cpu: ") + k.error;
-  return "cpu: " + k.config + ", kernel " + k.corename + " (" + k.reason + ")";
+  // the config starts "OpenBLAS 0.3.21 ..." (build options follow)
+  const auto version_end = k.config.find(' ', k.config.find(' ') + 1);
+  return "cpu: " + k.config.substr(0, version_end) + ", kernel " + k.corename + " (" + k.reason +
+         ")";
 }
 
 void cpu_backend::set_threads(int n) { set_blas_threads(n); }
