@@ -2,6 +2,7 @@
 
 #include "base/float_bytes.hpp"
 
+#include <atomic>
 #include <stdexcept>
 
 namespace conveyor {
@@ -15,6 +16,19 @@ const std::shared_ptr<const std::string>& peer_collective::part(int rank) const 
   return it == inbox_.end() ? none : it->second[static_cast<std::size_t>(rank)];
 }
 
+std::shared_ptr<std::string> peer_collective::outgoing(std::size_t bytes) {
+  for (auto& b : sent_)
+    if (b.use_count() == 1) {
+      // Peers dropped their references (released by their last decrement): their reads
+      // of the old contents happen before ours writes.
+      std::atomic_thread_fence(std::memory_order_acquire);
+      b->resize(bytes);
+      return b;
+    }
+  sent_.push_back(std::make_shared<std::string>(bytes, '\0'));
+  return sent_.back();
+}
+
 void peer_collective::start_all_reduce(float* data, std::size_t n) {
   ++sequence_;
   current_ = operation::all_reduce;
@@ -22,11 +36,13 @@ void peer_collective::start_all_reduce(float* data, std::size_t n) {
   n_ = n;
   const float* host = data;
   if (!device_.host_memory()) {
-    scratch_.resize(n);
-    device_.copy_to_host(scratch_.data(), data, n);
-    host = scratch_.data();
+    staging_.resize(n);
+    device_.copy_to_host(staging_.data(), data, n);
+    host = staging_.data();
   }
-  own_ = std::make_shared<const std::string>(floats_to_le_bytes(host, n));
+  auto out = outgoing(n * sizeof(float));
+  write_le_floats(host, n, out->data());
+  own_ = out;
   ctx_.send_to_peers(sequence_, own_);
 }
 
@@ -58,19 +74,34 @@ void peer_collective::complete() {
   if (current_ == operation::broadcast && rank_ != 0)
     broadcast_ = *part(0);
   if (current_ == operation::all_reduce) {
-    sum_.assign(n_, 0.0f);
-    scratch_.resize(n_);
+    parts_.clear();
     for (int r = 0; r < size_; ++r) {
       const std::string& bytes = r == rank_ ? *own_ : *part(r);
       if (bytes.size() != n_ * sizeof(float))
         throw std::runtime_error("replica " + std::to_string(r) + " sent " +
                                  std::to_string(bytes.size()) + " bytes for an all-reduce of " +
                                  std::to_string(n_) + " floats");
-      read_le_floats(bytes, scratch_.data());
-      for (std::size_t i = 0; i < n_; ++i)
-        sum_[i] += scratch_[i];
+      parts_.push_back(bytes.data());
     }
-    device_.copy_from_host(data_, sum_.data(), n_);
+    if (!device_.host_memory())
+      staging_.resize(n_);
+    float* __restrict out = device_.host_memory() ? data_ : staging_.data();
+    // one pass for the first two parts, one more per further part: rank order
+    const char* a = parts_[0];
+    const char* b = parts_.size() > 1 ? parts_[1] : nullptr;
+    if (!b)
+      for (std::size_t i = 0; i < n_; ++i)
+        out[i] = load_le_float(a + 4 * i);
+    else
+      for (std::size_t i = 0; i < n_; ++i)
+        out[i] = load_le_float(a + 4 * i) + load_le_float(b + 4 * i);
+    for (std::size_t r = 2; r < parts_.size(); ++r) {
+      const char* p = parts_[r];
+      for (std::size_t i = 0; i < n_; ++i)
+        out[i] += load_le_float(p + 4 * i);
+    }
+    if (!device_.host_memory())
+      device_.copy_from_host(data_, staging_.data(), n_);
     own_.reset();
   }
   inbox_.erase(sequence_);

@@ -2,7 +2,10 @@
 // from every rank to every other (tagged with the operation's position), completed when
 // the parts of all ranks are in. All-reduce payloads are little-endian float32; every
 // rank sums the parts in rank order, so all get bit-identical results. Cost per
-// all-reduce of n floats: one message of 4n bytes to each peer; a local send shares it.
+// all-reduce of n floats on the host: one copy of the local part into a message buffer
+// (buffers are reused once every peer has let go of them, so no fresh pages per step),
+// one message of 4n bytes to each peer (a local send shares it), and one pass that sums
+// the parts straight into the result.
 #pragma once
 
 #include "compute/backend.hpp"
@@ -37,6 +40,8 @@ public:
 private:
   enum class operation { none, all_reduce, broadcast };
   const std::shared_ptr<const std::string>& part(int rank) const;
+  /// A message buffer of `bytes` bytes that no peer holds any more.
+  std::shared_ptr<std::string> outgoing(std::size_t bytes);
 
   step_context& ctx_;
   compute::backend& device_;
@@ -49,7 +54,9 @@ private:
   std::shared_ptr<const std::string> own_;
   std::map<std::uint64_t, std::vector<std::shared_ptr<const std::string>>> inbox_; // by rank
   std::string broadcast_;
-  std::vector<float> sum_, scratch_;
+  std::vector<std::shared_ptr<std::string>> sent_; // message buffers, reused when free
+  std::vector<float> staging_; // host copy of device data
+  std::vector<const char*> parts_;
 };
 
 } // namespace conveyor

@@ -12,6 +12,8 @@
 #include <sstream>
 #include <thread>
 
+#include <sched.h>
+
 namespace conveyor {
 
 namespace {
@@ -38,6 +40,16 @@ std::string describe(const compute::model_spec& s) {
   for (std::size_t i = 0; i < s.layers.size(); ++i)
     out += (i ? ", " : "") + std::to_string(s.layers[i]);
   return out + "] " + std::string(compute::to_string(s.hidden));
+}
+
+/// The cores this process may run on (its affinity mask: taskset, cpusets), which
+/// hardware_concurrency does not see.
+int usable_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0)
+    return std::max(1, CPU_COUNT(&set));
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
 } // namespace
@@ -102,8 +114,7 @@ void trainer::finish(emitter&) {
   // replica takes every core while it trains, and gives the setting back when done (an
   // inference server in the same process wants 1).
   threads_before_ = device_->threads();
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  threads_set_ = replicas_ > 1 ? 1 : cores;
+  threads_set_ = replicas_ > 1 ? 1 : usable_cores();
   device_->set_threads(threads_set_);
   if (replica_ == 0 && ctx_)
     ctx_->log_info(device_->describe());
