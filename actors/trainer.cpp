@@ -2,6 +2,7 @@
 
 #include "actors/peer_collective.hpp"
 #include "compute/backend_factory.hpp"
+#include "compute/checkpoint.hpp"
 #include "compute/model_file.hpp"
 #include "compute/model_spec.hpp"
 
@@ -57,12 +58,7 @@ int usable_cores() {
 trainer::trainer(trainer_options options, std::string step_name, int replica, int replicas)
     : options_(std::move(options)), step_name_(std::move(step_name)), replica_(replica),
       replicas_(std::max(1, replicas)),
-      data_(options_.model != "linear",
-            options_.model == "logistic"                                ? 2
-            : options_.model == "softmax" && options_.layers.size() == 2 ? options_.layers[1]
-            : options_.model == "mlp" && !options_.layers.empty()
-              ? (options_.layers.back() == 1 ? 2 : options_.layers.back())
-              : 0) {}
+      data_(options_.model != "linear", options_.implied_classes()) {}
 
 trainer::~trainer() = default;
 

@@ -39,6 +39,16 @@ trainer_devices parse_devices(const std::string& devices) {
   return d;
 }
 
+int trainer_options::implied_classes() const {
+  if (model == "logistic")
+    return 2;
+  if (model == "softmax" && layers.size() == 2)
+    return layers[1];
+  if (model == "mlp" && !layers.empty())
+    return layers.back() == 1 ? 2 : layers.back();
+  return 0;
+}
+
 trainer_options trainer_options::from(const step_params& params) {
   trainer_options o;
   o.model = params.get_string("model");

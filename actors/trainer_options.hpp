@@ -45,6 +45,10 @@ struct trainer_options {
   std::int64_t fail_at_step = 0;
   std::int64_t fail_times = 1;
 
+  /// The classes the parameters imply for a classifier (logistic: 2; softmax or mlp with
+  /// layers: the output width, 2 for one output); 0 when the data must tell.
+  int implied_classes() const;
+
   /// Reads and validates the graph parameters; throws step_failure.
   static trainer_options from(const step_params& params);
 };
