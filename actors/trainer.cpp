@@ -230,7 +230,7 @@ bool trainer::produce(emitter& out) {
     if (!collective_->ready())
       return true; // blocked() until the peers' parts arrive
     finish_step();
-    if (stop_) {
+    if (stop_ && step_ < total_steps_) { // a drain at the last step: the model is final
       stop_on_drain();
       return false;
     }

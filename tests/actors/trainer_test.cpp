@@ -483,6 +483,21 @@ BOOST_AUTO_TEST_CASE(a_drain_before_training_began_ends_with_no_checkpoint_and_n
   BOOST_TEST(logged(ctx.warnings, "drained before training began"));
 }
 
+BOOST_AUTO_TEST_CASE(a_drain_during_the_last_step_still_emits_the_finished_model) {
+  test::temp_dir dir;
+  auto s = make_trainer({{"model", std::string("logistic")}, {"batch", 50}, {"epochs", 1},
+                         {"checkpoint_dir", dir.file("ckpt")}});
+  training_context ctx;
+  test::collector out;
+  load(*s, ctx, separable(50, 50), out); // one step in all
+  ctx.stop = true;
+  BOOST_TEST(!s->produce(out));
+  BOOST_TEST(out.models.size() == 1u);
+  BOOST_TEST(ctx.metrics["steps"] == 1.0);
+  BOOST_TEST(ctx.metrics.count("stopped_at_step") == 0u);
+  BOOST_TEST(!std::filesystem::exists(dir.file("ckpt")));
+}
+
 BOOST_AUTO_TEST_CASE(a_resume_from_checkpoint_of_another_model_fails_naming_both) {
   test::temp_dir dir;
   compute::model_spec spec;
