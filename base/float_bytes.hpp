@@ -27,6 +27,31 @@ inline void append_le_floats(const float* data, std::size_t n, std::string& out)
 #endif
 }
 
+/// Writes `n` floats as little-endian float32 bytes at `dst` (room for 4n bytes).
+inline void write_le_floats(const float* data, std::size_t n, char* dst) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  if (n) std::memcpy(dst, data, n * 4);
+#else
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint32_t u;
+    std::memcpy(&u, data + i, 4);
+    for (int b = 0; b < 4; ++b) dst[i * 4 + b] = static_cast<char>((u >> (8 * b)) & 0xff);
+  }
+#endif
+}
+
+/// The float32 at `bytes` (4 bytes, little-endian).
+inline float load_le_float(const char* bytes) {
+  std::uint32_t u;
+  std::memcpy(&u, bytes, 4);
+#if !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+  u = (u >> 24) | ((u >> 8) & 0xff00) | ((u << 8) & 0xff0000) | (u << 24);
+#endif
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
 /// Reads `bytes.size() / 4` little-endian float32 values into `dst` (`bytes.size()` a
 /// multiple of 4, checked by callers).
 inline void read_le_floats(std::string_view bytes, float* dst) {

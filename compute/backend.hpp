@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 
 namespace conveyor::compute {
 
@@ -53,16 +54,28 @@ private:
 /// - in-place is allowed only where a comment says so;
 /// - operations on distinct buffers may be called concurrently from several threads
 ///   (the CPU backend keeps no mutable state; BLAS threading is process-wide);
-/// - losses return the SUM over rows of the per-row loss, accumulated in double, and
-///   write the gradient of (sum * grad_scale) with respect to the logits/predictions.
+/// - losses write the gradient of (sum over rows of the per-row loss) * grad_scale with
+///   respect to the logits/predictions, and that scaled sum (accumulated in double) to
+///   `loss`, one float of backend memory: nothing returns a value to the host, so a
+///   device backend runs a training step without waiting for it (read results with
+///   copy_to_host when they are needed).
 class backend {
 public:
   virtual ~backend() = default;
 
   /// A short name for logs ("cpu", "cuda:0").
   virtual const char* name() const noexcept = 0;
+  /// One line for logs: the device and the kernels in use (the CPU backend names its
+  /// OpenBLAS kernel and why it was chosen).
+  virtual std::string describe() const = 0;
   /// True when backend memory is ordinary host memory (pointers may be read directly).
   virtual bool host_memory() const noexcept = 0;
+
+  /// Threads one operation may use. The CPU backend's count is OpenBLAS's, which is
+  /// process-wide: every CPU backend in the process shares it (a trainer sets it while
+  /// it trains and restores it after). Backends without such a knob ignore it.
+  virtual void set_threads(int n) = 0;
+  virtual int threads() const = 0;
 
   /// `n` floats, zero-initialised, aligned for vector loads (64 bytes on the CPU).
   virtual buffer allocate(std::size_t n) = 0;
@@ -93,26 +106,29 @@ public:
 
   /// Fused softmax + categorical cross-entropy. `labels[r]` is the class index as a
   /// float (validated by the caller to lie in [0, cols)). grad = (softmax - onehot) *
-  /// grad_scale; `grad` may alias `logits`.
-  virtual double softmax_cross_entropy(int rows, int cols, const float* logits,
-                                       const float* labels, float grad_scale,
-                                       float* grad) = 0;
+  /// grad_scale; `grad` may alias `logits`. *loss = grad_scale * sum of -log p[label].
+  virtual void softmax_cross_entropy(int rows, int cols, const float* logits,
+                                     const float* labels, float grad_scale, float* grad,
+                                     float* loss) = 0;
   /// Fused sigmoid + binary cross-entropy on one logit per row, labels in [0, 1],
   /// computed stably from logits. grad = (sigmoid - y) * grad_scale; may alias.
-  virtual double sigmoid_binary_cross_entropy(int rows, const float* logits,
-                                              const float* labels, float grad_scale,
-                                              float* grad) = 0;
-  /// Squared error summed over all n = rows * cols elements. grad = 2 (p - y) *
-  /// grad_scale; may alias `pred`.
-  virtual double squared_error(std::size_t n, const float* pred, const float* target,
-                               float grad_scale, float* grad) = 0;
+  /// *loss = grad_scale * sum of the per-row losses.
+  virtual void sigmoid_binary_cross_entropy(int rows, const float* logits,
+                                            const float* labels, float grad_scale,
+                                            float* grad, float* loss) = 0;
+  /// Squared error over all n = rows * cols elements. grad = 2 (p - y) * grad_scale;
+  /// may alias `pred`. *loss = grad_scale * sum of (p - y)^2.
+  virtual void squared_error(std::size_t n, const float* pred, const float* target,
+                             float grad_scale, float* grad, float* loss) = 0;
 
   /// y += alpha * x
   virtual void axpy(std::size_t n, float alpha, const float* x, float* y) = 0;
   /// x *= alpha
   virtual void scale(std::size_t n, float alpha, float* x) = 0;
-  /// sum x[i] * y[i], accumulated in double
-  virtual double dot(std::size_t n, const float* x, const float* y) = 0;
+  /// *out += alpha * sum x[i] * y[i] (the sum accumulated in double); `out` is one float
+  /// of backend memory.
+  virtual void add_dot(std::size_t n, float alpha, const float* x, const float* y,
+                       float* out) = 0;
 
   /// PyTorch SGD (dampening 0, no nesterov): v = momentum * v + g; w -= lr * v.
   virtual void sgd_momentum_update(std::size_t n, float lr, float momentum, float* w,

@@ -62,7 +62,7 @@ model::model(const model_spec& spec, backend& be) : spec_(validate(spec)), backe
     head_ = output_width() == 1 ? output_head::sigmoid_bce : output_head::softmax_ce;
 
   params_ = backend_->allocate(offset);
-  grads_ = backend_->allocate(offset);
+  grads_ = backend_->allocate(offset + 2); // + loss slot + spare slot
   const auto init = initial_parameters(spec_, layers_, offset);
   backend_->copy_from_host(params_.data(), init.data(), offset);
 }
@@ -70,6 +70,12 @@ model::model(const model_spec& spec, backend& be) : spec_(validate(spec)), backe
 int model::classes() const noexcept {
   if (head_ == output_head::squared_error) return 0;
   return head_ == output_head::sigmoid_bce ? 2 : output_width();
+}
+
+float model::loss_to_host() const {
+  float loss = 0;
+  backend_->copy_to_host(&loss, loss_slot(), 1);
+  return loss;
 }
 
 std::vector<float> model::parameters_to_host() const {
@@ -119,7 +125,7 @@ const float* model::stage_input(const float* x, int rows) {
   return staged_x_.data();
 }
 
-double model::forward_and_loss(const float* x, const float* y, int rows, float* scale_out) {
+void model::forward_and_loss(const float* x, const float* y, int rows, float weight) {
   if (rows < 1) throw std::invalid_argument("minibatch must have at least one row");
   check_labels(y, rows);
   reserve(rows);
@@ -141,39 +147,36 @@ double model::forward_and_loss(const float* x, const float* y, int rows, float* 
     be.bias_activation(l.act, rows, l.out, p + l.bias_offset, acts_[i].data());
   }
   float* z = acts_.back().data(); // logits / predictions, overwritten by the loss gradient
-  double sum = 0, per = 0;
+  float* loss = loss_slot();
   switch (head_) {
-  case output_head::squared_error:
-    per = static_cast<double>(rows) * output_width();
-    sum = be.squared_error(label_count, z, labels, static_cast<float>(1.0 / per), z);
-    break;
-  case output_head::sigmoid_bce:
-    per = rows;
-    sum = be.sigmoid_binary_cross_entropy(rows, z, labels, static_cast<float>(1.0 / per), z);
-    break;
-  case output_head::softmax_ce:
-    per = rows;
-    sum = be.softmax_cross_entropy(rows, output_width(), z, labels, static_cast<float>(1.0 / per), z);
+  case output_head::squared_error: {
+    const double per = static_cast<double>(rows) * output_width();
+    be.squared_error(label_count, z, labels, static_cast<float>(weight / per), z, loss);
     break;
   }
-  *scale_out = static_cast<float>(1.0 / per);
-  double loss = sum / per;
+  case output_head::sigmoid_bce:
+    be.sigmoid_binary_cross_entropy(rows, z, labels, static_cast<float>(weight / rows), z, loss);
+    break;
+  case output_head::softmax_ce:
+    be.softmax_cross_entropy(rows, output_width(), z, labels, static_cast<float>(weight / rows), z,
+                             loss);
+    break;
+  }
   if (spec_.weight_decay > 0)
     for (const auto& l : layers_) {
       const std::size_t n = static_cast<std::size_t>(l.in) * l.out;
-      loss += 0.5 * spec_.weight_decay * be.dot(n, p + l.weight_offset, p + l.weight_offset);
+      be.add_dot(n, 0.5f * spec_.weight_decay * weight, p + l.weight_offset, p + l.weight_offset,
+                 loss);
     }
-  return loss;
 }
 
 float model::loss(const float* x, const float* y, int rows) {
-  float scale = 0;
-  return static_cast<float>(forward_and_loss(x, y, rows, &scale));
+  forward_and_loss(x, y, rows, 1.0f);
+  return loss_to_host();
 }
 
-float model::compute_gradients(const float* x, const float* y, int rows) {
-  float scale = 0;
-  const double loss = forward_and_loss(x, y, rows, &scale);
+void model::compute_gradients(const float* x, const float* y, int rows, float weight) {
+  forward_and_loss(x, y, rows, weight);
   backend& be = *backend_;
   const float* in = backend_->host_memory() ? x : staged_x_.data();
   const float* p = params_.data();
@@ -194,10 +197,9 @@ float model::compute_gradients(const float* x, const float* y, int rows) {
                              acts_[i - 1].data(), d_prev);
     }
     if (spec_.weight_decay > 0)
-      be.axpy(static_cast<std::size_t>(l.in) * l.out, spec_.weight_decay, p + l.weight_offset,
-              g + l.weight_offset);
+      be.axpy(static_cast<std::size_t>(l.in) * l.out, spec_.weight_decay * weight,
+              p + l.weight_offset, g + l.weight_offset);
   }
-  return static_cast<float>(loss);
 }
 
 void model::predict(const float* x, int rows, float* out, predict_workspace& ws) const {

@@ -66,6 +66,17 @@ public:
   float* gradients() noexcept { return grads_.data(); }
   const float* gradients() const noexcept { return grads_.data(); }
 
+  /// The gradients are followed in backend memory by two floats: the loss that
+  /// compute_gradients wrote (`loss_slot`), and one the model never touches
+  /// (`spare_slot`: a trainer puts its stop vote there). So replicas combine all three
+  /// with ONE all-reduce of `reduction_size()` floats from gradients().
+  std::size_t reduction_size() const noexcept { return grads_.size(); }
+  float* loss_slot() noexcept { return grads_.data() + params_.size(); }
+  const float* loss_slot() const noexcept { return grads_.data() + params_.size(); }
+  float* spare_slot() noexcept { return grads_.data() + params_.size() + 1; }
+  /// The loss slot, copied to the host (a device backend waits for its work here).
+  float loss_to_host() const;
+
   /// Host copies of the flat parameters, for model files and checkpoints.
   std::vector<float> parameters_to_host() const;
   /// Replaces every parameter; throws std::invalid_argument when n != parameter_count().
@@ -77,16 +88,19 @@ public:
 
   /// Forward and backward on one minibatch. `x`: rows x input_width (host, row-major);
   /// `y`: rows labels (classification: class index as float; binary 0 or 1) or
-  /// rows x output_width targets (regression). Fills gradients() with the gradient of the
-  /// MEAN loss over the rows (plus the L2 term) and returns that mean loss.
-  /// Replicas combine: g = sum_i(g_i * rows_i) / sum_i(rows_i) (equal shards: the
-  /// average), which equals the single-replica gradient of the concatenated batch.
+  /// rows x output_width targets (regression). Fills gradients() with `weight` times
+  /// the gradient of the MEAN loss over the rows (plus the L2 term), and loss_slot() with
+  /// `weight` times that mean loss; returns nothing, so a device backend need not wait.
+  /// Replicas pass weight = rows_i / sum(rows_i): the SUM of their gradients (one
+  /// all-reduce) is then the gradient of the concatenated batch, and the sum of their
+  /// loss slots its mean loss.
   /// Throws std::invalid_argument for rows < 1 or a label out of range (naming the row).
   /// Not thread-safe on one model (it owns the training workspace).
-  float compute_gradients(const float* x, const float* y, int rows);
+  void compute_gradients(const float* x, const float* y, int rows, float weight = 1.0f);
 
-  /// Mean loss (with the L2 term) without touching gradients(): for evaluation and
-  /// finite-difference checks. Same rules as compute_gradients.
+  /// Mean loss (with the L2 term) without touching gradients() (it does write
+  /// loss_slot()): for evaluation and finite-difference checks. Same rules as
+  /// compute_gradients.
   float loss(const float* x, const float* y, int rows);
 
   /// out (rows x output_width, host): probabilities for classifiers (binary: P(y = 1);
@@ -100,7 +114,9 @@ public:
 private:
   void check_labels(const float* y, int rows) const;
   const float* stage_input(const float* x, int rows);
-  double forward_and_loss(const float* x, const float* y, int rows, float* head_grad_scale);
+  /// Forward pass and loss (times `weight`) into loss_slot(); the output layer's
+  /// activations become the loss gradient.
+  void forward_and_loss(const float* x, const float* y, int rows, float weight);
 
   model_spec spec_;
   backend* backend_;

@@ -193,18 +193,11 @@ typename Inspector::result_type inspect(Inspector& f, model_message& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, peer_message& x) {
-  std::vector<char> bytes;
-  if (Inspector::reads_state && x.data && !x.data->empty()) {
-    bytes.resize(x.data->size() * sizeof(float));
-    std::memcpy(bytes.data(), x.data->data(), bytes.size());
-  }
+  std::string bytes;
+  if (Inspector::reads_state && x.bytes)
+    bytes = *x.bytes;
   auto load = caf::meta::load_callback([&]() -> caf::error {
-    if (bytes.size() % sizeof(float) != 0)
-      return caf::sec::invalid_argument;
-    auto data = std::make_shared<std::vector<float>>(bytes.size() / sizeof(float));
-    if (!bytes.empty())
-      std::memcpy(data->data(), bytes.data(), bytes.size());
-    x.data = std::move(data);
+    x.bytes = std::make_shared<const std::string>(std::move(bytes));
     return caf::none;
   });
   return f(caf::meta::type_name("peer_message"), x.from_replica, x.tag, bytes, load);

@@ -73,7 +73,7 @@ public:
   void save_state(std::string bytes) override;
   void log_info(const std::string& message) override;
   void log_warning(const std::string& message) override;
-  void send_to_peers(std::uint64_t tag, std::shared_ptr<const std::vector<float>> data) override;
+  void send_to_peers(std::uint64_t tag, std::shared_ptr<const std::string> bytes) override;
   void report_progress(const progress_info& p) override;
   void report_metrics(const std::map<std::string, double>& metrics) override;
 
@@ -144,9 +144,8 @@ void host_context::log_info(const std::string& message) {
 void host_context::log_warning(const std::string& message) {
   spdlog::warn("[{}] {}", st_.cfg.instance, message);
 }
-void host_context::send_to_peers(std::uint64_t tag,
-                                 std::shared_ptr<const std::vector<float>> data) {
-  peer_message m{st_.cfg.replica, tag, std::move(data)};
+void host_context::send_to_peers(std::uint64_t tag, std::shared_ptr<const std::string> bytes) {
+  peer_message m{st_.cfg.replica, tag, std::move(bytes)};
   for (std::size_t r = 0; r < st_.peers.size(); ++r)
     if (static_cast<int>(r) != st_.cfg.replica && st_.peers[r])
       self_->send(st_.peers[r], peer_atom::value, m);

@@ -50,12 +50,14 @@ struct model_message {
 };
 
 /// A message between the replicas of a replica-group kind (`kind_schema::replica_group`),
-/// e.g. gradients to all-reduce. `tag` lets the receiver match messages to its own
-/// progress (the optimizer step they belong to).
+/// e.g. gradients to all-reduce or a checkpoint path to broadcast. `tag` lets the
+/// receiver match messages to its own progress (the collective operation they belong
+/// to). The payload is opaque bytes, shared and immutable: a local send shares it, a
+/// send to another node copies it; the kind chooses the encoding.
 struct peer_message {
   int from_replica = 0;
   std::uint64_t tag = 0;
-  std::shared_ptr<const std::vector<float>> data;
+  std::shared_ptr<const std::string> bytes;
 };
 
 /// Where a long-running step stands, for the live progress line.
@@ -103,11 +105,11 @@ public:
   /// Leveled log lines, prefixed with the step name.
   virtual void log_info(const std::string& message) = 0;
   virtual void log_warning(const std::string& message) = 0;
-  /// Replica groups: sends `data` to every other replica of this step (they receive it
-  /// through `step::consume_peer`). Messages from one replica arrive in order.
-  virtual void send_to_peers(std::uint64_t tag, std::shared_ptr<const std::vector<float>> data) {
+  /// Replica groups: sends `bytes` to every other replica of this step (they receive
+  /// it through `step::consume_peer`). Messages from one replica arrive in order.
+  virtual void send_to_peers(std::uint64_t tag, std::shared_ptr<const std::string> bytes) {
     (void)tag;
-    (void)data;
+    (void)bytes;
   }
   /// Long work: where it stands (shown as a live line by `conveyor run`).
   virtual void report_progress(const progress_info& p) { (void)p; }

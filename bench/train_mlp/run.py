@@ -1,19 +1,37 @@
-"""Driver: trains the Fashion-MNIST MLP with conveyor (cpu:1 and cpu:2) and with PyTorch
-(2 threads) at the same hyperparameters, in the same run, and prints samples/s, test
-accuracy, peak memory and the ratios. Usage: bench/train_mlp/run.sh [EPOCHS]
-(CONVEYOR=path/to/conveyor, default build/conveyor)."""
-import json, os, subprocess, sys, tempfile, time
+"""Driver: trains the Fashion-MNIST MLP with conveyor (cpu:1 and cpu:N) and with PyTorch
+(N threads) at the same hyperparameters, in the same run, pinned to the same N cores and
+with the same OpenBLAS kernel (Debian's PyTorch calls the same OpenBLAS), and measures
+the machine's sgemm peak on those cores first (sgemm_peak). Prints samples/s, the
+training step's GFLOP/s and their share of the sgemm peak, test accuracy, peak memory
+and the ratios.
+
+Usage: bench/train_mlp/run.sh [EPOCHS] [--cores N] [--coretype NAME] [--no-torch]
+  --coretype  force an OpenBLAS kernel (e.g. Prescott, the fallback on CPUs OpenBLAS
+              does not know); default: the one conveyor's CPU backend picks.
+Environment: CONVEYOR (default build/conveyor), SGEMM_PEAK (default
+build/bench/train_mlp/sgemm_peak)."""
+import argparse, json, os, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+LAYERS = [784, 256, 128, 10]
 
 
-def timed(cmd, **kw):
+def flops_per_sample(layers):
+    """Multiply-adds x 2 of one training step per row: the forward product of every
+    layer, the weight gradient of every layer, and the input gradient of every layer but
+    the first (the data needs none). Elementwise work (bias, relu, softmax, update) is
+    not counted."""
+    products = [i * o for i, o in zip(layers, layers[1:])]
+    return 2 * (2 * sum(products) + sum(products[1:]))
+
+
+def timed(cmd, env, **kw):
     """Runs cmd under GNU time; returns (completed process, peak RSS MiB, wall s)."""
     with tempfile.NamedTemporaryFile() as t:
         start = time.perf_counter()
         p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", t.name] + cmd, capture_output=True,
-                           text=True, **kw)
+                           text=True, env=env, **kw)
         wall = time.perf_counter() - start
         rss = int(open(t.name).read().strip().splitlines()[-1]) / 1024
     if p.returncode != 0:
@@ -21,41 +39,89 @@ def timed(cmd, **kw):
     return p, rss, wall
 
 
-def conveyor(binary, epochs, devices):
+def sgemm_peak(binary, pin, env, threads):
+    p = subprocess.run(pin + [binary, "--threads", str(threads), "--seconds", "1.5"],
+                       capture_output=True, text=True, env=env)
+    if p.returncode != 0:
+        sys.exit(f"sgemm_peak failed:\n{p.stderr}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def conveyor(binary, pin, env, epochs, devices):
     with tempfile.TemporaryDirectory() as d:
         report = os.path.join(d, "r.json")
-        _, rss, wall = timed([binary, "--log-level", "warn", "run", os.path.join(HERE, "fashion_bench.flow"),
-                              "--set", f"epochs={epochs}", "--set", f"devices={devices}",
-                              "--report", report], cwd=d)
+        _, rss, wall = timed(pin + [binary, "--log-level", "warn", "run",
+                                    os.path.join(HERE, "fashion_bench.flow"),
+                                    "--set", f"epochs={epochs}", "--set", f"devices={devices}",
+                                    "--report", report], env, cwd=d)
         r = json.load(open(report))
     steps = {s["step"]: s for s in r["steps"]}
     return {"samples_per_second": steps["train"]["metrics"]["samples_per_second"],
-            "test_accuracy": steps["check"]["metrics"]["accuracy"], "peak_rss_mib": rss, "wall_seconds": wall}
+            "test_accuracy": steps["check"]["metrics"]["accuracy"], "peak_rss_mib": rss,
+            "wall_seconds": wall}
 
 
 def main():
-    epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    a = argparse.ArgumentParser()
+    a.add_argument("epochs", nargs="?", type=int, default=10)
+    a.add_argument("--cores", type=int, default=2)
+    a.add_argument("--coretype", default="")
+    a.add_argument("--no-torch", action="store_true")
+    args = a.parse_args()
     binary = os.path.abspath(os.environ.get("CONVEYOR", os.path.join(ROOT, "build", "conveyor")))
-    if not os.path.exists(binary):
-        sys.exit(f"no conveyor binary at {binary}: build first or set CONVEYOR")
+    peak_binary = os.path.abspath(os.environ.get(
+        "SGEMM_PEAK", os.path.join(ROOT, "build", "bench", "train_mlp", "sgemm_peak")))
+    for b in (binary, peak_binary):
+        if not os.path.exists(b):
+            sys.exit(f"no binary at {b}: build first (or set CONVEYOR / SGEMM_PEAK)")
+    pin = ["taskset", "-c", f"0-{args.cores - 1}"]
+    env = dict(os.environ)
+    env.pop("OPENBLAS_CORETYPE", None)
+    if args.coretype:
+        env["OPENBLAS_CORETYPE"] = args.coretype
+    peak = sgemm_peak(peak_binary, pin, env, args.cores)
+    peak1 = sgemm_peak(peak_binary, pin, env, 1)
+    # every program of this run gets the kernel conveyor's backend chose, by name
+    env["OPENBLAS_CORETYPE"] = peak["kernel"]
+
     rows = {}
-    rows["conveyor cpu:1"] = conveyor(binary, epochs, "cpu:1")
-    rows["conveyor cpu:2"] = conveyor(binary, epochs, "cpu:2")
-    p, rss, wall = timed(["/usr/bin/python3", os.path.join(HERE, "torch_mlp.py"), "--epochs", str(epochs),
-                          "--threads", "2"])
-    torch = json.loads(p.stdout.strip().splitlines()[-1])
-    torch["peak_rss_mib"] = rss
-    torch["wall_seconds"] = wall
-    rows["pytorch 2 threads"] = torch
-    print(f"Fashion-MNIST MLP 784-256-128-10, SGD lr 0.05 momentum 0.9, batch 128, {epochs} epochs")
-    print(f"{'run':<20} {'samples/s':>12} {'test acc':>9} {'peak MiB':>9} {'wall s':>8}")
+    rows["conveyor cpu:1"] = conveyor(binary, pin, env, args.epochs, "cpu:1")
+    rows[f"conveyor cpu:{args.cores}"] = conveyor(binary, pin, env, args.epochs, f"cpu:{args.cores}")
+    torch_name = f"pytorch {args.cores} threads"
+    if not args.no_torch:
+        # Debian's PyTorch runs OpenMP threads beside OpenBLAS's own: spinning OpenMP
+        # waiters starve OpenBLAS (measured 4.4k samples/s against 21.9k with passive
+        # waits on 2 cores), so the peer gets passive waits.
+        torch_env = dict(env, OMP_WAIT_POLICY="PASSIVE")
+        p, rss, wall = timed(pin + ["/usr/bin/python3", os.path.join(HERE, "torch_mlp.py"),
+                                    "--epochs", str(args.epochs), "--threads", str(args.cores)],
+                             torch_env)
+        torch = json.loads(p.stdout.strip().splitlines()[-1])
+        torch["peak_rss_mib"] = rss
+        torch["wall_seconds"] = wall
+        rows[torch_name] = torch
+
+    fps = flops_per_sample(LAYERS)
+    print(f"Fashion-MNIST MLP {'-'.join(map(str, LAYERS))}, SGD lr 0.05 momentum 0.9, batch 128, "
+          f"{args.epochs} epochs, cores 0-{args.cores - 1}")
+    print(f"OpenBLAS kernel {peak['kernel']} ({peak['reason']}); sgemm peak {peak['gflops']:.1f} "
+          f"GFLOP/s on {args.cores} threads (n = {peak['n']}), {peak1['gflops']:.1f} on 1; "
+          f"{fps / 1e6:.3f} MFLOP per training sample")
+    print(f"{'run':<22} {'samples/s':>11} {'GFLOP/s':>8} {'of peak':>8} {'test acc':>9} "
+          f"{'peak MiB':>9} {'wall s':>7}")
     for name, r in rows.items():
-        print(f"{name:<20} {r['samples_per_second']:>12,.0f} {r['test_accuracy']:>9.4f} "
-              f"{r['peak_rss_mib']:>9.0f} {r['wall_seconds']:>8.1f}")
-    base = rows["pytorch 2 threads"]["samples_per_second"]
-    for name in ("conveyor cpu:1", "conveyor cpu:2"):
-        print(f"ratio {name} / pytorch: {rows[name]['samples_per_second'] / base:.2f}x")
-    print(f"scaling cpu:2 / cpu:1: {rows['conveyor cpu:2']['samples_per_second'] / rows['conveyor cpu:1']['samples_per_second']:.2f}x")
+        gflops = r["samples_per_second"] * fps / 1e9
+        print(f"{name:<22} {r['samples_per_second']:>11,.0f} {gflops:>8.1f} "
+              f"{gflops / peak['gflops']:>8.2f} {r['test_accuracy']:>9.4f} "
+              f"{r['peak_rss_mib']:>9.0f} {r['wall_seconds']:>7.1f}")
+    if torch_name in rows:
+        t = rows[torch_name]
+        print(f"pytorch's own sgemm (torch.mm, n = 1024): {t['sgemm_gflops']:.1f} GFLOP/s")
+        base = t["samples_per_second"]
+        for name in ("conveyor cpu:1", f"conveyor cpu:{args.cores}"):
+            print(f"ratio {name} / pytorch: {rows[name]['samples_per_second'] / base:.2f}x")
+    many = rows[f"conveyor cpu:{args.cores}"]["samples_per_second"]
+    print(f"scaling cpu:{args.cores} / cpu:1: {many / rows['conveyor cpu:1']['samples_per_second']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -1,3 +1,4 @@
 #!/bin/sh
-# bench/train_mlp/run.sh [EPOCHS]: conveyor (cpu:1, cpu:2) vs PyTorch on the Fashion MLP.
+# bench/train_mlp/run.sh [EPOCHS] [--cores N] [--coretype NAME] [--no-torch]: conveyor
+# (cpu:1, cpu:N) vs PyTorch on the Fashion MLP, against the sgemm peak of the same cores.
 exec /usr/bin/python3 "$(dirname "$0")/run.py" "$@"

@@ -1,6 +1,8 @@
 """PyTorch peer for bench/train_mlp: the Fashion-MNIST MLP 784-256-128-10 (relu) with SGD
 (lr, momentum), the same batch and epochs as the conveyor graph, on CPU with a fixed
-thread count. Prints one JSON line: training samples/s, test accuracy, wall seconds."""
+thread count. Prints one JSON line: training samples/s, test accuracy, wall seconds, and
+torch.mm's sgemm rate at n = 1024 (the same OpenBLAS as conveyor: run.py gives both the
+same OPENBLAS_CORETYPE)."""
 import argparse, gzip, json, resource, time
 
 import numpy as np
@@ -12,6 +14,18 @@ DATA = "/usr/share/datasets/fashion-mnist"
 def idx(path, offset):
     with gzip.open(path, "rb") as f:
         return np.frombuffer(f.read(), dtype=np.uint8, offset=offset)
+
+
+def sgemm_gflops(seconds=1.0, n=1024):
+    a = torch.full((n, n), 0.5)
+    b = torch.full((n, n), 0.25)
+    torch.mm(a, b)
+    best, start = 0.0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        best = max(best, 2 * n ** 3 / (time.perf_counter() - t0) / 1e9)
+    return best
 
 
 def main():
@@ -52,6 +66,7 @@ def main():
     with torch.no_grad():
         acc = (model(xte).argmax(1) == yte).float().mean().item()
     print(json.dumps({"samples_per_second": samples / train_seconds, "test_accuracy": acc,
+                      "sgemm_gflops": sgemm_gflops(),
                       "train_seconds": train_seconds, "wall_seconds": time.perf_counter() - start,
                       "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 

@@ -1,16 +1,12 @@
 #include "compute/cpu/cpu_backend.hpp"
 
-#include <cblas.h>
+#include "compute/cpu/openblas.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <new>
-
-// Provided by OpenBLAS (declared in its cblas.h on Debian, but not in every cblas.h).
-extern "C" void openblas_set_num_threads(int num_threads);
-extern "C" int openblas_get_num_threads(void);
 
 namespace conveyor::compute {
 
@@ -53,15 +49,13 @@ void cpu_backend::gemm(bool trans_a, bool trans_b, int m, int n, int k, float al
       const int inc = trans_a ? lda : 1;
       float* out = c + static_cast<std::size_t>(i) * ldc;
       if (trans_b) // B is n x k: out = B row
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, alpha, b, ldb, row, inc, beta, out, 1);
+        openblas::sgemv(false, n, k, alpha, b, ldb, row, inc, beta, out, 1);
       else // B is k x n: out = B^T row
-        cblas_sgemv(CblasRowMajor, CblasTrans, k, n, alpha, b, ldb, row, inc, beta, out, 1);
+        openblas::sgemv(true, k, n, alpha, b, ldb, row, inc, beta, out, 1);
     }
     return;
   }
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-              trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c,
-              ldc);
+  openblas::sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 void cpu_backend::bias_activation(activation act, int rows, int cols, const float* bias,
@@ -134,9 +128,9 @@ void cpu_backend::sigmoid(std::size_t n, float* z) {
   for (std::size_t i = 0; i < n; ++i) z[i] = 1.0f / (1.0f + std::exp(-z[i]));
 }
 
-double cpu_backend::softmax_cross_entropy(int rows, int cols, const float* logits,
-                                          const float* labels, float grad_scale,
-                                          float* grad) {
+void cpu_backend::softmax_cross_entropy(int rows, int cols, const float* logits,
+                                        const float* labels, float grad_scale, float* grad,
+                                        float* loss) {
   double total = 0;
   for (int r = 0; r < rows; ++r) {
     const float* in = logits + static_cast<std::size_t>(r) * cols;
@@ -156,12 +150,12 @@ double cpu_backend::softmax_cross_entropy(int rows, int cols, const float* logit
     for (int j = 0; j < cols; ++j) out[j] *= inv;
     out[label] -= grad_scale;
   }
-  return total;
+  *loss = static_cast<float>(total * grad_scale);
 }
 
-double cpu_backend::sigmoid_binary_cross_entropy(int rows, const float* logits,
-                                                 const float* labels, float grad_scale,
-                                                 float* grad) {
+void cpu_backend::sigmoid_binary_cross_entropy(int rows, const float* logits,
+                                               const float* labels, float grad_scale,
+                                               float* grad, float* loss) {
   double total = 0;
   for (int r = 0; r < rows; ++r) {
     const float z = logits[r];
@@ -171,11 +165,11 @@ double cpu_backend::sigmoid_binary_cross_entropy(int rows, const float* logits,
     const float p = 1.0f / (1.0f + std::exp(-z));
     grad[r] = (p - y) * grad_scale;
   }
-  return total;
+  *loss = static_cast<float>(total * grad_scale);
 }
 
-double cpu_backend::squared_error(std::size_t n, const float* pred, const float* target,
-                                  float grad_scale, float* grad) {
+void cpu_backend::squared_error(std::size_t n, const float* pred, const float* target,
+                                float grad_scale, float* grad, float* loss) {
   double total = 0;
   const float two_scale = 2.0f * grad_scale;
   for (std::size_t i = 0; i < n; ++i) {
@@ -183,7 +177,7 @@ double cpu_backend::squared_error(std::size_t n, const float* pred, const float*
     total += static_cast<double>(d) * d;
     grad[i] = d * two_scale;
   }
-  return total;
+  *loss = static_cast<float>(total * grad_scale);
 }
 
 void cpu_backend::axpy(std::size_t n, float alpha, const float* __restrict x,
@@ -195,7 +189,8 @@ void cpu_backend::scale(std::size_t n, float alpha, float* x) {
   for (std::size_t i = 0; i < n; ++i) x[i] *= alpha;
 }
 
-double cpu_backend::dot(std::size_t n, const float* x, const float* y) {
+void cpu_backend::add_dot(std::size_t n, float alpha, const float* x, const float* y,
+                          float* out) {
   // Blocks of float partial sums (vectorizable) folded into a double.
   double total = 0;
   constexpr std::size_t block = 1024;
@@ -205,7 +200,7 @@ double cpu_backend::dot(std::size_t n, const float* x, const float* y) {
     for (std::size_t k = i; k < end; ++k) s += x[k] * y[k];
     total += s;
   }
-  return total;
+  *out = static_cast<float>(*out + alpha * total);
 }
 
 void cpu_backend::sgd_momentum_update(std::size_t n, float lr, float momentum,
@@ -245,7 +240,19 @@ backend& default_cpu_backend() {
   return instance;
 }
 
-void set_blas_threads(int n) { openblas_set_num_threads(std::max(1, n)); }
-int blas_threads() { return openblas_get_num_threads(); }
+std::string cpu_backend::describe() const {
+  const auto& k = openblas::kernel();
+  if (!k.error.empty()) return std::string("cpu: ") + k.error;
+  // the config starts "OpenBLAS 0.3.21 ..." (build options follow)
+  const auto version_end = k.config.find(' ', k.config.find(' ') + 1);
+  return "cpu: " + k.config.substr(0, version_end) + ", kernel " + k.corename + " (" + k.reason +
+         ")";
+}
+
+void cpu_backend::set_threads(int n) { set_blas_threads(n); }
+int cpu_backend::threads() const { return blas_threads(); }
+
+void set_blas_threads(int n) { openblas::set_threads(std::max(1, n)); }
+int blas_threads() { return openblas::threads(); }
 
 } // namespace conveyor::compute

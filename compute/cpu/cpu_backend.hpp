@@ -1,5 +1,6 @@
 // The CPU backend: OpenBLAS sgemm for matrix products, and plain loops written so that
 // g++ -O3 vectorizes them (contiguous inner loops, no aliasing surprises) for the rest.
+// OpenBLAS is loaded by compute/cpu/openblas.cpp, which picks its kernel first.
 #pragma once
 
 #include "compute/backend.hpp"
@@ -9,7 +10,11 @@ namespace conveyor::compute {
 class cpu_backend final : public backend {
 public:
   const char* name() const noexcept override { return "cpu"; }
+  std::string describe() const override;
   bool host_memory() const noexcept override { return true; }
+  /// OpenBLAS threads: process-wide (see backend::set_threads).
+  void set_threads(int n) override;
+  int threads() const override;
 
   buffer allocate(std::size_t n) override;
   void copy_from_host(float* dst, const float* host_src, std::size_t n) override;
@@ -26,15 +31,15 @@ public:
   void column_sums(int rows, int cols, const float* a, float beta, float* out) override;
   void softmax_rows(int rows, int cols, float* z) override;
   void sigmoid(std::size_t n, float* z) override;
-  double softmax_cross_entropy(int rows, int cols, const float* logits, const float* labels,
-                               float grad_scale, float* grad) override;
-  double sigmoid_binary_cross_entropy(int rows, const float* logits, const float* labels,
-                                      float grad_scale, float* grad) override;
-  double squared_error(std::size_t n, const float* pred, const float* target,
-                       float grad_scale, float* grad) override;
+  void softmax_cross_entropy(int rows, int cols, const float* logits, const float* labels,
+                             float grad_scale, float* grad, float* loss) override;
+  void sigmoid_binary_cross_entropy(int rows, const float* logits, const float* labels,
+                                    float grad_scale, float* grad, float* loss) override;
+  void squared_error(std::size_t n, const float* pred, const float* target, float grad_scale,
+                     float* grad, float* loss) override;
   void axpy(std::size_t n, float alpha, const float* x, float* y) override;
   void scale(std::size_t n, float alpha, float* x) override;
-  double dot(std::size_t n, const float* x, const float* y) override;
+  void add_dot(std::size_t n, float alpha, const float* x, const float* y, float* out) override;
   void sgd_momentum_update(std::size_t n, float lr, float momentum, float* w, const float* g,
                            float* v) override;
   void adam_update(std::size_t n, float lr, float beta1, float beta2, float eps,
@@ -45,9 +50,9 @@ public:
 /// The process-wide CPU backend (stateless, so one instance serves every model).
 backend& default_cpu_backend();
 
-/// OpenBLAS threads used by each gemm, process-wide. A trainer sets it while it trains
-/// (replicas x blas threads <= cores) and restores it after; an inference server sets 1
-/// (its workers run side by side).
+/// OpenBLAS threads used by each gemm, process-wide: what cpu_backend::set_threads sets.
+/// For CPU-only code that holds no backend (an inference server sets 1: its workers run
+/// side by side); trainers use their backend's knob.
 void set_blas_threads(int n);
 int blas_threads();
 

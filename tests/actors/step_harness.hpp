@@ -48,6 +48,9 @@ public:
       metrics[k] = v;
   }
   void report_progress(const progress_info& p) override { progress.push_back(p); }
+  /// What stop_requested() answers: set it to simulate a drain (SIGINT/SIGTERM).
+  bool stop = false;
+  bool stop_requested() const override { return stop; }
 };
 
 class collector : public emitter {

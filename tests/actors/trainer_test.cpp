@@ -1,6 +1,7 @@
 // trainer: learns, rejects bad rows naming them, diverges cleanly, N replicas match one
 // replica, and a crash mid-training resumes from the last checkpoint (through run_locally).
 #include "actors/builtin_kinds.hpp"
+#include "compute/checkpoint.hpp"
 #include "compute/metrics.hpp"
 #include "compute/model_file.hpp"
 #include "actors/trainer.hpp"
@@ -10,12 +11,14 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <deque>
 #include <filesystem>
 #include <random>
 
 using namespace conveyor;
+namespace tt = boost::test_tools;
 
 namespace {
 
@@ -26,7 +29,7 @@ struct training_context : test::fake_context {
 
   int replica() const override { return index; }
   int replicas() const override { return count; }
-  void send_to_peers(std::uint64_t tag, std::shared_ptr<const std::vector<float>> data) override {
+  void send_to_peers(std::uint64_t tag, std::shared_ptr<const std::string> data) override {
     if (!inboxes)
       return;
     for (int r = 0; r < count; ++r)
@@ -111,6 +114,25 @@ std::string failure_of(const std::function<void()>& f) {
   }
   return "(no failure)";
 }
+
+bool logged(const std::vector<std::string>& lines, const std::string& part) {
+  return std::any_of(lines.begin(), lines.end(),
+                     [&](const std::string& l) { return l.find(part) != std::string::npos; });
+}
+
+/// Opens `s`, feeds it `data` and finishes it: what the runtime does before `produce`.
+void load(step& s, training_context& ctx, const std::vector<batch>& data, test::collector& out) {
+  s.open(ctx);
+  for (const auto& b : data)
+    s.consume(0, b, out);
+  s.finish(out);
+}
+
+const std::map<std::string, dsl::value> small_mlp{
+  {"model", std::string("mlp")},
+  {"layers", dsl::value{dsl::list_value{dsl::value{std::int64_t{2}}, dsl::value{std::int64_t{6}},
+                                        dsl::value{std::int64_t{2}}}}},
+  {"lr", 0.1}, {"momentum", 0.9}, {"batch", 25}, {"epochs", 6}};
 
 } // namespace
 
@@ -206,8 +228,9 @@ BOOST_AUTO_TEST_CASE(mlp_layers_that_do_not_match_the_features_fail_clearly) {
 }
 
 BOOST_AUTO_TEST_CASE(devices_give_the_replica_count_and_gpus_are_refused) {
-  BOOST_TEST(parse_devices("cpu:1") == 1);
-  BOOST_TEST(parse_devices("cpu:4") == 4);
+  BOOST_TEST(parse_devices("cpu:1").count == 1);
+  BOOST_TEST(parse_devices("cpu:4").count == 4);
+  BOOST_TEST(parse_devices("cpu:4").device_of(3) == "cpu");
   auto msg = failure_of([] { parse_devices("gpu:0"); });
   BOOST_TEST(msg.find("GPU training is not built") != std::string::npos, msg);
   BOOST_TEST(failure_of([] { parse_devices("cpu:x"); }) != "(no failure)");
@@ -346,6 +369,155 @@ BOOST_AUTO_TEST_CASE(a_trainer_crashing_mid_run_resumes_from_its_checkpoint_and_
     BOOST_TEST(std::filesystem::exists(dir.file("ckpt/50.ckpt")));
     BOOST_TEST(!std::filesystem::exists(dir.file("ckpt/45.ckpt")));
   }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(trainer_drain)
+
+BOOST_AUTO_TEST_CASE(a_drain_stops_training_at_the_next_step_writes_a_checkpoint_and_emits_no_model) {
+  test::temp_dir dir;
+  auto s = make_trainer({{"model", std::string("logistic")}, {"lr", 0.1}, {"batch", 32},
+                         {"epochs", 100000}, {"checkpoint_dir", dir.file("ckpt")}});
+  training_context ctx;
+  test::collector out;
+  load(*s, ctx, separable(400, 64), out);
+  BOOST_TEST_REQUIRE(s->produce(out)); // one slice of steps
+  BOOST_TEST_REQUIRE(!ctx.progress.empty());
+  const auto before = ctx.progress.back().step_in_run;
+  ctx.stop = true;
+  BOOST_TEST(!s->produce(out)); // the stream ends after one more step...
+  BOOST_TEST(out.models.empty()); // ...and no half-trained model goes out as if final
+  BOOST_TEST(ctx.metrics["stopped_at_step"] == static_cast<double>(before + 1));
+  BOOST_TEST(ctx.metrics.count("loss") == 0u);
+  const auto path = dir.file("ckpt/" + std::to_string(before + 1) + ".ckpt");
+  auto c = compute::checkpoint_file::load(path);
+  BOOST_TEST_REQUIRE(bool(c), c.error);
+  BOOST_TEST(c.value->step == before + 1);
+  BOOST_TEST(c.value->model.feature_columns == (std::vector<std::string>{"x0", "x1"}));
+  BOOST_TEST(logged(ctx.warnings, "drained at step " + std::to_string(before + 1)));
+  BOOST_TEST(logged(ctx.warnings, "no model emitted"));
+  BOOST_TEST(!s->produce(out)); // and stays ended
+  BOOST_TEST(out.models.empty());
+}
+
+BOOST_AUTO_TEST_CASE(resuming_a_drained_run_from_its_checkpoint_gives_the_weights_of_an_uninterrupted_run) {
+  test::temp_dir dir;
+  const auto data = separable(300, 40, 5);
+  auto full = make_trainer(small_mlp);
+  training_context full_ctx;
+  const auto uninterrupted = decode_one(train(*full, full_ctx, data));
+
+  auto p = small_mlp;
+  p["checkpoint_dir"] = dir.file("ckpt");
+  auto first = make_trainer(p);
+  training_context ctx;
+  test::collector out;
+  load(*first, ctx, data, out);
+  ctx.stop = true; // drained once training runs: it stops after its first step
+  BOOST_TEST(!first->produce(out));
+  BOOST_TEST(out.models.empty());
+  BOOST_TEST_REQUIRE(std::filesystem::exists(dir.file("ckpt/1.ckpt")));
+
+  p["resume_from"] = dir.file("ckpt/1.ckpt");
+  auto second = make_trainer(p);
+  training_context ctx2;
+  auto resumed = decode_one(train(*second, ctx2, data));
+  BOOST_TEST(ctx2.metrics["resumed_from_step"] == 1.0);
+  BOOST_TEST(ctx2.metrics["steps"] == full_ctx.metrics["steps"]);
+  BOOST_TEST(logged(ctx2.info, "resuming from checkpoint"));
+  BOOST_TEST_REQUIRE(resumed.weights.size() == uninterrupted.weights.size());
+  for (std::size_t i = 0; i < resumed.weights.size(); ++i)
+    BOOST_TEST_REQUIRE(resumed.weights[i] == uninterrupted.weights[i], tt::tolerance(1e-5f));
+}
+
+BOOST_AUTO_TEST_CASE(a_drain_seen_by_one_replica_stops_the_whole_group_after_the_same_step) {
+  test::temp_dir dir;
+  auto p = small_mlp;
+  p["devices"] = std::string("cpu:2");
+  p["checkpoint_dir"] = dir.file("ckpt");
+  const auto data = separable(300, 40, 5);
+  std::vector<std::deque<peer_message>> inboxes(2);
+  std::vector<training_context> ctx(2);
+  std::vector<std::unique_ptr<step>> steps;
+  std::vector<test::collector> outs(2);
+  for (std::size_t r = 0; r < 2; ++r) {
+    ctx[r].index = static_cast<int>(r);
+    ctx[r].count = 2;
+    ctx[r].inboxes = &inboxes;
+    steps.push_back(make_trainer(p, static_cast<int>(r), 2));
+    load(*steps[r], ctx[r], data, outs[r]);
+  }
+  ctx[1].stop = true; // only replica 1 sees the drain
+  std::vector<bool> running{true, true};
+  int guard = 0;
+  while (running[0] || running[1]) {
+    BOOST_TEST_REQUIRE(++guard < 100000);
+    for (std::size_t r = 0; r < 2; ++r) {
+      while (!inboxes[r].empty()) {
+        steps[r]->consume_peer(inboxes[r].front());
+        inboxes[r].pop_front();
+      }
+      if (running[r] && !steps[r]->blocked())
+        running[r] = steps[r]->produce(outs[r]);
+    }
+  }
+  BOOST_TEST(outs[0].models.empty());
+  BOOST_TEST(outs[1].models.empty());
+  BOOST_TEST(ctx[0].metrics["stopped_at_step"] == 1.0); // replica 0 reports and writes
+  BOOST_TEST(std::filesystem::exists(dir.file("ckpt/1.ckpt")));
+}
+
+BOOST_AUTO_TEST_CASE(a_drain_before_training_began_ends_with_no_checkpoint_and_no_model) {
+  test::temp_dir dir;
+  auto p = small_mlp;
+  p["checkpoint_dir"] = dir.file("ckpt");
+  auto s = make_trainer(p);
+  training_context ctx;
+  ctx.stop = true; // the data was cut short by the drain
+  test::collector out;
+  load(*s, ctx, separable(100, 50), out);
+  BOOST_TEST(!s->produce(out));
+  BOOST_TEST(out.models.empty());
+  BOOST_TEST(!std::filesystem::exists(dir.file("ckpt")));
+  BOOST_TEST(logged(ctx.warnings, "drained before training began"));
+}
+
+BOOST_AUTO_TEST_CASE(a_drain_during_the_last_step_still_emits_the_finished_model) {
+  test::temp_dir dir;
+  auto s = make_trainer({{"model", std::string("logistic")}, {"batch", 50}, {"epochs", 1},
+                         {"checkpoint_dir", dir.file("ckpt")}});
+  training_context ctx;
+  test::collector out;
+  load(*s, ctx, separable(50, 50), out); // one step in all
+  ctx.stop = true;
+  BOOST_TEST(!s->produce(out));
+  BOOST_TEST(out.models.size() == 1u);
+  BOOST_TEST(ctx.metrics["steps"] == 1.0);
+  BOOST_TEST(ctx.metrics.count("stopped_at_step") == 0u);
+  BOOST_TEST(!std::filesystem::exists(dir.file("ckpt")));
+}
+
+BOOST_AUTO_TEST_CASE(a_resume_from_checkpoint_of_another_model_fails_naming_both) {
+  test::temp_dir dir;
+  compute::model_spec spec;
+  spec.kind = "logistic";
+  spec.layers = {2};
+  compute::model other(compute::validate(spec));
+  compute::checkpoint c;
+  c.model = compute::make_artifact(other);
+  c.step = 0;
+  compute::checkpoint_file::save(dir.file("other.ckpt"), c);
+  auto p = small_mlp;
+  p["resume_from"] = dir.file("other.ckpt");
+  auto s = make_trainer(p);
+  training_context ctx;
+  auto msg = failure_of([&] { train(*s, ctx, separable(100, 50)); });
+  BOOST_TEST(msg.find("holds another model (logistic [2, 1]") != std::string::npos, msg);
+  auto missing = make_trainer({{"model", std::string("logistic")},
+                               {"resume_from", dir.file("none.ckpt")}});
+  msg = failure_of([&] { train(*missing, ctx, separable(100, 50)); });
+  BOOST_TEST(msg.find("none.ckpt: cannot open") != std::string::npos, msg);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -38,7 +38,8 @@ BOOST_AUTO_TEST_CASE(softmax_cross_entropy_gives_loss_and_gradient_in_one_pass) 
   auto& be = default_cpu_backend();
   std::vector<float> z = {1, 2, 3};
   const float label = 2;
-  const double loss = be.softmax_cross_entropy(1, 3, z.data(), &label, 1.0f, z.data());
+  float loss = 0;
+  be.softmax_cross_entropy(1, 3, z.data(), &label, 1.0f, z.data(), &loss);
   const double s = std::exp(1.0) + std::exp(2.0) + std::exp(3.0);
   BOOST_TEST(loss == std::log(s) - 3.0, boost::test_tools::tolerance(1e-6));
   BOOST_TEST(z[0] == std::exp(1.0) / s, boost::test_tools::tolerance(1e-6));
@@ -50,8 +51,11 @@ BOOST_AUTO_TEST_CASE(sigmoid_bce_is_stable_for_large_logits) {
   std::vector<float> z = {100.0f, -100.0f};
   const std::vector<float> y = {0, 1};
   std::vector<float> g(2);
-  const double loss = be.sigmoid_binary_cross_entropy(2, z.data(), y.data(), 1.0f, g.data());
-  BOOST_TEST(loss == 200.0, boost::test_tools::tolerance(1e-6));
+  float loss = 0;
+  be.sigmoid_binary_cross_entropy(2, z.data(), y.data(), 0.5f, g.data(), &loss);
+  BOOST_TEST(loss == 100.0f, boost::test_tools::tolerance(1e-6f)); // scaled like the gradient
+  g[0] *= 2;
+  g[1] *= 2;
   BOOST_TEST(g[0] == 1.0f);
   BOOST_TEST(g[1] == -1.0f);
 }
@@ -75,9 +79,19 @@ BOOST_AUTO_TEST_CASE(buffers_are_zeroed_aligned_and_released) {
   BOOST_TEST(moved.size() == 1000u);
 }
 
-BOOST_AUTO_TEST_CASE(blas_thread_count_can_be_set) {
-  set_blas_threads(1);
-  BOOST_TEST(blas_threads() == 1);
+BOOST_AUTO_TEST_CASE(add_dot_accumulates_a_scaled_dot_product_in_place) {
+  auto& be = default_cpu_backend();
+  const std::vector<float> x = {1, 2, 3}, y = {4, 5, 6};
+  float acc = 1;
+  be.add_dot(3, 0.5f, x.data(), y.data(), &acc);
+  BOOST_TEST(acc == 17.0f); // 1 + 0.5 * 32
+}
+
+BOOST_AUTO_TEST_CASE(the_thread_count_is_a_knob_of_the_backend) {
+  auto& be = default_cpu_backend();
+  be.set_threads(1);
+  BOOST_TEST(be.threads() == 1);
+  BOOST_TEST(blas_threads() == 1); // OpenBLAS's count: process-wide
 }
 
 BOOST_AUTO_TEST_SUITE_END()

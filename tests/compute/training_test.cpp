@@ -30,7 +30,8 @@ float train(model& m, optimizer& opt, const std::vector<float>& x, const std::ve
             int rows, int steps) {
   float loss = 0;
   for (int i = 0; i < steps; ++i) {
-    loss = m.compute_gradients(x.data(), y.data(), rows);
+    m.compute_gradients(x.data(), y.data(), rows);
+    loss = m.loss_to_host();
     opt.step(m.parameters(), m.gradients());
   }
   return loss;

@@ -1,6 +1,7 @@
 #include "test_kinds.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <thread>
 
@@ -236,12 +237,16 @@ public:
     }
   }
   void finish(emitter&) override {
-    ctx_->send_to_peers(1, std::make_shared<const std::vector<float>>(1, partial_));
+    ctx_->send_to_peers(1, std::make_shared<const std::string>(
+                             reinterpret_cast<const char*>(&partial_), sizeof partial_));
     total_ = partial_;
     finished_ = true;
   }
   void consume_peer(peer_message m) override {
-    total_ += (*m.data)[0];
+    double part = 0;
+    if (m.bytes && m.bytes->size() == sizeof part)
+      std::memcpy(&part, m.bytes->data(), sizeof part);
+    total_ += part;
     ++heard_;
   }
   bool blocked() const override { return finished_ && heard_ < replicas_ - 1; }

@@ -1,0 +1,64 @@
+// The trainer kind: its schema (parameters and ports) and factory.
+#include "actors/kind_schema_builder.hpp"
+#include "actors/trainer.hpp"
+
+namespace conveyor {
+
+kind_entry trainer_kind() {
+  using dsl::param_type;
+  kind_entry e;
+  e.schema.name = "trainer";
+  e.schema.doc = "Trains a model (linear, logistic, softmax, mlp) on the batches it receives "
+                 "(cached in memory; replayed from the source after a restart) and emits it "
+                 "with the upstream preprocessing.";
+  auto model = required_param("model", param_type::string,
+                              "linear (regression), logistic (binary), softmax, mlp");
+  model.choices = {"linear", "logistic", "softmax", "mlp"};
+  e.schema.params = {
+    model,
+    optional_param("layers", param_type::list_of_integer, empty_list(),
+                   "layer widths, input first (mlp: required; first = feature count)"),
+    choice_param("activation", {"relu", "tanh", "sigmoid"}, "relu", "mlp hidden activation"),
+    choice_param("optimizer", {"sgd", "adam"}, "sgd", "sgd (with momentum) or adam"),
+    optional_param("lr", param_type::number, 0.01, "learning rate"),
+    optional_param("momentum", param_type::number, 0.0, "sgd momentum"),
+    optional_param("weight_decay", param_type::number, 0.0, "L2 weight decay"),
+    optional_param("batch", param_type::integer, 128, "global minibatch rows (all replicas)"),
+    optional_param("epochs", param_type::integer, 1, "passes over the data"),
+    optional_param("emit_every", param_type::integer, 0,
+                   "also emit the model every N epochs (0: only at the end)"),
+    optional_param("seed", param_type::integer, 42, "weight initialisation and shuffle seed"),
+    optional_param("devices", param_type::string, std::string("cpu:1"),
+                   "\"cpu:N\": N data-parallel replicas"),
+    optional_param("checkpoint_every", param_type::integer, 0,
+                   "write a checkpoint every N optimizer steps (0: never)"),
+    optional_param("checkpoint_dir", param_type::string, std::string("checkpoints"),
+                   "directory for checkpoints (also where a drained trainer leaves one)"),
+    optional_param("resume_from", param_type::string, std::string(""),
+                   "a checkpoint to start from (e.g. the one a drained run left); empty: none"),
+    optional_param("name", param_type::string, std::string(""),
+                   "model name (default: the step name)"),
+    optional_param("fail_at_step", param_type::integer, 0,
+                   "testing: fail at this global optimizer step (0: never)"),
+    optional_param("fail_times", param_type::integer, 1,
+                   "testing: how many times fail_at_step fails across restarts"),
+  };
+  e.schema.inputs = {batch_port("in")};
+  e.schema.outputs = {dsl::port_schema{"model", "model"}};
+  e.schema.replica_group = true;
+  e.factory = [](const step_config& c) -> std::unique_ptr<step> {
+    auto name = c.name;
+    auto hash = name.find('#');
+    if (hash != std::string::npos)
+      name = name.substr(0, hash);
+    auto options = trainer_options::from(c.params);
+    options.graph = c.graph;
+    return std::make_unique<trainer>(std::move(options), name, c.replica, c.replicas);
+  };
+  e.replicas_from_params = [](const step_params& p) {
+    return parse_devices(p.get_string("devices")).count;
+  };
+  return e;
+}
+
+} // namespace conveyor

@@ -1,0 +1,98 @@
+#include "actors/trainer_options.hpp"
+
+#include "compute/backend_factory.hpp"
+#include "compute/model_spec.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace conveyor {
+
+std::string trainer_devices::device_of(int replica) const {
+  return kind == "cpu" ? std::string("cpu") : kind + ":" + std::to_string(replica);
+}
+
+trainer_devices parse_devices(const std::string& devices) {
+  const auto bad = [&] {
+    return step_failure("trainer: devices must look like \"cpu:N\" (or \"cuda:N\"), got \"" +
+                        devices + "\"");
+  };
+  const auto colon = devices.find(':');
+  if (colon == std::string::npos)
+    throw bad();
+  trainer_devices d;
+  d.kind = devices.substr(0, colon);
+  if (d.kind == "gpu")
+    d.kind = "cuda";
+  if (d.kind != "cpu" && d.kind != "cuda")
+    throw bad();
+  if (!compute::backend_built(d.kind))
+    throw step_failure("trainer: devices = \"" + devices +
+                       "\": GPU training is not built in this build (use \"cpu:N\")");
+  auto n = devices.substr(colon + 1);
+  if (n.empty() || n.size() > 3 ||
+      !std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    throw bad();
+  d.count = std::stoi(n);
+  if (d.count < 1 || d.count > 256)
+    throw step_failure("trainer: devices \"" + devices + "\": N must be in 1..256");
+  return d;
+}
+
+int trainer_options::implied_classes() const {
+  if (model == "logistic")
+    return 2;
+  if (model == "softmax" && layers.size() == 2)
+    return layers[1];
+  if (model == "mlp" && !layers.empty())
+    return layers.back() == 1 ? 2 : layers.back();
+  return 0;
+}
+
+trainer_options trainer_options::from(const step_params& params) {
+  trainer_options o;
+  o.model = params.get_string("model");
+  for (auto v : params.get_integers("layers")) {
+    if (v < 1 || v > compute::max_layer_width)
+      throw step_failure("trainer: every entry of 'layers' must be in 1.." +
+                         std::to_string(compute::max_layer_width) + ", got " + std::to_string(v));
+    o.layers.push_back(static_cast<int>(v));
+  }
+  if (o.model == "mlp" && o.layers.size() < 2)
+    throw step_failure("trainer: model \"mlp\" needs 'layers' = [inputs, hidden..., outputs]");
+  o.activation = params.get_string("activation");
+  o.optimizer = params.get_string("optimizer");
+  o.lr = params.get_number("lr");
+  o.momentum = params.get_number("momentum");
+  o.weight_decay = params.get_number("weight_decay");
+  if (!(o.lr > 0) || !std::isfinite(o.lr))
+    throw step_failure("trainer: 'lr' must be a positive number");
+  if (!(o.momentum >= 0 && o.momentum < 1))
+    throw step_failure("trainer: 'momentum' must be in [0, 1)");
+  if (!(o.weight_decay >= 0) || !std::isfinite(o.weight_decay))
+    throw step_failure("trainer: 'weight_decay' must be >= 0");
+  o.batch = params.get_integer("batch");
+  if (o.batch < 1 || o.batch > (1 << 24))
+    throw step_failure("trainer: 'batch' must be in 1..16777216");
+  o.epochs = params.get_integer("epochs");
+  if (o.epochs < 1 || o.epochs > 1000000)
+    throw step_failure("trainer: 'epochs' must be >= 1");
+  o.emit_every = params.get_integer("emit_every");
+  if (o.emit_every < 0)
+    throw step_failure("trainer: 'emit_every' must be >= 0 (epochs; 0: only at the end)");
+  o.seed = params.get_integer("seed");
+  o.devices = parse_devices(params.get_string("devices"));
+  o.checkpoint_every = params.get_integer("checkpoint_every");
+  if (o.checkpoint_every < 0)
+    throw step_failure("trainer: 'checkpoint_every' must be >= 0");
+  o.checkpoint_dir = params.get_string("checkpoint_dir");
+  if (o.checkpoint_dir.empty())
+    throw step_failure("trainer: 'checkpoint_dir' must not be empty");
+  o.resume_from = params.get_string("resume_from");
+  o.name = params.get_string("name");
+  o.fail_at_step = params.get_integer("fail_at_step");
+  o.fail_times = params.get_integer("fail_times");
+  return o;
+}
+
+} // namespace conveyor

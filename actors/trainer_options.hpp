@@ -1,0 +1,56 @@
+// The trainer's parameters, read and checked from the graph, and its `devices`.
+#pragma once
+
+#include "step/kind_registry.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace conveyor {
+
+/// `devices = "KIND:N"`: N data-parallel replicas on devices of KIND.
+struct trainer_devices {
+  std::string kind = "cpu"; ///< "cpu" or "cuda"
+  int count = 1;
+  /// The backend device of `replica`: "cpu" for every CPU replica, "cuda:r" for GPUs.
+  std::string device_of(int replica) const;
+};
+
+/// Parses `devices` ("cpu:N", "cuda:N"); throws step_failure for anything else and for
+/// a kind this build lacks (GPUs without the CUDA backend).
+trainer_devices parse_devices(const std::string& devices);
+
+struct trainer_options {
+  std::string model = "mlp";
+  std::vector<int> layers;
+  std::string activation = "relu";
+  std::string optimizer = "sgd";
+  double lr = 0.01;
+  double momentum = 0;
+  double weight_decay = 0;
+  std::int64_t batch = 128;
+  std::int64_t epochs = 1;
+  /// Also emit the model after every `emit_every` epochs (0: only at the end).
+  std::int64_t emit_every = 0;
+  std::int64_t seed = 42;
+  trainer_devices devices;
+  std::int64_t checkpoint_every = 0;
+  std::string checkpoint_dir = "checkpoints";
+  /// A checkpoint to start from when the group starts afresh (a drained run leaves one).
+  std::string resume_from;
+  std::string name;
+  /// The graph's name, for the model's provenance (set from step_config, not a param).
+  std::string graph;
+  std::int64_t fail_at_step = 0;
+  std::int64_t fail_times = 1;
+
+  /// The classes the parameters imply for a classifier (logistic: 2; softmax or mlp with
+  /// layers: the output width, 2 for one output); 0 when the data must tell.
+  int implied_classes() const;
+
+  /// Reads and validates the graph parameters; throws step_failure.
+  static trainer_options from(const step_params& params);
+};
+
+} // namespace conveyor

@@ -1,0 +1,157 @@
+#include "actors/training_data.hpp"
+
+#include "step/step.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <numeric>
+#include <random>
+
+namespace conveyor {
+
+void training_data::add(const batch& b) {
+  if (assembled_ || !b.schema || b.rows == 0)
+    return;
+  const auto& cols = b.schema->columns;
+  std::vector<std::size_t> feature_slots;
+  std::vector<std::string> names;
+  std::size_t label_slot = SIZE_MAX;
+  std::size_t k = 0;
+  for (const auto& c : cols) {
+    if (c.kind == column_kind::categorical)
+      throw step_failure("trainer: column '" + c.name +
+                         "' is categorical; one_hot it (cleaner) or drop it before training");
+    if (c.kind == column_kind::label) {
+      if (label_slot == SIZE_MAX)
+        label_slot = k;
+    } else {
+      feature_slots.push_back(k);
+      names.push_back(c.name);
+    }
+    ++k;
+  }
+  if (label_slot == SIZE_MAX)
+    throw step_failure("trainer: the input has no label column");
+  if (feature_slots.empty())
+    throw step_failure("trainer: the input has no numeric feature columns");
+  if (feature_columns_.empty())
+    feature_columns_ = names;
+  else if (feature_columns_ != names)
+    throw step_failure("trainer: batch " + std::to_string(b.sequence) + " from '" + b.source +
+                       "' has other feature columns than the first batch");
+  if (!transform_ && b.transform)
+    transform_ = b.transform;
+  if (source_.empty())
+    source_ = b.source;
+
+  cached c;
+  c.first_row = b.first_row;
+  c.rows = b.rows;
+  const std::size_t f = feature_slots.size();
+  c.x.resize(std::size_t{b.rows} * f);
+  for (std::size_t j = 0; j < f; ++j) {
+    const float* col = b.float_column(feature_slots[j]);
+    for (std::size_t i = 0; i < b.rows; ++i) {
+      float v = col[i];
+      if (!std::isfinite(v))
+        throw step_failure("trainer: row " + std::to_string(b.first_row + i) + ", column '" +
+                           names[j] + "': feature is " + (std::isnan(v) ? "NaN (missing)" : "infinite") +
+                           " (impute or drop missing values in a cleaner)");
+      c.x[i * f + j] = v;
+    }
+  }
+  const float* lab = b.float_column(label_slot);
+  c.y.assign(lab, lab + b.rows);
+  for (std::size_t i = 0; i < b.rows; ++i) {
+    float v = c.y[i];
+    if (!std::isfinite(v))
+      throw step_failure("trainer: row " + std::to_string(b.first_row + i) +
+                         ": the label is missing or not finite");
+    if (classifier_) {
+      bool bad = v < 0 || v != std::floor(v) || (classes_ > 0 && v >= classes_);
+      if (bad)
+        throw step_failure("trainer: row " + std::to_string(b.first_row + i) + ": label " +
+                           std::to_string(v) + " is not a class index in [0, " +
+                           (classes_ > 0 ? std::to_string(classes_) : "classes") + ")");
+    }
+  }
+  cache_[{b.source, b.sequence}] = std::move(c);
+}
+
+void training_data::assemble() {
+  if (assembled_)
+    return;
+  rows_ = 0;
+  for (const auto& [key, c] : cache_)
+    rows_ += c.rows;
+  if (rows_ == 0)
+    throw step_failure("trainer: no rows to train on");
+  if (rows_ > std::numeric_limits<std::uint32_t>::max())
+    throw step_failure("trainer: too many rows to cache");
+  const std::size_t f = features();
+  x_.reserve(rows_ * f);
+  y_.reserve(rows_);
+  for (auto& [key, c] : cache_) {
+    x_.insert(x_.end(), c.x.begin(), c.x.end());
+    y_.insert(y_.end(), c.y.begin(), c.y.end());
+  }
+  cache_.clear();
+  assembled_ = true;
+}
+
+std::vector<std::string> training_data::input_columns() const {
+  std::vector<std::string> out = feature_columns_;
+  if (!transform_)
+    return out;
+  for (auto it = transform_->ops.rbegin(); it != transform_->ops.rend(); ++it) {
+    if (it->op != column_op::kind::one_hot)
+      continue;
+    auto prefix = it->column + "=";
+    std::vector<std::string> next;
+    bool placed = false;
+    for (auto& c : out) {
+      if (c.compare(0, prefix.size(), prefix) == 0) {
+        if (!placed)
+          next.push_back(it->column);
+        placed = true;
+      } else {
+        next.push_back(c);
+      }
+    }
+    out = std::move(next);
+  }
+  return out;
+}
+
+void training_data::shuffle_for(std::uint64_t epoch, std::int64_t seed) {
+  if (ordered_for_ == static_cast<std::int64_t>(epoch))
+    return;
+  order_.resize(rows_);
+  std::iota(order_.begin(), order_.end(), 0u);
+  std::seed_seq seq{static_cast<std::uint32_t>(seed),
+                    static_cast<std::uint32_t>(static_cast<std::uint64_t>(seed) >> 32),
+                    static_cast<std::uint32_t>(epoch)};
+  std::mt19937_64 rng(seq);
+  // Fisher-Yates with our own index draw (std::shuffle's is implementation-defined).
+  for (std::size_t i = rows_; i > 1; --i) {
+    auto j = static_cast<std::size_t>(rng() % i);
+    std::swap(order_[i - 1], order_[j]);
+  }
+  ordered_for_ = static_cast<std::int64_t>(epoch);
+}
+
+void training_data::gather(std::size_t begin, std::size_t end, std::vector<float>& x,
+                           std::vector<float>& y) const {
+  const std::size_t f = features();
+  const std::size_t n = end - begin;
+  x.resize(n * f);
+  y.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto r = order_[begin + i];
+    std::memcpy(x.data() + i * f, x_.data() + std::size_t{r} * f, f * sizeof(float));
+    y[i] = y_[r];
+  }
+}
+
+} // namespace conveyor

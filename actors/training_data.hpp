@@ -1,0 +1,71 @@
+// The trainer's dataset: every consumed batch cached in memory (features row-major,
+// labels), checked as it arrives, then assembled in (source, sequence) order so that
+// every replica of a group holds identical rows whatever order the batches came in.
+// Each epoch visits the rows in a shuffled order seeded by (seed, epoch).
+#pragma once
+
+#include "data/batch.hpp"
+#include "data/preprocessing.hpp"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace conveyor {
+
+class training_data {
+public:
+  /// `classes`: labels must be class indices below it (0: unknown count); `classifier`
+  /// false: any finite label (regression).
+  training_data(bool classifier, int classes) : classifier_(classifier), classes_(classes) {}
+
+  /// Caches a batch (replays replace the copy of the same source and sequence). Throws
+  /// step_failure for a categorical column, no label or features, other feature columns
+  /// than the first batch, and a non-finite feature or a bad label (naming the row).
+  void add(const batch& b);
+
+  /// Joins the cached batches into one matrix, in (source, sequence) order; throws
+  /// step_failure when there are no rows. Batches added after that are ignored.
+  void assemble();
+
+  std::size_t rows() const noexcept { return rows_; }
+  std::size_t features() const noexcept { return feature_columns_.size(); }
+  const std::vector<float>& labels() const noexcept { return y_; }
+  const std::vector<std::string>& feature_columns() const noexcept { return feature_columns_; }
+  /// The raw columns the preprocessing expects (one-hot outputs folded back).
+  std::vector<std::string> input_columns() const;
+  const std::shared_ptr<const preprocessing>& transform() const noexcept { return transform_; }
+  const std::string& source() const noexcept { return source_; }
+
+  /// Orders the rows for `epoch` (Fisher-Yates from std::mt19937_64 seeded by (seed,
+  /// epoch), the same on every platform); a no-op when already in that order.
+  void shuffle_for(std::uint64_t epoch, std::int64_t seed);
+  /// Copies rows [begin, end) of the current order into x (rows x features) and y.
+  void gather(std::size_t begin, std::size_t end, std::vector<float>& x,
+              std::vector<float>& y) const;
+
+private:
+  struct cached {
+    std::uint64_t first_row = 0;
+    std::uint32_t rows = 0;
+    std::vector<float> x;
+    std::vector<float> y;
+  };
+
+  bool classifier_;
+  int classes_;
+  bool assembled_ = false;
+  std::map<std::pair<std::string, std::uint64_t>, cached> cache_;
+  std::vector<std::string> feature_columns_;
+  std::shared_ptr<const preprocessing> transform_;
+  std::string source_;
+  std::size_t rows_ = 0;
+  std::vector<float> x_, y_;
+  std::vector<std::uint32_t> order_;
+  std::int64_t ordered_for_ = -1;
+};
+
+} // namespace conveyor
