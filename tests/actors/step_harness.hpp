@@ -10,6 +10,7 @@
 #include "tests/data/batch_helpers.hpp"
 #include "tests/support/scratch_files.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -48,6 +49,9 @@ public:
       metrics[k] = v;
   }
   void report_progress(const progress_info& p) override { progress.push_back(p); }
+  /// What stop_requested() answers: a test sets it (from any thread) to drain the step.
+  std::atomic<bool> stop{false};
+  bool stop_requested() const override { return stop.load(); }
 };
 
 class collector : public emitter {
