@@ -177,6 +177,24 @@ std::vector<std::string> csv_reader::read_column_names() {
       throw step_failure(file + " line " + line + ": malformed quoting in the header row");
     for (const auto& f : fields_)
       names.push_back(csv_tokenizer::unescape(f));
+    // A name given twice would make `label`, `drop` and the columns downstream ambiguous.
+    std::string duplicates;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (std::find(names.begin(), names.begin() + static_cast<long>(i), names[i]) !=
+          names.begin() + static_cast<long>(i))
+        continue; // reported with its first occurrence
+      std::string positions;
+      std::size_t count = 0;
+      for (std::size_t j = i; j < names.size(); ++j)
+        if (names[j] == names[i])
+          positions += (count++ == 0 ? "" : ", ") + std::to_string(j + 1);
+      if (count > 1)
+        duplicates += (duplicates.empty() ? "" : "; ") + ("'" + names[i] + "' at columns " +
+                                                          positions);
+    }
+    if (!duplicates.empty())
+      throw step_failure(file + " line " + line + ": the header names a column twice: " +
+                         duplicates + " (columns count from 1; rename them in the file)");
   } else {
     for (std::size_t i = 0; i < fields_.size(); ++i)
       names.push_back("c" + std::to_string(i));
