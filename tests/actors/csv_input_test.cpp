@@ -8,7 +8,6 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
-#include <future>
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
@@ -66,17 +65,6 @@ struct fifo {
   std::string path = dir.file("pipe");
   fifo() { BOOST_REQUIRE_EQUAL(::mkfifo(path.c_str(), 0600), 0); }
 };
-
-/// Waits for `f` with a generous deadline; if it is still blocked, `unblock` frees it
-/// (so that a failing test does not hang) and the check fails.
-template <class T, class Unblock>
-bool finishes(std::future<T>& f, Unblock unblock) {
-  if (f.wait_for(std::chrono::seconds(30)) == std::future_status::ready)
-    return true;
-  unblock();
-  f.wait();
-  return false;
-}
 
 } // namespace
 

@@ -11,7 +11,9 @@
 #include "tests/support/scratch_files.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -87,6 +89,17 @@ inline collector push(step& s, std::vector<batch> in, bool finish = true) {
   if (finish)
     s.finish(c);
   return c;
+}
+
+/// Waits for `f` with a generous deadline; if it is still blocked, `unblock` frees it
+/// (so that a failing test does not hang) and the result is false.
+template <class T, class Unblock>
+bool finishes(std::future<T>& f, Unblock unblock) {
+  if (f.wait_for(std::chrono::seconds(30)) == std::future_status::ready)
+    return true;
+  unblock();
+  f.wait();
+  return false;
 }
 
 /// Builds step parameters from the kind's defaults plus `overrides`.
