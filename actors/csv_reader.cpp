@@ -459,7 +459,8 @@ kind_entry csv_reader_kind() {
   e.schema.name = "csv_reader";
   e.schema.doc = "Reads a CSV file (plain or .gz) into batches; replayable source.";
   e.schema.params = {
-    required_param("path", param_type::string, "CSV file to read, plain or gzip-compressed"),
+    dsl::reads_file(required_param("path", param_type::string,
+                              "CSV file to read, plain or gzip-compressed")),
     optional_param("delimiter", param_type::string, ",", "field separator, one character"),
     optional_param("header", param_type::boolean, true,
                    "first row names the columns (else c0, c1, ...)"),
@@ -468,8 +469,8 @@ kind_entry csv_reader_kind() {
                    "columns kept as strings (dictionary-encoded)"),
     optional_param("drop", param_type::list_of_string, empty_list(), "columns not read at all"),
     optional_param("batch", param_type::integer, 4096, "rows per batch"),
-    optional_param("quarantine", param_type::string, "",
-                   "CSV file receiving malformed rows (line, reason, raw)"),
+    dsl::writes_file(optional_param("quarantine", param_type::string, "",
+                               "CSV file receiving malformed rows (line, reason, raw)")),
     optional_param("limit", param_type::integer, 0, "stop after this many rows (0: all)"),
     optional_param("max_record", param_type::size, dsl::size_value{default_max_record},
                    "longest record (bytes); longer ones are rejected and skipped"),

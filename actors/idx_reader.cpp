@@ -171,8 +171,10 @@ kind_entry idx_reader_kind() {
   e.schema.name = "idx_reader";
   e.schema.doc = "Streams an IDX image file and its label file (MNIST format) as batches.";
   e.schema.params = {
-    required_param("images", param_type::string, "IDX image file (magic 0x803), plain or .gz"),
-    required_param("labels", param_type::string, "IDX label file (magic 0x801), plain or .gz"),
+    dsl::reads_file(required_param("images", param_type::string,
+                              "IDX image file (magic 0x803), plain or .gz")),
+    dsl::reads_file(required_param("labels", param_type::string,
+                              "IDX label file (magic 0x801), plain or .gz")),
     optional_param("batch", param_type::integer, 256, "rows (images) per batch"),
     optional_param("limit", param_type::integer, 0, "stop after this many images (0: all)"),
   };
