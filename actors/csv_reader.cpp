@@ -134,6 +134,11 @@ csv_reader_options csv_reader_options::from(const step_params& params) {
   if (limit < 0)
     throw step_failure("csv_reader: parameter 'limit' must be >= 0");
   o.limit = static_cast<std::uint64_t>(limit);
+  auto max_record = params.get_size_bytes("max_record");
+  if (max_record < 1 || max_record > (std::uint64_t{1} << 30))
+    throw step_failure("csv_reader: parameter 'max_record' must be in 1B..1GiB, got " +
+                       std::to_string(max_record) + " bytes");
+  o.max_record = static_cast<std::size_t>(max_record);
   return o;
 }
 
@@ -144,31 +149,67 @@ csv_reader::~csv_reader() {
     std::fclose(quarantine_);
 }
 
-void csv_reader::open(step_context& ctx) {
-  ctx_ = &ctx;
-  file_ = gz_file(options_.path);
-  tokenizer_ = std::make_unique<csv_tokenizer>(file_, options_.delimiter, options_.chunk_bytes);
-
-  // Column names: the header row, or c0, c1, ... counted from the first record.
+std::vector<std::string> csv_reader::read_column_names() {
+  using status = csv_tokenizer::status;
+  const std::string file = "csv_reader: '" + options_.path + "'";
   std::vector<std::string> names;
   auto st = tokenizer_->next(fields_);
-  if (st == csv_tokenizer::status::end) {
+  // Without a header, records too long to count columns in are rejected like any other.
+  while (!options_.header && st == status::too_long) {
+    reject(tokenizer_->record_line(),
+           "record longer than max_record (" + std::to_string(options_.max_record) + " bytes)",
+           tokenizer_->raw());
+    st = tokenizer_->next(fields_);
+  }
+  if (st == status::stopped) {
+    ctx_->log_info("stopped waiting for '" + options_.path + "': the run is draining");
+    done_ = true;
+  } else if (st == status::end) {
     if (options_.header)
-      throw step_failure("csv_reader: '" + options_.path + "' is empty (expected a header row)");
+      throw step_failure(file + " is empty (expected a header row)");
     done_ = true;
   } else if (options_.header) {
-    if (st != csv_tokenizer::status::record)
-      throw step_failure("csv_reader: '" + options_.path + "' line " +
-                         std::to_string(tokenizer_->record_line()) +
-                         ": malformed quoting in the header row");
+    auto line = std::to_string(tokenizer_->record_line());
+    if (st == status::too_long)
+      throw step_failure(file + " line " + line + ": the header row is longer than max_record (" +
+                         std::to_string(options_.max_record) + " bytes)");
+    if (st != status::record)
+      throw step_failure(file + " line " + line + ": malformed quoting in the header row");
     for (const auto& f : fields_)
       names.push_back(csv_tokenizer::unescape(f));
+    // A name given twice would make `label`, `drop` and the columns downstream ambiguous.
+    std::string duplicates;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (std::find(names.begin(), names.begin() + static_cast<long>(i), names[i]) !=
+          names.begin() + static_cast<long>(i))
+        continue; // reported with its first occurrence
+      std::string positions;
+      std::size_t count = 0;
+      for (std::size_t j = i; j < names.size(); ++j)
+        if (names[j] == names[i])
+          positions += (count++ == 0 ? "" : ", ") + std::to_string(j + 1);
+      if (count > 1)
+        duplicates += (duplicates.empty() ? "" : "; ") + ("'" + names[i] + "' at columns " +
+                                                          positions);
+    }
+    if (!duplicates.empty())
+      throw step_failure(file + " line " + line + ": the header names a column twice: " +
+                         duplicates + " (columns count from 1; rename them in the file)");
   } else {
     for (std::size_t i = 0; i < fields_.size(); ++i)
       names.push_back("c" + std::to_string(i));
-    file_.seek(0);
-    tokenizer_->reset(0, 1);
+    tokenizer_->unread(); // the first record is data
   }
+  return names;
+}
+
+void csv_reader::open(step_context& ctx) {
+  ctx_ = &ctx;
+  file_ = gz_file(options_.path, &ctx);
+  tokenizer_ = std::make_unique<csv_tokenizer>(file_, options_.delimiter, options_.chunk_bytes,
+                                               options_.max_record);
+  open_quarantine(ctx);
+  auto names = read_column_names();
 
   auto has = [&](const std::string& n) {
     return std::find(names.begin(), names.end(), n) != names.end();
@@ -217,21 +258,54 @@ void csv_reader::open(step_context& ctx) {
   }
   schema_ = std::move(schema);
   row_floats_.resize(float_width_);
+  if (done_)
+    close_quarantine();
+}
 
-  if (!options_.quarantine.empty()) {
-    // A restarted reader appends: rows quarantined before the restart stay.
-    bool restarted = ctx.load_state().has_value();
-    errno = 0;
-    quarantine_ = std::fopen(options_.quarantine.c_str(), restarted ? "ab" : "wb");
-    if (quarantine_ == nullptr)
-      throw step_failure("csv_reader: cannot open quarantine file '" + options_.quarantine +
-                         "': " + std::strerror(errno));
-    if (!restarted) {
-      std::fputs("line,reason,raw\n", quarantine_);
-      std::fflush(quarantine_);
-    }
-    ctx.save_state("quarantine opened");
-  }
+void csv_reader::open_quarantine(step_context& ctx) {
+  if (options_.quarantine.empty())
+    return;
+  // A restarted reader appends: rows quarantined before the restart stay.
+  bool restarted = ctx.load_state().has_value();
+  errno = 0;
+  quarantine_ = std::fopen(options_.quarantine.c_str(), restarted ? "ab" : "wb");
+  if (quarantine_ == nullptr)
+    throw step_failure("csv_reader: cannot open quarantine file '" + options_.quarantine +
+                       "': " + std::strerror(errno));
+  if (!restarted)
+    check_quarantine(std::fputs("line,reason,raw\n", quarantine_) >= 0 &&
+                     std::fflush(quarantine_) == 0);
+  ctx.save_state("quarantine opened");
+}
+
+void csv_reader::check_quarantine(bool ok) {
+  if (ok)
+    return;
+  int err = errno;
+  throw step_failure("csv_reader: cannot write quarantine file '" + options_.quarantine +
+                     "': " + std::strerror(err) + " (malformed rows of '" + options_.path +
+                     "' would be lost)");
+}
+
+void csv_reader::close_quarantine() {
+  if (quarantine_ == nullptr)
+    return;
+  bool ok = std::fflush(quarantine_) == 0;
+  int err = errno;
+  ok = std::fclose(quarantine_) == 0 && ok;
+  quarantine_ = nullptr;
+  if (!ok && err != 0)
+    errno = err;
+  check_quarantine(ok);
+}
+
+void csv_reader::log_end(std::uint64_t rows) {
+  ctx_->log_info("read " + std::to_string(rows) + " rows from '" + options_.path + "'" +
+                 (rejected_ > 0 ? "; rejected " + std::to_string(rejected_) + " malformed rows" +
+                                    (options_.quarantine.empty()
+                                       ? ""
+                                       : " (see '" + options_.quarantine + "')")
+                                : ""));
 }
 
 void csv_reader::resume(const source_position& after) {
@@ -253,7 +327,7 @@ void csv_reader::reject(std::uint64_t line, const std::string& reason, std::stri
     out += ',';
     append_csv_field(out, raw, ',');
     out += '\n';
-    std::fwrite(out.data(), 1, out.size(), quarantine_);
+    check_quarantine(std::fwrite(out.data(), 1, out.size(), quarantine_) == out.size());
   } else if (rejected_ <= logged_rejects) {
     ctx_->log_warning("'" + options_.path + "' " + message +
                       (rejected_ == logged_rejects ? " (further malformed rows are counted only)"
@@ -312,7 +386,19 @@ bool csv_reader::produce(emitter& out) {
       done_ = true;
       break;
     }
+    if (st == csv_tokenizer::status::stopped) {
+      ctx_->log_info("stopped reading '" + options_.path + "' at line " +
+                     std::to_string(tokenizer_->line()) + ": the run is draining");
+      done_ = true;
+      break;
+    }
     auto line = tokenizer_->record_line();
+    if (st == csv_tokenizer::status::too_long) {
+      reject(line,
+             "record longer than max_record (" + std::to_string(options_.max_record) + " bytes)",
+             tokenizer_->raw());
+      continue;
+    }
     if (st == csv_tokenizer::status::unterminated) {
       reject(line, "unterminated quoted field at end of file", tokenizer_->raw());
       continue;
@@ -343,15 +429,11 @@ bool csv_reader::produce(emitter& out) {
   }
   if (options_.limit > 0 && rows_emitted_ + rows >= options_.limit)
     done_ = true;
-  if (quarantine_ != nullptr)
-    std::fflush(quarantine_);
   if (done_) {
-    ctx_->log_info("read " + std::to_string(rows_emitted_ + rows) + " rows from '" +
-                   options_.path + "'" +
-                   (rejected_ > 0 ? "; rejected " + std::to_string(rejected_) +
-                                      " malformed rows" +
-                                      (quarantine_ ? " (see '" + options_.quarantine + "')" : "")
-                                  : ""));
+    close_quarantine();
+    log_end(rows_emitted_ + rows);
+  } else if (quarantine_ != nullptr) {
+    check_quarantine(std::fflush(quarantine_) == 0);
   }
   if (rows == 0)
     return false;
@@ -377,7 +459,8 @@ kind_entry csv_reader_kind() {
   e.schema.name = "csv_reader";
   e.schema.doc = "Reads a CSV file (plain or .gz) into batches; replayable source.";
   e.schema.params = {
-    required_param("path", param_type::string, "CSV file to read, plain or gzip-compressed"),
+    dsl::reads_file(required_param("path", param_type::string,
+                              "CSV file to read, plain or gzip-compressed")),
     optional_param("delimiter", param_type::string, ",", "field separator, one character"),
     optional_param("header", param_type::boolean, true,
                    "first row names the columns (else c0, c1, ...)"),
@@ -386,9 +469,11 @@ kind_entry csv_reader_kind() {
                    "columns kept as strings (dictionary-encoded)"),
     optional_param("drop", param_type::list_of_string, empty_list(), "columns not read at all"),
     optional_param("batch", param_type::integer, 4096, "rows per batch"),
-    optional_param("quarantine", param_type::string, "",
-                   "CSV file receiving malformed rows (line, reason, raw)"),
+    dsl::writes_file(optional_param("quarantine", param_type::string, "",
+                               "CSV file receiving malformed rows (line, reason, raw)")),
     optional_param("limit", param_type::integer, 0, "stop after this many rows (0: all)"),
+    optional_param("max_record", param_type::size, dsl::size_value{default_max_record},
+                   "longest record (bytes); longer ones are rejected and skipped"),
   };
   e.schema.outputs = {batch_port("out")};
   e.factory = [](const step_config& c) -> std::unique_ptr<step> {

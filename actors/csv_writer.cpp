@@ -117,7 +117,8 @@ kind_entry csv_writer_kind() {
   e.schema.name = "csv_writer";
   e.schema.doc = "Writes rows to a CSV file (sink).";
   e.schema.params = {
-    required_param("path", param_type::string, "CSV file to write (truncated at start)"),
+    dsl::writes_file(required_param("path", param_type::string,
+                               "CSV file to write (truncated at start)")),
     optional_param("delimiter", param_type::string, ",", "field separator, one character"),
     optional_param("header", param_type::boolean, true, "write a header row of column names"),
   };

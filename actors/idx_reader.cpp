@@ -47,13 +47,16 @@ idx_reader::idx_reader(idx_reader_options options) : options_(std::move(options)
 
 void idx_reader::open(step_context& ctx) {
   ctx_ = &ctx;
-  images_ = gz_file(options_.images);
-  labels_ = gz_file(options_.labels);
+  images_ = gz_file(options_.images, &ctx);
+  labels_ = gz_file(options_.labels, &ctx);
 
   unsigned char h[images_header_bytes];
-  if (!images_.read_exact(reinterpret_cast<char*>(h), images_header_bytes))
+  if (!images_.read_exact(reinterpret_cast<char*>(h), images_header_bytes)) {
+    if (stop_seen())
+      return;
     throw step_failure("idx_reader: '" + options_.images +
                        "' is truncated: expected a 16-byte IDX image header");
+  }
   if (big_endian(h) != images_magic)
     throw step_failure("idx_reader: '" + options_.images + "' is not an IDX image file: magic " +
                        hex(big_endian(h)) + ", expected " + hex(images_magic) +
@@ -68,9 +71,12 @@ void idx_reader::open(step_context& ctx) {
   pixels_ = image_rows_ * image_cols_;
 
   unsigned char l[labels_header_bytes];
-  if (!labels_.read_exact(reinterpret_cast<char*>(l), labels_header_bytes))
+  if (!labels_.read_exact(reinterpret_cast<char*>(l), labels_header_bytes)) {
+    if (stop_seen())
+      return;
     throw step_failure("idx_reader: '" + options_.labels +
                        "' is truncated: expected an 8-byte IDX label header");
+  }
   if (big_endian(l) != labels_magic)
     throw step_failure("idx_reader: '" + options_.labels + "' is not an IDX label file: magic " +
                        hex(big_endian(l)) + ", expected " + hex(labels_magic) +
@@ -100,21 +106,34 @@ void idx_reader::resume(const source_position& after) {
   next_row_ = row;
 }
 
+bool idx_reader::stop_seen() {
+  if (!stopped_ && (images_.stopped() || labels_.stopped())) {
+    stopped_ = true;
+    ctx_->log_info("stopped reading '" + options_.images + "' after " + std::to_string(next_row_) +
+                   " images: the run is draining");
+  }
+  return stopped_;
+}
+
 bool idx_reader::produce(emitter& out) {
-  if (next_row_ >= end_row_)
+  if (stopped_ || next_row_ >= end_row_)
     return false;
   auto n = static_cast<std::uint32_t>(std::min<std::uint64_t>(options_.batch_rows,
                                                               end_row_ - next_row_));
   image_buffer_.resize(std::size_t{n} * pixels_);
   label_buffer_.resize(n);
-  auto got_images = images_.read(reinterpret_cast<char*>(image_buffer_.data()),
+  auto got_images = images_.read_full(reinterpret_cast<char*>(image_buffer_.data()),
                                  image_buffer_.size());
+  if (got_images != image_buffer_.size() && stop_seen())
+    return false;
   if (got_images != image_buffer_.size())
     throw step_failure("idx_reader: '" + options_.images + "' is truncated: its header promises " +
                        std::to_string(items_) + " images of " + std::to_string(image_rows_) + "x" +
                        std::to_string(image_cols_) + " bytes, but it ends after " +
                        std::to_string(next_row_ + got_images / pixels_) + " images");
-  auto got_labels = labels_.read(reinterpret_cast<char*>(label_buffer_.data()), n);
+  auto got_labels = labels_.read_full(reinterpret_cast<char*>(label_buffer_.data()), n);
+  if (got_labels != n && stop_seen())
+    return false;
   if (got_labels != n)
     throw step_failure("idx_reader: '" + options_.labels + "' is truncated: its header promises " +
                        std::to_string(items_) + " labels, but it ends after " +
@@ -152,8 +171,10 @@ kind_entry idx_reader_kind() {
   e.schema.name = "idx_reader";
   e.schema.doc = "Streams an IDX image file and its label file (MNIST format) as batches.";
   e.schema.params = {
-    required_param("images", param_type::string, "IDX image file (magic 0x803), plain or .gz"),
-    required_param("labels", param_type::string, "IDX label file (magic 0x801), plain or .gz"),
+    dsl::reads_file(required_param("images", param_type::string,
+                              "IDX image file (magic 0x803), plain or .gz")),
+    dsl::reads_file(required_param("labels", param_type::string,
+                              "IDX label file (magic 0x801), plain or .gz")),
     optional_param("batch", param_type::integer, 256, "rows (images) per batch"),
     optional_param("limit", param_type::integer, 0, "stop after this many images (0: all)"),
   };

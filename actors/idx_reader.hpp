@@ -1,7 +1,8 @@
 // idx_reader: a replayable source that streams an IDX image file and its IDX label
 // file (the MNIST / Fashion-MNIST format, plain or gzip) as batches with one numeric
 // column per pixel (px0 .. px{rows*cols-1}, raw 0..255) and a `label` column.
-// Only one batch of images is in memory at a time.
+// Only one batch of images is in memory at a time. While the run drains, a reader
+// waiting on a slow input (a FIFO) ends its stream early, at a batch boundary.
 //
 // Position after a batch: row = images emitted so far; byte_offset = offset of the
 // next image in the uncompressed image stream; line = 0 (unused).
@@ -43,6 +44,9 @@ public:
   const std::shared_ptr<const table_schema>& schema() const { return schema_; }
 
 private:
+  /// True (and logged once) once a file stopped reading because the run drains.
+  bool stop_seen();
+
   idx_reader_options options_;
   step_context* ctx_ = nullptr;
   gz_file images_;
@@ -53,6 +57,7 @@ private:
   std::uint32_t image_cols_ = 0;
   std::uint64_t next_row_ = 0;
   std::uint64_t end_row_ = 0;
+  bool stopped_ = false;
   std::shared_ptr<const table_schema> schema_;
   std::vector<unsigned char> image_buffer_;
   std::vector<unsigned char> label_buffer_;

@@ -1,9 +1,11 @@
-// compile(): the pipeline lexer -> parser -> params -> validate -> lower, every stage
-// reporting into one sink; lowering runs only on a clean file. Never throws: an internal
+// compile(): the pipeline lexer -> parser -> params -> validate -> lower -> file conflicts,
+// every stage reporting into one sink; lowering runs only on a clean file, and the spec is
+// returned only if the files its steps name do not collide. Never throws: an internal
 // failure (memory) becomes a diagnostic.
 #include "dsl/front_end.hpp"
 
 #include "dsl/diagnostic_sink.hpp"
+#include "dsl/file_conflicts.hpp"
 #include "dsl/lexer.hpp"
 #include "dsl/lower.hpp"
 #include "dsl/params.hpp"
@@ -31,6 +33,7 @@ std::string to_string(diagnostic_code c) {
     case diagnostic_code::unknown_override: return "unknown_override";
     case diagnostic_code::bad_override: return "bad_override";
     case diagnostic_code::too_large: return "too_large";
+    case diagnostic_code::file_conflict: return "file_conflict";
   }
   return "syntax";
 }
@@ -55,7 +58,11 @@ compile_result run(std::string_view source, const schema_catalog& kinds,
   substitution_budget budget;
   auto params = resolve_params(file, options.overrides, budget, sink);
   validate(file, kinds, params, budget, sink);
-  if (sink.error_count() == 0) result.spec = lower(file, kinds, params, options.file_name);
+  if (sink.error_count() == 0) {
+    auto spec = lower(file, kinds, params, options.file_name);
+    check_file_conflicts(spec, file, kinds, sink);
+    if (sink.error_count() == 0) result.spec = std::move(spec);
+  }
   result.diagnostics = sink.take();
   return result;
 }

@@ -38,6 +38,7 @@ enum class diagnostic_code {
   unknown_override,
   bad_override,
   too_large,
+  file_conflict,
 };
 
 std::string to_string(diagnostic_code c);

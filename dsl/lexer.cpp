@@ -19,6 +19,35 @@ bool is_name_start(char c) {
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_name_char(char c) { return is_name_start(c) || is_digit(c); }
 
+/// Length of the well-formed UTF-8 sequence at `pos` (RFC 3629: no overlong forms, no
+/// surrogates, nothing past U+10FFFF), or 0 if the bytes there are not one.
+std::size_t utf8_length(std::string_view s, std::size_t pos) {
+  auto at = [&](std::size_t i) -> unsigned {
+    return pos + i < s.size() ? static_cast<unsigned char>(s[pos + i]) : 0x100u;
+  };
+  auto cont = [](unsigned b) { return b >= 0x80 && b <= 0xBF; };
+  unsigned b0 = at(0);
+  if (b0 < 0x80) return 1;
+  if (b0 >= 0xC2 && b0 <= 0xDF) return cont(at(1)) ? 2 : 0;
+  if (b0 >= 0xE0 && b0 <= 0xEF) {
+    unsigned lo = b0 == 0xE0 ? 0xA0 : 0x80, hi = b0 == 0xED ? 0x9F : 0xBF;
+    return at(1) >= lo && at(1) <= hi && cont(at(2)) ? 3 : 0;
+  }
+  if (b0 >= 0xF0 && b0 <= 0xF4) {
+    unsigned lo = b0 == 0xF0 ? 0x90 : 0x80, hi = b0 == 0xF4 ? 0x8F : 0xBF;
+    return at(1) >= lo && at(1) <= hi && cont(at(2)) && cont(at(3)) ? 4 : 0;
+  }
+  return 0;
+}
+
+std::string hex_byte(unsigned char b) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "0x%02x", b);
+  return buf;
+}
+
+const char* const text_hint = "graph files are UTF-8 text without NUL bytes";
+
 struct unit {
   const char* suffix;
   bool is_duration;
@@ -98,7 +127,8 @@ private:
     switch (c) {
       case ' ': case '\t': case '\r': case '\f': case '\v': advance(); return;
       case '#':
-        while (pos_ < src_.size() && peek() != '\n') advance();
+        while (pos_ < src_.size() && peek() != '\n')
+          if (!text_char(nullptr, "a comment")) advance();
         return;
       case '\n':
         if (!tokens_.empty() && tokens_.back().kind != token_kind::newline)
@@ -137,21 +167,49 @@ private:
     std::size_t begin = pos_;
     while (pos_ < src_.size() && !is_known_start(peek())) advance();
     if (pos_ == begin) advance(); // a lone '-' not starting a number or arrow
-    std::string shown;
     unsigned char first = static_cast<unsigned char>(src_[begin]);
-    if (first >= 0x20 && first < 0x7f) {
-      shown = std::string("'") + static_cast<char>(first) + "'";
-    } else {
-      char buf[16];
-      std::snprintf(buf, sizeof buf, "0x%02x", first);
-      shown = buf;
+    span run{start.line, start.column, static_cast<int>(pos_ - begin)};
+    if (first >= 0x80 && utf8_length(src_, begin) == 0) {
+      sink_.error(diagnostic_code::syntax, run, "invalid UTF-8 byte " + hex_byte(first),
+                  text_hint);
+      return;
     }
-    sink_.error(diagnostic_code::syntax,
-                span{start.line, start.column, static_cast<int>(pos_ - begin)},
-                "unexpected character " + shown,
+    std::string shown = first >= 0x20 && first < 0x7f
+                          ? std::string("'") + static_cast<char>(first) + "'"
+                          : hex_byte(first);
+    sink_.error(diagnostic_code::syntax, run, "unexpected character " + shown,
                 first >= 0x80 ? "names are ASCII letters, digits and '_'; put other text "
                                 "in double quotes"
                               : "");
+  }
+
+  /// Text inside a string or a comment: a NUL byte or bytes that are not UTF-8 are an
+  /// error (a NUL would cut a path short where the system reads it). Consumes and
+  /// reports such a run and returns true; returns false (consuming nothing) for a plain
+  /// ASCII byte. Appends well-formed multi-byte characters to `out` if not null.
+  bool text_char(std::string* out, const char* where) {
+    unsigned char c = static_cast<unsigned char>(peek());
+    if (c == 0) {
+      sink_.error(diagnostic_code::syntax, here(1), std::string("NUL byte in ") + where,
+                  text_hint);
+      advance();
+      return true;
+    }
+    if (c < 0x80) return false;
+    if (std::size_t n = utf8_length(src_, pos_)) {
+      if (out) out->append(src_.substr(pos_, n));
+      advance(n);
+      return true;
+    }
+    span bad = here(1);
+    std::size_t begin = pos_;
+    do advance();
+    while (pos_ < src_.size() && static_cast<unsigned char>(peek()) >= 0x80
+           && utf8_length(src_, pos_) == 0);
+    bad.length = static_cast<int>(pos_ - begin);
+    sink_.error(diagnostic_code::syntax, bad,
+                "invalid UTF-8 byte " + hex_byte(c) + " in " + where, text_hint);
+    return true;
   }
 
   static bool is_known_start(char c) {
@@ -209,6 +267,12 @@ private:
               advance();
               continue; // reported as unterminated below
             }
+            if (static_cast<unsigned char>(e) >= 0x80) {
+              advance(); // the backslash; the character is checked as text
+              sink_.error(diagnostic_code::syntax, esc, "unknown escape in string",
+                          "strings know \\\" \\\\ \\n \\t \\r and \\$");
+              continue;
+            }
             sink_.error(diagnostic_code::syntax, esc,
                         std::string("unknown escape '\\") + e + "' in string",
                         "strings know \\\" \\\\ \\n \\t \\r and \\$");
@@ -236,6 +300,7 @@ private:
         t.refs.push_back(string_ref{out.size(), name, where});
         continue;
       }
+      if (text_char(&out, "a string")) continue;
       out += c;
       advance();
     }

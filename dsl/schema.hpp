@@ -31,6 +31,14 @@ enum class param_type {
   any,
 };
 
+/// What a string parameter's value names, for the check that no two steps of a graph
+/// collide on one file (dsl/file_conflicts.hpp). An empty string names no file.
+enum class param_role {
+  none,
+  reads_file,  ///< a file the step reads
+  writes_file, ///< a file the step creates or truncates and writes
+};
+
 /// Name of a parameter type as written in diagnostics and docs ("list of number").
 std::string to_string(param_type t);
 
@@ -48,7 +56,19 @@ struct param_schema {
   std::vector<std::string> choices;
   /// One line for `conveyor kinds` and the docs.
   std::string doc;
+  /// For string parameters that name files.
+  param_role role = param_role::none;
 };
+
+/// `p` as a parameter that names a file its step reads (or writes).
+inline param_schema reads_file(param_schema p) {
+  p.role = param_role::reads_file;
+  return p;
+}
+inline param_schema writes_file(param_schema p) {
+  p.role = param_role::writes_file;
+  return p;
+}
 
 struct port_schema {
   std::string name;

@@ -357,4 +357,51 @@ BOOST_AUTO_TEST_CASE(numbers_parse_exactly_as_std_from_chars_would) {
   BOOST_TEST(i == cells.size());
 }
 
+BOOST_AUTO_TEST_CASE(a_header_naming_a_column_twice_fails_naming_the_columns_and_their_positions) {
+  temp_dir dir;
+  write_file(dir.file("dup.csv"), "a,a,y,b,b,b\n1,2,3,4,5,6\n");
+  csv_reader_options o;
+  o.path = dir.file("dup.csv");
+  csv_reader r(o);
+  fake_context ctx;
+  BOOST_CHECK_EXCEPTION(r.open(ctx), step_failure, [](const step_failure& e) {
+    std::string m = e.what();
+    return m.find("dup.csv") != std::string::npos &&
+           m.find("'a' at columns 1, 2; 'b' at columns 4, 5, 6") != std::string::npos;
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_quarantine_file_that_cannot_be_written_fails_the_step_at_open_naming_it) {
+  temp_dir dir;
+  write_file(dir.file("bad.csv"), "a,b\n1,2\nx,3\n");
+  csv_reader_options o;
+  o.path = dir.file("bad.csv");
+  o.quarantine = "/dev/full";
+  csv_reader r(o);
+  fake_context ctx;
+  BOOST_CHECK_EXCEPTION(r.open(ctx), step_failure, [](const step_failure& e) {
+    std::string m = e.what();
+    return m.find("'/dev/full'") != std::string::npos &&
+           m.find("No space left") != std::string::npos;
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_write_of_quarantined_rows_fails_the_batch_naming_the_quarantine_file) {
+  temp_dir dir;
+  write_file(dir.file("bad.csv"), "a,b\n1,2\nx,3\n4,5\n");
+  csv_reader_options o;
+  o.path = dir.file("bad.csv");
+  o.quarantine = "/dev/full";
+  csv_reader r(o);
+  fake_context ctx;
+  ctx.state = "quarantine opened"; // a restarted reader appends: no header is written at open
+  r.open(ctx);
+  collector c;
+  BOOST_CHECK_EXCEPTION(r.produce(c), step_failure, [](const step_failure& e) {
+    return std::string(e.what()).find("cannot write quarantine file '/dev/full'") !=
+           std::string::npos;
+  });
+  BOOST_TEST(c.on(0).empty()); // the batch is not emitted: it is read again after a restart
+}
+
 BOOST_AUTO_TEST_SUITE_END()

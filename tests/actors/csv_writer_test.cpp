@@ -1,5 +1,7 @@
+#include "actors/builtin_kinds.hpp"
 #include "actors/csv_reader.hpp"
 #include "actors/csv_writer.hpp"
+#include "dsl/front_end.hpp"
 
 #include "step_harness.hpp"
 
@@ -59,6 +61,39 @@ BOOST_AUTO_TEST_CASE(an_unwritable_path_fails_naming_it) {
   BOOST_CHECK_EXCEPTION(w->open(ctx), step_failure, [](const step_failure& e) {
     return std::string(e.what()).find("/nonexistent/dir/out.csv") != std::string::npos;
   });
+}
+
+BOOST_AUTO_TEST_CASE(a_graph_whose_writer_would_truncate_a_readers_input_does_not_compile) {
+  kind_registry kinds;
+  register_builtin_kinds(kinds);
+  temp_dir dir;
+  write_file(dir.file("in.csv"), "a\n1\n");
+  auto graph = [&](const std::string& reader, const std::string& writer) {
+    return "graph g\n"
+           "node read = csv_reader { path = \"" + reader + "\" }\n"
+           "node write = csv_writer { path = \"" + writer + "\" }\n"
+           "read -> write\n";
+  };
+  auto code_of = [&](const std::string& src) {
+    auto r = dsl::compile(src, kinds);
+    return r.diagnostics.empty() ? std::string("ok") : dsl::to_string(r.diagnostics[0].code);
+  };
+  BOOST_TEST(code_of(graph(dir.file("in.csv"), dir.file("./in.csv"))) == "file_conflict");
+  BOOST_TEST(code_of(graph(dir.file("in.csv"), dir.file("out.csv"))) == "ok");
+  BOOST_TEST(read_file(dir.file("in.csv")) == "a\n1\n");
+}
+
+BOOST_AUTO_TEST_CASE(the_builtin_readers_and_writers_declare_the_files_they_read_and_write) {
+  auto role = [](const kind_entry& k, const char* param) { return k.schema.find_param(param)->role; };
+  BOOST_CHECK(role(csv_reader_kind(), "path") == dsl::param_role::reads_file);
+  BOOST_CHECK(role(csv_reader_kind(), "quarantine") == dsl::param_role::writes_file);
+  BOOST_CHECK(role(csv_writer_kind(), "path") == dsl::param_role::writes_file);
+  kind_registry kinds;
+  register_builtin_kinds(kinds);
+  BOOST_CHECK(kinds.find("idx_reader")->schema.find_param("images")->role ==
+              dsl::param_role::reads_file);
+  BOOST_CHECK(kinds.find("idx_reader")->schema.find_param("labels")->role ==
+              dsl::param_role::reads_file);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -10,7 +10,10 @@
 #include "tests/data/batch_helpers.hpp"
 #include "tests/support/scratch_files.hpp"
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -48,9 +51,9 @@ public:
       metrics[k] = v;
   }
   void report_progress(const progress_info& p) override { progress.push_back(p); }
-  /// What stop_requested() answers: set it to simulate a drain (SIGINT/SIGTERM).
-  bool stop = false;
-  bool stop_requested() const override { return stop; }
+  /// What stop_requested() answers: a test sets it (from any thread) to drain the step.
+  std::atomic<bool> stop{false};
+  bool stop_requested() const override { return stop.load(); }
 };
 
 class collector : public emitter {
@@ -86,6 +89,17 @@ inline collector push(step& s, std::vector<batch> in, bool finish = true) {
   if (finish)
     s.finish(c);
   return c;
+}
+
+/// Waits for `f` with a generous deadline; if it is still blocked, `unblock` frees it
+/// (so that a failing test does not hang) and the result is false.
+template <class T, class Unblock>
+bool finishes(std::future<T>& f, Unblock unblock) {
+  if (f.wait_for(std::chrono::seconds(30)) == std::future_status::ready)
+    return true;
+  unblock();
+  f.wait();
+  return false;
 }
 
 /// Builds step parameters from the kind's defaults plus `overrides`.

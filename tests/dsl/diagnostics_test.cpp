@@ -260,6 +260,7 @@ BOOST_AUTO_TEST_CASE(carets_keep_tabs_and_overrides_have_no_source_line) {
 BOOST_AUTO_TEST_CASE(every_code_has_a_name) {
   BOOST_TEST(to_string(diagnostic_code::port_type_mismatch) == "port_type_mismatch");
   BOOST_TEST(to_string(diagnostic_code::too_large) == "too_large");
+  BOOST_TEST(to_string(diagnostic_code::file_conflict) == "file_conflict");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

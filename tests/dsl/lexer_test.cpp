@@ -104,4 +104,53 @@ BOOST_AUTO_TEST_CASE(lexical_errors_are_reported_and_skipped) {
   }
 }
 
+/// "line:col message" of each error in `src`.
+std::vector<std::string> errors_of(const std::string& src) {
+  diagnostic_sink sink{"t"};
+  lex(src, sink);
+  std::vector<std::string> out;
+  for (const auto& d : sink.take())
+    out.push_back(std::to_string(d.location.line) + ":" + std::to_string(d.location.column) + " "
+                  + d.message);
+  return out;
+}
+
+BOOST_AUTO_TEST_CASE(a_nul_byte_in_a_string_is_an_error_at_its_line_and_column_not_the_end_of_the_path) {
+  const std::string src = std::string("graph g\nnode r = csv_reader { path = \"houses\0.csv\" }\n", 50);
+  BOOST_TEST(errors_of(src) == (std::vector<std::string>{"2:37 NUL byte in a string"}),
+             boost::test_tools::per_element());
+  // An escape cannot make one either: the language has no \0.
+  BOOST_TEST(errors_of("x = \"a\\0b\"") == (std::vector<std::string>{"1:7 unknown escape '\\0' in string"}),
+             boost::test_tools::per_element());
+  // Nor can a NUL hide in a comment or after a backslash.
+  BOOST_TEST(errors_of(std::string("# a\0b\nx = \"\\\0\"", 14)) ==
+               (std::vector<std::string>{"1:4 NUL byte in a comment", "2:7 NUL byte in a string"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(bytes_that_are_not_utf8_are_an_error_at_their_line_and_column_anywhere_in_the_file) {
+  BOOST_TEST(errors_of("x = \"ok \xff\xfe here\"\n"
+                       "y = \"overlong \xc0\xaf\"\n"
+                       "z = \"surrogate \xed\xa0\x80\"\n"
+                       "w = \"cut \xe2\x82\"\n"
+                       "# comment \x80\n"
+                       "v = 1 \xf5\n") ==
+               (std::vector<std::string>{
+                 "1:9 invalid UTF-8 byte 0xff in a string",
+                 "2:15 invalid UTF-8 byte 0xc0 in a string",
+                 "3:16 invalid UTF-8 byte 0xed in a string",
+                 "4:10 invalid UTF-8 byte 0xe2 in a string",
+                 "5:11 invalid UTF-8 byte 0x80 in a comment",
+                 "6:7 invalid UTF-8 byte 0xf5",
+               }),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(well_formed_utf8_in_strings_and_comments_is_kept) {
+  std::size_t errors = 0;
+  auto tokens = tokens_of("# caf\xc3\xa9 \xf0\x9f\x9a\x82\nx = \"K\xc3\xb6ln \xe2\x82\xac \xf0\x9f\x9a\x82\"", &errors);
+  BOOST_TEST(errors == 0u);
+  BOOST_TEST(tokens == "name(x)@2:1 punct(=)@2:3 str(\"K\xc3\xb6ln \xe2\x82\xac \xf0\x9f\x9a\x82\")@2:5");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

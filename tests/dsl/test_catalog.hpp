@@ -1,5 +1,6 @@
 // A fixed schema_catalog for the dsl tests and the fuzzer: kinds shaped like the real ones
-// (readers, cleaner, trainer, evaluator, publisher, inference, a counting sink).
+// (readers, cleaner, trainer, evaluator, publisher, inference, a counting sink, a CSV
+// writer), with the same file roles.
 #pragma once
 
 #include "dsl/front_end.hpp"
@@ -35,17 +36,23 @@ public:
     const port_schema batch_out{"out", "batch"};
     const port_schema batch_in{"in", "batch"};
     add({"idx_reader", "reads IDX image/label files",
-         {required("images", param_type::string), required("labels", param_type::string),
+         {reads_file(required("images", param_type::string)),
+          reads_file(required("labels", param_type::string)),
           optional("batch", param_type::integer, 256),
           optional("shuffle", param_type::boolean, true)},
          {},
          {batch_out}});
     add({"csv_reader", "reads CSV rows",
-         {required("path", param_type::string), optional("batch", param_type::integer, 256),
+         {reads_file(required("path", param_type::string)),
+          optional("batch", param_type::integer, 256),
           optional("delimiter", param_type::string, ","),
-          optional("columns", param_type::list_of_string, list_value{})},
+          optional("columns", param_type::list_of_string, list_value{}),
+          writes_file(optional("quarantine", param_type::string, ""))},
          {},
          {batch_out}});
+    add({"csv_writer", "writes CSV rows", {writes_file(required("path", param_type::string))},
+         {batch_in},
+         {}});
     add({"cleaner", "scales and filters rows",
          {optional("scale", param_type::number, 1.0),
           optional("weights", param_type::list_of_number, list_value{}),
