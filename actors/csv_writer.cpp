@@ -9,6 +9,8 @@
 #include <cstring>
 #include <vector>
 
+#include <unistd.h>
+
 namespace conveyor {
 
 namespace {
@@ -107,6 +109,11 @@ void csv_writer::consume(std::size_t port, batch b, emitter& out) {
 
 void csv_writer::finish(emitter& out) {
   if (std::fflush(file_) != 0 || std::ferror(file_))
+    throw step_failure("csv_writer: cannot write '" + options_.path +
+                       "': " + std::strerror(errno));
+  // Some file systems (NFS, full thin volumes) report a failed write only here; pipes and
+  // devices cannot be synced, which is no error.
+  if (::fsync(::fileno(file_)) != 0 && errno != EINVAL && errno != EROFS)
     throw step_failure("csv_writer: cannot write '" + options_.path +
                        "': " + std::strerror(errno));
 }
