@@ -25,13 +25,15 @@ env:   CONVEYOR=path/to/conveyor  RUNS=3  THREADS=0 (conveyor --threads; 0: all 
 import csv
 import json
 import os
-import shlex
 import signal
 import shutil
 import statistics
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from machine import invocation, machine_lines  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 HERE = os.path.join(ROOT, "bench", "csv_clean")
@@ -118,27 +120,6 @@ def timed(name, cmd, stdout_path):
     if rc != 0:
         sys.exit(f"csv_clean: {name} failed (exit {rc}): {' '.join(cmd)}\n{tail(stdout_path + '.err')}")
     return wall, rss_kb / 1024.0, open(stdout_path).read()
-
-
-def machine_lines(command):
-    """Where and how the figures were measured: CPU model (lscpu), CPUs, memory, kernel,
-    date, commit and the exact command, for docs/benchmarks.md."""
-    try:
-        cpu = next((l.split(":", 1)[1].strip() for l in subprocess.run(
-            ["lscpu"], capture_output=True, text=True).stdout.splitlines()
-            if l.startswith("Model name:")), "unknown (no lscpu model name)")
-    except OSError:
-        cpu = "unknown (no lscpu)"
-    try:
-        mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal:")) / 2**20
-    except (OSError, StopIteration):
-        mem = 0
-    git = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty", "--abbrev=7"],
-                         capture_output=True, text=True).stdout.strip() or "unknown"
-    return [f"machine: {cpu}, {len(os.sched_getaffinity(0))} CPUs, {mem:.0f} GiB, Linux {os.uname().release}; "
-            f"load average {os.getloadavg()[0]:.1f} at the end",
-            f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; commit {git}",
-            f"command: {command}"]
 
 
 # ---- what each side needs ----
@@ -338,10 +319,9 @@ def measure():
 
 
 def print_table(results, sides, runs, conveyor, threads):
-    env = [f"{k}={shlex.quote(os.environ[k])}" for k in ("CONVEYOR", "RUNS", "THREADS", "SIDES")
-           if k in os.environ]
     print()
-    print("\n".join(machine_lines(" ".join(env + ["bench/csv_clean/run.sh"] + [shlex.quote(a) for a in sys.argv[1:]]))))
+    print("\n".join(machine_lines(invocation("bench/csv_clean/run.sh",
+                                                ("CONVEYOR", "RUNS", "THREADS", "SIDES")))))
     print(f"csv_clean: csv_reader -> cleaner -> counter vs DuckDB and pandas; median of {runs} runs; "
           f"conveyor={conveyor} --threads {threads}; duckdb --threads {CORES}")
     base = "conveyor" if "conveyor" in sides else sides[0]

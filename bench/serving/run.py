@@ -18,7 +18,10 @@ Usage: bench/serving/run.sh [SECONDS per point, default 5]
 env:   CONVEYOR=path/to/conveyor (default build/conveyor; loadgen and ceiling_server are
        taken from bench/serving/ beside it); SERVERS=comma list (default all, names as
        above); CONCURRENCY=comma list (default 1,32,128)."""
-import json, os, shlex, shutil, signal, socket, subprocess, sys, tempfile, time
+import json, os, shutil, signal, socket, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from machine import invocation, machine_lines  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -81,27 +84,6 @@ def tail(path, n=20):
 
 def _on_signal(signum, frame):
     raise SystemExit(128 + signum)
-
-
-def machine_lines(command):
-    """Where and how the figures were measured: CPU model (lscpu), CPUs, memory, kernel,
-    date, commit and the exact command, for docs/benchmarks.md."""
-    try:
-        cpu = next((l.split(":", 1)[1].strip() for l in subprocess.run(
-            ["lscpu"], capture_output=True, text=True).stdout.splitlines()
-            if l.startswith("Model name:")), "unknown (no lscpu model name)")
-    except OSError:
-        cpu = "unknown (no lscpu)"
-    try:
-        mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal:")) / 2**20
-    except (OSError, StopIteration):
-        mem = 0
-    git = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty", "--abbrev=7"],
-                         capture_output=True, text=True).stdout.strip() or "unknown"
-    return [f"machine: {cpu}, {len(os.sched_getaffinity(0))} CPUs, {mem:.0f} GiB, Linux {os.uname().release}; "
-            f"load average {os.getloadavg()[0]:.1f} at the end",
-            f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; commit {git}",
-            f"command: {command}"]
 
 
 # ---- the servers ----
@@ -239,10 +221,9 @@ def measure():
 
 
 def report(results, names, levels, seconds):
-    env = [f"{k}={shlex.quote(os.environ[k])}" for k in ("CONVEYOR", "SERVERS", "CONCURRENCY")
-           if k in os.environ]
     print()
-    print("\n".join(machine_lines(" ".join(env + ["bench/serving/run.sh"] + [shlex.quote(a) for a in sys.argv[1:]]))))
+    print("\n".join(machine_lines(invocation("bench/serving/run.sh",
+                                                ("CONVEYOR", "SERVERS", "CONCURRENCY")))))
     print(f"Fashion-MNIST MLP 784-256-128-10, one image per request (float32 tensor), "
           f"{seconds:g} s per point, loadgen and server on the same {len(os.sched_getaffinity(0))} cores")
     print(f"{'server':<18} {'in flight':>9} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7} {'accuracy':>9}")

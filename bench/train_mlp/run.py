@@ -12,6 +12,9 @@ Environment: CONVEYOR (default build/conveyor), SGEMM_PEAK (default
 build/bench/train_mlp/sgemm_peak)."""
 import argparse, json, os, subprocess, sys, tempfile, time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from machine import invocation, machine_lines  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 LAYERS = [784, 256, 128, 10]
@@ -102,6 +105,7 @@ def main():
         rows[torch_name] = torch
 
     fps = flops_per_sample(LAYERS)
+    print("\n".join(machine_lines(invocation("bench/train_mlp/run.sh", ("CONVEYOR",)))))
     print(f"Fashion-MNIST MLP {'-'.join(map(str, LAYERS))}, SGD lr 0.05 momentum 0.9, batch 128, "
           f"{args.epochs} epochs, cores 0-{args.cores - 1}")
     print(f"OpenBLAS kernel {peak['kernel']} ({peak['reason']}); sgemm peak {peak['gflops']:.1f} "
