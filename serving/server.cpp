@@ -93,13 +93,21 @@ private:
   std::uint64_t total_ = 0;
 };
 
-/// Sends a routed reply without blocking; false when ZeroMQ refused it (the peer is
-/// gone, or its queue is full: the ROUTER is in mandatory mode, so it says so).
+/// Sends a routed reply without blocking; false when ZeroMQ refused it: its queue for the
+/// peer is full (EAGAIN), or the peer has disconnected (EHOSTUNREACH; the ROUTER is in
+/// mandatory mode, so both say so instead of dropping silently). A client leaving while
+/// its request is computed is ordinary, never a failure of the server.
 bool send_frames(zmq::socket_t& socket, envelope& route, const std::string& body) {
-  for (auto& frame : route)
-    if (!socket.send(frame, zmq::send_flags::sndmore | zmq::send_flags::dontwait))
+  try {
+    for (auto& frame : route)
+      if (!socket.send(frame, zmq::send_flags::sndmore | zmq::send_flags::dontwait))
+        return false;
+    return socket.send(zmq::buffer(body), zmq::send_flags::dontwait).has_value();
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EHOSTUNREACH)
       return false;
-  return socket.send(zmq::buffer(body), zmq::send_flags::dontwait).has_value();
+    throw;
+  }
 }
 
 /// Server threads take no asynchronous signals (the process's handlers run elsewhere),

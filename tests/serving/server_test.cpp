@@ -418,6 +418,28 @@ BOOST_AUTO_TEST_CASE(a_stopped_server_starts_again_with_nothing_left_over) {
   BOOST_TEST(!s.srv->failure());
 }
 
+BOOST_AUTO_TEST_CASE(a_reply_to_a_client_that_has_left_is_counted_as_dropped_and_serving_goes_on) {
+  // The only worker holds the leaving client's batch open (half a second without
+  // arrivals) while the client closes; the reply then finds no one to go to.
+  running_server s(holding_options(16));
+  add_a_and_b(s);
+  auto endpoint = s.start();
+  const std::vector<std::vector<float>> five(5, std::vector<float>{1, 2, 3, 4});
+  for (std::uint64_t id = 1; id <= 4; ++id) { // more than a restart window would allow
+    {
+      peer leaving(s.ctx, endpoint);
+      leaving.send(predict_request(id, "a", five));
+      BOOST_REQUIRE(wait_until([&] { return s.srv->stats().requests == id; }));
+    }
+    BOOST_REQUIRE(wait_until([&] { return s.srv->stats().dropped == id || s.srv->failure(); }));
+    BOOST_TEST(!s.srv->failure(), s.srv->failure().value_or(""));
+  }
+  peer staying(s.ctx, endpoint);
+  auto r = staying.call(predict_request(9, "a", five));
+  BOOST_TEST(r.ok);
+  BOOST_TEST(s.srv->stats().dropped == 4u);
+}
+
 BOOST_AUTO_TEST_CASE(an_inproc_endpoint_is_refused_with_the_reason) {
   server_options o;
   o.endpoint = "inproc://x";
