@@ -61,6 +61,7 @@ struct outgoing {
 struct worker_buffers {
   std::vector<float> raw, features, outputs;
   std::vector<std::int32_t> labels;
+  std::vector<std::optional<std::string>> unusable; ///< per job; empty: all usable
   std::vector<outgoing> done;
 };
 
@@ -499,6 +500,7 @@ struct server::impl {
         at += j->values.size();
       }
       m.features.build(b.raw.data(), total, b.features);
+      find_unusable(m, live, total, b);
       b.outputs.resize(static_cast<std::size_t>(total) * width);
       m.net.predict(b.features.data(), static_cast<int>(total), b.outputs.data(), ws);
       if (m.classifier) {
@@ -516,20 +518,50 @@ struct server::impl {
       return;
     }
     batches.fetch_add(1, std::memory_order_relaxed);
-    rows.fetch_add(total, std::memory_order_relaxed);
-    std::uint32_t first = 0;
-    for (auto* j : live) {
+    std::uint32_t first = 0, computed = 0;
+    std::size_t answered = 0;
+    for (std::size_t k = 0; k < live.size(); ++k) {
+      auto* j = live[k];
       b.done.push_back({std::move(j->route), {}});
-      wire::encode_prediction_reply(j->id, m.name, m.version,
-                        b.outputs.data() + static_cast<std::size_t>(first) * width, j->rows, width,
-                        m.classifier ? b.labels.data() + first : nullptr, b.done.back().body);
+      if (!b.unusable.empty() && b.unusable[k]) {
+        // Its rows were computed with the others (rows never mix), but are garbage.
+        errors[static_cast<std::size_t>(wire::error_code::bad_request)].fetch_add(1);
+        wire::encode_error_reply(j->id, wire::error_code::bad_request, *b.unusable[k],
+                                 b.done.back().body);
+      } else {
+        wire::encode_prediction_reply(j->id, m.name, m.version,
+                          b.outputs.data() + static_cast<std::size_t>(first) * width, j->rows, width,
+                          m.classifier ? b.labels.data() + first : nullptr, b.done.back().body);
+        computed += j->rows;
+        ++answered;
+      }
       first += j->rows;
     }
-    ok.fetch_add(live.size(), std::memory_order_relaxed);
+    rows.fetch_add(computed, std::memory_order_relaxed);
+    ok.fetch_add(answered, std::memory_order_relaxed);
     const auto done = clock_type::now();
     std::lock_guard<std::mutex> lock(latency_mutex);
-    for (auto* j : live)
-      latency.add(done - j->accepted);
+    for (std::size_t k = 0; k < live.size(); ++k)
+      if (b.unusable.empty() || !b.unusable[k])
+        latency.add(done - live[k]->accepted);
+  }
+
+  /// Fills `b.unusable` (one entry per live job, the reason its rows cannot be computed)
+  /// when some value of the batch is NaN or infinite and the model cannot use it; leaves
+  /// it empty when every value is usable (one pass over the batch: the common case).
+  static void find_unusable(const served_model& m, const std::vector<job*>& live,
+                            std::uint32_t total, worker_buffers& b) {
+    b.unusable.clear();
+    if (!m.features.find_unusable(b.raw.data(), b.features.data(), total))
+      return;
+    b.unusable.resize(live.size());
+    std::size_t first = 0;
+    for (std::size_t k = 0; k < live.size(); ++k) {
+      b.unusable[k] = m.features.find_unusable(b.raw.data() + first * m.input_width(),
+                                               b.features.data() + first * m.features.feature_width(),
+                                               live[k]->rows);
+      first += live[k]->rows;
+    }
   }
 
   /// Binary classifiers answer P(class 1) in one column: label 1 from 0.5 up.

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 #include <thread>
@@ -199,6 +200,45 @@ BOOST_AUTO_TEST_CASE(every_error_code_is_answered_with_the_request_id) {
   auto latest = p.call(predict_request(19, "tiny", two_rows));
   BOOST_TEST(latest.ok);
   BOOST_TEST(latest.version == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(nan_or_infinite_inputs_are_bad_requests_naming_row_and_column_unless_imputed) {
+  running_server s;
+  s.catalog->add("tiny", 1, encoded(tiny_classifier()));
+  auto imputing = tiny_classifier();
+  column_op impute;
+  impute.op = column_op::kind::impute;
+  impute.column = "x2";
+  impute.a = 0.25;
+  imputing.preprocessing.ops.push_back(impute);
+  s.catalog->add("imputing", 1, encoded(imputing));
+  peer p(s.ctx, s.start());
+  const float nan = std::nanf(""), inf = std::numeric_limits<float>::infinity();
+
+  auto missing = p.call(predict_request(1, "tiny", {{1, 2, 3, 4}, {1, 2, nan, 4}}));
+  BOOST_TEST(missing.code == "bad_request");
+  BOOST_TEST(missing.message.find("row 1, column 2 ('x2'): NaN") != std::string::npos, missing.message);
+  auto infinite = p.call(predict_request(2, "tiny", {{1, -inf, 3, 4}}));
+  BOOST_TEST(infinite.code == "bad_request");
+  BOOST_TEST(infinite.message.find("row 0, column 1 ('x1'): -infinity") != std::string::npos,
+             infinite.message);
+
+  // Imputed: answered as if the fitted value had been sent.
+  auto imputed = p.call(predict_request(3, "imputing", {{1, 2, nan, 4}}));
+  auto filled = p.call(predict_request(4, "imputing", {{1, 2, 0.25f, 4}}));
+  BOOST_REQUIRE(imputed.ok);
+  BOOST_TEST(imputed.outputs == filled.outputs);
+
+  // In one batch with good requests, only the bad one is refused.
+  peer batch(s.ctx, s.srv->endpoint());
+  for (std::uint64_t id = 10; id < 20; ++id)
+    batch.send(predict_request(id, "tiny", {{1, 2, 3, id == 15 ? nan : 4.0f}}));
+  for (int i = 0; i < 10; ++i) {
+    auto r = batch.receive();
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->ok == (r->id != 15), r->id << ": " << r->code);
+  }
+  BOOST_TEST(s.srv->stats().errors[static_cast<std::size_t>(error_code::bad_request)] == 3u);
 }
 
 BOOST_AUTO_TEST_CASE(a_full_queue_answers_overloaded_and_a_waiting_request_past_its_deadline_is_not_computed) {
