@@ -39,6 +39,10 @@ inference_options inference_options::from(const step_config& config) {
     throw step_failure("inference: 'max_request_bytes' must be between 1KiB and 1GiB");
   o.registry = p.get_string("registry");
   o.keep_loaded = positive<std::size_t>(p, "keep_loaded", 1024);
+  o.max_model_bytes = p.get_size_bytes("max_model_bytes");
+  if (o.max_model_bytes < 1024 || o.max_model_bytes > compute::model_file::max_file_bytes)
+    throw step_failure("inference: 'max_model_bytes' must be between 1KiB and " +
+                       std::to_string(compute::model_file::max_file_bytes >> 20) + "MiB");
   return o;
 }
 
@@ -55,7 +59,8 @@ void inference::open(step_context& ctx) {
   // oversubscribe the cores (measured on 2 cores at 32 in flight: 48k req/s with one
   // BLAS thread, 34k with two). Process-wide; a trainer takes the cores while it trains.
   compute::set_blas_threads(1);
-  catalog_ = std::make_shared<serving::model_catalog>(options_.registry, options_.keep_loaded);
+  catalog_ = std::make_shared<serving::model_catalog>(options_.registry, options_.keep_loaded,
+                                                      options_.max_model_bytes);
   for (const auto& problem : catalog_->load_latest())
     ctx.log_warning("not serving " + problem);
   server_ = std::make_unique<serving::server>(options_.server, catalog_);
@@ -144,6 +149,8 @@ kind_entry inference_kind() {
                    "this are dropped by ZeroMQ)"),
     optional_param("keep_loaded", param_type::integer, std::int64_t{4},
                    "versions per model kept in memory (the latest always)"),
+    optional_param("max_model_bytes", param_type::size, dsl::size_value{256ull << 20},
+                   "model files larger than this are not loaded (refused unread)"),
   };
   e.schema.inputs = {dsl::port_schema{"model", "model"}};
   e.factory = [](const step_config& c) -> std::unique_ptr<step> {

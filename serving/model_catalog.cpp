@@ -9,8 +9,9 @@ served_model::served_model(std::string n, std::uint64_t v, const compute::model_
     : name(std::move(n)), version(v), net(compute::instantiate(a)), features(a),
       classifier(net.classes() > 0) {}
 
-model_catalog::model_catalog(std::string registry_root, std::size_t keep_loaded)
-    : keep_loaded_(keep_loaded < 1 ? 1 : keep_loaded) {
+model_catalog::model_catalog(std::string registry_root, std::size_t keep_loaded,
+                             std::size_t max_model_bytes)
+    : keep_loaded_(keep_loaded < 1 ? 1 : keep_loaded), max_model_bytes_(max_model_bytes) {
   if (!registry_root.empty())
     registry_.emplace(std::move(registry_root));
 }
@@ -29,7 +30,7 @@ std::shared_ptr<const served_model> model_catalog::load_version(const std::strin
   std::string path;
   try {
     path = registry_->path_of(name, version);
-    auto a = registry_->load(name, version);
+    auto a = registry_->load(name, version, max_model_bytes_);
     if (!a)
       throw std::invalid_argument(a.error);
     return std::make_shared<const served_model>(name, version, *a.value);
@@ -104,6 +105,9 @@ bool model_catalog::add(const std::string& name, std::uint64_t version, std::str
       version = 1;
     }
   }
+  if (artifact.size() > max_model_bytes_)
+    throw std::invalid_argument("model file too large (" + std::to_string(artifact.size()) +
+                                " bytes; the limit is " + std::to_string(max_model_bytes_) + ")");
   auto a = compute::model_file::decode(artifact);
   if (!a)
     throw std::invalid_argument(a.error);

@@ -57,8 +57,10 @@ struct model_lookup {
 
 class model_catalog {
 public:
-  /// `registry_root` empty: models arrive only through `add`.
-  explicit model_catalog(std::string registry_root = {}, std::size_t keep_loaded = 4);
+  /// `registry_root` empty: models arrive only through `add`. Model files larger than
+  /// `max_model_bytes` are refused (from the registry unread, see model_file::load).
+  explicit model_catalog(std::string registry_root = {}, std::size_t keep_loaded = 4,
+                         std::size_t max_model_bytes = compute::model_file::max_file_bytes);
 
   /// Loads the latest version of every model in the registry. Returns one message per
   /// model that could not be loaded (those are skipped, not fatal).
@@ -79,7 +81,7 @@ public:
   /// it when `refresh` finds one). A version newer than the latest becomes the latest:
   /// new lookups get it, requests holding the old one finish on it. Returns false when
   /// that version was already loaded (a replay). Throws std::invalid_argument when the
-  /// artifact cannot be decoded or served.
+  /// artifact is larger than `max_model_bytes` or cannot be decoded or served.
   bool add(const std::string& name, std::uint64_t version, std::string_view artifact);
 
   /// `version` 0: the latest. A pinned version of a served model that is not loaded is
@@ -109,6 +111,7 @@ private:
 
   std::optional<registry> registry_;
   std::size_t keep_loaded_;
+  std::size_t max_model_bytes_;
   mutable std::mutex mutex_;
   std::map<std::string, versions, std::less<>> models_;
   std::uint64_t clock_ = 0;

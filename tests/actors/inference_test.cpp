@@ -64,6 +64,10 @@ BOOST_AUTO_TEST_CASE(out_of_range_parameters_are_refused_by_name) {
                         [](const step_failure& e) {
                           return std::string(e.what()).find("'max_request_bytes'") != std::string::npos;
                         });
+  BOOST_CHECK_EXCEPTION(make_inference({{"max_model_bytes", dsl::size_value{4ull << 30}}}), step_failure,
+                        [](const step_failure& e) {
+                          return std::string(e.what()).find("'max_model_bytes'") != std::string::npos;
+                        });
 }
 
 BOOST_AUTO_TEST_SUITE_END()

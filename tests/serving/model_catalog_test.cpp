@@ -119,4 +119,22 @@ BOOST_AUTO_TEST_CASE(an_artifact_that_does_not_decode_is_refused_with_the_reason
   BOOST_TEST(!c.find("m", 0).model);
 }
 
+BOOST_AUTO_TEST_CASE(model_files_over_the_limit_are_not_served_and_the_reason_names_the_limit) {
+  auto dir = fs::temp_directory_path() / ("conveyor_catalog_limit_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  registry reg(dir.string());
+  const auto bytes = encoded(tiny_classifier(1));
+  reg.publish("m", bytes);
+  model_catalog c(dir.string(), 4, bytes.size() - 1);
+  auto problems = c.load_latest();
+  BOOST_REQUIRE_EQUAL(problems.size(), 1u);
+  BOOST_TEST(problems[0].find("the limit is " + std::to_string(bytes.size() - 1)) != std::string::npos,
+             problems[0]);
+  BOOST_CHECK_EXCEPTION(c.add("n", 1, bytes), std::invalid_argument, [](const std::invalid_argument& e) {
+    return std::string(e.what()).find("too large") != std::string::npos;
+  });
+  BOOST_TEST(c.list().empty());
+  fs::remove_all(dir);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
