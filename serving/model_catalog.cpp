@@ -58,35 +58,39 @@ model_catalog::refreshed model_catalog::refresh() {
     return out;
   }
   for (const auto& name : names) {
-    std::uint64_t version = 0;
+    std::vector<model_version> all;
     try {
-      auto latest = registry_->latest(name);
-      if (!latest)
-        continue;
-      version = latest->version;
+      all = registry_->versions(name);
     } catch (const std::exception& e) { // one unreadable name does not hide the others
       out.problems.push_back(e.what());
       continue;
     }
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (failed_.count({name, version}) != 0)
-        continue; // reported when it failed
-      auto it = models_.find(name);
-      if (it != models_.end()) {
-        auto e = it->second.loaded.find(version);
-        if (e != it->second.loaded.end() ? e->second.published : it->second.latest > version)
-          continue;
+    // The newest version that loads is served: a damaged newest file (truncated, random
+    // bytes) is reported once and the next older one tried, so that it never takes the
+    // whole model out of service.
+    for (auto it = all.rbegin(); it != all.rend(); ++it) {
+      const std::uint64_t version = it->version;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (failed_.count({name, version}) != 0)
+          continue; // reported when it failed
+        auto m = models_.find(name);
+        if (m != models_.end()) {
+          auto e = m->second.loaded.find(version);
+          if (e != m->second.loaded.end() ? e->second.published : m->second.latest > version)
+            break; // served already, or older than what is served
+        }
       }
+      std::string problem;
+      auto m = load_version(name, version, problem);
+      if (!m) {
+        out.problems.push_back(problem);
+        continue;
+      }
+      out.loaded.push_back({name, version, m->input_width(), m->output_width()});
+      insert(std::move(m));
+      break;
     }
-    std::string problem;
-    auto m = load_version(name, version, problem);
-    if (!m) {
-      out.problems.push_back(problem);
-      continue;
-    }
-    out.loaded.push_back({name, version, m->input_width(), m->output_width()});
-    insert(std::move(m));
   }
   return out;
 }

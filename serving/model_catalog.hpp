@@ -62,8 +62,9 @@ public:
   explicit model_catalog(std::string registry_root = {}, std::size_t keep_loaded = 4,
                          std::size_t max_model_bytes = compute::model_file::max_file_bytes);
 
-  /// Loads the latest version of every model in the registry. Returns one message per
-  /// model that could not be loaded (those are skipped, not fatal).
+  /// Loads the newest version that loads of every model in the registry. Returns one
+  /// message per version that could not be loaded (skipped, not fatal: an older version
+  /// of that model is served instead, if one loads).
   std::vector<std::string> load_latest();
 
   /// What `refresh` found.
@@ -71,9 +72,10 @@ public:
     std::vector<wire::model_summary> loaded;  ///< versions newer than those served, now loaded
     std::vector<std::string> problems;  ///< newer versions that could not be loaded
   };
-  /// Loads every model whose latest version in the registry is newer than the one
-  /// served (published by another process, say): the same hot swap as `add`. A version
-  /// that failed to load is not retried until a newer one appears.
+  /// Loads every model whose newest loadable version in the registry is newer than the
+  /// one served (published by another process, say): the same hot swap as `add`. A
+  /// version that failed to load is reported once and never retried (files never change
+  /// once published); an older one is served instead.
   refreshed refresh();
 
   /// Decodes, checks and loads `artifact` as `name` version `version` (0: one above the

@@ -209,6 +209,36 @@ BOOST_AUTO_TEST_CASE(a_version_published_during_a_load_run_swaps_in_with_no_fail
   BOOST_TEST(p.err().find("now serving 'points' version 2") != std::string::npos, p.err());
 }
 
+BOOST_AUTO_TEST_CASE(a_garbage_newest_version_is_logged_and_the_newest_good_one_served) {
+  auto dir = scratch_dir("garbage_newest");
+  conveyor::serving::registry reg(dir + "/registry");
+  reg.publish("points", conveyor::compute::model_file::encode(logistic_points(1.0f)));
+  auto v2 = reg.publish("points", conveyor::compute::model_file::encode(logistic_points(2.0f)));
+  std::string noise(4096, '\0');
+  std::mt19937 rng(11);
+  for (auto& c : noise)
+    c = static_cast<char>(rng());
+  std::ofstream(v2.path, std::ios::binary | std::ios::trunc) << noise;
+  child_process p{conveyor_binary(),
+                  {"run", source_dir() + "/examples/serve.flow", "--set",
+                   "registry=" + dir + "/registry", "--set", "endpoint=tcp://127.0.0.1:*"},
+                  dir, dir};
+  conveyor::client::client c(wait_for_endpoint(p));
+  BOOST_TEST(p.err().find("models: points v1") != std::string::npos, p.err());
+  BOOST_TEST(p.err().find("2.model") != std::string::npos, p.err());
+  auto latest = c.predict("points", {{4.0f, 3.0f}});
+  BOOST_TEST(latest.ok, latest.error.code + ": " + latest.error.message);
+  BOOST_TEST(latest.version == 1u);
+  auto pinned = c.predict("points", {{4.0f, 3.0f}}, 1);
+  BOOST_TEST(pinned.ok, pinned.error.code + ": " + pinned.error.message);
+  auto bad = c.predict("points", {{4.0f, 3.0f}}, 2);
+  BOOST_TEST(bad.error.code == "internal");
+  auto listed = run_conveyor({"models", "list", "--registry", dir + "/registry"});
+  BOOST_TEST(listed.out.find("points:2 cannot be loaded") != std::string::npos, listed.out);
+  p.signal(SIGTERM);
+  BOOST_TEST(p.wait(30s) == 0, p.err());
+}
+
 BOOST_AUTO_TEST_CASE(an_endpoint_that_cannot_be_bound_fails_the_run_naming_it) {
   auto dir = scratch_dir("serving_bind");
   auto graph = dir + "/bad.flow";
