@@ -33,6 +33,16 @@ inference_options inference_options::from(const step_config& config) {
     throw step_failure("inference: 'max_delay' must be between 0 and 1s");
   o.server.max_delay = std::chrono::microseconds(delay_ns / 1000);
   o.server.max_queue = positive<std::size_t>(p, "max_queue", 1 << 24);
+  auto bytes = [&](const std::string& key, std::uint64_t min, std::uint64_t max, const char* range) {
+    const auto v = p.get_size_bytes(key);
+    if (v < min || v > max)
+      throw step_failure("inference: '" + key + "' must be between " + range);
+    return static_cast<std::size_t>(v);
+  };
+  o.server.max_queue_bytes = bytes("max_queue_bytes", 1 << 20, std::uint64_t{64} << 30, "1MiB and 64GiB");
+  o.server.max_unread_bytes = bytes("max_unread_bytes", 64 << 10, std::uint64_t{1} << 30, "64KiB and 1GiB");
+  o.server.max_total_unread_bytes =
+    bytes("max_total_unread_bytes", 64 << 10, std::uint64_t{64} << 30, "64KiB and 64GiB");
   o.server.limits.max_rows = positive<std::uint32_t>(p, "max_rows", 1 << 20);
   o.server.limits.max_bytes = p.get_size_bytes("max_request_bytes");
   if (o.server.limits.max_bytes < 1024 || o.server.limits.max_bytes > (std::uint64_t{1} << 30))
@@ -116,6 +126,8 @@ void inference::tick() {
   metrics["rows"] = static_cast<double>(s.rows);
   if (s.dropped != 0)
     metrics["dropped"] = static_cast<double>(s.dropped);
+  if (s.unread_refused != 0)
+    metrics["unread_refused"] = static_cast<double>(s.unread_refused);
   if (s.batches != 0)
     metrics["rows_per_batch"] = static_cast<double>(s.rows) / static_cast<double>(s.batches);
   metrics["latency_p50_ms"] = s.latency_p50_ms;
@@ -141,7 +153,13 @@ kind_entry inference_kind() {
     optional_param("max_delay", param_type::duration, dsl::duration_value{500'000},
                    "how long a batch waits for more requests after its oldest arrived"),
     optional_param("max_queue", param_type::integer, std::int64_t{2048},
-                   "requests waiting at most; beyond, `overloaded` (half of it per client)"),
+                   "requests waiting at most, server-wide; beyond, fair shedding (`overloaded`)"),
+    optional_param("max_queue_bytes", param_type::size, dsl::size_value{256ull << 20},
+                   "bytes the waiting requests may hold (values and replies-to-be), server-wide"),
+    optional_param("max_unread_bytes", param_type::size, dsl::size_value{8ull << 20},
+                   "unread replies held for one client; beyond, its requests are discarded"),
+    optional_param("max_total_unread_bytes", param_type::size, dsl::size_value{64ull << 20},
+                   "unread replies held for all clients together; beyond, each gets its share"),
     optional_param("max_rows", param_type::integer, std::int64_t{4096},
                    "rows per request at most (`too_large` beyond)"),
     optional_param("max_request_bytes", param_type::size, dsl::size_value{64ull << 20},
