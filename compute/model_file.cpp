@@ -284,9 +284,9 @@ struct file_outline {
   std::optional<std::uint64_t> weight_bytes;
 };
 
-/// Walks one MessagePack value at the cursor with the decoder's limits (counts, lengths,
-/// nesting, no ext types), skipping over strings and bins; `copy` receives the bytes of
-/// the value when it is small enough to be read (the spec, a few strings).
+/// Walks MessagePack values at the cursor with the decoder's limits (counts, lengths,
+/// nesting, no ext types), skipping over strings and bins without reading them; `skip`
+/// can record the bytes of a small value it walks (the spec, format_version).
 class outline_walker {
 public:
   explicit outline_walker(file_cursor& c) : c_(c) {}
