@@ -34,8 +34,10 @@ constexpr std::size_t max_frames = 8;
 /// Messages the front end moves per socket before looking at the other one.
 constexpr int front_end_burst = 256;
 constexpr auto poll_interval = std::chrono::milliseconds(50);
+/// How often the front end forgets clients that have nothing waiting or unread.
+constexpr auto sweep_interval = std::chrono::seconds(1);
 /// Requests of at most this many rows that find every worker idle and nothing queued
-/// are computed by the front end itself (see receive_request).
+/// are computed by the front end itself (see enqueue).
 constexpr std::uint32_t inline_rows = 4;
 /// Deadlines from this many milliseconds on (about 11.6 days) are treated as none.
 constexpr std::uint64_t max_deadline_ms = 1'000'000'000;
@@ -52,8 +54,6 @@ std::size_t cost_of(std::size_t values, std::uint32_t rows, std::uint32_t output
   const std::size_t reply = std::size_t{rows} * (std::size_t{outputs} * 5 + 10) + 128 + name_bytes;
   return values * sizeof(float) + reply + job_overhead_bytes;
 }
-/// How often the front end forgets clients that have nothing waiting or unread.
-constexpr auto sweep_interval = std::chrono::seconds(1);
 
 /// Reply bytes ZeroMQ holds for all clients together. Shared (not a member of the
 /// server) because ZeroMQ's I/O thread gives bytes back until its context is gone.
