@@ -914,12 +914,13 @@ server_stats server::stats() const {
   out.batches = s.batches.load();
   out.dropped = s.dropped.load();
   out.unread_refused = s.unread_refused.load();
-  out.computing = s.computing.load();
   out.unread_bytes = static_cast<std::size_t>(std::max<std::int64_t>(0, s.unread->bytes.load()));
   {
+    // computing grows under the lock as the queue shrinks: read together, they add up.
     std::lock_guard<std::mutex> lock(s.queue_mutex);
     out.queued = s.waiting_count;
     out.queued_bytes = s.waiting_bytes;
+    out.computing = s.computing.load();
   }
   std::lock_guard<std::mutex> lock(s.latency_mutex);
   out.latency_p50_ms = s.latency.quantile_ms(0.50);
