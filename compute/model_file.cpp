@@ -325,19 +325,21 @@ public:
     return c_.read(out.data(), n);
   }
 
-  /// Skips one value; `record`, when given, receives its encoded bytes (for small values).
+  /// Skips one value; `record`, when given, receives its encoded bytes, unless they pass
+  /// max_record_bytes: then it is left empty and `overflowed` set (the check that needs
+  /// it is left to decode, so that the walk never refuses what decode accepts).
   bool skip(int depth, std::string* record = nullptr) {
+    if (record && overflowed)
+      record = nullptr;
     if (depth > 8)
       return c_.fail("malformed MessagePack: nesting deeper than 8");
     unsigned char t;
     if (!c_.read(&t, 1))
       return false;
-    if (record) {
-      if (record->size() >= max_record_bytes)
-        return c_.fail("not a conveyor model (its spec or format_version is larger than " +
-                       std::to_string(max_record_bytes) + " bytes)");
+    if (record && record->size() >= max_record_bytes)
+      record = stop_recording(*record);
+    if (record)
       record->push_back(static_cast<char>(t));
-    }
     std::uint64_t payload = 0, items = 0;
     bool is_map = false, is_container = false;
     if (t <= 0x7f || t >= 0xe0 || t == 0xc0 || t == 0xc2 || t == 0xc3) {
@@ -380,11 +382,10 @@ public:
       }
     }
     if (!is_container) {
+      if (record && record->size() + payload > max_record_bytes)
+        record = stop_recording(*record);
       if (!record)
         return c_.skip(payload);
-      if (payload > max_record_bytes)
-        return c_.fail("not a conveyor model (its spec or format_version is larger than " +
-                       std::to_string(max_record_bytes) + " bytes)");
       const auto at = record->size();
       record->resize(at + payload);
       return c_.read(record->data() + at, payload);
@@ -396,6 +397,8 @@ public:
         return false;
     return true;
   }
+
+  bool overflowed = false; ///< a recorded value passed max_record_bytes
 
   /// Walks the top-level map: every entry, reading the few values the sizes depend on.
   bool outline(file_outline& out) {
@@ -457,7 +460,13 @@ public:
   }
 
 private:
-  /// The spec of the largest valid model (64 layers) takes well under 1 KiB.
+  std::string* stop_recording(std::string& record) {
+    record.clear();
+    overflowed = true;
+    return nullptr;
+  }
+
+  /// A valid model's spec (64 layers at most, unknown keys aside) takes well under 1 KiB.
   static constexpr std::size_t max_record_bytes = 64 * 1024;
   file_cursor& c_;
 };
@@ -476,6 +485,8 @@ std::string check_outline(int fd, std::uint64_t size) {
     return "trailing bytes after the model map";
   if (o.format != model_file::format_name)
     return o.format.empty() ? "missing key 'format'" : "not a conveyor model (format '" + o.format + "')";
+  if (walker.overflowed)
+    return {}; // a spec too large to read here: decode checks it
   if (o.format_version_bytes.empty())
     return "missing key 'format_version'";
   if (!o.have_spec)

@@ -81,6 +81,21 @@ void write_with_hole(const std::string& path, const std::string& bytes, std::uin
 /// A model file's last 14 bytes: the key "checksum" and its uint32.
 std::string trailer_of(const std::string& model) { return model.substr(model.size() - 14); }
 
+/// `body` (a model map without its trailer) closed with a trailer holding its CRC-32.
+std::string with_trailer(const std::string& body) {
+  std::uint32_t crc = 0xffffffffu;
+  for (unsigned char byte : body) {
+    crc ^= byte;
+    for (int k = 0; k < 8; ++k)
+      crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+  }
+  crc ^= 0xffffffffu;
+  std::string out = body + "\xa8" "checksum" "\xce";
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((crc >> shift) & 0xff));
+  return out;
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(registry_suite)
@@ -333,6 +348,30 @@ BOOST_AUTO_TEST_CASE(a_forged_file_whose_weights_disagree_with_its_spec_is_refus
   BOOST_TEST(forged.error.find("weights hold 52428800 floats, the spec implies 2") != std::string::npos,
              forged.error);
   BOOST_TEST(peak_rss() - before < (std::uint64_t{16} << 20));
+}
+
+BOOST_AUTO_TEST_CASE(a_valid_file_with_a_large_unknown_spec_key_loads_as_decode_accepts_it) {
+  // Readers ignore unknown keys: the checks before the whole read must not refuse a spec
+  // too large for them to read (100 KB here); decode checks it instead.
+  temp_dir tmp;
+  registry r(tmp.path());
+  const auto real = model_bytes(1);
+  const auto spec = real.find("\xa4spec\x85");
+  BOOST_REQUIRE(spec != std::string::npos);
+  std::string notes = "\xa5notes\xdb";
+  const std::uint32_t length = 100000;
+  for (int shift = 24; shift >= 0; shift -= 8)
+    notes.push_back(static_cast<char>((length >> shift) & 0xff));
+  notes += std::string(length, 'n');
+  auto body = real.substr(0, real.size() - 14);
+  body[spec + 5] = '\x86'; // six entries
+  body.insert(spec + 6, notes);
+  const auto bytes = with_trailer(body);
+  BOOST_REQUIRE(static_cast<bool>(compute::model_file::decode(bytes)));
+  r.publish("m", real);
+  touch(r.path_of("m", 2), bytes);
+  auto loaded = r.load("m", 2);
+  BOOST_TEST(static_cast<bool>(loaded), loaded.error);
 }
 
 BOOST_AUTO_TEST_CASE(every_cut_or_damaged_byte_of_a_model_file_loads_as_an_error) {
