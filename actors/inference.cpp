@@ -33,12 +33,26 @@ inference_options inference_options::from(const step_config& config) {
     throw step_failure("inference: 'max_delay' must be between 0 and 1s");
   o.server.max_delay = std::chrono::microseconds(delay_ns / 1000);
   o.server.max_queue = positive<std::size_t>(p, "max_queue", 1 << 24);
+  auto bytes = [&](const std::string& key, std::uint64_t min, std::uint64_t max, const char* range) {
+    const auto v = p.get_size_bytes(key);
+    if (v < min || v > max)
+      throw step_failure("inference: '" + key + "' must be between " + range);
+    return static_cast<std::size_t>(v);
+  };
+  o.server.max_queue_bytes = bytes("max_queue_bytes", 1 << 20, std::uint64_t{64} << 30, "1MiB and 64GiB");
+  o.server.max_unread_bytes = bytes("max_unread_bytes", 64 << 10, std::uint64_t{1} << 30, "64KiB and 1GiB");
+  o.server.max_total_unread_bytes =
+    bytes("max_total_unread_bytes", 64 << 10, std::uint64_t{64} << 30, "64KiB and 64GiB");
   o.server.limits.max_rows = positive<std::uint32_t>(p, "max_rows", 1 << 20);
   o.server.limits.max_bytes = p.get_size_bytes("max_request_bytes");
   if (o.server.limits.max_bytes < 1024 || o.server.limits.max_bytes > (std::uint64_t{1} << 30))
     throw step_failure("inference: 'max_request_bytes' must be between 1KiB and 1GiB");
   o.registry = p.get_string("registry");
   o.keep_loaded = positive<std::size_t>(p, "keep_loaded", 1024);
+  o.max_model_bytes = p.get_size_bytes("max_model_bytes");
+  if (o.max_model_bytes < 1024 || o.max_model_bytes > compute::model_file::max_file_bytes)
+    throw step_failure("inference: 'max_model_bytes' must be between 1KiB and " +
+                       std::to_string(compute::model_file::max_file_bytes >> 20) + "MiB");
   return o;
 }
 
@@ -55,7 +69,8 @@ void inference::open(step_context& ctx) {
   // oversubscribe the cores (measured on 2 cores at 32 in flight: 48k req/s with one
   // BLAS thread, 34k with two). Process-wide; a trainer takes the cores while it trains.
   compute::set_blas_threads(1);
-  catalog_ = std::make_shared<serving::model_catalog>(options_.registry, options_.keep_loaded);
+  catalog_ = std::make_shared<serving::model_catalog>(options_.registry, options_.keep_loaded,
+                                                      options_.max_model_bytes);
   for (const auto& problem : catalog_->load_latest())
     ctx.log_warning("not serving " + problem);
   server_ = std::make_unique<serving::server>(options_.server, catalog_);
@@ -111,6 +126,8 @@ void inference::tick() {
   metrics["rows"] = static_cast<double>(s.rows);
   if (s.dropped != 0)
     metrics["dropped"] = static_cast<double>(s.dropped);
+  if (s.unread_refused != 0)
+    metrics["unread_refused"] = static_cast<double>(s.unread_refused);
   if (s.batches != 0)
     metrics["rows_per_batch"] = static_cast<double>(s.rows) / static_cast<double>(s.batches);
   metrics["latency_p50_ms"] = s.latency_p50_ms;
@@ -136,7 +153,13 @@ kind_entry inference_kind() {
     optional_param("max_delay", param_type::duration, dsl::duration_value{500'000},
                    "how long a batch waits for more requests after its oldest arrived"),
     optional_param("max_queue", param_type::integer, std::int64_t{2048},
-                   "requests waiting at most; beyond, `overloaded` (half of it per client)"),
+                   "requests waiting at most, server-wide; beyond, fair shedding (`overloaded`)"),
+    optional_param("max_queue_bytes", param_type::size, dsl::size_value{256ull << 20},
+                   "bytes the waiting requests may hold (values and replies-to-be), server-wide"),
+    optional_param("max_unread_bytes", param_type::size, dsl::size_value{8ull << 20},
+                   "unread replies held for one client; beyond, its requests are discarded"),
+    optional_param("max_total_unread_bytes", param_type::size, dsl::size_value{64ull << 20},
+                   "unread replies held for all clients together; beyond, each gets its share"),
     optional_param("max_rows", param_type::integer, std::int64_t{4096},
                    "rows per request at most (`too_large` beyond)"),
     optional_param("max_request_bytes", param_type::size, dsl::size_value{64ull << 20},
@@ -144,6 +167,8 @@ kind_entry inference_kind() {
                    "this are dropped by ZeroMQ)"),
     optional_param("keep_loaded", param_type::integer, std::int64_t{4},
                    "versions per model kept in memory (the latest always)"),
+    optional_param("max_model_bytes", param_type::size, dsl::size_value{256ull << 20},
+                   "model files larger than this are not loaded (refused unread)"),
   };
   e.schema.inputs = {dsl::port_schema{"model", "model"}};
   e.factory = [](const step_config& c) -> std::unique_ptr<step> {

@@ -27,6 +27,7 @@ struct inference_options {
   serving::server_options server;
   std::string registry;
   std::size_t keep_loaded = 4;
+  std::size_t max_model_bytes = std::size_t{256} << 20;
 
   static inference_options from(const step_config& config);
 };

@@ -1,6 +1,8 @@
-// The CSV is read whole before anything is sent, so a malformed file fails (exit 2) without
-// a half-printed answer; rows then go out in requests of --rows-per-request, one at a time,
-// and each answer is printed as it comes. The first failed request ends the command.
+// The CSV is streamed: rows are read a request at a time (--rows-per-request, and at most
+// max_request_values values), sent, and the answer printed before the next rows are read,
+// so memory stays bounded whatever the input (a pipe, a huge file, /dev/zero). A malformed
+// line ends the command (exit 2) after the answers to the rows before it; so does the
+// first failed request (exit 1).
 #include "cli/infer_command.hpp"
 
 #include "client/client.hpp"
@@ -9,10 +11,13 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <fstream>
+#include <cstring>
 #include <iostream>
 #include <optional>
 #include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace conveyor::cli {
 
@@ -73,57 +78,135 @@ std::vector<std::string_view> split(std::string_view line) {
   }
 }
 
-struct csv_rows {
-  std::vector<float> values; ///< rows x columns
-  std::uint32_t rows = 0;
-  std::uint32_t columns = 0;
-};
+/// Limits of the streaming CSV reader (docs/serving.md): one line, and the values of one
+/// request (about 32 MiB, under a server's default max_request_bytes).
+constexpr std::size_t max_line_bytes = std::size_t{4} << 20;
+constexpr std::size_t max_request_values = std::size_t{8} << 20;
 
-/// Reads numeric rows; prints `error: FILE:LINE: ...` and returns nothing on bad input.
-std::optional<csv_rows> read_csv(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::cerr << "error: cannot open '" << path << "'\n";
-    return std::nullopt;
+/// Reads a CSV of numbers a request at a time: memory holds one request's rows and one
+/// line, whatever the file's size (a pipe, /dev/zero). Errors are printed as
+/// `error: FILE:LINE: ...`.
+class csv_stream {
+public:
+  explicit csv_stream(std::string path) : path_(std::move(path)) {}
+  ~csv_stream() {
+    if (fd_ >= 0)
+      ::close(fd_);
   }
-  csv_rows out;
-  std::size_t columns_line = 0;
-  bool first = true;
-  std::string line;
-  for (std::size_t number = 1; std::getline(in, line); ++number) {
-    if (trim(line).empty())
-      continue;
-    auto cells = split(line);
-    if (first) {
-      first = false;
-      if (!parse_number(cells.front()))
-        continue; // a header
+  csv_stream(const csv_stream&) = delete;
+  csv_stream& operator=(const csv_stream&) = delete;
+
+  bool open() {
+    fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0)
+      return fail(fmt::format("error: cannot open '{}': {}\n", path_, std::strerror(errno)));
+    return true;
+  }
+  bool failed() const { return failed_; }
+  std::size_t columns() const { return columns_; }
+
+  /// Reads up to `max_rows` rows (fewer when max_request_values would be passed) into
+  /// `out`, row-major; returns how many (0 at the end of the file or on an error).
+  std::uint32_t next(std::uint32_t max_rows, std::vector<float>& out) {
+    out.clear();
+    std::uint32_t rows = 0;
+    while (rows < max_rows && !failed_ && (rows == 0 || out.size() + columns_ <= max_request_values)) {
+      if (!read_line())
+        break;
+      if (!parse_line(out))
+        return 0;
+      if (out.size() > rows * columns_) // not a skipped header or blank line
+        ++rows;
     }
-    if (out.rows == 0) {
-      out.columns = static_cast<std::uint32_t>(cells.size());
-      columns_line = number;
-    } else if (cells.size() != out.columns) {
-      std::cerr << fmt::format("error: {}:{}: {} values; line {} has {}\n", path, number,
-                               cells.size(), columns_line, out.columns);
-      return std::nullopt;
+    if (failed_)
+      return 0;
+    if (rows == 0 && rows_seen_ == 0)
+      fail(fmt::format("error: {}: no rows of numbers\n", path_));
+    rows_seen_ += rows;
+    return rows;
+  }
+
+private:
+  bool fail(const std::string& message) {
+    std::cerr << message;
+    failed_ = true;
+    return false;
+  }
+
+  /// The next line into line_ (without its end); false at the end of the file.
+  bool read_line() {
+    line_.clear();
+    for (;;) {
+      if (at_ == filled_) {
+        // read(), not a buffered stream: from a pipe it returns what has arrived, so a
+        // row is sent as soon as its line is complete.
+        ssize_t n;
+        do
+          n = ::read(fd_, buffer_, sizeof buffer_);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+          return fail(fmt::format("error: {}: {}\n", path_, std::strerror(errno)));
+        filled_ = static_cast<std::size_t>(n);
+        at_ = 0;
+        if (filled_ == 0) {
+          if (line_.empty())
+            return false;
+          ++line_number_;
+          return true;
+        }
+      }
+      const char* start = buffer_ + at_;
+      const auto* end = static_cast<const char*>(std::memchr(start, '\n', filled_ - at_));
+      const std::size_t take = end ? static_cast<std::size_t>(end - start) : filled_ - at_;
+      if (line_.size() + take > max_line_bytes)
+        return fail(fmt::format("error: {}:{}: a line longer than {} MiB (is it a CSV file?)\n",
+                                path_, line_number_ + 1, max_line_bytes >> 20));
+      line_.append(start, take);
+      at_ += take + (end ? 1 : 0);
+      if (end) {
+        ++line_number_;
+        return true;
+      }
+    }
+  }
+
+  /// Appends the line's values to `out`; skips a blank line and a first-line header.
+  bool parse_line(std::vector<float>& out) {
+    if (trim(line_).empty())
+      return true;
+    auto cells = split(line_);
+    if (first_) {
+      first_ = false;
+      if (!parse_number(cells.front()))
+        return true; // a header
+    }
+    if (columns_ == 0) {
+      columns_ = cells.size();
+      columns_line_ = line_number_;
+    } else if (cells.size() != columns_) {
+      return fail(fmt::format("error: {}:{}: {} values; line {} has {}\n", path_, line_number_,
+                              cells.size(), columns_line_, columns_));
     }
     for (std::size_t c = 0; c < cells.size(); ++c) {
       auto v = parse_number(cells[c]);
-      if (!v) {
-        std::cerr << fmt::format("error: {}:{}: '{}' (column {}) is not a number\n", path, number,
-                                 trim(cells[c]), c + 1);
-        return std::nullopt;
-      }
-      out.values.push_back(*v);
+      if (!v)
+        return fail(fmt::format("error: {}:{}: '{}' (column {}) is not a number\n", path_,
+                                line_number_, trim(cells[c]), c + 1));
+      out.push_back(*v);
     }
-    ++out.rows;
+    return true;
   }
-  if (out.rows == 0) {
-    std::cerr << "error: " << path << ": no rows of numbers\n";
-    return std::nullopt;
-  }
-  return out;
-}
+
+  std::string path_;
+  int fd_ = -1;
+  char buffer_[65536];
+  std::size_t at_ = 0, filled_ = 0;
+  std::string line_;
+  std::uint64_t line_number_ = 0, columns_line_ = 0, rows_seen_ = 0;
+  std::size_t columns_ = 0;
+  bool first_ = true;
+  bool failed_ = false;
+};
 
 int report_failure(const client::reply& r) {
   std::cerr << "error " << r.error.code << ": " << r.error.message << '\n';
@@ -146,7 +229,7 @@ std::string values_text(const float* v, std::uint32_t n, bool probabilities) {
   return s + "]";
 }
 
-void print_rows(const client::reply& r, std::uint32_t first_row) {
+void print_rows(const client::reply& r, std::uint64_t first_row) {
   const std::string origin = fmt::format("({} v{})", r.model, r.version);
   for (std::uint32_t i = 0; i < r.rows; ++i) {
     const float* out = r.row(i);
@@ -210,9 +293,16 @@ int infer_command::run() const {
     std::cerr << "error: infer needs --model and --csv, or --models, or --health\n";
     return exit_bad_input;
   }
-  std::optional<csv_rows> rows;
-  if (!models_ && !health_ && !(rows = read_csv(csv_)))
-    return exit_bad_input;
+  // The first request's rows are read before connecting: a file that is not a CSV of
+  // numbers fails at once, with nothing sent.
+  std::optional<csv_stream> csv;
+  std::vector<float> chunk;
+  std::uint32_t chunk_rows = 0;
+  if (!models_ && !health_) {
+    csv.emplace(csv_);
+    if (!csv->open() || (chunk_rows = csv->next(rows_per_request_, chunk)) == 0)
+      return exit_bad_input;
+  }
 
   client::options options;
   options.timeout = *timeout;
@@ -235,19 +325,20 @@ int infer_command::run() const {
     auto r = c->models();
     return r.ok ? print_models(r) : report_failure(r);
   }
-  for (std::uint32_t first = 0; first < rows->rows; first += rows_per_request_) {
-    const std::uint32_t n = std::min(rows_per_request_, rows->rows - first);
-    auto r = c->predict(model_, rows->values.data() + std::size_t{first} * rows->columns, n,
-                        rows->columns, version_);
+  for (std::uint64_t first = 0; chunk_rows > 0; first += chunk_rows) {
+    const auto columns = static_cast<std::uint32_t>(csv->columns());
+    auto r = c->predict(model_, chunk.data(), chunk_rows, columns, version_);
     if (!r.ok)
       return report_failure(r);
-    if (r.rows != n) {
-      std::cerr << fmt::format("error bad_reply: {} rows sent, {} answered\n", n, r.rows);
+    if (r.rows != chunk_rows) {
+      std::cerr << fmt::format("error bad_reply: {} rows sent, {} answered\n", chunk_rows, r.rows);
       return exit_server_error;
     }
     print_rows(r, first);
+    std::cout.flush(); // each answer as it comes, also into a pipe or a file
+    chunk_rows = csv->next(rows_per_request_, chunk);
   }
-  return 0;
+  return csv->failed() ? exit_bad_input : 0;
 }
 
 } // namespace conveyor::cli

@@ -5,7 +5,8 @@
 //   infer --endpoint E --models                  the models served
 //   infer --endpoint E --health                  the server's status
 // The CSV holds numbers only, one row per line; a first line whose first cell is not a
-// number is a header and skipped.
+// number is a header and skipped. It is streamed a request at a time (memory: one
+// request's rows and one line of at most 4 MiB), so pipes and huge files work.
 // Exit status: 0 done; 1 the server answered with an error or did not answer in time
 // (`error <code>: <message>` on stderr); 2 bad usage or a CSV that is not numbers.
 #pragma once

@@ -137,6 +137,7 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
 int list(const serving::registry& reg, bool as_json) {
   std::vector<std::vector<std::string>> rows{
     {"NAME", "LATEST", "VERSIONS", "SIZE", "MODIFIED", "KIND", "LAYERS", "METRICS"}};
+  std::vector<std::string> notes; // versions that cannot be loaded
   json out = json::array();
   for (const auto& name : reg.names()) {
     std::vector<serving::model_version> all;
@@ -149,36 +150,54 @@ int list(const serving::registry& reg, bool as_json) {
     }
     if (all.empty()) // removed since names() looked
       continue;
-    const auto& v = all.back();
-    auto a = reg.load(name, v.version);
-    json j{{"name", name},
-           {"latest", v.version},
-           {"versions", json::array()},
-           {"size_bytes", v.size_bytes},
-           {"modified_unix", v.modified_unix},
-           {"path", v.path}};
+    // LATEST is what a server serves: the newest version that loads. Newer ones that do
+    // not load are listed after the table (servers log and skip them).
+    json unloadable = json::array();
+    const serving::model_version* served = nullptr;
+    decoded<compute::model_artifact> a = decoded<compute::model_artifact>::failure("");
+    for (auto it = all.rbegin(); it != all.rend() && !served; ++it) {
+      a = reg.load(name, it->version);
+      if (a) {
+        served = &*it;
+      } else {
+        unloadable.push_back({{"version", it->version}, {"error", a.error}});
+        notes.push_back(fmt::format("{}:{} cannot be loaded, servers skip it: {}", name,
+                                    it->version, a.error));
+      }
+    }
+    json j{{"name", name}, {"latest", nullptr}, {"versions", json::array()}};
     for (const auto& each : all)
       j["versions"].push_back(each.version);
-    if (a) {
+    if (served) {
+      j["latest"] = served->version;
+      j["size_bytes"] = served->size_bytes;
+      j["modified_unix"] = served->modified_unix;
+      j["path"] = served->path;
       j["kind"] = a.value->spec.kind;
       j["layers"] = a.value->spec.layers;
       j["metrics"] = a.value->metrics;
+      rows.push_back({name, std::to_string(served->version), std::to_string(all.size()),
+                      human_size(served->size_bytes), utc_time(served->modified_unix),
+                      a.value->spec.kind, layers_text(a.value->spec.layers),
+                      metrics_text(a.value->metrics)});
     } else {
-      j["error"] = a.error;
+      j["error"] = "no version loads";
+      rows.push_back({name, "-", std::to_string(all.size()), "-", "-", "invalid", "-",
+                      "no version loads"});
     }
+    if (!unloadable.empty())
+      j["unloadable"] = std::move(unloadable);
     out.push_back(std::move(j));
-    rows.push_back({name, std::to_string(v.version), std::to_string(all.size()),
-                    human_size(v.size_bytes), utc_time(v.modified_unix),
-                    a ? a.value->spec.kind : "invalid",
-                    a ? layers_text(a.value->spec.layers) : "-",
-                    a ? metrics_text(a.value->metrics) : a.error});
   }
-  if (as_json)
+  if (as_json) {
     std::cout << out.dump(2) << '\n';
-  else if (rows.size() == 1)
+  } else if (rows.size() == 1) {
     std::cout << "no models in " << reg.root() << '\n';
-  else
+  } else {
     print_table(rows);
+    for (const auto& note : notes)
+      std::cout << note << '\n';
+  }
   return 0;
 }
 

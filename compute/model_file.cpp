@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <fcntl.h>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <sys/stat.h>
@@ -204,6 +205,317 @@ bool read_preprocessing(reader& r, const msgpack::object& o, conveyor::preproces
     p.ops.push_back(std::move(op));
   }
   return true;
+}
+
+// ---- the load path: the file's structure and sizes, checked before it is read whole ----
+
+/// Reads a file front to back through a small buffer, with skips (seeks) over large
+/// values, so that checking a file's structure costs memory independent of its size.
+class file_cursor {
+public:
+  file_cursor(int fd, std::uint64_t size) : fd_(fd), size_(size) {}
+
+  std::uint64_t offset() const { return offset_; }
+  const std::string& error() const { return error_; }
+
+  bool read(void* out, std::size_t n) {
+    auto* to = static_cast<char*>(out);
+    while (n > 0) {
+      if (at_ == filled_ && !refill())
+        return false;
+      const std::size_t take = std::min(n, filled_ - at_);
+      std::memcpy(to, buffer_ + at_, take);
+      at_ += take;
+      offset_ += take;
+      to += take;
+      n -= take;
+    }
+    return true;
+  }
+  bool skip(std::uint64_t n) {
+    if (n > size_ - offset_)
+      return fail("truncated or not a conveyor model (a value runs past the end)");
+    const std::uint64_t buffered = filled_ - at_;
+    if (n <= buffered) {
+      at_ += static_cast<std::size_t>(n);
+    } else {
+      at_ = filled_ = 0; // the next read starts from the file
+    }
+    offset_ += n;
+    return true;
+  }
+  bool fail(const std::string& why) {
+    if (error_.empty())
+      error_ = why;
+    return false;
+  }
+
+private:
+  bool refill() {
+    if (offset_ >= size_)
+      return fail("truncated or not a conveyor model (a value runs past the end)");
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(sizeof buffer_, size_ - offset_));
+    ssize_t n;
+    do
+      n = ::pread(fd_, buffer_, want, static_cast<off_t>(offset_));
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+      return fail(std::string("read failed: ") + std::strerror(errno));
+    if (n == 0)
+      return fail("truncated or not a conveyor model (the file shrank while it was read)");
+    at_ = 0;
+    filled_ = static_cast<std::size_t>(n);
+    return true;
+  }
+
+  int fd_;
+  std::uint64_t size_;
+  std::uint64_t offset_ = 0;
+  char buffer_[16384];
+  std::size_t at_ = 0, filled_ = 0;
+  std::string error_;
+};
+
+/// What the structure walk found: the values needed to check the sizes.
+struct file_outline {
+  std::string format, kind;
+  std::string format_version_bytes, spec_bytes; ///< those values, encoded
+  bool have_spec = false;
+  std::optional<std::uint64_t> weight_bytes;
+};
+
+/// Walks MessagePack values at the cursor with the decoder's limits (counts, lengths,
+/// nesting, no ext types), skipping over strings and bins without reading them; `skip`
+/// can record the bytes of a small value it walks (the spec, format_version).
+class outline_walker {
+public:
+  explicit outline_walker(file_cursor& c) : c_(c) {}
+
+  template <class T>
+  bool big_endian(T& out) {
+    unsigned char b[sizeof(T)];
+    if (!c_.read(b, sizeof b))
+      return false;
+    std::uint64_t v = 0;
+    for (unsigned char x : b)
+      v = (v << 8) | x;
+    out = static_cast<T>(v);
+    return true;
+  }
+
+  /// The length of a str at the cursor (its header consumed), or false for another type.
+  bool str_header(std::uint32_t& length) {
+    unsigned char t;
+    if (!c_.read(&t, 1))
+      return false;
+    if (t >= 0xa0 && t <= 0xbf) { length = t & 0x1fu; return true; }
+    if (t == 0xd9) { std::uint8_t n; if (!big_endian(n)) return false; length = n; return true; }
+    if (t == 0xda) { std::uint16_t n; if (!big_endian(n)) return false; length = n; return true; }
+    if (t == 0xdb) return big_endian(length);
+    return c_.fail("not a conveyor model (a key of the model map is not a string)");
+  }
+
+  bool string(std::string& out, std::size_t limit) {
+    std::uint32_t n;
+    if (!str_header(n))
+      return false;
+    if (n > limit)
+      return c_.fail("not a conveyor model (a string is longer than expected)");
+    out.resize(n);
+    return c_.read(out.data(), n);
+  }
+
+  /// Skips one value; `record`, when given, receives its encoded bytes, unless they pass
+  /// max_record_bytes: then it is left empty and `overflowed` set (the check that needs
+  /// it is left to decode, so that the walk never refuses what decode accepts).
+  bool skip(int depth, std::string* record = nullptr) {
+    if (record && overflowed)
+      record = nullptr;
+    if (depth > 8)
+      return c_.fail("malformed MessagePack: nesting deeper than 8");
+    unsigned char t;
+    if (!c_.read(&t, 1))
+      return false;
+    if (record && record->size() >= max_record_bytes)
+      record = stop_recording(*record);
+    if (record)
+      record->push_back(static_cast<char>(t));
+    std::uint64_t payload = 0, items = 0;
+    bool is_map = false, is_container = false;
+    if (t <= 0x7f || t >= 0xe0 || t == 0xc0 || t == 0xc2 || t == 0xc3) {
+      return true;
+    } else if (t >= 0x80 && t <= 0x8f) {
+      items = t & 0x0fu; is_map = is_container = true;
+    } else if (t >= 0x90 && t <= 0x9f) {
+      items = t & 0x0fu; is_container = true;
+    } else if (t >= 0xa0 && t <= 0xbf) {
+      payload = t & 0x1fu;
+    } else {
+      int length_bytes = 0;
+      switch (t) {
+        case 0xc4: case 0xd9: length_bytes = 1; break;
+        case 0xc5: case 0xda: length_bytes = 2; break;
+        case 0xc6: case 0xdb: length_bytes = 4; break;
+        case 0xcc: case 0xd0: payload = 1; break;
+        case 0xcd: case 0xd1: payload = 2; break;
+        case 0xca: case 0xce: case 0xd2: payload = 4; break;
+        case 0xcb: case 0xcf: case 0xd3: payload = 8; break;
+        case 0xdc: length_bytes = 2; is_container = true; break;
+        case 0xdd: length_bytes = 4; is_container = true; break;
+        case 0xde: length_bytes = 2; is_container = is_map = true; break;
+        case 0xdf: length_bytes = 4; is_container = is_map = true; break;
+        default: return c_.fail("malformed MessagePack: an ext or reserved type");
+      }
+      if (length_bytes > 0) {
+        unsigned char b[4];
+        if (!c_.read(b, static_cast<std::size_t>(length_bytes)))
+          return false;
+        if (record)
+          record->append(reinterpret_cast<const char*>(b), static_cast<std::size_t>(length_bytes));
+        std::uint64_t n = 0;
+        for (int i = 0; i < length_bytes; ++i)
+          n = (n << 8) | b[i];
+        (is_container ? items : payload) = n;
+        const bool bin = t >= 0xc4 && t <= 0xc6;
+        if (!is_container && n > (bin ? model_file::max_weight_bytes : model_file::max_string_bytes))
+          return c_.fail("malformed MessagePack: a string or bin longer than the limit");
+      }
+    }
+    if (!is_container) {
+      if (record && record->size() + payload > max_record_bytes)
+        record = stop_recording(*record);
+      if (!record)
+        return c_.skip(payload);
+      const auto at = record->size();
+      record->resize(at + payload);
+      return c_.read(record->data() + at, payload);
+    }
+    if (items > (is_map ? model_file::max_map_entries : model_file::max_list_items))
+      return c_.fail("malformed MessagePack: too many items in an array or map");
+    for (std::uint64_t i = 0; i < items * (is_map ? 2 : 1); ++i)
+      if (!skip(depth + 1, record))
+        return false;
+    return true;
+  }
+
+  bool overflowed = false; ///< a recorded value passed max_record_bytes
+
+  /// Walks the top-level map: every entry, reading the few values the sizes depend on.
+  bool outline(file_outline& out) {
+    unsigned char t;
+    if (!c_.read(&t, 1))
+      return false;
+    std::uint64_t entries;
+    if (t >= 0x80 && t <= 0x8f) {
+      entries = t & 0x0fu;
+    } else if (t == 0xde) {
+      std::uint16_t n;
+      if (!big_endian(n)) return false;
+      entries = n;
+    } else if (t == 0xdf) {
+      std::uint32_t n;
+      if (!big_endian(n)) return false;
+      entries = n;
+    } else {
+      return c_.fail("not a conveyor model (not a MessagePack map)");
+    }
+    if (entries > model_file::max_map_entries)
+      return c_.fail("malformed MessagePack: too many items in an array or map");
+    constexpr std::size_t short_string = 256;
+    for (std::uint64_t i = 0; i < entries; ++i) {
+      std::string key;
+      if (!string(key, model_file::max_string_bytes))
+        return false;
+      if (key == "format" || key == "kind") {
+        std::string value;
+        if (!string(value, short_string))
+          return c_.fail("not a conveyor model ('" + key + "' is not a short string)");
+        (key == "format" ? out.format : out.kind) = value;
+      } else if (key == "format_version") {
+        if (!skip(1, &out.format_version_bytes))
+          return false;
+      } else if (key == "spec") {
+        if (!skip(1, &out.spec_bytes))
+          return false;
+        out.have_spec = true;
+      } else if (key == "weights") {
+        unsigned char b;
+        if (!c_.read(&b, 1))
+          return false;
+        std::uint32_t n = 0;
+        if (b == 0xc4) { std::uint8_t x; if (!big_endian(x)) return false; n = x; }
+        else if (b == 0xc5) { std::uint16_t x; if (!big_endian(x)) return false; n = x; }
+        else if (b == 0xc6) { if (!big_endian(n)) return false; }
+        else return c_.fail("weights is not binary");
+        if (n > model_file::max_weight_bytes)
+          return c_.fail("malformed MessagePack: a string or bin longer than the limit");
+        out.weight_bytes = n;
+        if (!c_.skip(n))
+          return false;
+      } else if (!skip(1)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+private:
+  std::string* stop_recording(std::string& record) {
+    record.clear();
+    overflowed = true;
+    return nullptr;
+  }
+
+  /// A valid model's spec (64 layers at most, unknown keys aside) takes well under 1 KiB.
+  static constexpr std::size_t max_record_bytes = 64 * 1024;
+  file_cursor& c_;
+};
+
+/// Checks a model file's structure and sizes without reading it whole: the map's entries
+/// span exactly the file, `format` and `format_version` are right, the spec is valid and
+/// the weights are as long as it implies. What is left to check (the checksum, every
+/// field) needs the whole file: `decode` does it. Returns an error message or "".
+std::string check_outline(int fd, std::uint64_t size) {
+  file_cursor cursor(fd, size);
+  outline_walker walker(cursor);
+  file_outline o;
+  if (!walker.outline(o))
+    return cursor.error();
+  if (cursor.offset() != size)
+    return "trailing bytes after the model map";
+  if (o.format != model_file::format_name)
+    return o.format.empty() ? "missing key 'format'" : "not a conveyor model (format '" + o.format + "')";
+  if (walker.overflowed)
+    return {}; // a spec too large to read here: decode checks it
+  if (o.format_version_bytes.empty())
+    return "missing key 'format_version'";
+  if (!o.have_spec)
+    return "missing key 'spec'";
+  if (!o.weight_bytes)
+    return "missing key 'weights'";
+  model_spec spec;
+  try {
+    reader r;
+    std::int64_t version = -1;
+    auto v = msgpack::unpack(o.format_version_bytes.data(), o.format_version_bytes.size());
+    if (!r.integer(v.get(), "format_version", 0, INT32_MAX, version))
+      return r.err;
+    if (version != model_file::format_version)
+      return "unsupported format_version " + std::to_string(version) + " (this build reads " +
+             std::to_string(model_file::format_version) + ")";
+    auto handle = msgpack::unpack(o.spec_bytes.data(), o.spec_bytes.size());
+    if (!read_spec(r, handle.get(), spec))
+      return r.err;
+    spec.kind = o.kind;
+    spec = validate(spec);
+  } catch (const std::exception& e) {
+    return std::string("invalid spec: ") + e.what();
+  }
+  const std::size_t expected = parameter_count(spec);
+  if (*o.weight_bytes != expected * 4)
+    return "weights hold " + std::to_string(*o.weight_bytes / 4) + " floats, the spec implies " +
+           std::to_string(expected);
+  return {};
 }
 
 } // namespace
@@ -419,24 +731,35 @@ void save(const std::string& path, const model_artifact& a) {
   }
 }
 
-decoded<model_artifact> load(const std::string& path) {
+decoded<model_artifact> load(const std::string& path, std::size_t max_bytes) {
   using result = decoded<model_artifact>;
-  const int fd = ::open(path.c_str(), O_RDONLY);
+  max_bytes = std::min(max_bytes, max_file_bytes);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return result::failure("cannot open " + path + ": " + std::strerror(errno));
+  struct closer {
+    int fd;
+    ~closer() { ::close(fd); }
+  } close_at_exit{fd};
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
     return result::failure(path + " is not a regular file");
-  }
-  if (static_cast<std::uint64_t>(st.st_size) > max_file_bytes) {
-    ::close(fd);
-    return result::failure(path + ": file too large (" + std::to_string(st.st_size) + " bytes)");
-  }
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (size > max_bytes)
+    return result::failure(path + ": file too large (" + std::to_string(size) +
+                           " bytes; the limit is " + std::to_string(max_bytes) + ")");
+  // The cheap checks first: the trailer (random bytes and truncated files fail here, from
+  // 14 bytes), then the structure and the sizes, through a small buffer.
+  unsigned char tail[trailer_bytes];
+  if (size < trailer_bytes + 1 ||
+      ::pread(fd, tail, sizeof tail, static_cast<off_t>(size - trailer_bytes)) != static_cast<ssize_t>(sizeof tail) ||
+      std::memcmp(tail, trailer_prefix, sizeof trailer_prefix) != 0)
+    return result::failure(path + ": truncated or not a conveyor model (no checksum at the end)");
+  if (auto error = check_outline(fd, size); !error.empty())
+    return result::failure(path + ": " + error);
   std::string bytes;
   try {
-    bytes.resize(static_cast<std::size_t>(st.st_size));
+    bytes.resize(static_cast<std::size_t>(size));
   } catch (const std::exception&) {
-    ::close(fd);
     return result::failure(path + ": out of memory");
   }
   std::size_t done = 0;
@@ -446,7 +769,6 @@ decoded<model_artifact> load(const std::string& path) {
     if (n <= 0) break;
     done += static_cast<std::size_t>(n);
   }
-  ::close(fd);
   bytes.resize(done);
   auto r = decode(bytes);
   if (!r) r.error = path + ": " + r.error;

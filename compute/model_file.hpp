@@ -76,8 +76,12 @@ decoded<model_artifact> decode(std::string_view bytes);
 /// Writes atomically: a temporary file in the same directory, fsync, rename over `path`,
 /// fsync of the directory. Throws std::runtime_error naming the path and the failing call.
 void save(const std::string& path, const model_artifact& a);
-/// Reads and decodes; never throws (I/O errors are messages too).
-decoded<model_artifact> load(const std::string& path);
+/// Reads and decodes; never throws (I/O errors are messages too). A file larger than
+/// `max_bytes` (at most max_file_bytes) is refused unread. Before reading the file whole
+/// it checks, through a 16 KiB buffer, what needs no checksum: the trailer, the map's
+/// structure and that the weights are as long as the spec implies, so a damaged or
+/// forged file costs memory only once it passes those.
+decoded<model_artifact> load(const std::string& path, std::size_t max_bytes = max_file_bytes);
 
 } // namespace model_file
 

@@ -4,6 +4,9 @@
 #include "serving/features.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -19,6 +22,31 @@ using op_kind = column_op::kind;
 
 } // namespace
 
+bool all_finite(const float* values, std::size_t n) noexcept {
+  // A float is NaN or infinite exactly when its exponent bits are all ones, that is when
+  // adding one to the exponent carries into the sign bit. Sixteen independent lanes let
+  // the compiler vectorize the loop at -O2.
+  constexpr std::uint32_t exponent = 0x7f800000u, exponent_one = 0x00800000u;
+  constexpr std::size_t block = 16;
+  std::uint32_t lanes[block] = {};
+  std::size_t i = 0;
+  for (; i + block <= n; i += block) {
+    std::uint32_t bits[block];
+    std::memcpy(bits, values + i, sizeof bits);
+    for (std::size_t k = 0; k < block; ++k)
+      lanes[k] |= (bits[k] & exponent) + exponent_one;
+  }
+  std::uint32_t carry = 0;
+  for (std::size_t k = 0; k < block; ++k)
+    carry |= lanes[k];
+  for (; i < n; ++i) {
+    std::uint32_t bits;
+    std::memcpy(&bits, values + i, sizeof bits);
+    carry |= (bits & exponent) + exponent_one;
+  }
+  return (carry & 0x80000000u) == 0;
+}
+
 feature_builder::feature_builder(const compute::model_artifact& a) {
   const auto& names = a.input_columns.empty() ? a.feature_columns : a.input_columns;
   const auto model_width = static_cast<std::size_t>(a.spec.layers.front());
@@ -27,11 +55,13 @@ feature_builder::feature_builder(const compute::model_artifact& a) {
     features_.resize(model_width);
     for (std::uint32_t i = 0; i < input_width_; ++i)
       features_[i].source = i;
+    used_.assign(input_width_, true);
     if (!a.preprocessing.ops.empty())
       throw std::invalid_argument("the model has preprocessing but no column names");
     return;
   }
   input_width_ = static_cast<std::uint32_t>(names.size());
+  names_ = names;
 
   struct column {
     std::string name;
@@ -72,6 +102,13 @@ feature_builder::feature_builder(const compute::model_artifact& a) {
   if (features_.size() != model_width)
     throw std::invalid_argument("preprocessing yields " + std::to_string(features_.size()) +
                                 " features; the model takes " + std::to_string(model_width));
+  used_.assign(input_width_, false);
+  for (const auto& f : features_) {
+    used_[f.source] = true;
+    for (const auto& op : f.ops)
+      if (op.kind == op_kind::clip && (clipped_.empty() || clipped_.back() != f.source))
+        clipped_.push_back(f.source);
+  }
   identity_ = features_.size() == input_width_;
   for (std::uint32_t j = 0; identity_ && j < features_.size(); ++j)
     identity_ = features_[j].source == j && features_[j].ops.empty();
@@ -129,6 +166,53 @@ void feature_builder::build(const float* raw, std::uint32_t rows, std::vector<fl
       to[j] = v;
     }
   }
+}
+
+std::string feature_builder::column_text(std::uint32_t column) const {
+  auto text = "column " + std::to_string(column);
+  return names_.empty() ? text : text + " ('" + names_[column] + "')";
+}
+
+bool feature_builder::clipped_infinity(const float* raw, std::uint32_t rows) const {
+  for (std::uint32_t r = 0; r < rows; ++r)
+    for (auto c : clipped_)
+      if (std::isinf(raw[std::size_t{r} * input_width_ + c]))
+        return true;
+  return false;
+}
+
+std::optional<std::string> feature_builder::find_unusable(const float* raw, const float* features,
+                                                          std::uint32_t rows) const {
+  // Every unusable value but one shows in the features: a NaN that is not imputed stays
+  // NaN, an infinity stays infinite, an overflow becomes one. The exception is an
+  // infinity that a clip turns into a number, so only clipped columns are read raw.
+  const std::size_t in = input_width_, width = features_.size();
+  if (all_finite(features, rows * width) && !clipped_infinity(raw, rows))
+    return std::nullopt;
+  for (std::uint32_t r = 0; r < rows; ++r) {
+    const float* from = raw + r * in;
+    const float* to = features + r * width;
+    if (all_finite(to, width) && !clipped_infinity(from, 1))
+      continue;
+    const auto where = [&](std::uint32_t c) {
+      return "row " + std::to_string(r) + ", " + column_text(c) + ": ";
+    };
+    for (std::uint32_t c = 0; c < in; ++c)
+      if (std::isinf(from[c]) && used_[c])
+        return where(c) + (from[c] > 0 ? "infinity" : "-infinity") + " is not a usable value";
+    for (std::size_t j = 0; j < width; ++j) {
+      if (std::isfinite(to[j]))
+        continue;
+      const auto c = features_[j].source;
+      if (std::isnan(from[c]))
+        return where(c) + "NaN (a missing value), and the model's preprocessing does not impute this column";
+      char value[32];
+      std::snprintf(value, sizeof value, "%g", static_cast<double>(from[c]));
+      return where(c) + value + " is out of range: the model's preprocessing makes it " +
+             (std::isnan(to[j]) ? "NaN" : "infinite");
+    }
+  }
+  return std::nullopt;
 }
 
 } // namespace conveyor::serving

@@ -14,6 +14,10 @@
 
 namespace conveyor::serving {
 
+/// True when none of the `n` values is a NaN or an infinity (one pass, no branches: the
+/// cheap test that spares almost every batch the search of find_unusable).
+bool all_finite(const float* values, std::size_t n) noexcept;
+
 class feature_builder {
 public:
   /// Compiles `a`'s preprocessing against its input and feature columns. Throws
@@ -33,6 +37,15 @@ public:
   /// `out` (resized). Thread-safe (const).
   void build(const float* raw, std::uint32_t rows, std::vector<float>& out) const;
 
+  /// The first value of `raw` (rows x input_width) the model cannot compute with, given
+  /// the features `build` made of it (rows x feature_width), as "row R, column C ('name'):
+  /// why" (R and C from 0); nothing when every row is usable. Unusable: an infinity; a
+  /// NaN (a missing value) that the model's preprocessing does not impute; a number that
+  /// the preprocessing turns into an infinity. Columns the model does not use (dropped)
+  /// are not looked at. Thread-safe (const).
+  std::optional<std::string> find_unusable(const float* raw, const float* features,
+                                           std::uint32_t rows) const;
+
 private:
   struct feature {
     std::uint32_t source = 0;               ///< input column index
@@ -41,7 +54,14 @@ private:
   template <column_op::kind K>
   void build_single(const float* raw, std::uint32_t rows, float* out) const;
 
+  std::string column_text(std::uint32_t column) const;
+  /// Some row of `raw` holds an infinity in a clipped column (which its features hide).
+  bool clipped_infinity(const float* raw, std::uint32_t rows) const;
+
   std::uint32_t input_width_ = 0;
+  std::vector<std::string> names_;           ///< input column names (empty: unnamed)
+  std::vector<bool> used_;                   ///< per input column: some feature reads it
+  std::vector<std::uint32_t> clipped_;       ///< input columns some feature clips
   std::vector<feature> features_;
   bool identity_ = true;                     ///< no ops, features == inputs in order
   /// The common case (a cleaner that scaled or standardized every column): every

@@ -9,8 +9,9 @@ served_model::served_model(std::string n, std::uint64_t v, const compute::model_
     : name(std::move(n)), version(v), net(compute::instantiate(a)), features(a),
       classifier(net.classes() > 0) {}
 
-model_catalog::model_catalog(std::string registry_root, std::size_t keep_loaded)
-    : keep_loaded_(keep_loaded < 1 ? 1 : keep_loaded) {
+model_catalog::model_catalog(std::string registry_root, std::size_t keep_loaded,
+                             std::size_t max_model_bytes)
+    : keep_loaded_(keep_loaded < 1 ? 1 : keep_loaded), max_model_bytes_(max_model_bytes) {
   if (!registry_root.empty())
     registry_.emplace(std::move(registry_root));
 }
@@ -29,7 +30,7 @@ std::shared_ptr<const served_model> model_catalog::load_version(const std::strin
   std::string path;
   try {
     path = registry_->path_of(name, version);
-    auto a = registry_->load(name, version);
+    auto a = registry_->load(name, version, max_model_bytes_);
     if (!a)
       throw std::invalid_argument(a.error);
     return std::make_shared<const served_model>(name, version, *a.value);
@@ -57,35 +58,39 @@ model_catalog::refreshed model_catalog::refresh() {
     return out;
   }
   for (const auto& name : names) {
-    std::uint64_t version = 0;
+    std::vector<model_version> all;
     try {
-      auto latest = registry_->latest(name);
-      if (!latest)
-        continue;
-      version = latest->version;
+      all = registry_->versions(name);
     } catch (const std::exception& e) { // one unreadable name does not hide the others
       out.problems.push_back(e.what());
       continue;
     }
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (failed_.count({name, version}) != 0)
-        continue; // reported when it failed
-      auto it = models_.find(name);
-      if (it != models_.end()) {
-        auto e = it->second.loaded.find(version);
-        if (e != it->second.loaded.end() ? e->second.published : it->second.latest > version)
-          continue;
+    // The newest version that loads is served: a damaged newest file (truncated, random
+    // bytes) is reported once and the next older one tried, so that it never takes the
+    // whole model out of service.
+    for (auto it = all.rbegin(); it != all.rend(); ++it) {
+      const std::uint64_t version = it->version;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (failed_.count({name, version}) != 0)
+          continue; // reported when it failed
+        auto m = models_.find(name);
+        if (m != models_.end()) {
+          auto e = m->second.loaded.find(version);
+          if (e != m->second.loaded.end() ? e->second.published : m->second.latest > version)
+            break; // served already, or older than what is served
+        }
       }
+      std::string problem;
+      auto m = load_version(name, version, problem);
+      if (!m) {
+        out.problems.push_back(problem);
+        continue;
+      }
+      out.loaded.push_back({name, version, m->input_width(), m->output_width()});
+      insert(std::move(m));
+      break;
     }
-    std::string problem;
-    auto m = load_version(name, version, problem);
-    if (!m) {
-      out.problems.push_back(problem);
-      continue;
-    }
-    out.loaded.push_back({name, version, m->input_width(), m->output_width()});
-    insert(std::move(m));
   }
   return out;
 }
@@ -104,6 +109,9 @@ bool model_catalog::add(const std::string& name, std::uint64_t version, std::str
       version = 1;
     }
   }
+  if (artifact.size() > max_model_bytes_)
+    throw std::invalid_argument("model file too large (" + std::to_string(artifact.size()) +
+                                " bytes; the limit is " + std::to_string(max_model_bytes_) + ")");
   auto a = compute::model_file::decode(artifact);
   if (!a)
     throw std::invalid_argument(a.error);

@@ -57,11 +57,14 @@ struct model_lookup {
 
 class model_catalog {
 public:
-  /// `registry_root` empty: models arrive only through `add`.
-  explicit model_catalog(std::string registry_root = {}, std::size_t keep_loaded = 4);
+  /// `registry_root` empty: models arrive only through `add`. Model files larger than
+  /// `max_model_bytes` are refused (from the registry unread, see model_file::load).
+  explicit model_catalog(std::string registry_root = {}, std::size_t keep_loaded = 4,
+                         std::size_t max_model_bytes = compute::model_file::max_file_bytes);
 
-  /// Loads the latest version of every model in the registry. Returns one message per
-  /// model that could not be loaded (those are skipped, not fatal).
+  /// Loads the newest version that loads of every model in the registry. Returns one
+  /// message per version that could not be loaded (skipped, not fatal: an older version
+  /// of that model is served instead, if one loads).
   std::vector<std::string> load_latest();
 
   /// What `refresh` found.
@@ -69,9 +72,10 @@ public:
     std::vector<wire::model_summary> loaded;  ///< versions newer than those served, now loaded
     std::vector<std::string> problems;  ///< newer versions that could not be loaded
   };
-  /// Loads every model whose latest version in the registry is newer than the one
-  /// served (published by another process, say): the same hot swap as `add`. A version
-  /// that failed to load is not retried until a newer one appears.
+  /// Loads every model whose newest loadable version in the registry is newer than the
+  /// one served (published by another process, say): the same hot swap as `add`. A
+  /// version that failed to load is reported once and never retried (files never change
+  /// once published); an older one is served instead.
   refreshed refresh();
 
   /// Decodes, checks and loads `artifact` as `name` version `version` (0: one above the
@@ -79,7 +83,7 @@ public:
   /// it when `refresh` finds one). A version newer than the latest becomes the latest:
   /// new lookups get it, requests holding the old one finish on it. Returns false when
   /// that version was already loaded (a replay). Throws std::invalid_argument when the
-  /// artifact cannot be decoded or served.
+  /// artifact is larger than `max_model_bytes` or cannot be decoded or served.
   bool add(const std::string& name, std::uint64_t version, std::string_view artifact);
 
   /// `version` 0: the latest. A pinned version of a served model that is not loaded is
@@ -109,6 +113,7 @@ private:
 
   std::optional<registry> registry_;
   std::size_t keep_loaded_;
+  std::size_t max_model_bytes_;
   mutable std::mutex mutex_;
   std::map<std::string, versions, std::less<>> models_;
   std::uint64_t clock_ = 0;

@@ -310,9 +310,9 @@ bool registry::remove(const std::string& name, std::uint64_t version) {
   return true;
 }
 
-decoded<compute::model_artifact> registry::load(const std::string& name,
-                                                         std::uint64_t version) const {
-  return compute::model_file::load(path_of(name, version));
+decoded<compute::model_artifact> registry::load(const std::string& name, std::uint64_t version,
+                                                std::size_t max_bytes) const {
+  return compute::model_file::load(path_of(name, version), max_bytes);
 }
 
 } // namespace conveyor::serving

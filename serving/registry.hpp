@@ -77,9 +77,10 @@ public:
   std::string path_of(const std::string& name, std::uint64_t version) const;
   /// Removes one version; false when it does not exist.
   bool remove(const std::string& name, std::uint64_t version);
-  /// Reads and decodes one version; a missing or invalid file is an error message.
-  decoded<compute::model_artifact> load(const std::string& name,
-                                                 std::uint64_t version) const;
+  /// Reads and decodes one version; a missing or invalid file, or one larger than
+  /// `max_bytes` (refused unread), is an error message.
+  decoded<compute::model_artifact> load(const std::string& name, std::uint64_t version,
+                                        std::size_t max_bytes = compute::model_file::max_file_bytes) const;
 
 private:
   std::string dir_of(const std::string& name) const;

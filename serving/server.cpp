@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <new>
 #include <cmath>
 #include <cstring>
 #include <condition_variable>
@@ -33,34 +34,115 @@ constexpr std::size_t max_frames = 8;
 /// Messages the front end moves per socket before looking at the other one.
 constexpr int front_end_burst = 256;
 constexpr auto poll_interval = std::chrono::milliseconds(50);
+/// How often the front end forgets clients that have nothing waiting or unread.
+constexpr auto sweep_interval = std::chrono::seconds(1);
 /// Requests of at most this many rows that find every worker idle and nothing queued
-/// are computed by the front end itself (see receive_request).
+/// are computed by the front end itself (see enqueue).
 constexpr std::uint32_t inline_rows = 4;
 /// Deadlines from this many milliseconds on (about 11.6 days) are treated as none.
 constexpr std::uint64_t max_deadline_ms = 1'000'000'000;
 
+/// What a waiting request costs besides its values and its reply (the job, its routing
+/// frames), so that many tiny requests count too.
+constexpr std::size_t job_overhead_bytes = 256;
+
+/// The most a waiting request will cost until it is answered: its values, then its reply
+/// (an output is at most 5 bytes encoded; a row's array header and label at most 10; the
+/// map around them about 100 besides the model's name), and the job itself.
+std::size_t cost_of(std::size_t values, std::uint32_t rows, std::uint32_t outputs,
+                    std::size_t name_bytes) {
+  const std::size_t reply = std::size_t{rows} * (std::size_t{outputs} * 5 + 10) + 128 + name_bytes;
+  return values * sizeof(float) + reply + job_overhead_bytes;
+}
+
+/// Reply bytes ZeroMQ holds for all clients together. Shared (not a member of the
+/// server) because ZeroMQ's I/O thread gives bytes back until its context is gone.
+struct unread_totals {
+  std::atomic<std::int64_t> bytes{0};
+  std::atomic<std::int64_t> clients{0}; ///< clients holding some (may dip below 0 briefly)
+};
+
+struct client_state;
+
 /// An accepted predict request.
 struct job {
   envelope route;
-  std::string client; ///< the identity frame, for the per-client cap
+  std::shared_ptr<client_state> client;
   std::uint64_t id = 0;
   std::shared_ptr<const served_model> model;
   std::uint32_t rows = 0;
   std::vector<float> values;
   clock_type::time_point accepted;
   std::optional<clock_type::time_point> deadline;
+  std::size_t cost = 0; ///< cost_of(...): what it counts for in the queue's byte bound
 };
 
-/// A reply on its way out: the routing frames and the encoded map.
+/// One connection (a ROUTER identity): its waiting requests, and the bytes of its replies
+/// that ZeroMQ has not yet written to its socket. Kept by the front end's table, by the
+/// jobs and replies of that client, and by the ring while it has requests waiting.
+struct client_state {
+  explicit client_state(std::shared_ptr<unread_totals> t) : totals(std::move(t)) {}
+
+  /// Replies handed to ZeroMQ and not yet written out: what a client that does not read
+  /// makes the server hold (the kernel's socket buffers come first, and are not counted).
+  std::atomic<std::int64_t> unread{0};
+  std::shared_ptr<unread_totals> totals;
+
+  // Under the queue mutex:
+  std::deque<job> waiting;
+  std::size_t waiting_bytes = 0; ///< sum of the waiting jobs' cost
+  bool in_ring = false;
+
+  void charge(std::size_t n) {
+    const auto bytes = static_cast<std::int64_t>(n);
+    if (unread.fetch_add(bytes, std::memory_order_relaxed) == 0)
+      totals->clients.fetch_add(1, std::memory_order_relaxed);
+    totals->bytes.fetch_add(bytes, std::memory_order_relaxed);
+  }
+  void release(std::size_t n) {
+    const auto bytes = static_cast<std::int64_t>(n);
+    if (unread.fetch_sub(bytes, std::memory_order_relaxed) == bytes)
+      totals->clients.fetch_sub(1, std::memory_order_relaxed);
+    totals->bytes.fetch_sub(bytes, std::memory_order_relaxed);
+  }
+};
+
+/// A reply's bytes as handed to ZeroMQ: one allocation with the client it is charged to.
+/// ZeroMQ calls `release` (from its I/O thread, or from a failed send) once the bytes
+/// are written to the socket or dropped; the client gets them back then.
+struct reply_block {
+  std::shared_ptr<client_state> client;
+  std::size_t size = 0;
+
+  char* data() { return reinterpret_cast<char*>(this + 1); }
+
+  static reply_block* create(const std::shared_ptr<client_state>& client, std::string_view body) {
+    void* memory = ::operator new(sizeof(reply_block) + body.size());
+    auto* block = new (memory) reply_block{client, body.size()};
+    std::memcpy(block->data(), body.data(), body.size());
+    client->charge(body.size());
+    return block;
+  }
+  static void release(void*, void* hint) {
+    auto* block = static_cast<reply_block*>(hint);
+    block->client->release(block->size);
+    block->~reply_block();
+    ::operator delete(block);
+  }
+};
+
+/// A reply on its way out: the routing frames, the encoded map and its client.
 struct outgoing {
   envelope route;
   std::string body;
+  std::shared_ptr<client_state> client;
 };
 
 /// A worker's scratch, reused batch after batch.
 struct worker_buffers {
   std::vector<float> raw, features, outputs;
   std::vector<std::int32_t> labels;
+  std::vector<std::optional<std::string>> unusable; ///< per job; empty: all usable
   std::vector<outgoing> done;
 };
 
@@ -93,13 +175,21 @@ private:
   std::uint64_t total_ = 0;
 };
 
-/// Sends a routed reply without blocking; false when ZeroMQ refused it (the peer is
-/// gone, or its queue is full: the ROUTER is in mandatory mode, so it says so).
-bool send_frames(zmq::socket_t& socket, envelope& route, const std::string& body) {
-  for (auto& frame : route)
-    if (!socket.send(frame, zmq::send_flags::sndmore | zmq::send_flags::dontwait))
+/// Sends a routed reply without blocking; false when ZeroMQ refused it: its queue for the
+/// peer is full (EAGAIN), or the peer has disconnected (EHOSTUNREACH; the ROUTER is in
+/// mandatory mode, so both say so instead of dropping silently). A client leaving while
+/// its request is computed is ordinary, never a failure of the server.
+bool send_frames(zmq::socket_t& socket, envelope& route, zmq::message_t& body) {
+  try {
+    for (auto& frame : route)
+      if (!socket.send(frame, zmq::send_flags::sndmore | zmq::send_flags::dontwait))
+        return false;
+    return socket.send(body, zmq::send_flags::dontwait).has_value();
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EHOSTUNREACH)
       return false;
-  return socket.send(zmq::buffer(body), zmq::send_flags::dontwait).has_value();
+    throw;
+  }
 }
 
 /// Server threads take no asynchronous signals (the process's handlers run elsewhere),
@@ -120,7 +210,6 @@ struct server::impl {
     options.workers = std::max(1, options.workers);
     options.max_batch = std::max<std::uint32_t>(1, options.max_batch);
     options.max_queue = std::max<std::size_t>(1, options.max_queue);
-    per_client_cap = std::max<std::size_t>(1, options.max_queue / 2);
   }
   ~impl() {
     if (wake_fd >= 0)
@@ -129,7 +218,7 @@ struct server::impl {
 
   server_options options;
   std::shared_ptr<model_catalog> catalog;
-  std::size_t per_client_cap = 1;
+  std::shared_ptr<unread_totals> unread = std::make_shared<unread_totals>();
 
   zmq::context_t context{1};
   std::optional<zmq::socket_t> router;
@@ -138,12 +227,20 @@ struct server::impl {
   std::vector<std::thread> workers;
   std::atomic<bool> running{false};
 
-  // The queue, and the batch-forming role (one worker at a time waits for a batch to
-  // fill; the others compute meanwhile).
+  /// Every client the front end has heard from and not yet forgotten (front end only).
+  std::unordered_map<std::string, std::shared_ptr<client_state>> clients;
+  clock_type::time_point last_sweep;
+
+  // The queue: one per client, served round robin (the ring holds the clients with
+  // requests waiting, in turn order; it may also hold clients emptied since the last
+  // batch, which the forming worker drops). And the batch-forming role: one worker at a
+  // time waits for a batch to fill; the others compute meanwhile.
   std::mutex queue_mutex;
   std::condition_variable queue_changed;
-  std::deque<job> queue;
-  std::unordered_map<std::string, std::size_t> queued_by_client;
+  std::vector<std::shared_ptr<client_state>> ring, ring_scratch;
+  std::size_t waiting_count = 0, waiting_bytes = 0;
+  std::size_t active_clients = 0; ///< clients with requests waiting
+  std::vector<job> shed;          ///< the front end's scratch: requests it sheds
   bool forming = false;
   bool stopping = false;
   int idle_workers = 0; ///< workers waiting for a batch to form (not computing)
@@ -165,7 +262,8 @@ struct server::impl {
   worker_buffers front_end_buffers;
 
   // Counters (front end and workers); the histogram under its own lock.
-  std::atomic<std::uint64_t> requests{0}, ok{0}, rows{0}, batches{0}, dropped{0};
+  std::atomic<std::uint64_t> requests{0}, ok{0}, rows{0}, batches{0}, dropped{0}, unread_refused{0};
+  std::atomic<std::size_t> computing{0};
   std::array<std::atomic<std::uint64_t>, wire::error_code_count> errors{};
   mutable std::mutex latency_mutex;
   latency_histogram latency;
@@ -188,6 +286,7 @@ struct server::impl {
       std::vector<outgoing> sending;
       zmq::pollitem_t items[] = {{router->handle(), 0, ZMQ_POLLIN, 0},
                                  {nullptr, wake_fd, ZMQ_POLLIN, 0}};
+      last_sweep = clock_type::now();
       while (running.load(std::memory_order_relaxed)) {
         zmq::poll(items, 2, poll_interval);
         if (items[1].revents & ZMQ_POLLIN)
@@ -195,12 +294,50 @@ struct server::impl {
         if (items[0].revents & ZMQ_POLLIN)
           for (int i = 0; i < front_end_burst && receive_request(req, reply); ++i) {
           }
+        sweep_clients();
       }
     } catch (const std::exception& e) {
       // Only the sockets themselves fail here (a request's own failure is answered
       // `internal` in receive_request); supervision restarts the step.
       fail(std::string("front end: ") + e.what());
     }
+  }
+
+  /// Forgets clients nothing refers to but this table: nothing waiting, nothing in a
+  /// batch, no reply in ZeroMQ (each of those holds a reference). Nobody else can take
+  /// a new reference meanwhile: only the front end looks clients up.
+  void sweep_clients() {
+    const auto now = clock_type::now();
+    if (now - last_sweep < sweep_interval)
+      return;
+    last_sweep = now;
+    for (auto it = clients.begin(); it != clients.end();)
+      it = it->second.use_count() == 1 ? clients.erase(it) : std::next(it);
+  }
+
+  /// The state of the client whose identity frame is `identity` (front end only).
+  const std::shared_ptr<client_state>& client_of(const zmq::message_t& identity) {
+    auto [it, inserted] =
+      clients.try_emplace(std::string(static_cast<const char*>(identity.data()), identity.size()));
+    if (inserted)
+      it->second = std::make_shared<client_state>(unread);
+    return it->second;
+  }
+
+  /// False for a client that is not reading its replies: ZeroMQ holds more than
+  /// max_unread_bytes of them, or more than its share of max_total_unread_bytes while
+  /// all clients together hold more than that.
+  bool reading(const client_state& c) const {
+    const auto mine = c.unread.load(std::memory_order_relaxed);
+    if (mine <= 0)
+      return true;
+    if (static_cast<std::uint64_t>(mine) > options.max_unread_bytes)
+      return false;
+    const auto total = unread->bytes.load(std::memory_order_relaxed);
+    if (static_cast<std::uint64_t>(total) <= options.max_total_unread_bytes)
+      return true;
+    const auto holders = std::max<std::int64_t>(1, unread->clients.load(std::memory_order_relaxed));
+    return static_cast<std::uint64_t>(mine) <= options.max_total_unread_bytes / static_cast<std::uint64_t>(holders);
   }
 
   /// Sends what the workers finished (front-end thread only).
@@ -213,7 +350,7 @@ struct server::impl {
       sending.swap(outbox);
     }
     for (auto& o : sending)
-      send(o.route, o.body);
+      send(o.route, o.client, o.body);
     sending.clear();
   }
 
@@ -257,48 +394,55 @@ struct server::impl {
     if (route.empty())
       return true;
     requests.fetch_add(1, std::memory_order_relaxed);
+    const auto& client = client_of(route.front());
+    if (!reading(*client)) {
+      // Its replies would only pile up in the server: it gets none until it reads.
+      unread_refused.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    }
     const auto accepted = clock_type::now();
     std::string_view body(static_cast<const char*>(part.data()), part.size());
     auto error = wire::decode_request(body, options.limits, req);
     if (error) {
-      answer_error(route, error->id, error->code, error->message, reply);
+      answer_error(route, client, error->id, error->code, error->message, reply);
       return true;
     }
     try {
-      serve(route, accepted, req, reply);
+      serve(route, client, accepted, req, reply);
     } catch (const zmq::error_t&) {
       throw; // the socket itself: not this request's fault
     } catch (const std::exception& e) {
       // Whatever went wrong (the registry unreadable, memory), it is this request's
       // answer, and the front end goes on serving the others.
-      answer_error(route, req.id, wire::error_code::internal, e.what(), reply);
+      answer_error(route, client, req.id, wire::error_code::internal, e.what(), reply);
     }
     return true;
   }
 
   /// Answers or enqueues one decoded request.
-  void serve(envelope& route, clock_type::time_point accepted, wire::request& req, std::string& reply) {
+  void serve(envelope& route, const std::shared_ptr<client_state>& client,
+             clock_type::time_point accepted, wire::request& req, std::string& reply) {
     switch (req.op) {
       case wire::request_op::health:
         wire::encode_health_reply(req.id, reply);
         ok.fetch_add(1, std::memory_order_relaxed);
-        send(route, reply);
+        send(route, client, reply);
         return;
       case wire::request_op::models:
         wire::encode_models_reply(req.id, catalog->list(), reply);
         ok.fetch_add(1, std::memory_order_relaxed);
-        send(route, reply);
+        send(route, client, reply);
         return;
       case wire::request_op::predict:
         break;
     }
     auto found = catalog->find(req.model, req.version);
     if (!found.model) {
-      answer_error(route, req.id, found.code, found.message, reply);
+      answer_error(route, client, req.id, found.code, found.message, reply);
       return;
     }
     if (req.columns != found.model->input_width()) {
-      answer_error(route, req.id, wire::error_code::shape_mismatch,
+      answer_error(route, client, req.id, wire::error_code::shape_mismatch,
                    "model '" + req.model + "' version " + std::to_string(found.model->version) +
                      " takes rows of " + std::to_string(found.model->input_width()) +
                      " values; got " + std::to_string(req.columns),
@@ -306,12 +450,22 @@ struct server::impl {
       return;
     }
     job j;
-    j.client.assign(static_cast<const char*>(route.front().data()), route.front().size());
     j.route = std::move(route);
+    j.client = client;
     j.id = req.id;
     j.model = std::move(found.model);
     j.rows = req.rows;
     j.values.swap(req.values);
+    j.cost = cost_of(j.values.size(), j.rows, j.model->output_width(), j.model->name.size());
+    if (j.cost > options.max_queue_bytes) {
+      // It could never be queued, whatever the load: its size is the problem.
+      answer_error(j.route, client, j.id, wire::error_code::too_large,
+                   "this request would hold " + std::to_string(j.cost) +
+                     " bytes while it waits (its values and its reply); the server holds at "
+                     "most " + std::to_string(options.max_queue_bytes),
+                   reply);
+      return;
+    }
     j.accepted = accepted;
     // Beyond max_deadline_ms a deadline cannot expire in practice (and adding it to a
     // time point would overflow): clients use huge values to mean "none".
@@ -325,15 +479,18 @@ struct server::impl {
       front_end_batch.push_back(std::move(j));
       compute(front_end_batch, front_end_workspace, front_end_buffers);
       for (auto& o : front_end_buffers.done)
-        send(o.route, o.body);
+        send(o.route, o.client, o.body);
       front_end_buffers.done.clear();
     }
   }
 
-  /// Sends a reply (front-end thread only). A client whose ZeroMQ queue is full (it has
-  /// not read 10,000 replies) loses it: counted as dropped, never blocking the others.
-  void send(envelope& route, const std::string& body) {
-    if (!send_frames(*router, route, body))
+  /// Sends a reply (front-end thread only), its bytes charged to `client` until ZeroMQ
+  /// has written them out. A reply ZeroMQ refuses (the client has left, or its queue is
+  /// full: 10,000 replies unread) is dropped and counted, never blocking the others.
+  void send(envelope& route, const std::shared_ptr<client_state>& client, std::string_view body) {
+    auto* block = reply_block::create(client, body);
+    zmq::message_t message(block->data(), block->size, &reply_block::release, block);
+    if (!send_frames(*router, route, message))
       dropped.fetch_add(1, std::memory_order_relaxed);
   }
 
@@ -346,78 +503,144 @@ struct server::impl {
   /// as it was, when the front end should rather compute it at once: it has at most
   /// inline_rows rows, and nothing is queued, forming, computing or waiting on the
   /// socket (under load this never holds, and it costs no lock of its own).
+  ///
+  /// At the bounds (max_queue requests, max_queue_bytes) the request is refused when its
+  /// client would then hold more than its share (the bound over the clients with requests
+  /// waiting, this one included); within its share, it is admitted and the newest request
+  /// of the client holding the most is shed instead (that client is over its share).
   bool enqueue(job& j, std::string& reply) {
+    bool refused = false;
     {
       std::lock_guard<std::mutex> lock(queue_mutex);
-      if (j.rows <= inline_rows && queue.empty() && !forming &&
+      if (j.rows <= inline_rows && waiting_count == 0 && !forming &&
           idle_workers == options.workers && !more_waiting())
         return false;
-      auto& mine = queued_by_client[j.client];
-      if (queue.size() < options.max_queue && mine < per_client_cap) {
-        ++mine;
-        queue.push_back(std::move(j));
+      auto& c = *j.client;
+      const std::size_t cost = j.cost;
+      for (;;) {
+        const bool by_count = waiting_count + 1 > options.max_queue;
+        const bool by_bytes = waiting_bytes + cost > options.max_queue_bytes;
+        if (!by_count && !by_bytes)
+          break;
+        const std::size_t active = active_clients + (c.waiting.empty() ? 1 : 0);
+        const bool over_share = by_count ? (c.waiting.size() + 1) * active > options.max_queue
+                                         : (c.waiting_bytes + cost) * active > options.max_queue_bytes;
+        client_state* victim = over_share ? nullptr : heaviest(by_count);
+        if (victim == nullptr || victim == &c) {
+          refused = true;
+          break;
+        }
+        shed.push_back(take_newest(*victim));
+      }
+      if (!refused) {
+        if (c.waiting.empty())
+          ++active_clients;
+        if (!c.in_ring) {
+          c.in_ring = true;
+          ring.push_back(j.client);
+        }
+        ++waiting_count;
+        waiting_bytes += cost;
+        c.waiting_bytes += cost;
+        c.waiting.push_back(std::move(j));
         last_arrival = clock_type::now();
+        const auto& queued = c.waiting.back();
         // Wake someone only when it changes what a worker would do: a worker can start
         // a batch, or the batch being formed may now be full. A forming worker wakes
         // on its own when the arrivals pause (see next_batch).
-        if (forming && queue.back().model.get() == forming_model)
-          forming_rows += queue.back().rows;
+        if (forming && queued.model.get() == forming_model)
+          forming_rows += queued.rows;
         if ((!forming && idle_workers > 0) || (forming && forming_rows >= options.max_batch))
           queue_changed.notify_all();
-        return true;
       }
-      if (mine == 0)
-        queued_by_client.erase(j.client);
     }
-    answer_error(j.route, j.id, wire::error_code::overloaded,
-                 "the server's queue is full (" + std::to_string(options.max_queue) +
-                   " requests, at most " + std::to_string(per_client_cap) +
-                   " per client); retry later",
-                 reply);
+    for (auto& victim : shed)
+      answer_error(victim.route, victim.client, victim.id, wire::error_code::overloaded,
+                   "shed: the server's queue filled up and this client held the most of it; "
+                   "retry later",
+                   reply);
+    shed.clear();
+    if (refused)
+      answer_error(j.route, j.client, j.id, wire::error_code::overloaded,
+                   "the server's queue is full (" + std::to_string(options.max_queue) +
+                     " requests, " + std::to_string(options.max_queue_bytes) +
+                     " bytes) and this client holds its share of it; retry later",
+                   reply);
     return true;
   }
 
-  void answer_error(envelope& route, std::uint64_t id, wire::error_code code, const std::string& message,
-                    std::string& reply) {
+  /// The client with the most waiting (requests or bytes); queue mutex held.
+  client_state* heaviest(bool by_count) const {
+    client_state* best = nullptr;
+    std::size_t most = 0;
+    for (const auto& c : ring) {
+      const std::size_t held = by_count ? c->waiting.size() : c->waiting_bytes;
+      if (held > most) {
+        most = held;
+        best = c.get();
+      }
+    }
+    return best;
+  }
+
+  /// Removes and returns `c`'s newest waiting request; queue mutex held.
+  job take_newest(client_state& c) {
+    job j = std::move(c.waiting.back());
+    c.waiting.pop_back();
+    unqueue(c, j);
+    if (forming && j.model.get() == forming_model)
+      forming_rows -= std::min<std::uint64_t>(forming_rows, j.rows);
+    return j;
+  }
+
+  /// Bookkeeping for a job that left `c`'s queue; queue mutex held.
+  void unqueue(client_state& c, const job& j) {
+    --waiting_count;
+    waiting_bytes -= j.cost;
+    c.waiting_bytes -= j.cost;
+    if (c.waiting.empty())
+      --active_clients;
+  }
+
+  void answer_error(envelope& route, const std::shared_ptr<client_state>& client, std::uint64_t id,
+                    wire::error_code code, const std::string& message, std::string& reply) {
     errors[static_cast<std::size_t>(code)].fetch_add(1, std::memory_order_relaxed);
     wire::encode_error_reply(id, code, message, reply);
-    send(route, reply);
+    send(route, client, reply);
   }
 
   // ---- workers -----------------------------------------------------------------------
 
   /// Takes the next batch: waiting jobs of one model version, up to max_batch rows,
-  /// waiting for more until max_delay after the oldest was accepted. Empty: stop.
+  /// taken round robin across clients (one request per client per round), starting with
+  /// the client whose turn it is; waits for more until max_delay after the first was
+  /// accepted. Empty: stop.
   std::vector<job> next_batch() {
     std::vector<job> batch;
     std::unique_lock<std::mutex> lock(queue_mutex);
     ++idle_workers;
     if (forming) // the forming worker stops waiting: this one can take what comes next
       queue_changed.notify_all();
-    queue_changed.wait(lock, [&] { return stopping || (!forming && !queue.empty()); });
+    queue_changed.wait(lock, [&] { return stopping || (!forming && waiting_count > 0); });
     --idle_workers;
     if (stopping)
       return batch;
     forming = true;
-    const served_model* model = queue.front().model.get();
+    std::size_t first = 0;
+    while (ring[first]->waiting.empty()) // emptied by shedding since the last batch
+      ++first;
+    const job& oldest = ring[first]->waiting.front();
+    const served_model* model = oldest.model.get();
+    const auto until = oldest.accepted + options.max_delay;
     std::uint32_t rows = 0;
-    const auto until = queue.front().accepted + options.max_delay;
+    std::size_t last = first;
     // Waiting for more rows pays only while every other worker is busy: an idle one
     // would compute the next batch at once. And arrivals come in bursts (clients answer
     // replies with new requests): once no request has come for a quarter of max_delay,
     // the burst is over and waiting longer only adds latency.
     const auto gap = options.max_delay / 4;
     for (;;) {
-      for (auto it = queue.begin(); it != queue.end() && rows < options.max_batch;) {
-        if (it->model.get() == model && (rows == 0 || rows + it->rows <= options.max_batch)) {
-          rows += it->rows;
-          release_client_slot(it->client);
-          batch.push_back(std::move(*it));
-          it = queue.erase(it);
-        } else {
-          ++it;
-        }
-      }
+      take_round_robin(model, first, rows, last, batch);
       forming_model = model;
       forming_rows = rows; // the front end adds what it queues for this model from here
       const auto now = clock_type::now();
@@ -430,15 +653,54 @@ struct server::impl {
     forming = false;
     forming_model = nullptr;
     forming_rows = 0;
-    if (!queue.empty() && idle_workers > 0)
+    next_turn(last + 1);
+    if (waiting_count > 0 && idle_workers > 0)
       queue_changed.notify_all();
     return batch;
   }
 
-  void release_client_slot(const std::string& client) {
-    auto c = queued_by_client.find(client);
-    if (c != queued_by_client.end() && --c->second == 0)
-      queued_by_client.erase(c);
+  /// Adds to `batch` the waiting requests for `model` at the heads of the clients' queues,
+  /// in rounds over the ring from `first`, one per client per round, until max_batch rows
+  /// or a round takes nothing; `last` becomes the index of the last client taken from.
+  /// Queue mutex held.
+  void take_round_robin(const served_model* model, std::size_t first, std::uint32_t& rows,
+                        std::size_t& last, std::vector<job>& batch) {
+    for (bool took = true; took && rows < options.max_batch;) {
+      took = false;
+      const std::size_t n = ring.size(); // the front end may have appended clients
+      for (std::size_t k = 0; k < n && rows < options.max_batch; ++k) {
+        const std::size_t i = (first + k) % n;
+        auto& c = *ring[i];
+        if (c.waiting.empty())
+          continue;
+        auto& head = c.waiting.front();
+        if (head.model.get() != model || (rows > 0 && rows + head.rows > options.max_batch))
+          continue;
+        rows += head.rows;
+        batch.push_back(std::move(head));
+        c.waiting.pop_front();
+        unqueue(c, batch.back());
+        computing.fetch_add(1, std::memory_order_relaxed);
+        last = i;
+        took = true;
+      }
+    }
+  }
+
+  /// Rotates the ring so that the client at `next` (modulo its size) has the next turn,
+  /// and drops the clients with nothing waiting. Queue mutex held.
+  void next_turn(std::size_t next) {
+    const std::size_t n = ring.size();
+    ring_scratch.clear();
+    for (std::size_t k = 0; k < n; ++k) {
+      auto& c = ring[(next + k) % n];
+      if (c->waiting.empty())
+        c->in_ring = false;
+      else
+        ring_scratch.push_back(std::move(c));
+    }
+    ring.swap(ring_scratch);
+    ring_scratch.clear();
   }
 
   void run_worker() {
@@ -451,7 +713,10 @@ struct server::impl {
         if (batch.empty())
           return;
         compute(batch, workspace, buffers);
+        const auto answered = batch.size();
+        batch.clear(); // the jobs' references to their clients go with them
         post_replies(buffers.done);
+        computing.fetch_sub(answered, std::memory_order_relaxed);
       }
     } catch (const std::exception& e) {
       fail(std::string("worker: ") + e.what());
@@ -468,7 +733,7 @@ struct server::impl {
         errors[static_cast<std::size_t>(wire::error_code::deadline_exceeded)].fetch_add(1);
         const auto waited =
           std::chrono::duration_cast<std::chrono::milliseconds>(now - j.accepted).count();
-        b.done.push_back({std::move(j.route), {}});
+        b.done.push_back({std::move(j.route), {}, std::move(j.client)});
         wire::encode_error_reply(j.id, wire::error_code::deadline_exceeded,
                      "waited " + std::to_string(waited) + " ms, past its deadline",
                      b.done.back().body);
@@ -491,6 +756,7 @@ struct server::impl {
         at += j->values.size();
       }
       m.features.build(b.raw.data(), total, b.features);
+      find_unusable(m, live, total, b);
       b.outputs.resize(static_cast<std::size_t>(total) * width);
       m.net.predict(b.features.data(), static_cast<int>(total), b.outputs.data(), ws);
       if (m.classifier) {
@@ -501,27 +767,57 @@ struct server::impl {
     } catch (const std::exception& e) {
       for (auto* j : live) {
         errors[static_cast<std::size_t>(wire::error_code::internal)].fetch_add(1);
-        b.done.push_back({std::move(j->route), {}});
+        b.done.push_back({std::move(j->route), {}, std::move(j->client)});
         wire::encode_error_reply(j->id, wire::error_code::internal, std::string("computing failed: ") + e.what(),
                      b.done.back().body);
       }
       return;
     }
     batches.fetch_add(1, std::memory_order_relaxed);
-    rows.fetch_add(total, std::memory_order_relaxed);
-    std::uint32_t first = 0;
-    for (auto* j : live) {
-      b.done.push_back({std::move(j->route), {}});
-      wire::encode_prediction_reply(j->id, m.name, m.version,
-                        b.outputs.data() + static_cast<std::size_t>(first) * width, j->rows, width,
-                        m.classifier ? b.labels.data() + first : nullptr, b.done.back().body);
+    std::uint32_t first = 0, computed = 0;
+    std::size_t answered = 0;
+    for (std::size_t k = 0; k < live.size(); ++k) {
+      auto* j = live[k];
+      b.done.push_back({std::move(j->route), {}, std::move(j->client)});
+      if (!b.unusable.empty() && b.unusable[k]) {
+        // Its rows were computed with the others (rows never mix), but are garbage.
+        errors[static_cast<std::size_t>(wire::error_code::bad_request)].fetch_add(1);
+        wire::encode_error_reply(j->id, wire::error_code::bad_request, *b.unusable[k],
+                                 b.done.back().body);
+      } else {
+        wire::encode_prediction_reply(j->id, m.name, m.version,
+                          b.outputs.data() + static_cast<std::size_t>(first) * width, j->rows, width,
+                          m.classifier ? b.labels.data() + first : nullptr, b.done.back().body);
+        computed += j->rows;
+        ++answered;
+      }
       first += j->rows;
     }
-    ok.fetch_add(live.size(), std::memory_order_relaxed);
+    rows.fetch_add(computed, std::memory_order_relaxed);
+    ok.fetch_add(answered, std::memory_order_relaxed);
     const auto done = clock_type::now();
     std::lock_guard<std::mutex> lock(latency_mutex);
-    for (auto* j : live)
-      latency.add(done - j->accepted);
+    for (std::size_t k = 0; k < live.size(); ++k)
+      if (b.unusable.empty() || !b.unusable[k])
+        latency.add(done - live[k]->accepted);
+  }
+
+  /// Fills `b.unusable` (one entry per live job, the reason its rows cannot be computed)
+  /// when some value of the batch is NaN or infinite and the model cannot use it; leaves
+  /// it empty when every value is usable (one pass over the batch: the common case).
+  static void find_unusable(const served_model& m, const std::vector<job*>& live,
+                            std::uint32_t total, worker_buffers& b) {
+    b.unusable.clear();
+    if (!m.features.find_unusable(b.raw.data(), b.features.data(), total))
+      return;
+    b.unusable.resize(live.size());
+    std::size_t first = 0;
+    for (std::size_t k = 0; k < live.size(); ++k) {
+      b.unusable[k] = m.features.find_unusable(b.raw.data() + first * m.input_width(),
+                                               b.features.data() + first * m.features.feature_width(),
+                                               live[k]->rows);
+      first += live[k]->rows;
+    }
   }
 
   /// Binary classifiers answer P(class 1) in one column: label 1 from 0.5 up.
@@ -547,9 +843,10 @@ void server::start() {
                              "share; use tcp:// or ipc://");
   s.router.emplace(s.context, zmq::socket_type::router);
   s.router->set(zmq::sockopt::linger, 0);
-  // Replies queued per client before ZeroMQ refuses more: enough for a client that sends
-  // a burst before reading. Mandatory routing makes a refusal visible (counted as
-  // dropped) instead of silent.
+  // Replies queued per client before ZeroMQ refuses more: a backstop in messages (a
+  // client that does not read is stopped by max_unread_bytes first, unless its replies
+  // are tiny). Mandatory routing makes a refusal visible (counted as dropped) instead of
+  // silent.
   s.router->set(zmq::sockopt::sndhwm, 10000);
   s.router->set(zmq::sockopt::router_mandatory, 1);
   s.router->set(zmq::sockopt::maxmsgsize,
@@ -591,12 +888,17 @@ void server::stop() {
   for (auto& w : s.workers)
     w.join();
   s.workers.clear();
-  s.queue.clear();
-  s.queued_by_client.clear();
+  for (auto& c : s.ring)
+    c->waiting.clear(); // (its jobs refer to it)
+  for (auto& [identity, c] : s.clients)
+    c->waiting.clear();
+  s.ring.clear();
+  s.clients.clear();
+  s.waiting_count = s.waiting_bytes = s.active_clients = 0;
   s.forming = false;
   s.forming_rows = 0;
-  s.router.reset();
   s.outbox.clear();
+  s.router.reset();
 }
 
 std::string server::endpoint() const { return impl_->bound; }
@@ -611,9 +913,14 @@ server_stats server::stats() const {
   out.rows = s.rows.load();
   out.batches = s.batches.load();
   out.dropped = s.dropped.load();
+  out.unread_refused = s.unread_refused.load();
+  out.unread_bytes = static_cast<std::size_t>(std::max<std::int64_t>(0, s.unread->bytes.load()));
   {
+    // computing grows under the lock as the queue shrinks: read together, they add up.
     std::lock_guard<std::mutex> lock(s.queue_mutex);
-    out.queued = s.queue.size();
+    out.queued = s.waiting_count;
+    out.queued_bytes = s.waiting_bytes;
+    out.computing = s.computing.load();
   }
   std::lock_guard<std::mutex> lock(s.latency_mutex);
   out.latency_p50_ms = s.latency.quantile_ms(0.50);

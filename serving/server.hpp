@@ -9,21 +9,33 @@
 // - Only the front-end thread touches the ROUTER socket; workers hand replies back
 //   through a locked outbox and wake it with an eventfd it polls beside the socket
 //   (one wake-up per batch), so no socket is shared between threads.
-// - Every request gets exactly one reply (unless the server stops first, or the client
-//   has left 10,000 replies unread: those are dropped and counted): malformed input,
-//   unknown models, a full queue (`overloaded`), expired deadlines and failures while
-//   serving (`internal`) are answered, and never affect other requests.
+// - Every request gets exactly one reply, except when the server stops first, the client
+//   has disconnected or left 10,000 replies unread (the reply is dropped and counted), or
+//   the client is not reading its replies (below): malformed input, unknown models, a
+//   full queue (`overloaded`), expired deadlines and failures while serving (`internal`)
+//   are answered, and never affect other requests.
 // - A request resolves its model version when it is accepted and keeps it: a version
 //   published meanwhile serves only requests accepted after it.
-// - Memory is bounded: at most `max_queue` requests wait (at most half of them from one
-//   client), each at most `limits.max_bytes`; ZeroMQ drops connections that send
-//   messages over twice that (ZMQ_MAXMSGSIZE).
+// - Fair queuing: each connection (client) has its own queue, and workers take requests
+//   round robin across connections. When a request would take the waiting requests past
+//   `max_queue` or `max_queue_bytes`, it is refused (`overloaded`) if its client would
+//   then hold more than its fair share (the bound divided by the clients with requests
+//   waiting); otherwise it is admitted and the newest waiting request of the client
+//   holding the most is shed (answered `overloaded`). So a client within its share is
+//   never shed, however many connections the others open.
+// - Memory is bounded in bytes: waiting requests by `max_queue_bytes` (their values and
+//   the replies they will get, so a reply larger than its request counts too); replies by what
+//   ZeroMQ holds unsent per connection, measured exactly (each reply's buffer is handed
+//   to ZeroMQ with a free callback that gives its bytes back once written to the socket).
+//   A client holding more than `max_unread_bytes`, or more than its share of
+//   `max_total_unread_bytes` while all clients together hold more than that, is not
+//   reading: its requests are discarded unanswered (counted) until it reads.
 // - A request of a few rows that finds every worker idle and nothing queued is computed
 //   by the front end at once (it could not have been batched with anything).
 // - A worker forms a batch from waiting requests of the same model version, up to
-//   `max_batch` rows, waiting at most `max_delay` after the oldest request's arrival,
-//   and closing it early once no request has come for a quarter of `max_delay` (the
-//   burst is over; waiting longer only adds latency).
+//   `max_batch` rows, waiting at most `max_delay` after the first one's arrival, and
+//   closing it early once no request has come for a quarter of `max_delay` (the burst
+//   is over; waiting longer only adds latency).
 // - `start`, `stop` and `stats` may be called from any thread; `stop` joins everything.
 #pragma once
 
@@ -45,7 +57,10 @@ struct server_options {
   int workers = 1;
   std::uint32_t max_batch = 64;              ///< rows per batch; 1 disables batching
   std::chrono::microseconds max_delay{500};  ///< 0: batch only what is already waiting
-  std::size_t max_queue = 2048;              ///< waiting requests; beyond: overloaded
+  std::size_t max_queue = 2048;              ///< waiting requests, server-wide
+  std::size_t max_queue_bytes = std::size_t{256} << 20; ///< their values and replies-to-be
+  std::size_t max_unread_bytes = std::size_t{8} << 20;  ///< replies held for one client
+  std::size_t max_total_unread_bytes = std::size_t{64} << 20; ///< ... for all clients
   wire::request_limits limits;
 };
 
@@ -56,7 +71,11 @@ struct server_stats {
   std::uint64_t rows = 0;       ///< rows computed
   std::uint64_t batches = 0;    ///< batches computed
   std::uint64_t dropped = 0;    ///< replies ZeroMQ refused (client gone, or 10,000 unread)
+  std::uint64_t unread_refused = 0; ///< requests discarded: their client was not reading
   std::size_t queued = 0;       ///< waiting now
+  std::size_t queued_bytes = 0; ///< what they cost (values, replies-to-be, 256 B each)
+  std::size_t computing = 0;    ///< taken by a worker (into a batch forming or computing), not yet answered
+  std::size_t unread_bytes = 0; ///< replies ZeroMQ holds, not yet written to sockets
   double latency_p50_ms = 0;    ///< predict replies, accepted -> answered, whole lifetime
   double latency_p99_ms = 0;
 };

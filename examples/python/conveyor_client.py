@@ -293,7 +293,8 @@ class Client:
 
 def _read_csv(path: str) -> list:
     """Rows of floats from a CSV file ('-' for stdin). A first line that is not all
-    numbers is taken as a header and skipped; an empty cell is a missing value (NaN)."""
+    numbers is taken as a header and skipped; an empty cell is a missing value (NaN), which
+    the server accepts only in columns the model imputes (bad_request elsewhere)."""
     import csv
     import sys
 

@@ -2,10 +2,15 @@
 // metrics, and an endpoint it cannot bind. (The server itself: tests/serving;
 // the step in a real run: tests/integration/serving_test.cpp.)
 #include "actors/inference.hpp"
+#include "client/client.hpp"
+#include "serving/registry.hpp"
 #include "step_harness.hpp"
 #include "tests/compute/test_models.hpp"
 
 #include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <fstream>
 
 using namespace conveyor;
 
@@ -15,6 +20,19 @@ std::unique_ptr<step> make_inference(std::map<std::string, dsl::value> params = 
   if (params.count("endpoint") == 0)
     params["endpoint"] = std::string("tcp://127.0.0.1:*");
   return test::make_step(inference_kind(), std::move(params));
+}
+
+/// The endpoint the step logged it serves on ("serving on tcp://127.0.0.1:PORT (...").
+std::string served_endpoint(const test::fake_context& ctx) {
+  const std::string marker = "serving on ";
+  for (const auto& line : ctx.info) {
+    const auto at = line.find(marker);
+    if (at != std::string::npos) {
+      const auto from = at + marker.size();
+      return line.substr(from, line.find(' ', from) - from);
+    }
+  }
+  return {};
 }
 
 model_message message(std::string artifact, std::uint64_t version) {
@@ -27,7 +45,7 @@ model_message message(std::string artifact, std::uint64_t version) {
 
 BOOST_AUTO_TEST_SUITE(inference_suite)
 
-BOOST_AUTO_TEST_CASE(a_model_that_cannot_be_served_is_counted_and_the_step_keeps_serving) {
+BOOST_AUTO_TEST_CASE(a_model_that_cannot_be_served_is_counted_and_the_step_keeps_answering) {
   auto s = make_inference();
   test::fake_context ctx;
   test::collector out;
@@ -39,9 +57,41 @@ BOOST_AUTO_TEST_CASE(a_model_that_cannot_be_served_is_counted_and_the_step_keeps
   BOOST_TEST(ctx.rejected == 2u);
   s->consume_model(0, message(test::logistic_bytes(1), 1), out); // a replay: nothing new
   BOOST_TEST(ctx.rejected == 2u);
+
+  // Still serving version 1, over the socket: P(y = 1) = sigmoid(w x) with w = 1.
+  client::client c(served_endpoint(ctx));
+  auto r = c.predict("m", {{2.0f}, {-3.0f}});
+  BOOST_TEST_REQUIRE(r.ok, r.error.code + ": " + r.error.message);
+  BOOST_TEST(r.version == 1u);
+  BOOST_TEST(r.labels == (std::vector<std::int32_t>{1, 0}), boost::test_tools::per_element());
+  BOOST_TEST(r.row(0)[0] == 1.0f / (1.0f + std::exp(-2.0f)), boost::test_tools::tolerance(1e-6f));
+  auto models = c.models();
+  BOOST_TEST_REQUIRE(models.models.size() == 1u);
+  BOOST_TEST(models.models[0].version == 1u);
+
   s->tick();
-  BOOST_TEST(ctx.metrics.at("requests") == 0.0);
+  BOOST_TEST(ctx.metrics.at("requests") == 2.0);
+  BOOST_TEST(ctx.metrics.at("ok") == 2.0);
+  BOOST_TEST(ctx.metrics.at("rows") == 2.0);
   BOOST_TEST(ctx.metrics.count("latency_p99_ms") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_garbage_newest_registry_version_is_logged_and_the_newest_good_one_served) {
+  test::temp_dir dir;
+  serving::registry reg(dir.file("models"));
+  reg.publish("m", test::logistic_bytes(1));
+  auto v2 = reg.publish("m", test::logistic_bytes(2));
+  std::ofstream(v2.path, std::ios::binary | std::ios::trunc) << std::string(3000, '\x5a');
+  auto s = make_inference({{"registry", dir.file("models")}});
+  test::fake_context ctx;
+  s->open(ctx);
+  BOOST_TEST_REQUIRE(ctx.warnings.size() == 1u);
+  BOOST_TEST(ctx.warnings[0].find("2.model") != std::string::npos, ctx.warnings[0]);
+  BOOST_TEST(ctx.info.back().find("models: m v1") != std::string::npos, ctx.info.back());
+  client::client c(served_endpoint(ctx));
+  auto pinned = c.predict("m", {{2.0f}}, 1);
+  BOOST_TEST(pinned.ok, pinned.error.code + ": " + pinned.error.message);
+  BOOST_TEST(c.predict("m", {{2.0f}}).version == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(an_endpoint_that_cannot_be_bound_fails_the_step_naming_it) {
@@ -64,6 +114,16 @@ BOOST_AUTO_TEST_CASE(out_of_range_parameters_are_refused_by_name) {
                         [](const step_failure& e) {
                           return std::string(e.what()).find("'max_request_bytes'") != std::string::npos;
                         });
+  for (const char* key : {"max_model_bytes", "max_queue_bytes", "max_unread_bytes", "max_total_unread_bytes"}) {
+    BOOST_CHECK_EXCEPTION(make_inference({{key, dsl::size_value{100ull << 30}}}), step_failure,
+                          [&](const step_failure& e) {
+                            return std::string(e.what()).find(std::string("'") + key + "'") != std::string::npos;
+                          });
+    BOOST_CHECK_EXCEPTION(make_inference({{key, dsl::size_value{10}}}), step_failure,
+                          [&](const step_failure& e) {
+                            return std::string(e.what()).find(std::string("'") + key + "'") != std::string::npos;
+                          });
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -175,7 +175,7 @@ BOOST_AUTO_TEST_CASE(bad_input_exits_2_with_one_line_on_stderr) {
   BOOST_TEST(serving::registry(root).versions("fashion").size() == 2u);
 }
 
-BOOST_AUTO_TEST_CASE(a_corrupt_version_is_reported_and_show_exits_1) {
+BOOST_AUTO_TEST_CASE(a_corrupt_newest_version_is_listed_as_skipped_and_show_exits_1) {
   test_registry registry("models-corrupt");
   const auto root = registry.root();
   const auto path = root + "/fashion/2.model";
@@ -185,9 +185,36 @@ BOOST_AUTO_TEST_CASE(a_corrupt_version_is_reported_and_show_exits_1) {
   auto show = run_conveyor({"models", "show", "fashion", "--registry", root});
   BOOST_TEST(show.status == 1);
   BOOST_TEST(show.err.find("checksum mismatch") != std::string::npos, show.err);
+
+  // LATEST is what a server serves: version 1; version 2 is named below the table.
   auto list = run_conveyor({"models", "list", "--registry", root});
   BOOST_TEST(list.status == 0, list.err);
-  BOOST_TEST(list.out.find("invalid") != std::string::npos, list.out);
+  const auto fashion = list.out.find("\nfashion ");
+  BOOST_TEST_REQUIRE(fashion != std::string::npos, list.out);
+  const auto line = list.out.substr(fashion + 1, list.out.find('\n', fashion + 1) - fashion - 1);
+  BOOST_TEST(line.find("fashion  1 ") == 0u, line);
+  BOOST_TEST(line.find(" mlp ") != std::string::npos, line);
+  BOOST_TEST(list.out.find("fashion:2 cannot be loaded, servers skip it: " + path +
+                           ": checksum mismatch") != std::string::npos,
+             list.out);
+
+  auto j = run_conveyor({"models", "list", "--registry", root, "--json"});
+  BOOST_TEST_REQUIRE(j.status == 0, j.err);
+  auto models = nlohmann::json::parse(j.out);
+  BOOST_TEST(models[0]["latest"] == 1);
+  BOOST_TEST(models[0]["versions"] == nlohmann::json::array({1, 2}));
+  BOOST_TEST(models[0]["unloadable"][0]["version"] == 2);
+  BOOST_TEST(models[0]["unloadable"][0]["error"].get<std::string>().find("checksum mismatch") !=
+             std::string::npos);
+  BOOST_TEST(!models[1].contains("unloadable"));
+
+  // No version loads: LATEST is "-" and every version is named.
+  const auto first = root + "/fashion/1.model";
+  std::ofstream(first, std::ios::binary | std::ios::trunc) << "garbage";
+  auto none = run_conveyor({"models", "list", "--registry", root});
+  BOOST_TEST(none.status == 0, none.err);
+  BOOST_TEST(none.out.find("fashion  -  ") != std::string::npos, none.out);
+  BOOST_TEST(none.out.find("fashion:1 cannot be loaded") != std::string::npos, none.out);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -16,6 +16,8 @@
 #include <regex>
 #include <thread>
 
+#include <sys/stat.h>
+
 using namespace conveyor::testing;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
@@ -207,6 +209,85 @@ BOOST_AUTO_TEST_CASE(a_version_published_during_a_load_run_swaps_in_with_no_fail
   p.signal(SIGTERM);
   BOOST_TEST(p.wait(30s) == 0, p.err());
   BOOST_TEST(p.err().find("now serving 'points' version 2") != std::string::npos, p.err());
+}
+
+BOOST_AUTO_TEST_CASE(a_garbage_newest_version_is_logged_and_the_newest_good_one_served) {
+  auto dir = scratch_dir("garbage_newest");
+  conveyor::serving::registry reg(dir + "/registry");
+  reg.publish("points", conveyor::compute::model_file::encode(logistic_points(1.0f)));
+  auto v2 = reg.publish("points", conveyor::compute::model_file::encode(logistic_points(2.0f)));
+  std::string noise(4096, '\0');
+  std::mt19937 rng(11);
+  for (auto& c : noise)
+    c = static_cast<char>(rng());
+  std::ofstream(v2.path, std::ios::binary | std::ios::trunc) << noise;
+  child_process p{conveyor_binary(),
+                  {"run", source_dir() + "/examples/serve.flow", "--set",
+                   "registry=" + dir + "/registry", "--set", "endpoint=tcp://127.0.0.1:*"},
+                  dir, dir};
+  conveyor::client::client c(wait_for_endpoint(p));
+  BOOST_TEST(p.err().find("models: points v1") != std::string::npos, p.err());
+  BOOST_TEST(p.err().find("2.model") != std::string::npos, p.err());
+  auto latest = c.predict("points", {{4.0f, 3.0f}});
+  BOOST_TEST(latest.ok, latest.error.code + ": " + latest.error.message);
+  BOOST_TEST(latest.version == 1u);
+  auto pinned = c.predict("points", {{4.0f, 3.0f}}, 1);
+  BOOST_TEST(pinned.ok, pinned.error.code + ": " + pinned.error.message);
+  auto bad = c.predict("points", {{4.0f, 3.0f}}, 2);
+  BOOST_TEST(bad.error.code == "internal");
+  auto listed = run_conveyor({"models", "list", "--registry", dir + "/registry"});
+  BOOST_TEST(listed.out.find("points:2 cannot be loaded") != std::string::npos, listed.out);
+  p.signal(SIGTERM);
+  BOOST_TEST(p.wait(30s) == 0, p.err());
+}
+
+BOOST_AUTO_TEST_CASE(conveyor_infer_streams_its_csv_and_answers_rows_before_the_input_ends) {
+  // The rows come through a FIFO the test keeps open: the first answer must be printed
+  // while more input may still come.
+  auto dir = scratch_dir("infer_stream");
+  conveyor::serving::registry reg(dir + "/registry");
+  reg.publish("points", conveyor::compute::model_file::encode(logistic_points(1.0f)));
+  child_process server{conveyor_binary(),
+                       {"run", source_dir() + "/examples/serve.flow", "--set",
+                        "registry=" + dir + "/registry", "--set", "endpoint=tcp://127.0.0.1:*"},
+                       dir, dir};
+  const auto endpoint = wait_for_endpoint(server);
+  const auto fifo = dir + "/rows.fifo";
+  BOOST_REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  child_process infer{conveyor_binary(),
+                      {"infer", "--endpoint", endpoint, "--model", "points", "--csv", fifo,
+                       "--rows-per-request", "1"},
+                      dir, dir};
+  {
+    std::ofstream rows(fifo); // opens once infer opens it for reading
+    rows << "x0,x1\n4,3\n" << std::flush;
+    bool answered = false;
+    for (int i = 0; i < 600 && !answered; ++i) {
+      answered = infer.out().find("row 1: label 1") != std::string::npos;
+      if (!answered)
+        std::this_thread::sleep_for(50ms);
+    }
+    BOOST_TEST(answered, "no answer while the input was open: " << infer.err());
+    rows << "-1,-2\n";
+  }
+  BOOST_TEST(infer.wait(30s) == 0, infer.err());
+  BOOST_TEST(infer.out().find("row 2: label 0") != std::string::npos, infer.out());
+  server.signal(SIGTERM);
+  BOOST_TEST(server.wait(30s) == 0, server.err());
+}
+
+BOOST_AUTO_TEST_CASE(conveyor_infer_refuses_a_line_too_long_without_reading_the_input_whole) {
+  // /dev/zero has no line end: the reader must stop at its line limit. The address-space
+  // limit keeps a reader that buffers everything from taking the machine's memory.
+  auto dir = scratch_dir("infer_zero");
+  child_process infer{"/bin/sh",
+                      {"-c", "ulimit -v 1048576; exec \"$0\" infer --endpoint tcp://127.0.0.1:9 "
+                             "--model m --csv /dev/zero",
+                       conveyor_binary()},
+                      dir, dir};
+  BOOST_TEST(infer.wait(60s) == 2, infer.err());
+  BOOST_TEST(infer.err().find("error: /dev/zero:1: a line longer than 4 MiB") != std::string::npos,
+             infer.err());
 }
 
 BOOST_AUTO_TEST_CASE(an_endpoint_that_cannot_be_bound_fails_the_run_naming_it) {

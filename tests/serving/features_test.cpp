@@ -8,6 +8,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <limits>
 #include <random>
 
 using namespace conveyor;
@@ -128,6 +129,62 @@ BOOST_AUTO_TEST_CASE(a_model_without_preprocessing_takes_rows_as_they_are) {
   std::vector<float> raw{1, 2, 3, 4, 5, 6, 7, 8}, out;
   fb.build(raw.data(), 2, out);
   BOOST_TEST(out == raw);
+}
+
+BOOST_AUTO_TEST_CASE(unusable_values_are_named_by_row_and_column_and_imputed_or_dropped_ones_pass) {
+  // a: imputed; b: min_max then clip; c: dropped; d: scaled twice; e: as it is.
+  auto a = artifact_with_every_numeric_op();
+  a.preprocessing.ops.push_back(op(column_op::kind::scale, "e", 1e30));
+  feature_builder fb(a);
+  const float nan = std::nanf(""), inf = std::numeric_limits<float>::infinity();
+  std::vector<float> raw(3 * 5, 1.0f);
+  auto unusable = [&]() {
+    std::vector<float> features;
+    fb.build(raw.data(), 3, features);
+    return fb.find_unusable(raw.data(), features.data(), 3);
+  };
+  BOOST_TEST(!unusable());
+  raw[0 * 5 + 0] = nan; // a missing "a" is imputed
+  raw[1 * 5 + 2] = nan; // "c" is dropped: never looked at
+  raw[2 * 5 + 2] = -inf;
+  BOOST_TEST(!unusable());
+
+  raw[2 * 5 + 3] = nan;
+  auto missing = unusable();
+  BOOST_REQUIRE(missing);
+  BOOST_TEST(*missing == "row 2, column 3 ('d'): NaN (a missing value), and the model's "
+                         "preprocessing does not impute this column");
+  raw[2 * 5 + 3] = 1;
+
+  raw[1 * 5 + 1] = inf; // clipped to a number, but an infinity is no input
+  auto infinite = unusable();
+  BOOST_REQUIRE(infinite);
+  BOOST_TEST(*infinite == "row 1, column 1 ('b'): infinity is not a usable value");
+  raw[1 * 5 + 1] = 1;
+
+  raw[0 * 5 + 4] = 1e10f; // times 1e30 overflows float
+  auto overflow = unusable();
+  BOOST_REQUIRE(overflow);
+  BOOST_TEST(*overflow == "row 0, column 4 ('e'): 1e+10 is out of range: the model's "
+                          "preprocessing makes it infinite");
+  raw[0 * 5 + 4] = 1;
+  BOOST_TEST(!unusable());
+}
+
+BOOST_AUTO_TEST_CASE(all_finite_finds_a_nan_or_an_infinity_anywhere) {
+  std::vector<float> v(1000, 2.5f);
+  BOOST_TEST(all_finite(v.data(), v.size()));
+  for (float bad : {std::nanf(""), std::numeric_limits<float>::infinity(),
+                    -std::numeric_limits<float>::infinity()}) {
+    for (std::size_t at : {std::size_t{0}, std::size_t{517}, std::size_t{999}}) {
+      auto w = v;
+      w[at] = bad;
+      BOOST_TEST(!all_finite(w.data(), w.size()));
+    }
+  }
+  v[3] = std::numeric_limits<float>::max();
+  v[4] = std::numeric_limits<float>::denorm_min();
+  BOOST_TEST(all_finite(v.data(), v.size()));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

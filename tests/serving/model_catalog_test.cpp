@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <filesystem>
+#include <fstream>
 
 using namespace conveyor::serving;
 using namespace conveyor::wire;
@@ -117,6 +118,51 @@ BOOST_AUTO_TEST_CASE(an_artifact_that_does_not_decode_is_refused_with_the_reason
   model_catalog c;
   BOOST_CHECK_THROW(c.add("m", 1, "not a model"), std::invalid_argument);
   BOOST_TEST(!c.find("m", 0).model);
+}
+
+BOOST_AUTO_TEST_CASE(a_damaged_newest_version_is_reported_and_the_newest_good_one_served) {
+  auto dir = fs::temp_directory_path() / ("conveyor_catalog_fallback_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  registry reg(dir.string());
+  reg.publish("m", encoded(tiny_classifier(1)));
+  auto v2 = reg.publish("m", encoded(tiny_classifier(2)));
+  auto v3 = reg.publish("m", encoded(tiny_classifier(3)));
+  fs::resize_file(v3.path, 200);                          // truncated
+  std::ofstream(v2.path, std::ios::binary | std::ios::trunc) << std::string(5000, '\x93'); // garbage
+  model_catalog c(dir.string());
+  auto problems = c.load_latest();
+  BOOST_REQUIRE_EQUAL(problems.size(), 2u);
+  BOOST_TEST(problems[0].find("3.model") != std::string::npos, problems[0]);
+  BOOST_TEST(problems[1].find("2.model") != std::string::npos, problems[1]);
+  BOOST_TEST(c.find("m", 0).model->version == 1u);
+  BOOST_TEST(c.find("m", 1).model->version == 1u);
+  BOOST_TEST(c.find("m", 2).code == error_code::internal);
+  BOOST_TEST(c.list().at(0).version == 1u);
+  BOOST_TEST(c.refresh().problems.empty()); // reported once
+  reg.publish("m", encoded(tiny_classifier(4)));
+  auto r = c.refresh();
+  BOOST_REQUIRE_EQUAL(r.loaded.size(), 1u);
+  BOOST_TEST(r.loaded[0].version == 4u);
+  BOOST_TEST(c.find("m", 0).model->version == 4u);
+  fs::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(model_files_over_the_limit_are_not_served_and_the_reason_names_the_limit) {
+  auto dir = fs::temp_directory_path() / ("conveyor_catalog_limit_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  registry reg(dir.string());
+  const auto bytes = encoded(tiny_classifier(1));
+  reg.publish("m", bytes);
+  model_catalog c(dir.string(), 4, bytes.size() - 1);
+  auto problems = c.load_latest();
+  BOOST_REQUIRE_EQUAL(problems.size(), 1u);
+  BOOST_TEST(problems[0].find("the limit is " + std::to_string(bytes.size() - 1)) != std::string::npos,
+             problems[0]);
+  BOOST_CHECK_EXCEPTION(c.add("n", 1, bytes), std::invalid_argument, [](const std::invalid_argument& e) {
+    return std::string(e.what()).find("too large") != std::string::npos;
+  });
+  BOOST_TEST(c.list().empty());
+  fs::remove_all(dir);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -56,6 +56,46 @@ void touch(const std::string& path, const std::string& text = "x") {
   std::ofstream(path, std::ios::binary) << text;
 }
 
+/// The process's peak resident memory since the last reset, in bytes (Linux).
+std::uint64_t peak_rss() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0)
+      return std::stoull(line.substr(6)) * 1024;
+  return 0;
+}
+void reset_peak_rss() { std::ofstream("/proc/self/clear_refs") << "5"; }
+
+/// `bytes` at `path`, then a hole of `hole` bytes (sparse: no disk, reads as zeros), then
+/// `tail`.
+void write_with_hole(const std::string& path, const std::string& bytes, std::uint64_t hole,
+                     const std::string& tail = {}) {
+  {
+    std::ofstream(path, std::ios::binary) << bytes;
+  }
+  std::filesystem::resize_file(path, bytes.size() + hole);
+  std::ofstream(path, std::ios::binary | std::ios::in | std::ios::ate) << tail;
+}
+
+/// A model file's last 14 bytes: the key "checksum" and its uint32.
+std::string trailer_of(const std::string& model) { return model.substr(model.size() - 14); }
+
+/// `body` (a model map without its trailer) closed with a trailer holding its CRC-32.
+std::string with_trailer(const std::string& body) {
+  std::uint32_t crc = 0xffffffffu;
+  for (unsigned char byte : body) {
+    crc ^= byte;
+    for (int k = 0; k < 8; ++k)
+      crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+  }
+  crc ^= 0xffffffffu;
+  std::string out = body + "\xa8" "checksum" "\xce";
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((crc >> shift) & 0xff));
+  return out;
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(registry_suite)
@@ -266,6 +306,97 @@ BOOST_AUTO_TEST_CASE(io_failures_throw_runtime_errors_naming_the_path) {
   } catch (const std::runtime_error& e) {
     BOOST_TEST(std::string(e.what()).find(tmp.path() + "/file") != std::string::npos, e.what());
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_file_over_the_limit_or_without_a_trailer_is_refused_without_being_read) {
+  temp_dir tmp;
+  registry r(tmp.path());
+  r.publish("m", model_bytes(1));
+  // 256 MiB of zeros (sparse): no trailer, so nothing beyond it is read.
+  write_with_hole(r.path_of("m", 2), {}, std::uint64_t{256} << 20);
+  reset_peak_rss();
+  const auto before = peak_rss();
+  auto zeros = r.load("m", 2);
+  BOOST_TEST(!zeros);
+  BOOST_TEST(zeros.error.find("no checksum at the end") != std::string::npos, zeros.error);
+  auto limited = r.load("m", 2, std::size_t{64} << 20);
+  BOOST_TEST(limited.error.find("file too large (268435456 bytes; the limit is 67108864)") !=
+               std::string::npos,
+             limited.error);
+  BOOST_TEST(peak_rss() - before < (std::uint64_t{16} << 20));
+  BOOST_TEST(r.load("m", 1, 1024).value->weights.size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_forged_file_whose_weights_disagree_with_its_spec_is_refused_before_it_is_read) {
+  // A real model's map up to its weights, then weights claiming 200 MiB (a hole), then a
+  // trailer: the spec implies 2 floats, which the header says before any weight is read.
+  temp_dir tmp;
+  registry r(tmp.path());
+  const auto real = model_bytes(1);
+  const auto at = real.find("\xa7weights");
+  BOOST_REQUIRE(at != std::string::npos);
+  const std::uint32_t claimed = 200u << 20;
+  std::string head = real.substr(0, at) + "\xa7weights\xc6";
+  for (int shift = 24; shift >= 0; shift -= 8)
+    head.push_back(static_cast<char>((claimed >> shift) & 0xff));
+  r.publish("m", real);
+  write_with_hole(r.path_of("m", 2), head, claimed, trailer_of(real));
+  reset_peak_rss();
+  const auto before = peak_rss();
+  auto forged = r.load("m", 2);
+  BOOST_TEST(!forged);
+  BOOST_TEST(forged.error.find("weights hold 52428800 floats, the spec implies 2") != std::string::npos,
+             forged.error);
+  BOOST_TEST(peak_rss() - before < (std::uint64_t{16} << 20));
+}
+
+BOOST_AUTO_TEST_CASE(a_valid_file_with_a_large_unknown_spec_key_loads_as_decode_accepts_it) {
+  // Readers ignore unknown keys: the checks before the whole read must not refuse a spec
+  // too large for them to read (100 KB here); decode checks it instead.
+  temp_dir tmp;
+  registry r(tmp.path());
+  const auto real = model_bytes(1);
+  const auto spec = real.find("\xa4spec\x85");
+  BOOST_REQUIRE(spec != std::string::npos);
+  std::string notes = "\xa5notes\xdb";
+  const std::uint32_t length = 100000;
+  for (int shift = 24; shift >= 0; shift -= 8)
+    notes.push_back(static_cast<char>((length >> shift) & 0xff));
+  notes += std::string(length, 'n');
+  auto body = real.substr(0, real.size() - 14);
+  body[spec + 5] = '\x86'; // six entries
+  body.insert(spec + 6, notes);
+  const auto bytes = with_trailer(body);
+  BOOST_REQUIRE(static_cast<bool>(compute::model_file::decode(bytes)));
+  r.publish("m", real);
+  touch(r.path_of("m", 2), bytes);
+  auto loaded = r.load("m", 2);
+  BOOST_TEST(static_cast<bool>(loaded), loaded.error);
+}
+
+BOOST_AUTO_TEST_CASE(every_cut_or_damaged_byte_of_a_model_file_loads_as_an_error) {
+  // The structure check reads hostile bytes too: a file cut anywhere (with a trailer put
+  // back) or with any byte changed is an error message, never a crash or a success.
+  temp_dir tmp;
+  registry r(tmp.path());
+  const auto real = model_bytes(1);
+  r.publish("m", real);
+  const auto path = r.path_of("m", 2);
+  const auto body = real.substr(0, real.size() - 14);
+  for (std::size_t cut = 0; cut < body.size(); ++cut) {
+    touch(path, body.substr(0, cut) + trailer_of(real));
+    auto a = r.load("m", 2);
+    BOOST_TEST(!a, "cut at " << cut);
+  }
+  for (std::size_t i = 0; i < real.size(); ++i) {
+    auto damaged = real;
+    damaged[i] = static_cast<char>(damaged[i] ^ 0x5a);
+    touch(path, damaged);
+    auto a = r.load("m", 2);
+    BOOST_TEST(!a, "byte " << i);
+  }
+  touch(path, real);
+  BOOST_TEST(static_cast<bool>(r.load("m", 2)));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -10,11 +10,26 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace conveyor::serving::testing {
+
+/// Polls `done` until it holds or `limit` passes; returns its last answer. Tests wait on
+/// observable state this way (a generous limit: the machine may be loaded), never on sleeps.
+inline bool wait_until(const std::function<bool()>& done,
+                       std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until)
+      return done();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
 
 /// A softmax 4 -> 3 classifier over raw columns x0..x3, with a fitted scale on x0 and a
 /// standardize on x1 (so that serving must apply preprocessing to be right). `seed`
