@@ -149,7 +149,7 @@ kind_entry inference_kind() {
   e.factory = [](const step_config& c) -> std::unique_ptr<step> {
     return std::make_unique<inference>(inference_options::from(c));
   };
-  e.replicas_from_params = [](const step_params&) { return 1; };
+  e.instances = instance_rule{{}, [](const step_params&) { return 1; }};
   return e;
 }
 

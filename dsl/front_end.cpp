@@ -1,6 +1,7 @@
 // compile(): the pipeline lexer -> parser -> params -> validate -> lower, every stage
-// reporting into one sink; lowering runs only on a clean file. Never throws: an internal
-// failure (memory) becomes a diagnostic.
+// reporting into one sink; lowering runs only on a clean file, and its own findings (values
+// a kind refuses) also withhold the spec. Never throws: an internal failure (memory)
+// becomes a diagnostic.
 #include "dsl/front_end.hpp"
 
 #include "dsl/diagnostic_sink.hpp"
@@ -31,6 +32,7 @@ std::string to_string(diagnostic_code c) {
     case diagnostic_code::unknown_override: return "unknown_override";
     case diagnostic_code::bad_override: return "bad_override";
     case diagnostic_code::too_large: return "too_large";
+    case diagnostic_code::invalid_parameter: return "invalid_parameter";
   }
   return "syntax";
 }
@@ -55,7 +57,10 @@ compile_result run(std::string_view source, const schema_catalog& kinds,
   substitution_budget budget;
   auto params = resolve_params(file, options.overrides, budget, sink);
   validate(file, kinds, params, budget, sink);
-  if (sink.error_count() == 0) result.spec = lower(file, kinds, params, options.file_name);
+  if (sink.error_count() == 0) {
+    auto spec = lower(file, kinds, params, options.file_name, sink);
+    if (sink.error_count() == 0) result.spec = std::move(spec);
+  }
   result.diagnostics = sink.take();
   return result;
 }

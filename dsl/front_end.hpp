@@ -38,6 +38,8 @@ enum class diagnostic_code {
   unknown_override,
   bad_override,
   too_large,
+  /// A value of the right type that its kind refuses (a range, a format).
+  invalid_parameter,
 };
 
 std::string to_string(diagnostic_code c);

@@ -123,7 +123,7 @@ void fill_report(coordinator_actor* self) {
     step_summary s;
     s.step = n.name;
     s.kind = n.kind;
-    s.replicas = st.options.registry->replicas_of(n);
+    s.replicas = n.instances;
     if (auto m = st.metrics.find(n.name); m != st.metrics.end())
       s.metrics = m->second;
     s.restarts = st.failure_restarts[n.name];
@@ -250,13 +250,7 @@ std::string place(coordinator_state& st, std::vector<deployment>& per_node) {
       return "no node can run step '" + n.name + "' (on = \"" + n.attributes.on +
              "\", gpus = " + std::to_string(n.attributes.gpus) + "); nodes: " + names;
     }
-    int replicas = 0;
-    try {
-      replicas = st.options.registry->replicas_of(n);
-    } catch (const std::exception& e) {
-      return "step '" + n.name + "': " + e.what();
-    }
-    for (int r = 0; r < replicas; ++r) {
+    for (int r = 0; r < n.instances; ++r) {
       auto node = candidates[round_robin++ % candidates.size()];
       per_node[node].instances.push_back(instance_assignment{n.name, r});
       st.instances[instance_name(n.name, r)] = instance_info{n.name, r, node, {}, 0, false};
@@ -272,13 +266,13 @@ void start_run(coordinator_actor* self) {
   for (const auto& n : st.options.graph.nodes) {
     if (!st.shape->is_source(n.name))
       continue;
-    for (int r = 0; r < st.options.registry->replicas_of(n); ++r) {
+    for (int r = 0; r < n.instances; ++r) {
       auto name = instance_name(n.name, r);
       st.ledger.add_source(name);
       for (const auto& t : st.shape->terminals_reached_from(n.name)) {
         const auto& terminal = *st.options.graph.find_node(t);
         if (schema_of(st, t).replica_group)
-          for (int tr = 0; tr < st.options.registry->replicas_of(terminal); ++tr)
+          for (int tr = 0; tr < terminal.instances; ++tr)
             st.ledger.add_route(name, instance_name(t, tr));
         else
           st.ledger.add_route(name, t);

@@ -52,7 +52,7 @@ void spawn_instance(node_actor* self, const std::string& name) {
   const auto* entry = st.options.registry->find(spec.kind);
   if (entry == nullptr)
     throw step_failure("unknown kind '" + spec.kind + "'");
-  auto replicas = st.options.registry->replicas_of(spec);
+  auto replicas = spec.instances;
   step_config config;
   config.name = name;
   config.params = step_params{spec.params};

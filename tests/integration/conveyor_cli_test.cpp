@@ -91,6 +91,29 @@ BOOST_AUTO_TEST_CASE(a_missing_graph_file_or_a_bad_override_exits_2_with_a_messa
   BOOST_TEST(bad_set.err.find("inptu") != std::string::npos, bad_set.err);
 }
 
+BOOST_AUTO_TEST_CASE(a_value_a_kind_refuses_fails_check_and_run_with_a_diagnostic_at_the_parameter) {
+  auto dir = scratch_dir("refused");
+  auto file = write_file(dir + "/g.flow", "graph refused\n"
+                                          "node r = csv_reader { path = \"x.csv\", label = \"y\" }\n"
+                                          "node t = trainer { model = \"linear\", devices = \"cpu:0\" }\n"
+                                          "r -> t\n");
+  for (const auto* command : {"check", "run"}) {
+    auto r = run_conveyor({command, file}, std::chrono::seconds(20));
+    BOOST_TEST(r.status == 2, command << ": " << r.err);
+    BOOST_TEST(r.err.find("g.flow:3:48: error: trainer: devices \"cpu:0\"") != std::string::npos,
+               command << ": " << r.err);
+  }
+  // A value of the right type out of the kind's range, set with --set, is reported the
+  // same way (not by the node once the run has started).
+  auto bad_set = run_conveyor({"run", "examples/fashion.flow", "--set", "batch=0"},
+                              std::chrono::seconds(20));
+  BOOST_TEST(bad_set.status == 2, bad_set.err);
+  BOOST_TEST(bad_set.err.find("fashion.flow:25:11: error: idx_reader: parameter 'batch' must be") !=
+               std::string::npos,
+             bad_set.err);
+  BOOST_TEST(bad_set.err.find("the value comes from param 'batch'") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(dot_prints_a_graphviz_digraph_with_kinds_and_ports) {
   auto r = run_conveyor({"dot", "examples/houses.flow"});
   BOOST_TEST(r.status == 0, r.err);

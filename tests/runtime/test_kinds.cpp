@@ -316,9 +316,8 @@ void register_test_kinds(kind_registry& registry) {
   registry.add(std::move(sink));
   auto group = make_kind<group_sum>("group_sum", false, true, {int_param("workers", 2)});
   group.schema.replica_group = true;
-  group.replicas_from_params = [](const step_params& p) {
-    return static_cast<int>(p.get_integer("workers"));
-  };
+  group.instances = instance_rule{
+    "workers", [](const step_params& p) { return static_cast<int>(p.get_integer("workers")); }};
   registry.add(std::move(group));
 }
 
