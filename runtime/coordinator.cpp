@@ -1,12 +1,15 @@
 // Placement is round robin over the nodes that satisfy a step's `on` and `gpus`.
 // Wiring is recomputed from the graph's edges and the current handles whenever an
-// instance changes; delivery state lives in one delivery_ledger.
+// instance changes; delivery state lives in one delivery_ledger, row counts in one
+// batch_counts.
 #include "runtime/coordinator.hpp"
 
+#include "runtime/batch_counts.hpp"
 #include "runtime/delivery_ledger.hpp"
-#include "step/kind_registry.hpp"
+#include "runtime/errors.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/topology.hpp"
+#include "step/kind_registry.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -37,11 +40,14 @@ struct coordinator_state {
   delivery_ledger ledger;
   std::map<std::string, instance_info> instances;
   std::map<std::string, int> failure_restarts; // by step
-  std::map<std::pair<std::string, int>, step_stats> stats; // by (instance, incarnation)
+  /// The cumulative counters of each incarnation: by (instance, incarnation).
+  std::map<std::pair<std::string, int>, step_stats> incarnations;
+  batch_counts counts;
   std::map<std::string, std::map<std::string, double>> metrics; // by step
   caf::actor requester;
   std::chrono::steady_clock::time_point started;
   run_status status = run_status::completed;
+  bool draining = false;
   bool wired = false;
   bool ended = false;
   std::size_t deploy_replies = 0;
@@ -127,13 +133,17 @@ void fill_report(coordinator_actor* self) {
     if (auto m = st.metrics.find(n.name); m != st.metrics.end())
       s.metrics = m->second;
     s.restarts = st.failure_restarts[n.name];
-    for (const auto& [key, stats] : st.stats) {
+    auto counted = st.counts.of(n.name);
+    s.rows_in = counted.rows_in;
+    s.rows_out = counted.rows_out;
+    s.rows_rejected = counted.rows_rejected;
+    s.bytes_in = counted.bytes_in;
+    bool source = st.shape && st.shape->is_source(n.name);
+    s.rows_replayed = source ? counted.replayed_out : counted.replayed_in;
+    for (const auto& [key, stats] : st.incarnations) {
       if (stats.step != n.name)
         continue;
-      s.rows_in += stats.rows_in;
-      s.rows_out += stats.rows_out;
-      s.rows_rejected += stats.rows_rejected;
-      s.bytes_in += stats.bytes_in;
+      s.rows_rejected += stats.rejected_outside_batches;
       s.busy_seconds += static_cast<double>(stats.busy_ns) / 1e9;
     }
     r.steps.push_back(std::move(s));
@@ -153,10 +163,11 @@ void end_run(coordinator_actor* self) {
   self->quit();
 }
 
-void fail_run(coordinator_actor* self, std::string error) {
+/// Ends the run as failed; `error` (if any) says why when no single step did.
+void fail_run(coordinator_actor* self, const caf::error& error) {
   self->state.status = run_status::failed;
-  if (!error.empty())
-    self->state.options.report->error = std::move(error);
+  if (error)
+    self->state.options.report->error = error_text(error);
   end_run(self);
 }
 
@@ -173,8 +184,11 @@ void check_complete(coordinator_actor* self) {
 
 void wire_all(coordinator_actor* self) {
   auto& st = self->state;
-  for (const auto& [name, info] : st.instances)
+  for (const auto& [name, info] : st.instances) {
     self->send(info.handle, wire_atom::value, wiring_for(st, name, false));
+    if (st.draining) // the drain came while the nodes were deploying
+      self->send(info.handle, drain_atom::value);
+  }
   st.wired = true;
   spdlog::info("graph {}: {} step instance(s) running", st.options.graph.name,
                st.instances.size());
@@ -210,7 +224,7 @@ void on_restarted(coordinator_actor* self, std::vector<spawned_instance>& spawne
   for (const auto& name : to_wire)
     self->send(st.instances.at(name).handle, wire_atom::value,
                wiring_for(st, name, restarted.count(name) != 0));
-  if (st.status == run_status::interrupted) // already draining: so is the new incarnation
+  if (st.draining) // so is the new incarnation
     for (const auto& name : restarted)
       self->send(st.instances.at(name).handle, drain_atom::value);
   std::map<std::size_t, std::vector<std::string>> replay; // by node
@@ -230,8 +244,8 @@ void on_restarted(coordinator_actor* self, std::vector<spawned_instance>& spawne
   }
 }
 
-/// Assigns every instance to a node; an empty string on success, else the reason.
-std::string place(coordinator_state& st, std::vector<deployment>& per_node) {
+/// Assigns every instance to a node; `placement_failed` if a step fits on none.
+caf::error place(coordinator_state& st, std::vector<deployment>& per_node) {
   std::vector<std::size_t> next_for(st.nodes.size(), 0);
   std::size_t round_robin = 0;
   for (const auto& n : st.options.graph.nodes) {
@@ -247,8 +261,10 @@ std::string place(coordinator_state& st, std::vector<deployment>& per_node) {
       std::string names;
       for (const auto& nn : st.options.node_names)
         names += (names.empty() ? "" : ", ") + nn;
-      return "no node can run step '" + n.name + "' (on = \"" + n.attributes.on +
-             "\", gpus = " + std::to_string(n.attributes.gpus) + "); nodes: " + names;
+      return make_error(runtime_errc::placement_failed,
+                        "no node can run step '" + n.name + "' (on = \"" + n.attributes.on +
+                          "\", gpus = " + std::to_string(n.attributes.gpus) + "); nodes: " +
+                          names);
     }
     for (int r = 0; r < n.instances; ++r) {
       auto node = candidates[round_robin++ % candidates.size()];
@@ -256,7 +272,7 @@ std::string place(coordinator_state& st, std::vector<deployment>& per_node) {
       st.instances[instance_name(n.name, r)] = instance_info{n.name, r, node, {}, 0, false};
     }
   }
-  return {};
+  return caf::none;
 }
 
 void start_run(coordinator_actor* self) {
@@ -280,7 +296,7 @@ void start_run(coordinator_actor* self) {
     }
   }
   std::vector<deployment> per_node(st.nodes.size());
-  if (auto error = place(st, per_node); !error.empty()) {
+  if (auto error = place(st, per_node)) {
     fail_run(self, error);
     return;
   }
@@ -304,8 +320,9 @@ void start_run(coordinator_actor* self) {
             wire_all(self);
         },
         [=](caf::error& e) {
-          fail_run(self, "deploying on node '" + self->state.options.node_names[i] +
-                           "' failed: " + caf::to_string(e));
+          fail_run(self, make_error(runtime_errc::deploy_failed,
+                                    "deploying on node '" + self->state.options.node_names[i] +
+                                      "' failed: " + error_text(e)));
         });
 }
 
@@ -314,6 +331,7 @@ caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options 
   auto& st = self->state;
   st.options = std::move(options);
   st.nodes = std::move(nodes);
+  handle_exceptions(self);
   for (auto& n : st.nodes)
     self->monitor(n);
   self->set_down_handler([=](caf::down_msg& msg) {
@@ -322,7 +340,8 @@ caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options 
       return;
     for (std::size_t i = 0; i < st.nodes.size(); ++i)
       if (st.nodes[i].address() == msg.source)
-        fail_run(self, "lost node '" + st.options.node_names[i] + "': " + caf::to_string(msg.reason));
+        fail_run(self, make_error(runtime_errc::node_lost, "lost node '" + st.options.node_names[i] +
+                                                             "': " + error_text(msg.reason)));
   });
   return {
     [=](run_atom) {
@@ -347,7 +366,10 @@ caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options 
       check_complete(self);
     },
     [=](stats_atom, step_stats& s) {
-      self->state.stats[{s.instance, s.incarnation}] = std::move(s);
+      auto& st = self->state;
+      st.counts.add(s);
+      s.handled.clear();
+      st.incarnations[{s.instance, s.incarnation}] = std::move(s);
     },
     [=](restarted_atom, std::vector<spawned_instance>& spawned, bool planned) {
       on_restarted(self, spawned, planned);
@@ -356,27 +378,45 @@ caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options 
       auto& st = self->state;
       st.failure_restarts[report.step] = report.restarts;
       st.options.report->failures.push_back(std::move(report));
-      fail_run(self, {});
+      fail_run(self, caf::none);
     },
     [=](progress_atom, progress_info& p) {
       if (self->state.requester)
         self->send(self->state.requester, progress_atom::value, std::move(p));
     },
-    [=](metrics_atom, std::string& step, std::vector<std::string>& names,
-        std::vector<double>& values) {
-      auto& m = self->state.metrics[step];
-      for (std::size_t i = 0; i < names.size() && i < values.size(); ++i)
-        m[names[i]] = values[i];
+    [=](metrics_atom, step_metrics& m) {
+      auto& into = self->state.metrics[m.step];
+      for (const auto& [name, value] : m.values)
+        into[name] = value;
     },
     [=](drain_atom) {
       auto& st = self->state;
+      if (st.draining)
+        return;
+      st.draining = true;
       if (st.status == run_status::completed)
         st.status = run_status::interrupted;
-      // Sources end their streams early; services end theirs once their inputs have
-      // ended; every other step ignores it.
+      // Nodes set their steps' stop flag; sources end their streams early; services end
+      // theirs once their inputs have ended; every other step ignores it.
+      for (const auto& n : st.nodes)
+        self->send(n, drain_atom::value);
       for (const auto& [name, info] : st.instances)
         if (info.handle)
           self->send(info.handle, drain_atom::value);
+    },
+    [=](abandon_atom) {
+      auto& st = self->state;
+      std::string names;
+      for (const auto& [name, info] : st.instances)
+        if (!info.done) {
+          st.options.report->abandoned.push_back(name);
+          names += (names.empty() ? "" : ", ") + name;
+        }
+      if (!names.empty())
+        st.options.report->error =
+          error_text(make_error(runtime_errc::drain_timeout,
+                                "still running when the drain's grace period ran out: " + names));
+      end_run(self);
     },
   };
 }

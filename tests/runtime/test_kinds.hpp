@@ -6,6 +6,7 @@
 #include "step/kind_registry.hpp"
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -34,15 +35,26 @@ struct observations {
   std::uint64_t max_lag = 0;
   std::uint64_t produced = 0;
   std::uint64_t consumed = 0;
+  /// `hang` steps block inside `consume` until `release_hung` (they ignore the drain).
+  bool hung = false;
+  bool released = false;
+  std::condition_variable hang_changed;
+  /// `wait_for_drain` steps: how many saw stop_requested() turn true inside a call.
+  int saw_stop_requested = 0;
 
   void reset();
+  /// Lets the `hang` step return; true once it has (within `limit`).
+  bool release_hung(std::chrono::seconds limit);
 };
 
 observations& observed();
 
-/// Kinds: `numbers` (source), `pass`, `collect` (sink), `model_maker` (batches in,
-/// a model out after some work), `model_sink`, `group_sum` (a replica group),
-/// `service` (a sink that keeps running until the run is drained, counting ticks).
+/// Kinds: `numbers` (source; `progress = 1` reports progress with every batch), `pass`,
+/// `collect` (sink), `model_maker` (batches in, a model out after some work),
+/// `model_sink`, `group_sum` (a replica group), `service` (a sink that keeps running
+/// until the run is drained, counting ticks), `hang` (a sink whose first `consume`
+/// never returns until the test releases it), `wait_for_drain` (a sink whose first
+/// `consume` returns only once step_context::stop_requested is true).
 void register_test_kinds(kind_registry& registry);
 
 } // namespace conveyor::testing
