@@ -332,6 +332,13 @@ caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options 
   st.options = std::move(options);
   st.nodes = std::move(nodes);
   handle_exceptions(self);
+  drop_unexpected_messages(self, "coordinator");
+  // An error sent to the coordinator ends the run with that error (CAF's default would
+  // end the coordinator without a report).
+  self->set_error_handler([=](caf::error& e) {
+    if (!self->state.ended)
+      fail_run(self, e);
+  });
   for (auto& n : st.nodes)
     self->monitor(n);
   self->set_down_handler([=](caf::down_msg& msg) {

@@ -4,6 +4,8 @@
 #include <caf/make_message.hpp>
 #include <caf/scheduled_actor.hpp>
 
+#include <spdlog/spdlog.h>
+
 #include <exception>
 
 namespace conveyor {
@@ -90,6 +92,14 @@ void handle_exceptions(caf::scheduled_actor* self) {
       return make_error(runtime_errc::unexpected_exception, "an exception of unknown type");
     }
   });
+}
+
+void drop_unexpected_messages(caf::scheduled_actor* self, std::string who) {
+  self->set_default_handler(
+    [who = std::move(who)](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
+      spdlog::warn("{}: dropped an unexpected message: {}", who, caf::to_string(x.content()));
+      return caf::message{};
+    });
 }
 
 } // namespace conveyor

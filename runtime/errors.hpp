@@ -59,4 +59,10 @@ void add_runtime_error_category(caf::actor_system_config& cfg);
 /// error and whoever monitors it (node, coordinator, runner) deals with it.
 void handle_exceptions(caf::scheduled_actor* self);
 
+/// Installs on `self` a handler for messages none of its handlers takes: a warning in
+/// the log naming `who` and the message, which is then dropped without an answer (CAF's
+/// default answers with an error, and an error message ends an actor that has no
+/// handler for it).
+void drop_unexpected_messages(caf::scheduled_actor* self, std::string who);
+
 } // namespace conveyor

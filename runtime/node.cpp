@@ -186,6 +186,7 @@ void respawn(node_actor* self, const std::vector<std::string>& names, bool after
 caf::behavior node_behavior(node_actor* self, node_options options) {
   self->state.options = std::move(options);
   handle_exceptions(self);
+  drop_unexpected_messages(self, "node " + self->state.options.name);
   self->set_down_handler([=](caf::down_msg& msg) { on_instance_down(self, msg); });
   return {
     [=](deploy_atom, deployment& d) -> caf::result<std::vector<spawned_instance>> {

@@ -596,6 +596,7 @@ caf::behavior step_actor(caf::stateful_actor<host_state>* self, step_actor_confi
   st.stats->incarnation = st.cfg.incarnation;
   st.stats->scope = st.cfg.ack_route;
   handle_exceptions(self);
+  drop_unexpected_messages(self, "[" + st.cfg.instance + "]");
   // The last counters, however the actor ends (a failure, or killed by its node).
   self->attach_functor([stats = st.stats, coordinator = st.coordinator](const caf::error&) {
     caf::anon_send(coordinator, stats_atom::value, *stats);

@@ -47,6 +47,17 @@ struct runtime_test_config : caf::actor_system_config {
   }
 };
 
-using deterministic_fixture = test_coordinator_fixture<runtime_test_config>;
+struct deterministic_fixture : test_coordinator_fixture<runtime_test_config> {
+  /// Element `index` of the next message waiting for `whom` (which must be scheduled
+  /// and have one), to look at before `expect` consumes it.
+  template <class T>
+  T next_element(const caf::actor& whom, std::size_t index) {
+    BOOST_TEST_REQUIRE(sched.prioritize(whom));
+    auto* element = sched.next_job<caf::scheduled_actor>().mailbox().peek();
+    BOOST_TEST_REQUIRE(element != nullptr);
+    BOOST_TEST_REQUIRE(element->content().match_element<T>(index));
+    return element->content().get_as<T>(index);
+  }
+};
 
 } // namespace conveyor::testing
