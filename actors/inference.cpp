@@ -87,6 +87,24 @@ void inference::consume_model(std::size_t, model_message m, emitter&) {
   }
 }
 
+void inference::finish(emitter&) {
+  std::string models;
+  for (const auto& m : catalog_->list())
+    models += (models.empty() ? "" : ", ") + m.name + " version " + std::to_string(m.version);
+  if (!models.empty()) {
+    ctx_->log_info("its inputs have ended; serving " + models +
+                   " until the run is drained (SIGINT/SIGTERM)");
+    return;
+  }
+  ctx_->log_warning(
+    "its inputs have ended and no model reached it; serving nothing yet (requests get "
+    "unknown_model)" +
+    (options_.registry.empty() ? std::string{}
+                               : "; it serves what is published to '" + options_.registry +
+                                   "' from now on") +
+    "; the run goes on until it is drained (SIGINT/SIGTERM)");
+}
+
 void inference::tick() {
   if (!server_)
     return;

@@ -340,4 +340,63 @@ BOOST_AUTO_TEST_CASE(a_report_naming_the_graph_file_is_refused_before_the_run) {
   BOOST_TEST(!std::filesystem::exists(dir + "/houses.train.csv")); // it did not run
 }
 
+/// Runs `graph` with `sets` until its log shows every line of `expected`, then drains it
+/// (a serving run does not end by itself); returns its log.
+std::string serve_until(const std::string& dir, const std::string& graph,
+                        const std::vector<std::string>& sets,
+                        const std::vector<std::string>& expected) {
+  std::vector<std::string> args{"run", graph};
+  for (const auto& s : sets) {
+    args.push_back("--set");
+    args.push_back(s);
+  }
+  child_process p{conveyor_binary(), args, source_dir(), dir};
+  bool seen = wait_until(
+    [&] {
+      auto err = p.err();
+      for (const auto& e : expected)
+        if (err.find(e) == std::string::npos)
+          return false;
+      return true;
+    },
+    60s);
+  p.signal(SIGTERM);
+  auto status = p.wait(30s);
+  BOOST_TEST(seen, p.err());
+  BOOST_TEST(status == 0, p.err());
+  return p.err();
+}
+
+BOOST_AUTO_TEST_CASE(a_model_the_gate_holds_back_is_logged_with_its_metric_and_what_is_served) {
+  auto dir = scratch_dir("gate");
+  {
+    std::ofstream csv(dir + "/line.csv");
+    csv << "x,y\n";
+    for (int i = 0; i < 200; ++i)
+      csv << i * 0.01 << ',' << 3 * i * 0.01 + 1 << '\n';
+  }
+  auto graph = write_file(dir + "/gate.flow", "graph gate\n"
+    "param min = 2.0\n"
+    "param registry = \"" + dir + "/models\"\n"
+    "node rows = csv_reader { path = \"" + dir + "/line.csv\", label = \"y\" }\n"
+    "node fit = trainer { model = \"linear\", epochs = 2, name = \"line\" }\n"
+    "node held_out = csv_reader { path = \"" + dir + "/line.csv\", label = \"y\" }\n"
+    "node check = evaluator { metric = \"r2\", min = $min }\n"
+    "node models = publisher { registry = $registry, name = \"line\" }\n"
+    "node api = inference { endpoint = \"ipc://" + dir + "/api\", registry = $registry }\n"
+    "rows -> fit\n"
+    "fit.model -> check.model\n"
+    "held_out -> check.data\n"
+    "check -> models -> api\n");
+  // An empty registry and a gate no model passes (r2 >= 2): nothing to serve.
+  serve_until(dir, graph, {}, {"held back by the gate: r2 ", " is below min 2",
+                               "serving nothing yet"});
+  // A gate it passes: version 1 is published and served.
+  serve_until(dir, graph, {"min=-1e9"}, {"serving line version 1"});
+  // Held back again: the registry's version 1 is what is served.
+  auto log = serve_until(dir, graph, {}, {"held back by the gate",
+                                          "its inputs have ended; serving line version 1"});
+  BOOST_TEST(log.find("serving nothing yet") == std::string::npos);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
