@@ -314,8 +314,17 @@ void start_run(coordinator_actor* self) {
       .then(
         [=](std::vector<spawned_instance>& spawned) {
           auto& st = self->state;
-          for (auto& s : spawned)
-            st.instances.at(s.instance).handle = s.handle;
+          for (auto& s : spawned) {
+            auto known = st.instances.find(s.instance);
+            if (known == st.instances.end() || known->second.node != i || !s.handle) {
+              fail_run(self, make_error(runtime_errc::deploy_failed,
+                                        "node '" + st.options.node_names[i] +
+                                          "' answered with an instance it was not given: '" +
+                                          s.instance + "'"));
+              return;
+            }
+            known->second.handle = s.handle;
+          }
           if (++st.deploy_replies == used.size())
             wire_all(self);
         },

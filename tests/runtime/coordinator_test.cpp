@@ -201,4 +201,33 @@ BOOST_AUTO_TEST_CASE(a_node_that_does_not_answer_the_deployment_fails_the_run_wi
   caf::anon_send_exit(silent, caf::exit_reason::kill);
 }
 
+BOOST_AUTO_TEST_CASE(a_node_answering_with_an_instance_it_was_not_given_fails_the_run) {
+  auto stranger = sys.spawn(idle);
+  auto lying = sys.spawn([stranger](caf::event_based_actor* self) -> caf::behavior {
+    drop_unexpected_messages(self, "lying node");
+    return {[stranger](deploy_atom, deployment&) {
+      return std::vector<spawned_instance>{{"stranger", stranger}};
+    }};
+  });
+  coordinator_options o;
+  o.graph = *dsl::compile("graph g\nnode src = numbers\nnode sink = collect\nsrc -> sink\n",
+                          registry())
+               .spec;
+  o.registry = &registry();
+  o.node_names = {"liar"};
+  o.node_labels = {{}};
+  o.node_gpus = {0};
+  o.report = report;
+  auto c = spawn_coordinator(sys, std::move(o), {lying});
+  self->send(c, run_atom::value);
+  sched.run();
+  bool done = false;
+  self->receive([&](done_atom) { done = true; }, caf::after(std::chrono::seconds(0)) >> [] {});
+  BOOST_TEST(done);
+  BOOST_TEST(report->error == "node 'liar' answered with an instance it was not given: 'stranger'",
+             report->error);
+  caf::anon_send_exit(stranger, caf::exit_reason::kill);
+  caf::anon_send_exit(lying, caf::exit_reason::kill);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
