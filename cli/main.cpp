@@ -207,8 +207,9 @@ int main(int argc, char** argv) {
 
   auto run = app.add_subcommand("run", "Run a graph file on an embedded node in this process");
   run->add_option("file", file, "graph file (*.flow)")->required();
-  run->add_option("--set", sets, "override a graph param: NAME=VALUE (repeatable)");
-  run->add_option("--report", report_path, "write the run report as JSON to this file");
+  run->add_option("--set", sets, "override a graph param: NAME=VALUE (once per param)");
+  run->add_option("--report", report_path,
+                  "write the run report as JSON to this file (not the graph file)");
   run->add_option("--threads", threads, "actor system worker threads (0: one per core)");
   run->add_option("--drain-timeout", drain_grace,
                   "seconds a drain (SIGINT/SIGTERM) may take before steps still running are "
@@ -217,11 +218,11 @@ int main(int argc, char** argv) {
 
   auto check = app.add_subcommand("check", "Validate a graph file; exit 0 or print diagnostics");
   check->add_option("file", file, "graph file (*.flow)")->required();
-  check->add_option("--set", sets, "override a graph param: NAME=VALUE (repeatable)");
+  check->add_option("--set", sets, "override a graph param: NAME=VALUE (once per param)");
 
   auto dot = app.add_subcommand("dot", "Print the graph as Graphviz DOT");
   dot->add_option("file", file, "graph file (*.flow)")->required();
-  dot->add_option("--set", sets, "override a graph param: NAME=VALUE (repeatable)");
+  dot->add_option("--set", sets, "override a graph param: NAME=VALUE (once per param)");
   dot->add_option("-o,--output", output, "write to this file instead of stdout");
 
   auto list = app.add_subcommand("kinds", "List the actor kinds with their ports and parameters");
