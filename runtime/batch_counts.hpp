@@ -48,6 +48,8 @@ struct step_stats {
   std::uint64_t rejected_outside_batches = 0;
   /// Batches handled since the previous report of this incarnation.
   std::vector<handled_batch> handled;
+  /// The incarnation has ended: nothing follows this report.
+  bool last = false;
 };
 
 class batch_counts {

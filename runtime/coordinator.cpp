@@ -23,6 +23,9 @@ namespace conveyor {
 namespace {
 
 constexpr auto deploy_timeout = std::chrono::seconds(30);
+/// How long the end of a run waits for the last counters of its step actors (they send
+/// them as they end); past it the report is filled without those still missing.
+constexpr auto last_stats_timeout = std::chrono::seconds(2);
 
 struct instance_info {
   std::string step;
@@ -31,6 +34,8 @@ struct instance_info {
   caf::actor handle;
   int incarnation = 0;
   bool done = false;
+  /// The current incarnation's last counters arrived (it has ended).
+  bool last_stats = false;
 };
 
 struct coordinator_state {
@@ -50,6 +55,8 @@ struct coordinator_state {
   bool draining = false;
   bool wired = false;
   bool ended = false;
+  /// While the run ends: instances whose last counters have not arrived yet.
+  std::set<std::string> awaiting_last_stats;
   std::size_t deploy_replies = 0;
 };
 
@@ -150,17 +157,35 @@ void fill_report(coordinator_actor* self) {
   }
 }
 
-void end_run(coordinator_actor* self) {
+/// Fills the report, tells the requester and quits.
+void report_and_quit(coordinator_actor* self) {
+  auto& st = self->state;
+  fill_report(self);
+  if (st.requester)
+    self->send(st.requester, done_atom::value);
+  self->quit();
+}
+
+/// Ends the run: nodes stop every instance, and the report is filled once every step
+/// actor has sent its last counters as it ended (or `last_stats_timeout` passed). Steps
+/// may still be handling batches when the run is complete (a replay that the ledger
+/// no longer needs), and their counters are part of the report.
+void end_run(coordinator_actor* self, const std::vector<std::string>& not_waiting_for = {}) {
   auto& st = self->state;
   if (st.ended)
     return;
   st.ended = true;
   for (auto& n : st.nodes)
     self->send(n, stop_atom::value);
-  fill_report(self);
-  if (st.requester)
-    self->send(st.requester, done_atom::value);
-  self->quit();
+  for (const auto& [name, info] : st.instances)
+    if (info.handle && !info.last_stats &&
+        std::find(not_waiting_for.begin(), not_waiting_for.end(), name) == not_waiting_for.end())
+      st.awaiting_last_stats.insert(name);
+  if (st.awaiting_last_stats.empty()) {
+    report_and_quit(self);
+    return;
+  }
+  self->delayed_send(self, last_stats_timeout, stop_atom::value);
 }
 
 /// Ends the run as failed; `error` (if any) says why when no single step did.
@@ -207,6 +232,7 @@ void on_restarted(coordinator_actor* self, std::vector<spawned_instance>& spawne
       continue;
     i->second.handle = s.handle;
     i->second.done = false;
+    i->second.last_stats = false;
     ++i->second.incarnation;
     if (st.shape->is_source(i->second.step))
       st.ledger.clear_final(s.instance);
@@ -384,8 +410,20 @@ caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options 
     [=](stats_atom, step_stats& s) {
       auto& st = self->state;
       st.counts.add(s);
+      if (s.last) {
+        auto i = st.instances.find(s.instance);
+        if (i != st.instances.end() && i->second.incarnation == s.incarnation) {
+          i->second.last_stats = true;
+          if (st.awaiting_last_stats.erase(s.instance) != 0 && st.awaiting_last_stats.empty())
+            report_and_quit(self);
+        }
+      }
       s.handled.clear();
       st.incarnations[{s.instance, s.incarnation}] = std::move(s);
+    },
+    [=](stop_atom) { // last_stats_timeout: report without the counters still missing
+      if (self->state.ended)
+        report_and_quit(self);
     },
     [=](restarted_atom, std::vector<spawned_instance>& spawned, bool planned) {
       on_restarted(self, spawned, planned);
@@ -422,6 +460,8 @@ caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options 
     },
     [=](abandon_atom) {
       auto& st = self->state;
+      if (st.ended)
+        return;
       std::string names;
       for (const auto& [name, info] : st.instances)
         if (!info.done) {
@@ -432,7 +472,7 @@ caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options 
         st.options.report->error =
           error_text(make_error(runtime_errc::drain_timeout,
                                 "still running when the drain's grace period ran out: " + names));
-      end_run(self);
+      end_run(self, st.options.report->abandoned);
     },
   };
 }

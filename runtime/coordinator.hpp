@@ -5,7 +5,8 @@
 //
 // Contract:
 // - send it `run_atom` once; it answers the sender with `done_atom` when the run has
-//   ended (completed, interrupted or failed) and `report` is filled in;
+//   ended (completed, interrupted or failed) and `report` is filled in: after the
+//   nodes stopped every instance and each sent its last counters (2 s at most);
 // - `drain_atom` (SIGINT/SIGTERM): every node sets its steps' stop flag, sources end
 //   their streams early; everything in flight is processed and flushed as at a normal
 //   end;

@@ -23,9 +23,10 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-/// How long the coordinator has to answer `abandon` before the runner ends the run
-/// without it (every worker thread is then inside a step's call).
-constexpr auto abandon_answer_time = std::chrono::seconds(2);
+/// How long the coordinator has to answer `abandon` (it waits up to 2 s for the last
+/// counters of the steps that did end) before the runner ends the run without it (every
+/// worker thread is then inside a step's call).
+constexpr auto abandon_answer_time = std::chrono::seconds(5);
 
 run_report unanswered_report(const dsl::graph_spec& graph) {
   run_report r;

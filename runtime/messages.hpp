@@ -22,13 +22,15 @@
 //                                             a restarted source resumes as it says
 //   K -> S  (drain_atom)                      a source ends its stream early (SIGINT)
 //   S -> K  (ack_atom, route, source, sequence, position)  a terminal step consumed a batch
-//   S -> K  (stats_atom, step_stats)          counters, periodically and when it ends
+//   S -> K  (stats_atom, step_stats)          counters, periodically, at end-of-stream and
+//                                             as it ends (`last`, sent however it ends)
 //   S -> K  (progress_atom, progress_info)    long work's progress (forwarded to L)
 //   S -> K  (metrics_atom, step_metrics)      results for the run report
 //   S -> K  (done_atom, instance, last_seq)   S sent end-of-stream on all outputs
 //   S -> N  (save_atom, instance, bytes)      durable per-step state (step_context)
 //   N -> K  (restarted_atom, handles, planned) instances respawned
 //   N -> K  (failed_atom, step_failure_report) restart limit reached: the run fails
+//   K -> K  (stop_atom)                       the end's wait for last counters is over
 #pragma once
 
 #include "data/batch.hpp"
@@ -275,7 +277,7 @@ typename Inspector::result_type inspect(Inspector& f, handled_batch& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, step_stats& x) {
   return f(caf::meta::type_name("step_stats"), x.instance, x.step, x.incarnation, x.scope,
-           x.busy_ns, x.rejected_outside_batches, x.handled);
+           x.busy_ns, x.rejected_outside_batches, x.handled, x.last);
 }
 
 template <class Inspector>

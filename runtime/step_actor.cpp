@@ -599,6 +599,7 @@ caf::behavior step_actor(caf::stateful_actor<host_state>* self, step_actor_confi
   drop_unexpected_messages(self, "[" + st.cfg.instance + "]");
   // The last counters, however the actor ends (a failure, or killed by its node).
   self->attach_functor([stats = st.stats, coordinator = st.coordinator](const caf::error&) {
+    stats->last = true;
     caf::anon_send(coordinator, stats_atom::value, *stats);
   });
   auto host = std::make_shared<step_host>(self);

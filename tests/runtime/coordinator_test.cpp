@@ -78,6 +78,13 @@ src -> sink
 
   caf::actor instance(const std::string& name) { return hosted->at(name); }
 
+  /// The last counters of an instance's first incarnation, as it sends them when it ends.
+  void send_last_stats(const std::string& name, std::vector<handled_batch> handled) {
+    step_stats s{name, name, 0, name, 0, 0, std::move(handled), true};
+    caf::send_as(instance(name), coordinator, stats_atom::value, std::move(s));
+    expect((stats_atom, step_stats), from(instance(name)).to(coordinator));
+  }
+
   std::shared_ptr<std::map<std::string, caf::actor>> hosted =
     std::make_shared<std::map<std::string, caf::actor>>();
   std::shared_ptr<run_report> report = std::make_shared<run_report>();
@@ -144,11 +151,50 @@ BOOST_AUTO_TEST_CASE(the_run_completes_once_every_instance_is_done_and_every_bat
            .with(ack_atom::value, std::string{"sink"}, std::string{"src"}, std::uint64_t{2},
                  source_position{0, 0, 20}));
   expect((stop_atom), from(coordinator).to(node));
+  // The report waits for the last counters of every step actor, sent as they end.
+  send_last_stats("src", {});
+  BOOST_TEST(report->graph.empty());
+  send_last_stats("sink", {handled_batch{false, 0, "src", 1, 10, 0, 0},
+                           handled_batch{false, 0, "src", 2, 10, 0, 0}});
   expect((done_atom), from(coordinator).to(self));
   BOOST_TEST(report->graph == "g");
   BOOST_TEST(to_string(report->status) == "completed");
   BOOST_TEST_REQUIRE(report->steps.size() == 2u);
   BOOST_TEST(report->steps[0].rows_out == 20u);
+  BOOST_TEST(report->steps[1].rows_in == 20u);
+}
+
+BOOST_AUTO_TEST_CASE(the_report_waits_at_most_two_seconds_for_last_counters) {
+  deploy_and_wire();
+  self->send(coordinator, drain_atom::value);
+  sched.run();
+  self->send(coordinator, abandon_atom::value); // nothing had ended
+  expect((abandon_atom), from(self).to(coordinator));
+  BOOST_TEST(report->abandoned.size() == 2u);
+  // It waits for none of the abandoned: it reports at once.
+  sched.run();
+  bool done = false;
+  self->receive([&](done_atom) { done = true; }, caf::after(std::chrono::seconds(0)) >> [] {});
+  BOOST_TEST(done);
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_run_reports_after_the_wait_for_counters_that_never_come) {
+  deploy_and_wire();
+  caf::send_as(node, coordinator, failed_atom::value,
+               step_failure_report{"sink", "sink", 3, "disk full"});
+  sched.run();
+  bool done = false;
+  auto check_done = [&] {
+    self->receive([&](done_atom) { done = true; }, caf::after(std::chrono::seconds(0)) >> [] {});
+    return done;
+  };
+  BOOST_TEST(!check_done()); // waiting for the last counters
+  BOOST_TEST(advance_time(std::chrono::seconds(2)) > 0u);
+  sched.run();
+  BOOST_TEST(check_done());
+  BOOST_TEST(to_string(report->status) == "failed");
+  BOOST_TEST_REQUIRE(report->failures.size() == 1u);
+  BOOST_TEST(report->failures[0].last_error == "disk full");
 }
 
 BOOST_AUTO_TEST_CASE(a_restarted_sink_is_rewired_with_its_neighbours_and_the_source_replays) {
@@ -170,6 +216,8 @@ BOOST_AUTO_TEST_CASE(a_restarted_sink_is_rewired_with_its_neighbours_and_the_sou
 BOOST_AUTO_TEST_CASE(a_node_that_goes_down_fails_the_run_with_node_lost) {
   deploy_and_wire();
   self->send_exit(node, make_error(runtime_errc::unexpected_exception, "out of cheese"));
+  sched.run();
+  advance_time(std::chrono::seconds(2)); // the lost node's steps send no last counters
   sched.run();
   bool done = false;
   self->receive([&](done_atom) { done = true; }, caf::after(std::chrono::seconds(0)) >> [] {});

