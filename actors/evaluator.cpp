@@ -150,8 +150,11 @@ std::optional<double> evaluator::evaluate(const model_message& m, emitter& out) 
   else if (v > options_.max)
     why = options_.metric + " " + format_value(v) + " is above max " + format_value(options_.max);
   if (!why.empty()) {
+    // The steps after the gate (a publisher, a server) never see this model: say so
+    // plainly, or a serving run seems to wait for nothing.
     if (ctx_)
-      ctx_->log_warning(why + "; not forwarding model '" + m.name + "'");
+      ctx_->log_warning("model '" + m.name + "' held back by the gate: " + why +
+                        "; not forwarding it (the steps after this one keep what they had)");
     return v;
   }
   a.metrics[options_.metric] = v;

@@ -102,6 +102,24 @@ void inference::consume_model(std::size_t, model_message m, emitter&) {
   }
 }
 
+void inference::finish(emitter&) {
+  std::string models;
+  for (const auto& m : catalog_->list())
+    models += (models.empty() ? "" : ", ") + m.name + " version " + std::to_string(m.version);
+  if (!models.empty()) {
+    ctx_->log_info("its inputs have ended; serving " + models +
+                   " until the run is drained (SIGINT/SIGTERM)");
+    return;
+  }
+  ctx_->log_warning(
+    "its inputs have ended and no model reached it; serving nothing yet (requests get "
+    "unknown_model)" +
+    (options_.registry.empty() ? std::string{}
+                               : "; it serves what is published to '" + options_.registry +
+                                   "' from now on") +
+    "; the run goes on until it is drained (SIGINT/SIGTERM)");
+}
+
 void inference::tick() {
   if (!server_)
     return;
@@ -174,7 +192,7 @@ kind_entry inference_kind() {
   e.factory = [](const step_config& c) -> std::unique_ptr<step> {
     return std::make_unique<inference>(inference_options::from(c));
   };
-  e.replicas_from_params = [](const step_params&) { return 1; };
+  e.instances = instance_rule{{}, [](const step_params&) { return 1; }};
   return e;
 }
 

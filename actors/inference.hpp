@@ -40,6 +40,9 @@ public:
   void open(step_context& ctx) override;
   void consume_model(std::size_t port, model_message m, emitter& out) override;
   bool is_service() const override { return true; }
+  /// Its inputs have ended: says what it serves from now on (nothing yet, or which
+  /// versions), so that a run that goes on serving does not look stuck.
+  void finish(emitter& out) override;
   void tick() override;
 
 

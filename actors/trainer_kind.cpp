@@ -55,9 +55,8 @@ kind_entry trainer_kind() {
     options.graph = c.graph;
     return std::make_unique<trainer>(std::move(options), name, c.replica, c.replicas);
   };
-  e.replicas_from_params = [](const step_params& p) {
-    return parse_devices(p.get_string("devices")).count;
-  };
+  e.instances = instance_rule{
+    "devices", [](const step_params& p) { return parse_devices(p.get_string("devices")).count; }};
   return e;
 }
 

@@ -17,7 +17,12 @@ parse_overrides(const std::vector<std::string>& assignments) {
       std::cerr << "error: --set expects NAME=VALUE, got '" << a << "'\n";
       return std::nullopt;
     }
-    out[a.substr(0, eq)] = a.substr(eq + 1);
+    auto [it, fresh] = out.emplace(a.substr(0, eq), a.substr(eq + 1));
+    if (!fresh) {
+      std::cerr << "error: --set " << it->first << " is given twice ('" << it->second
+                << "' and '" << a.substr(eq + 1) << "'); give each param once\n";
+      return std::nullopt;
+    }
   }
   return out;
 }

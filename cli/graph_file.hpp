@@ -18,7 +18,7 @@ struct loaded_graph {
 };
 
 /// Parses `--set NAME=VALUE` arguments; prints an error and returns nullopt for one
-/// without '='.
+/// without '=' or a NAME given twice (which value was meant is unclear).
 std::optional<std::map<std::string, std::string>>
 parse_overrides(const std::vector<std::string>& assignments);
 

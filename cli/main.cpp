@@ -11,7 +11,13 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -22,9 +28,50 @@ using namespace conveyor;
 constexpr int exit_failed_run = 1;
 constexpr int exit_bad_input = 2;
 
+/// True if `a` and `b` name the same file (or would: paths are compared after
+/// resolving `.`, `..` and links as far as they exist).
+bool same_file(const std::string& a, const std::string& b) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(a, ec) && fs::exists(b, ec))
+    return fs::equivalent(a, b, ec);
+  return fs::weakly_canonical(a, ec) == fs::weakly_canonical(b, ec);
+}
+
+/// Writes the JSON report; false (with the reason on stderr) if any byte did not reach
+/// the file, including at the final flush (a full disk, /dev/full).
+bool write_report(const std::string& path, const std::string& json) {
+  std::FILE* out = std::fopen(path.c_str(), "w");
+  if (out == nullptr) {
+    std::cerr << "error: cannot write the report to '" << path << "': " << std::strerror(errno)
+              << '\n';
+    return false;
+  }
+  bool ok = std::fwrite(json.data(), 1, json.size(), out) == json.size() &&
+            std::fputc('\n', out) != EOF && std::fflush(out) == 0;
+  int error = errno;
+  if (std::fclose(out) != 0 && ok) {
+    ok = false;
+    error = errno;
+  }
+  if (!ok)
+    std::cerr << "error: cannot write the report to '" << path << "': " << std::strerror(error)
+              << '\n';
+  return ok;
+}
+
 int run_command(const kind_registry& kinds, const std::string& file,
                 const std::vector<std::string>& sets, const std::string& report_path,
-                int threads) {
+                int threads, double drain_grace_seconds) {
+  if (!report_path.empty() && same_file(report_path, file)) {
+    std::cerr << "error: --report '" << report_path << "' names the graph file; the report "
+              << "would overwrite it\n";
+    return exit_bad_input;
+  }
+  if (!(drain_grace_seconds > 0)) {
+    std::cerr << "error: --drain-timeout must be a positive number of seconds\n";
+    return exit_bad_input;
+  }
   auto overrides = cli::parse_overrides(sets);
   if (!overrides)
     return exit_bad_input;
@@ -32,26 +79,38 @@ int run_command(const kind_registry& kinds, const std::string& file,
   if (!graph)
     return exit_bad_input;
   cli::install_interrupt_handlers();
+  std::error_code ec;
+  spdlog::info("graph {}: relative paths resolve against the working directory {}",
+               graph->spec.name, std::filesystem::current_path(ec).string());
   local_run_options options;
   options.file_name = graph->file_name;
   options.graph_source = graph->source;
   options.overrides = graph->overrides;
   options.interrupted = cli::interrupt_requested;
   options.threads = threads;
+  options.drain_grace = std::chrono::milliseconds(
+    static_cast<std::int64_t>(std::min(drain_grace_seconds, 86400.0) * 1000));
   cli::progress_line progress;
   options.on_progress = [&](const progress_info& p) { progress.update(p); };
   auto report = run_locally(graph->spec, kinds, options);
   progress.close();
   report.print(std::cerr);
-  if (!report_path.empty()) {
-    std::ofstream out(report_path);
-    out << report.to_json() << '\n';
-    if (!out) {
-      std::cerr << "error: cannot write report to '" << report_path << "'\n";
-      return exit_failed_run;
-    }
+  bool written = report_path.empty() || write_report(report_path, report.to_json());
+  int status = report.status == run_status::failed || !report.abandoned.empty() || !written
+                 ? exit_failed_run
+                 : 0;
+  if (!report.abandoned.empty()) {
+    // Steps still inside a call hold threads that cannot be joined: end the process
+    // without them (see run_locally).
+    std::cerr << "conveyor: exiting without waiting for: ";
+    for (std::size_t i = 0; i < report.abandoned.size(); ++i)
+      std::cerr << (i ? ", " : "") << report.abandoned[i];
+    std::cerr << std::endl;
+    spdlog::shutdown();
+    std::fflush(nullptr);
+    std::_Exit(status);
   }
-  return report.status == run_status::failed ? exit_failed_run : 0;
+  return status;
 }
 
 int check_command(const kind_registry& kinds, const std::string& file,
@@ -135,6 +194,8 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
     ->capture_default_str();
+  // Options of `conveyor` itself (--log-level) may also follow the subcommand.
+  app.fallthrough();
 
   std::string file;
   std::vector<std::string> sets;
@@ -142,20 +203,26 @@ int main(int argc, char** argv) {
   std::string output;
   std::string kind_name;
   int threads = 0;
+  double drain_grace = 10;
 
   auto run = app.add_subcommand("run", "Run a graph file on an embedded node in this process");
   run->add_option("file", file, "graph file (*.flow)")->required();
-  run->add_option("--set", sets, "override a graph param: NAME=VALUE (repeatable)");
-  run->add_option("--report", report_path, "write the run report as JSON to this file");
+  run->add_option("--set", sets, "override a graph param: NAME=VALUE (once per param)");
+  run->add_option("--report", report_path,
+                  "write the run report as JSON to this file (not the graph file)");
   run->add_option("--threads", threads, "actor system worker threads (0: one per core)");
+  run->add_option("--drain-timeout", drain_grace,
+                  "seconds a drain (SIGINT/SIGTERM) may take before steps still running are "
+                  "abandoned and the process exits")
+    ->capture_default_str();
 
   auto check = app.add_subcommand("check", "Validate a graph file; exit 0 or print diagnostics");
   check->add_option("file", file, "graph file (*.flow)")->required();
-  check->add_option("--set", sets, "override a graph param: NAME=VALUE (repeatable)");
+  check->add_option("--set", sets, "override a graph param: NAME=VALUE (once per param)");
 
   auto dot = app.add_subcommand("dot", "Print the graph as Graphviz DOT");
   dot->add_option("file", file, "graph file (*.flow)")->required();
-  dot->add_option("--set", sets, "override a graph param: NAME=VALUE (repeatable)");
+  dot->add_option("--set", sets, "override a graph param: NAME=VALUE (once per param)");
   dot->add_option("-o,--output", output, "write to this file instead of stdout");
 
   auto list = app.add_subcommand("kinds", "List the actor kinds with their ports and parameters");
@@ -173,7 +240,7 @@ int main(int argc, char** argv) {
     std::cerr << "warning: unknown log level '" << log_level << "', using info\n";
 
   if (run->parsed())
-    return run_command(kinds, file, sets, report_path, threads);
+    return run_command(kinds, file, sets, report_path, threads, drain_grace);
   if (check->parsed())
     return check_command(kinds, file, sets);
   if (dot->parsed())

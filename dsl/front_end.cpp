@@ -1,7 +1,7 @@
 // compile(): the pipeline lexer -> parser -> params -> validate -> lower -> file conflicts,
-// every stage reporting into one sink; lowering runs only on a clean file, and the spec is
-// returned only if the files its steps name do not collide. Never throws: an internal
-// failure (memory) becomes a diagnostic.
+// every stage reporting into one sink; lowering runs only on a clean file, and its own
+// findings (values a kind refuses) and colliding files withhold the spec. Never throws: an
+// internal failure (memory) becomes a diagnostic.
 #include "dsl/front_end.hpp"
 
 #include "dsl/diagnostic_sink.hpp"
@@ -34,6 +34,7 @@ std::string to_string(diagnostic_code c) {
     case diagnostic_code::bad_override: return "bad_override";
     case diagnostic_code::too_large: return "too_large";
     case diagnostic_code::file_conflict: return "file_conflict";
+    case diagnostic_code::invalid_parameter: return "invalid_parameter";
   }
   return "syntax";
 }
@@ -59,8 +60,8 @@ compile_result run(std::string_view source, const schema_catalog& kinds,
   auto params = resolve_params(file, options.overrides, budget, sink);
   validate(file, kinds, params, budget, sink);
   if (sink.error_count() == 0) {
-    auto spec = lower(file, kinds, params, options.file_name);
-    check_file_conflicts(spec, file, kinds, sink);
+    auto spec = lower(file, kinds, params, options.file_name, sink);
+    if (sink.error_count() == 0) check_file_conflicts(spec, file, kinds, sink);
     if (sink.error_count() == 0) result.spec = std::move(spec);
   }
   result.diagnostics = sink.take();

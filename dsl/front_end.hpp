@@ -39,6 +39,8 @@ enum class diagnostic_code {
   bad_override,
   too_large,
   file_conflict,
+  /// A value of the right type that its kind refuses (a range, a format).
+  invalid_parameter,
 };
 
 std::string to_string(diagnostic_code c);

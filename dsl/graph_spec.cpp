@@ -45,7 +45,7 @@ bool equal_ignoring_locations(const graph_spec& a, const graph_spec& b) {
     const auto& x = a.nodes[i];
     const auto& y = b.nodes[i];
     if (x.name != y.name || x.kind != y.kind || x.params != y.params
-        || x.attributes != y.attributes)
+        || x.attributes != y.attributes || x.instances != y.instances)
       return false;
   }
   for (std::size_t i = 0; i < a.edges.size(); ++i) {

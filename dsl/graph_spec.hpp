@@ -46,6 +46,10 @@ struct node_spec {
   /// Every parameter the kind declares that has a value (given or default), by name.
   std::map<std::string, value> params;
   node_attributes attributes;
+  /// How many instances of the node run: its kind's rule (a trainer's `devices`) or its
+  /// `replicas` attribute, resolved once when the graph is lowered
+  /// (schema_catalog::instances_of). Everything after compilation reads it here.
+  int instances = 1;
   source_location location;
 };
 

@@ -2,6 +2,8 @@
 // and linear look-ups by name (kinds declare a handful of params and ports).
 #include "dsl/schema.hpp"
 
+#include "dsl/graph_spec.hpp"
+
 namespace conveyor::dsl {
 
 std::string to_string(param_type t) {
@@ -65,6 +67,14 @@ const port_schema* kind_schema::find_output(std::string_view n) const {
   for (const auto& p : outputs)
     if (p.name == n) return &p;
   return nullptr;
+}
+
+instance_count schema_catalog::instances_of(const node_spec& node) const {
+  return instance_count{node.attributes.replicas, std::nullopt};
+}
+
+std::optional<param_problem> schema_catalog::check_params(const node_spec&) const {
+  return std::nullopt;
 }
 
 } // namespace conveyor::dsl

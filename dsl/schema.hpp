@@ -93,6 +93,21 @@ struct kind_schema {
   const port_schema* find_output(std::string_view n) const;
 };
 
+struct node_spec;
+
+/// A value of the right type that a kind refuses: the parameter at fault (empty: the
+/// node as a whole) and why, in one line.
+struct param_problem {
+  std::string parameter;
+  std::string message;
+};
+
+/// How many instances of a node run, or why its parameters give no valid count.
+struct instance_count {
+  int count = 1;
+  std::optional<param_problem> problem;
+};
+
 /// The set of kinds a graph may use. Implemented by the runtime's registry;
 /// tests implement it with a small fixed table.
 class schema_catalog {
@@ -102,6 +117,14 @@ public:
   virtual const kind_schema* find_kind(std::string_view name) const = 0;
   /// All kind names, for "did you mean" hints.
   virtual std::vector<std::string> kind_names() const = 0;
+
+  /// Asked once per node when a graph is lowered (its parameters typed and complete):
+  /// how many instances it runs. Kinds may derive it from a parameter (a trainer's
+  /// `devices = "cpu:4"`); by default it is the node's `replicas` attribute.
+  virtual instance_count instances_of(const node_spec& node) const;
+  /// Asked once per node after `instances_of`: a problem with parameter values that
+  /// their types do not catch (ranges, formats), or nullopt. Default: none.
+  virtual std::optional<param_problem> check_params(const node_spec& node) const;
 };
 
 } // namespace conveyor::dsl

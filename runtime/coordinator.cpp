@@ -1,12 +1,15 @@
 // Placement is round robin over the nodes that satisfy a step's `on` and `gpus`.
 // Wiring is recomputed from the graph's edges and the current handles whenever an
-// instance changes; delivery state lives in one delivery_ledger.
+// instance changes; delivery state lives in one delivery_ledger, row counts in one
+// batch_counts.
 #include "runtime/coordinator.hpp"
 
+#include "runtime/batch_counts.hpp"
 #include "runtime/delivery_ledger.hpp"
-#include "step/kind_registry.hpp"
+#include "runtime/errors.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/topology.hpp"
+#include "step/kind_registry.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -20,6 +23,9 @@ namespace conveyor {
 namespace {
 
 constexpr auto deploy_timeout = std::chrono::seconds(30);
+/// How long the end of a run waits for the last counters of its step actors (they send
+/// them as they end); past it the report is filled without those still missing.
+constexpr auto last_stats_timeout = std::chrono::seconds(2);
 
 struct instance_info {
   std::string step;
@@ -28,6 +34,8 @@ struct instance_info {
   caf::actor handle;
   int incarnation = 0;
   bool done = false;
+  /// The current incarnation's last counters arrived (it has ended).
+  bool last_stats = false;
 };
 
 struct coordinator_state {
@@ -37,13 +45,18 @@ struct coordinator_state {
   delivery_ledger ledger;
   std::map<std::string, instance_info> instances;
   std::map<std::string, int> failure_restarts; // by step
-  std::map<std::pair<std::string, int>, step_stats> stats; // by (instance, incarnation)
+  /// The cumulative counters of each incarnation: by (instance, incarnation).
+  std::map<std::pair<std::string, int>, step_stats> incarnations;
+  batch_counts counts;
   std::map<std::string, std::map<std::string, double>> metrics; // by step
   caf::actor requester;
   std::chrono::steady_clock::time_point started;
   run_status status = run_status::completed;
+  bool draining = false;
   bool wired = false;
   bool ended = false;
+  /// While the run ends: instances whose last counters have not arrived yet.
+  std::set<std::string> awaiting_last_stats;
   std::size_t deploy_replies = 0;
 };
 
@@ -123,40 +136,63 @@ void fill_report(coordinator_actor* self) {
     step_summary s;
     s.step = n.name;
     s.kind = n.kind;
-    s.replicas = st.options.registry->replicas_of(n);
+    s.replicas = n.instances;
     if (auto m = st.metrics.find(n.name); m != st.metrics.end())
       s.metrics = m->second;
     s.restarts = st.failure_restarts[n.name];
-    for (const auto& [key, stats] : st.stats) {
+    auto counted = st.counts.of(n.name);
+    s.rows_in = counted.rows_in;
+    s.rows_out = counted.rows_out;
+    s.rows_rejected = counted.rows_rejected;
+    s.bytes_in = counted.bytes_in;
+    bool source = st.shape && st.shape->is_source(n.name);
+    s.rows_replayed = source ? counted.replayed_out : counted.replayed_in;
+    for (const auto& [key, stats] : st.incarnations) {
       if (stats.step != n.name)
         continue;
-      s.rows_in += stats.rows_in;
-      s.rows_out += stats.rows_out;
-      s.rows_rejected += stats.rows_rejected;
-      s.bytes_in += stats.bytes_in;
+      s.rows_rejected += stats.rejected_outside_batches;
       s.busy_seconds += static_cast<double>(stats.busy_ns) / 1e9;
     }
     r.steps.push_back(std::move(s));
   }
 }
 
-void end_run(coordinator_actor* self) {
+/// Fills the report, tells the requester and quits.
+void report_and_quit(coordinator_actor* self) {
   auto& st = self->state;
-  if (st.ended)
-    return;
-  st.ended = true;
-  for (auto& n : st.nodes)
-    self->send(n, stop_atom::value);
   fill_report(self);
   if (st.requester)
     self->send(st.requester, done_atom::value);
   self->quit();
 }
 
-void fail_run(coordinator_actor* self, std::string error) {
+/// Ends the run: nodes stop every instance, and the report is filled once every step
+/// actor has sent its last counters as it ended (or `last_stats_timeout` passed). Steps
+/// may still be handling batches when the run is complete (a replay that the ledger
+/// no longer needs), and their counters are part of the report.
+void end_run(coordinator_actor* self, const std::vector<std::string>& not_waiting_for = {}) {
+  auto& st = self->state;
+  if (st.ended)
+    return;
+  st.ended = true;
+  for (auto& n : st.nodes)
+    self->send(n, stop_atom::value);
+  for (const auto& [name, info] : st.instances)
+    if (info.handle && !info.last_stats &&
+        std::find(not_waiting_for.begin(), not_waiting_for.end(), name) == not_waiting_for.end())
+      st.awaiting_last_stats.insert(name);
+  if (st.awaiting_last_stats.empty()) {
+    report_and_quit(self);
+    return;
+  }
+  self->delayed_send(self, last_stats_timeout, stop_atom::value);
+}
+
+/// Ends the run as failed; `error` (if any) says why when no single step did.
+void fail_run(coordinator_actor* self, const caf::error& error) {
   self->state.status = run_status::failed;
-  if (!error.empty())
-    self->state.options.report->error = std::move(error);
+  if (error)
+    self->state.options.report->error = error_text(error);
   end_run(self);
 }
 
@@ -173,8 +209,11 @@ void check_complete(coordinator_actor* self) {
 
 void wire_all(coordinator_actor* self) {
   auto& st = self->state;
-  for (const auto& [name, info] : st.instances)
+  for (const auto& [name, info] : st.instances) {
     self->send(info.handle, wire_atom::value, wiring_for(st, name, false));
+    if (st.draining) // the drain came while the nodes were deploying
+      self->send(info.handle, drain_atom::value);
+  }
   st.wired = true;
   spdlog::info("graph {}: {} step instance(s) running", st.options.graph.name,
                st.instances.size());
@@ -193,6 +232,7 @@ void on_restarted(coordinator_actor* self, std::vector<spawned_instance>& spawne
       continue;
     i->second.handle = s.handle;
     i->second.done = false;
+    i->second.last_stats = false;
     ++i->second.incarnation;
     if (st.shape->is_source(i->second.step))
       st.ledger.clear_final(s.instance);
@@ -210,7 +250,7 @@ void on_restarted(coordinator_actor* self, std::vector<spawned_instance>& spawne
   for (const auto& name : to_wire)
     self->send(st.instances.at(name).handle, wire_atom::value,
                wiring_for(st, name, restarted.count(name) != 0));
-  if (st.status == run_status::interrupted) // already draining: so is the new incarnation
+  if (st.draining) // so is the new incarnation
     for (const auto& name : restarted)
       self->send(st.instances.at(name).handle, drain_atom::value);
   std::map<std::size_t, std::vector<std::string>> replay; // by node
@@ -230,8 +270,8 @@ void on_restarted(coordinator_actor* self, std::vector<spawned_instance>& spawne
   }
 }
 
-/// Assigns every instance to a node; an empty string on success, else the reason.
-std::string place(coordinator_state& st, std::vector<deployment>& per_node) {
+/// Assigns every instance to a node; `placement_failed` if a step fits on none.
+caf::error place(coordinator_state& st, std::vector<deployment>& per_node) {
   std::vector<std::size_t> next_for(st.nodes.size(), 0);
   std::size_t round_robin = 0;
   for (const auto& n : st.options.graph.nodes) {
@@ -247,22 +287,18 @@ std::string place(coordinator_state& st, std::vector<deployment>& per_node) {
       std::string names;
       for (const auto& nn : st.options.node_names)
         names += (names.empty() ? "" : ", ") + nn;
-      return "no node can run step '" + n.name + "' (on = \"" + n.attributes.on +
-             "\", gpus = " + std::to_string(n.attributes.gpus) + "); nodes: " + names;
+      return make_error(runtime_errc::placement_failed,
+                        "no node can run step '" + n.name + "' (on = \"" + n.attributes.on +
+                          "\", gpus = " + std::to_string(n.attributes.gpus) + "); nodes: " +
+                          names);
     }
-    int replicas = 0;
-    try {
-      replicas = st.options.registry->replicas_of(n);
-    } catch (const std::exception& e) {
-      return "step '" + n.name + "': " + e.what();
-    }
-    for (int r = 0; r < replicas; ++r) {
+    for (int r = 0; r < n.instances; ++r) {
       auto node = candidates[round_robin++ % candidates.size()];
       per_node[node].instances.push_back(instance_assignment{n.name, r});
       st.instances[instance_name(n.name, r)] = instance_info{n.name, r, node, {}, 0, false};
     }
   }
-  return {};
+  return caf::none;
 }
 
 void start_run(coordinator_actor* self) {
@@ -272,13 +308,13 @@ void start_run(coordinator_actor* self) {
   for (const auto& n : st.options.graph.nodes) {
     if (!st.shape->is_source(n.name))
       continue;
-    for (int r = 0; r < st.options.registry->replicas_of(n); ++r) {
+    for (int r = 0; r < n.instances; ++r) {
       auto name = instance_name(n.name, r);
       st.ledger.add_source(name);
       for (const auto& t : st.shape->terminals_reached_from(n.name)) {
         const auto& terminal = *st.options.graph.find_node(t);
         if (schema_of(st, t).replica_group)
-          for (int tr = 0; tr < st.options.registry->replicas_of(terminal); ++tr)
+          for (int tr = 0; tr < terminal.instances; ++tr)
             st.ledger.add_route(name, instance_name(t, tr));
         else
           st.ledger.add_route(name, t);
@@ -286,7 +322,7 @@ void start_run(coordinator_actor* self) {
     }
   }
   std::vector<deployment> per_node(st.nodes.size());
-  if (auto error = place(st, per_node); !error.empty()) {
+  if (auto error = place(st, per_node)) {
     fail_run(self, error);
     return;
   }
@@ -304,14 +340,24 @@ void start_run(coordinator_actor* self) {
       .then(
         [=](std::vector<spawned_instance>& spawned) {
           auto& st = self->state;
-          for (auto& s : spawned)
-            st.instances.at(s.instance).handle = s.handle;
+          for (auto& s : spawned) {
+            auto known = st.instances.find(s.instance);
+            if (known == st.instances.end() || known->second.node != i || !s.handle) {
+              fail_run(self, make_error(runtime_errc::deploy_failed,
+                                        "node '" + st.options.node_names[i] +
+                                          "' answered with an instance it was not given: '" +
+                                          s.instance + "'"));
+              return;
+            }
+            known->second.handle = s.handle;
+          }
           if (++st.deploy_replies == used.size())
             wire_all(self);
         },
         [=](caf::error& e) {
-          fail_run(self, "deploying on node '" + self->state.options.node_names[i] +
-                           "' failed: " + caf::to_string(e));
+          fail_run(self, make_error(runtime_errc::deploy_failed,
+                                    "deploying on node '" + self->state.options.node_names[i] +
+                                      "' failed: " + error_text(e)));
         });
 }
 
@@ -320,6 +366,14 @@ caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options 
   auto& st = self->state;
   st.options = std::move(options);
   st.nodes = std::move(nodes);
+  handle_exceptions(self);
+  drop_unexpected_messages(self, "coordinator");
+  // An error sent to the coordinator ends the run with that error (CAF's default would
+  // end the coordinator without a report).
+  self->set_error_handler([=](caf::error& e) {
+    if (!self->state.ended)
+      fail_run(self, e);
+  });
   for (auto& n : st.nodes)
     self->monitor(n);
   self->set_down_handler([=](caf::down_msg& msg) {
@@ -328,7 +382,8 @@ caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options 
       return;
     for (std::size_t i = 0; i < st.nodes.size(); ++i)
       if (st.nodes[i].address() == msg.source)
-        fail_run(self, "lost node '" + st.options.node_names[i] + "': " + caf::to_string(msg.reason));
+        fail_run(self, make_error(runtime_errc::node_lost, "lost node '" + st.options.node_names[i] +
+                                                             "': " + error_text(msg.reason)));
   });
   return {
     [=](run_atom) {
@@ -353,7 +408,22 @@ caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options 
       check_complete(self);
     },
     [=](stats_atom, step_stats& s) {
-      self->state.stats[{s.instance, s.incarnation}] = std::move(s);
+      auto& st = self->state;
+      st.counts.add(s);
+      if (s.last) {
+        auto i = st.instances.find(s.instance);
+        if (i != st.instances.end() && i->second.incarnation == s.incarnation) {
+          i->second.last_stats = true;
+          if (st.awaiting_last_stats.erase(s.instance) != 0 && st.awaiting_last_stats.empty())
+            report_and_quit(self);
+        }
+      }
+      s.handled.clear();
+      st.incarnations[{s.instance, s.incarnation}] = std::move(s);
+    },
+    [=](stop_atom) { // last_stats_timeout: report without the counters still missing
+      if (self->state.ended)
+        report_and_quit(self);
     },
     [=](restarted_atom, std::vector<spawned_instance>& spawned, bool planned) {
       on_restarted(self, spawned, planned);
@@ -362,27 +432,47 @@ caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options 
       auto& st = self->state;
       st.failure_restarts[report.step] = report.restarts;
       st.options.report->failures.push_back(std::move(report));
-      fail_run(self, {});
+      fail_run(self, caf::none);
     },
     [=](progress_atom, progress_info& p) {
       if (self->state.requester)
         self->send(self->state.requester, progress_atom::value, std::move(p));
     },
-    [=](metrics_atom, std::string& step, std::vector<std::string>& names,
-        std::vector<double>& values) {
-      auto& m = self->state.metrics[step];
-      for (std::size_t i = 0; i < names.size() && i < values.size(); ++i)
-        m[names[i]] = values[i];
+    [=](metrics_atom, step_metrics& m) {
+      auto& into = self->state.metrics[m.step];
+      for (const auto& [name, value] : m.values)
+        into[name] = value;
     },
     [=](drain_atom) {
       auto& st = self->state;
+      if (st.draining)
+        return;
+      st.draining = true;
       if (st.status == run_status::completed)
         st.status = run_status::interrupted;
-      // Sources end their streams early; services end theirs once their inputs have
-      // ended; every other step ignores it.
+      // Nodes set their steps' stop flag; sources end their streams early; services end
+      // theirs once their inputs have ended; every other step ignores it.
+      for (const auto& n : st.nodes)
+        self->send(n, drain_atom::value);
       for (const auto& [name, info] : st.instances)
         if (info.handle)
           self->send(info.handle, drain_atom::value);
+    },
+    [=](abandon_atom) {
+      auto& st = self->state;
+      if (st.ended)
+        return;
+      std::string names;
+      for (const auto& [name, info] : st.instances)
+        if (!info.done) {
+          st.options.report->abandoned.push_back(name);
+          names += (names.empty() ? "" : ", ") + name;
+        }
+      if (!names.empty())
+        st.options.report->error =
+          error_text(make_error(runtime_errc::drain_timeout,
+                                "still running when the drain's grace period ran out: " + names));
+      end_run(self, st.options.report->abandoned);
     },
   };
 }

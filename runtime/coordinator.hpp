@@ -5,12 +5,18 @@
 //
 // Contract:
 // - send it `run_atom` once; it answers the sender with `done_atom` when the run has
-//   ended (completed, interrupted or failed) and `report` is filled in;
-// - `drain_atom` (SIGINT/SIGTERM): sources end their streams early; everything in
-//   flight is processed and flushed as at a normal end;
+//   ended (completed, interrupted or failed) and `report` is filled in: after the
+//   nodes stopped every instance and each sent its last counters (2 s at most);
+// - `drain_atom` (SIGINT/SIGTERM): every node sets its steps' stop flag, sources end
+//   their streams early; everything in flight is processed and flushed as at a normal
+//   end;
+// - `abandon_atom` (the drain's grace period ran out): the run ends at once; the
+//   instances that had not ended are listed in the report (`abandoned`);
 // - the run is complete when every instance reported end-of-stream since its last
 //   (re)spawn and the ledger shows every source's last batch acknowledged by every
-//   terminal step it reaches.
+//   terminal step it reaches;
+// - its handlers never throw: a node that cannot deploy or goes down, or a placement
+//   no node satisfies, fails the run with a runtime_errc error in the report.
 #pragma once
 
 #include "dsl/graph_spec.hpp"

@@ -1,4 +1,7 @@
-// Every message type of the runtime and its CAF type id, in one place.
+// Every message type of the runtime and its CAF type id, in one place. Every element
+// type of every message has a type id and an `inspect`, so every message can cross
+// process boundaries (tests/runtime/messages_test.cpp round-trips each through CAF's
+// binary serializer).
 // Include only from runtime .cpp files: CAF headers are heavy (about 8 s per unit).
 //
 // Edge protocol (producer P, consumer C, both step actors):
@@ -7,22 +10,31 @@
 //   P -> C  (eos_atom, out_port, in_port)     no more batches on this edge (until a replay)
 //   P -> C  (model_atom, out_port, in_port, model_message)  models need no credit (rare)
 //   R -> R' (peer_atom, peer_message)         between replicas of a replica group
-// Control (coordinator K, node N, step S):
+// Control (coordinator K, node N, step S, the runner L that started the run):
+//   L -> K  (run_atom)                        start; K answers L with (done_atom) at the end
+//   L -> K  (drain_atom)                      SIGINT/SIGTERM: drain the run
+//   L -> K  (abandon_atom)                    the drain's grace period ran out: end now
 //   K -> N  (deploy_atom, deployment)         N spawns the step instances, replies with handles
-//   K -> S  (wire_atom, wiring)               S's neighbours (again after every restart)
-//   K -> S  (rewind_atom, position, next_seq) a live source replays after `position`
+//   K -> N  (drain_atom)                      N sets its steps' stop_requested flag
+//   K -> N  (respawn_atom, names, false)      replay live sources (planned respawn)
+//   K -> N  (stop_atom)                       the run has ended: stop every instance
+//   K -> S  (wire_atom, wiring)               S's neighbours (again after every restart);
+//                                             a restarted source resumes as it says
 //   K -> S  (drain_atom)                      a source ends its stream early (SIGINT)
-//   S -> K  (ack_atom, ...)                   a terminal step consumed a batch
-//   S -> K  (stats_atom, step_stats)          counters, periodically and when done
-//   S -> K  (progress_atom, progress_info)    long work's progress (forwarded to the CLI)
-//   S -> K  (metrics_atom, step, names, values) results for the run report
+//   S -> K  (ack_atom, route, source, sequence, position)  a terminal step consumed a batch
+//   S -> K  (stats_atom, step_stats)          counters, periodically, at end-of-stream and
+//                                             as it ends (`last`, sent however it ends)
+//   S -> K  (progress_atom, progress_info)    long work's progress (forwarded to L)
+//   S -> K  (metrics_atom, step_metrics)      results for the run report
 //   S -> K  (done_atom, instance, last_seq)   S sent end-of-stream on all outputs
 //   S -> N  (save_atom, instance, bytes)      durable per-step state (step_context)
-//   N -> K  (restarted_atom, handles)         instances respawned after a failure
+//   N -> K  (restarted_atom, handles, planned) instances respawned
 //   N -> K  (failed_atom, step_failure_report) restart limit reached: the run fails
+//   K -> K  (stop_atom)                       the end's wait for last counters is over
 #pragma once
 
 #include "data/batch.hpp"
+#include "runtime/batch_counts.hpp"
 #include "runtime/run_report.hpp"
 #include "step/step.hpp"
 
@@ -30,6 +42,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -97,6 +110,12 @@ struct deployment {
 struct spawned_instance {
   std::string instance;
   caf::actor handle;
+};
+
+/// Named results of one step for the run report (step_context::report_metrics).
+struct step_metrics {
+  std::string step;
+  std::map<std::string, double> values;
 };
 
 // -- inspect -----------------------------------------------------------------
@@ -243,9 +262,20 @@ typename Inspector::result_type inspect(Inspector& f, spawned_instance& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, handled_batch& x) {
+  return f(caf::meta::type_name("handled_batch"), x.output, x.port, x.source, x.sequence, x.rows,
+           x.bytes, x.rejected);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, step_stats& x) {
-  return f(caf::meta::type_name("step_stats"), x.instance, x.step, x.incarnation, x.rows_in,
-           x.rows_out, x.batches_in, x.batches_out, x.rows_rejected, x.bytes_in, x.busy_ns);
+  return f(caf::meta::type_name("step_stats"), x.instance, x.step, x.incarnation, x.scope,
+           x.busy_ns, x.rejected_outside_batches, x.handled, x.last);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, step_metrics& x) {
+  return f(caf::meta::type_name("step_metrics"), x.step, x.values);
 }
 
 template <class Inspector>
@@ -268,13 +298,13 @@ CAF_BEGIN_TYPE_ID_BLOCK(conveyor, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(conveyor, (conveyor::model_message))
   CAF_ADD_TYPE_ID(conveyor, (conveyor::peer_message))
   CAF_ADD_TYPE_ID(conveyor, (conveyor::progress_info))
+  CAF_ADD_TYPE_ID(conveyor, (conveyor::step_metrics))
   CAF_ADD_ATOM(conveyor, conveyor, batch_atom, "batch")
   CAF_ADD_ATOM(conveyor, conveyor, credit_atom, "credit")
   CAF_ADD_ATOM(conveyor, conveyor, eos_atom, "eos")
   CAF_ADD_ATOM(conveyor, conveyor, produce_atom, "produce")
   CAF_ADD_ATOM(conveyor, conveyor, deploy_atom, "deploy")
   CAF_ADD_ATOM(conveyor, conveyor, wire_atom, "wire")
-  CAF_ADD_ATOM(conveyor, conveyor, rewind_atom, "rewind")
   CAF_ADD_ATOM(conveyor, conveyor, drain_atom, "drain")
   CAF_ADD_ATOM(conveyor, conveyor, ack_atom, "ack")
   CAF_ADD_ATOM(conveyor, conveyor, stats_atom, "stats")
@@ -290,4 +320,5 @@ CAF_BEGIN_TYPE_ID_BLOCK(conveyor, caf::first_custom_type_id)
   CAF_ADD_ATOM(conveyor, conveyor, peer_atom, "peer")
   CAF_ADD_ATOM(conveyor, conveyor, progress_atom, "progress")
   CAF_ADD_ATOM(conveyor, conveyor, metrics_atom, "metrics")
+  CAF_ADD_ATOM(conveyor, conveyor, abandon_atom, "abandon")
 CAF_END_TYPE_ID_BLOCK(conveyor)

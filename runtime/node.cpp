@@ -4,8 +4,9 @@
 #include "runtime/node.hpp"
 
 #include "dsl/front_end.hpp"
-#include "step/kind_registry.hpp"
+#include "runtime/errors.hpp"
 #include "runtime/messages.hpp"
+#include "step/kind_registry.hpp"
 #include "runtime/restart_tracker.hpp"
 #include "runtime/step_actor.hpp"
 #include "runtime/topology.hpp"
@@ -43,16 +44,22 @@ struct node_state {
 
 using node_actor = caf::stateful_actor<node_state>;
 
-/// Spawns (or respawns) one instance; throws step_failure if the kind rejects its
-/// parameters.
-void spawn_instance(node_actor* self, const std::string& name) {
+/// Spawns (or respawns) one instance; `step_not_built` if the graph has no such step,
+/// the node no such kind, or the kind refuses the parameters.
+caf::error spawn_instance(node_actor* self, const std::string& name) {
   auto& st = self->state;
   auto& inst = st.instances.at(name);
-  const auto& spec = *st.graph->find_node(inst.step);
+  const auto* spec_ptr = st.graph->find_node(inst.step);
+  if (spec_ptr == nullptr)
+    return make_error(runtime_errc::step_not_built,
+                      "step '" + name + "': the graph has no step '" + inst.step + "'");
+  const auto& spec = *spec_ptr;
   const auto* entry = st.options.registry->find(spec.kind);
   if (entry == nullptr)
-    throw step_failure("unknown kind '" + spec.kind + "'");
-  auto replicas = st.options.registry->replicas_of(spec);
+    return make_error(runtime_errc::step_not_built,
+                      "step '" + name + "': node '" + st.options.name + "' has no kind '" +
+                        spec.kind + "'");
+  auto replicas = spec.instances;
   step_config config;
   config.name = name;
   config.params = step_params{spec.params};
@@ -65,7 +72,11 @@ void spawn_instance(node_actor* self, const std::string& name) {
   cfg.step = inst.step;
   cfg.kind = spec.kind;
   cfg.schema = &entry->schema;
-  cfg.logic = std::shared_ptr<step>(entry->factory(config));
+  try {
+    cfg.logic = std::shared_ptr<step>(entry->factory(config));
+  } catch (const std::exception& e) {
+    return make_error(runtime_errc::step_not_built, "step '" + name + "': " + e.what());
+  }
   cfg.replica = inst.replica;
   cfg.replicas = replicas;
   cfg.incarnation = inst.incarnation;
@@ -75,9 +86,11 @@ void spawn_instance(node_actor* self, const std::string& name) {
   cfg.replica_group = entry->schema.replica_group;
   cfg.ack_route = cfg.replica_group ? name : inst.step;
   cfg.saved_state = inst.saved_state;
+  cfg.stop_requested = st.options.stop_requested;
   inst.handle = spawn_step_actor(self, std::move(cfg), st.coordinator, caf::actor{self});
   self->monitor(inst.handle);
   st.by_address[inst.handle.address()] = name;
+  return caf::none;
 }
 
 /// Stops an instance without treating its exit as a failure.
@@ -160,10 +173,8 @@ void respawn(node_actor* self, const std::vector<std::string>& names, bool after
       continue;
     stop_instance(self, i->second);
     ++i->second.incarnation;
-    try {
-      spawn_instance(self, name);
-    } catch (const std::exception& e) {
-      step_failure_report report{i->second.step, name, i->second.incarnation, e.what()};
+    if (auto error = spawn_instance(self, name)) {
+      step_failure_report report{i->second.step, name, i->second.incarnation, error_text(error)};
       self->send(st.coordinator, failed_atom::value, std::move(report));
       return;
     }
@@ -174,6 +185,8 @@ void respawn(node_actor* self, const std::vector<std::string>& names, bool after
 
 caf::behavior node_behavior(node_actor* self, node_options options) {
   self->state.options = std::move(options);
+  handle_exceptions(self);
+  drop_unexpected_messages(self, "node " + self->state.options.name);
   self->set_down_handler([=](caf::down_msg& msg) { on_instance_down(self, msg); });
   return {
     [=](deploy_atom, deployment& d) -> caf::result<std::vector<spawned_instance>> {
@@ -185,20 +198,16 @@ caf::behavior node_behavior(node_actor* self, node_options options) {
         opts.overrides[k] = v;
       auto compiled = dsl::compile(d.graph_source, *st.options.registry, opts);
       if (!compiled.ok())
-        return caf::make_error(caf::sec::invalid_argument,
-                               dsl::format_diagnostics(compiled.diagnostics, d.graph_source));
+        return make_error(runtime_errc::graph_invalid,
+                          dsl::format_diagnostics(compiled.diagnostics, d.graph_source));
       st.graph = std::move(compiled.spec);
       st.shape.emplace(*st.graph, *st.options.registry);
       std::vector<spawned_instance> result;
       for (const auto& a : d.instances) {
         auto name = instance_name(a.step, a.replica);
         st.instances[name] = hosted_instance{a.step, a.replica, {}, 0, {}, {}};
-        try {
-          spawn_instance(self, name);
-        } catch (const std::exception& e) {
-          return caf::make_error(caf::sec::invalid_argument,
-                                 "step '" + name + "': " + std::string{e.what()});
-        }
+        if (auto error = spawn_instance(self, name))
+          return error;
         result.push_back(spawned_instance{name, st.instances[name].handle});
       }
       spdlog::debug("[node {}] hosting {} step instance(s)", st.options.name, result.size());
@@ -206,6 +215,10 @@ caf::behavior node_behavior(node_actor* self, node_options options) {
     },
     [=](respawn_atom, std::vector<std::string>& names, bool after_failure) {
       respawn(self, names, after_failure);
+    },
+    [=](drain_atom) {
+      // Directly: a step blocked inside a call sees it without reading its mailbox.
+      self->state.options.stop_requested->store(true);
     },
     [=](save_atom, std::string& instance, std::string& bytes) {
       auto i = self->state.instances.find(instance);
@@ -225,6 +238,8 @@ caf::behavior node_behavior(node_actor* self, node_options options) {
 } // namespace
 
 caf::actor spawn_node(caf::actor_system& system, node_options options) {
+  if (!options.stop_requested)
+    options.stop_requested = std::make_shared<std::atomic<bool>>(false);
   return system.spawn(node_behavior, std::move(options));
 }
 

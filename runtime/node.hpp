@@ -12,11 +12,16 @@
 //   neighbours and replays sources. Past the limit it reports `failed` instead.
 // - It keeps each instance's durable state (`step_context::save_state`) and hands
 //   it to the instance's next incarnation.
+// - `drain`: sets the run's stop flag, which every step it hosts reads through
+//   `step_context::stop_requested`, at once (the steps' mailboxes are not involved).
 // - `stop`: kills every instance and exits.
+// - Its handlers return errors (runtime_errc) and never throw.
 #pragma once
 
 #include <caf/fwd.hpp>
 
+#include <atomic>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -31,6 +36,9 @@ struct node_options {
   int gpus = 0;
   /// Must outlive the node.
   const kind_registry* registry = nullptr;
+  /// The drain flag of its steps; made by spawn_node if null. A caller that holds it
+  /// (the local runner) may set it itself, ahead of the `drain` message.
+  std::shared_ptr<std::atomic<bool>> stop_requested;
 };
 
 caf::actor spawn_node(caf::actor_system& system, node_options options);

@@ -19,11 +19,12 @@ std::string to_string(run_status s) {
 
 void run_report::print(std::ostream& out) const {
   out << fmt::format("graph {}: {} in {:.2f} s\n", graph, to_string(status), wall_seconds);
-  out << fmt::format("  {:<16} {:<12} {:>12} {:>12} {:>10} {:>8} {:>9}\n", "step", "kind",
-                     "rows in", "rows out", "rejected", "restarts", "busy s");
+  out << fmt::format("  {:<16} {:<12} {:>12} {:>12} {:>10} {:>8} {:>10} {:>9}\n", "step", "kind",
+                     "rows in", "rows out", "rejected", "restarts", "replayed", "busy s");
   for (const auto& s : steps)
-    out << fmt::format("  {:<16} {:<12} {:>12} {:>12} {:>10} {:>8} {:>9.2f}\n", s.step, s.kind,
-                       s.rows_in, s.rows_out, s.rows_rejected, s.restarts, s.busy_seconds);
+    out << fmt::format("  {:<16} {:<12} {:>12} {:>12} {:>10} {:>8} {:>10} {:>9.2f}\n", s.step,
+                       s.kind, s.rows_in, s.rows_out, s.rows_rejected, s.restarts,
+                       s.rows_replayed, s.busy_seconds);
   for (const auto& s : steps)
     for (const auto& [name, value] : s.metrics)
       out << fmt::format("  {}: {} = {:.6g}\n", s.step, name, value);
@@ -48,6 +49,7 @@ std::string run_report::to_json() const {
                             {"rows_out", s.rows_out},
                             {"rows_rejected", s.rows_rejected},
                             {"bytes_in", s.bytes_in},
+                            {"rows_replayed", s.rows_replayed},
                             {"restarts", s.restarts},
                             {"busy_seconds", s.busy_seconds},
                             {"metrics", s.metrics}});
@@ -59,6 +61,8 @@ std::string run_report::to_json() const {
                                {"last_error", f.last_error}});
   if (!error.empty())
     doc["error"] = error;
+  if (!abandoned.empty())
+    doc["abandoned"] = abandoned;
   return doc.dump(2);
 }
 

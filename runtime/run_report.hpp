@@ -10,21 +10,6 @@
 
 namespace conveyor {
 
-/// Counters of one incarnation of one step instance (a restart starts a new one).
-struct step_stats {
-  std::string instance;
-  std::string step;
-  std::int32_t incarnation = 0;
-  std::uint64_t rows_in = 0;
-  std::uint64_t rows_out = 0;
-  std::uint64_t batches_in = 0;
-  std::uint64_t batches_out = 0;
-  std::uint64_t rows_rejected = 0;
-  std::uint64_t bytes_in = 0;
-  /// Time spent inside the step's own code (open, produce, consume, finish).
-  std::uint64_t busy_ns = 0;
-};
-
 /// Why a step failed the run: it exhausted its restarts (or may not restart).
 struct step_failure_report {
   std::string step;
@@ -37,7 +22,9 @@ enum class run_status { completed, interrupted, failed };
 
 std::string to_string(run_status s);
 
-/// Totals for one step of the graph, summed over replicas and incarnations.
+/// Totals for one step of the graph, summed over replicas and incarnations. Rows are
+/// counted once per batch however often a replay after a restart brought it again
+/// (batch_counts); the replays are counted apart.
 struct step_summary {
   std::string step;
   std::string kind;
@@ -46,6 +33,8 @@ struct step_summary {
   std::uint64_t rows_out = 0;
   std::uint64_t rows_rejected = 0;
   std::uint64_t bytes_in = 0;
+  /// Rows that reached the step again after a restart (sources: rows emitted again).
+  std::uint64_t rows_replayed = 0;
   int restarts = 0;
   double busy_seconds = 0;
   /// Results the step reported (an evaluator's accuracy, a trainer's final loss).
@@ -60,8 +49,12 @@ struct run_report {
   std::vector<step_summary> steps;
   /// Set when status is `failed`.
   std::vector<step_failure_report> failures;
-  /// One-line reason for `failed` runs that no single step caused (placement, ...).
+  /// One-line reason for `failed` runs that no single step caused (placement, ...), and
+  /// for a drain that ran out of time.
   std::string error;
+  /// Step instances that had not ended when the drain's grace period ran out; the
+  /// process does not wait for them.
+  std::vector<std::string> abandoned;
 
   /// Human-readable table for the terminal.
   void print(std::ostream& out) const;

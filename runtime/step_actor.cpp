@@ -4,8 +4,12 @@
 // plus one waiting batch per output. Sources (and consumers with work left after
 // `finish`, such as a trainer) produce one slice per turn of the mailbox, and only
 // into an empty outbox. Models travel on the same outbox, in order, without credit.
+// Counters: every batch handled is recorded by identity (batch_counts) and sent with
+// the stats; the last stats go out when the actor ends, however it ends (killed by its
+// node included), so no incarnation's work goes uncounted.
 #include "runtime/step_actor.hpp"
 
+#include "runtime/errors.hpp"
 #include "runtime/messages.hpp"
 
 #include <spdlog/spdlog.h>
@@ -24,12 +28,6 @@ namespace {
 constexpr auto stats_interval = std::chrono::seconds(1);
 constexpr int logged_rejections = 5;
 
-const caf::atom_value step_error_category = caf::atom("conveyor");
-
-caf::error make_step_error(std::string text) {
-  return caf::error(1, step_error_category, caf::make_message(std::move(text)));
-}
-
 struct consumer_slot {
   out_link link;
   int credit = 0;
@@ -43,8 +41,13 @@ struct consumer_group {
   std::size_t next = 0;
 };
 
-/// What waits in the outbox: a batch (needs credit) or a model (does not).
-using outgoing = std::variant<batch, model_message>;
+/// What waits in the outbox: a batch (needs credit) or a model (does not), for an
+/// output port; `rejected`: rows a source rejected while making the batch.
+struct outgoing {
+  std::size_t port = 0;
+  std::variant<batch, model_message> item;
+  std::uint64_t rejected = 0;
+};
 
 /// An acknowledgement held until the end of the stream (acknowledge_on_consume false).
 struct held_ack {
@@ -76,6 +79,7 @@ public:
   void send_to_peers(std::uint64_t tag, std::shared_ptr<const std::string> bytes) override;
   void report_progress(const progress_info& p) override;
   void report_metrics(const std::map<std::string, double>& metrics) override;
+  bool stop_requested() const override;
 
 private:
   host_state& st_;
@@ -92,7 +96,7 @@ struct host_state {
   /// Per output port.
   std::vector<std::vector<consumer_group>> outputs;
   std::vector<producer_slot> producers;
-  std::deque<std::pair<std::size_t, outgoing>> outbox;
+  std::deque<outgoing> outbox;
   std::vector<caf::actor> peers;
   std::vector<held_ack> held_acks;
   /// Credit that arrived before the wiring that names its sender.
@@ -109,7 +113,10 @@ struct host_state {
   std::uint64_t next_sequence = 1;
   /// Terminal steps: acknowledged (source -> watermark, above).
   std::map<std::string, std::pair<std::uint64_t, std::set<std::uint64_t>>> delivered;
-  step_stats stats;
+  /// Shared with the exit hook that sends the last stats.
+  std::shared_ptr<step_stats> stats;
+  /// Rows rejected during the current call into the step.
+  std::uint64_t rejected_in_call = 0;
   int rejections_logged = 0;
 };
 
@@ -123,7 +130,7 @@ int host_context::replicas() const {
   return st_.cfg.replicas;
 }
 void host_context::reject(std::uint64_t rows, const std::string& reason) {
-  st_.stats.rows_rejected += rows;
+  st_.rejected_in_call += rows;
   if (st_.rejections_logged < logged_rejections)
     spdlog::warn("[{}] rejected {} row(s): {}", st_.cfg.instance, rows, reason);
   else if (st_.rejections_logged == logged_rejections)
@@ -156,14 +163,10 @@ void host_context::report_progress(const progress_info& p) {
   self_->send(st_.coordinator, progress_atom::value, std::move(copy));
 }
 void host_context::report_metrics(const std::map<std::string, double>& metrics) {
-  std::vector<std::string> names;
-  std::vector<double> values;
-  for (const auto& [k, v] : metrics) {
-    names.push_back(k);
-    values.push_back(v);
-  }
-  self_->send(st_.coordinator, metrics_atom::value, st_.cfg.step, std::move(names),
-              std::move(values));
+  self_->send(st_.coordinator, metrics_atom::value, step_metrics{st_.cfg.step, metrics});
+}
+bool host_context::stop_requested() const {
+  return st_.cfg.stop_requested && st_.cfg.stop_requested->load(std::memory_order_relaxed);
 }
 
 /// Collects what one call of the step emits; sources stamp identity on it.
@@ -174,18 +177,21 @@ public:
     if (port >= st_.outputs.size())
       throw step_failure("emitted on output port " + std::to_string(port) + " of a kind with " +
                          std::to_string(st_.outputs.size()) + " output(s)");
+    std::uint64_t rejected = 0;
     if (st_.cfg.source) {
       b.source = st_.cfg.instance;
       b.sequence = st_.next_sequence;
+      if (!stamped_) // what the call rejected goes with its first batch
+        rejected = std::exchange(st_.rejected_in_call, 0);
       stamped_ = true;
     }
-    st_.outbox.emplace_back(port, outgoing{std::move(b)});
+    st_.outbox.push_back(outgoing{port, std::move(b), rejected});
   }
   void emit_model(std::size_t port, model_message m) override {
     if (port >= st_.outputs.size())
       throw step_failure("emitted a model on output port " + std::to_string(port) +
                          " of a kind with " + std::to_string(st_.outputs.size()) + " output(s)");
-    st_.outbox.emplace_back(port, outgoing{std::move(m)});
+    st_.outbox.push_back(outgoing{port, std::move(m), 0});
   }
   /// A source's call emitted something: the sequence number is used up.
   bool stamped() const { return stamped_; }
@@ -234,9 +240,7 @@ public:
     if (slot != nullptr)
       slot->ended = false;
     st_.finished = false;
-    ++st_.stats.batches_in;
-    st_.stats.rows_in += b.rows;
-    st_.stats.bytes_in += b.payload_bytes();
+    handled_batch record{false, in_port, b.source, b.sequence, b.rows, b.payload_bytes(), 0};
     if (st_.cfg.terminal && already_delivered(b.source, b.sequence)) {
       // A replay of something this step already acknowledged: skip it.
     } else {
@@ -244,7 +248,7 @@ public:
       auto sequence = b.sequence;
       auto position = b.position;
       outbox_emitter out{st_};
-      if (!call([&] { st_.cfg.logic->consume(in_port, std::move(b), out); }))
+      if (!call([&] { st_.cfg.logic->consume(in_port, std::move(b), out); }, &record.rejected))
         return;
       if (st_.cfg.terminal) {
         mark_delivered(source, sequence);
@@ -255,6 +259,7 @@ public:
           st_.held_acks.push_back(held_ack{source, sequence, position});
       }
     }
+    st_.stats->handled.push_back(std::move(record));
     if (slot != nullptr)
       ++slot->owed;
     flush();
@@ -346,28 +351,36 @@ public:
       call([&] { st_.cfg.logic->tick(); });
   }
 
+  /// Sends the counters and the batches handled since the last report.
   void send_stats() {
-    self_->send(st_.coordinator, stats_atom::value, st_.stats);
+    self_->send(st_.coordinator, stats_atom::value, *st_.stats);
+    st_.stats->handled.clear();
   }
 
 private:
-  /// Runs a call into the step's logic, timing it; a throw ends the actor with the
-  /// message as its exit reason. Returns false after such a failure.
+  /// Runs a call into the step's logic, timing it; a throw ends the actor with
+  /// `step_failed` and the message (its node supervises). Returns false after such a
+  /// failure. Rows the call rejected count for the batch it handled (`batch_rejections`;
+  /// a source's go with the batch it emits) or, for calls that handle none, outside
+  /// batches; a failed call's count not at all (its batch comes again).
   template <class F>
-  bool call(F&& f) {
+  bool call(F&& f, std::uint64_t* batch_rejections = nullptr) {
     auto start = std::chrono::steady_clock::now();
+    st_.rejected_in_call = 0;
     try {
       f();
     } catch (const std::exception& e) {
       spdlog::error("[{}] failed: {}", st_.cfg.instance, e.what());
-      send_stats();
-      self_->quit(make_step_error(e.what()));
+      self_->quit(make_error(runtime_errc::step_failed, e.what()));
       return false;
     }
-    st_.stats.busy_ns += static_cast<std::uint64_t>(
+    st_.stats->busy_ns += static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
                                                            start)
         .count());
+    auto rejected = std::exchange(st_.rejected_in_call, 0);
+    (batch_rejections != nullptr ? *batch_rejections : st_.stats->rejected_outside_batches) +=
+      rejected;
     return true;
   }
 
@@ -400,7 +413,7 @@ private:
   /// held credit and, at the end of the stream, acknowledgements held back and eos.
   void flush() {
     while (!st_.outbox.empty()) {
-      auto& [port, item] = st_.outbox.front();
+      auto& [port, item, rejected] = st_.outbox.front();
       auto& groups = st_.outputs[port];
       if (auto m = std::get_if<model_message>(&item)) {
         for (auto& g : groups)
@@ -414,6 +427,11 @@ private:
       for (auto& g : groups)
         if (!has_credit(g))
           return;
+      if (!groups.empty())
+        st_.stats->handled.push_back(handled_batch{true, static_cast<std::uint32_t>(port),
+                                                   b.source, b.sequence, b.rows, 0, rejected});
+      else // emitted nowhere; what the call rejected still counts
+        st_.stats->rejected_outside_batches += rejected;
       std::vector<consumer_slot*> targets;
       for (auto& g : groups) {
         if (is_broadcast(g))
@@ -429,10 +447,6 @@ private:
           self_->send(link.consumer, batch_atom::value, link.out_port, link.in_port, std::move(b));
         else
           self_->send(link.consumer, batch_atom::value, link.out_port, link.in_port, b);
-      }
-      if (!groups.empty()) {
-        ++st_.stats.batches_out;
-        st_.stats.rows_out += b.rows;
       }
       st_.outbox.pop_front();
     }
@@ -575,9 +589,18 @@ caf::behavior step_actor(caf::stateful_actor<host_state>* self, step_actor_confi
   st.node = std::move(node);
   st.ctx = std::make_unique<host_context>(st, self);
   st.outputs.resize(st.cfg.schema->outputs.size());
-  st.stats.instance = st.cfg.instance;
-  st.stats.step = st.cfg.step;
-  st.stats.incarnation = st.cfg.incarnation;
+  st.stats = std::make_shared<step_stats>();
+  st.stats->instance = st.cfg.instance;
+  st.stats->step = st.cfg.step;
+  st.stats->incarnation = st.cfg.incarnation;
+  st.stats->scope = st.cfg.ack_route;
+  handle_exceptions(self);
+  drop_unexpected_messages(self, "[" + st.cfg.instance + "]");
+  // The last counters, however the actor ends (a failure, or killed by its node).
+  self->attach_functor([stats = st.stats, coordinator = st.coordinator](const caf::error&) {
+    stats->last = true;
+    caf::anon_send(coordinator, stats_atom::value, *stats);
+  });
   auto host = std::make_shared<step_host>(self);
   self->delayed_send(self, stats_interval, tick_atom::value);
   return {
@@ -597,6 +620,8 @@ caf::behavior step_actor(caf::stateful_actor<host_state>* self, step_actor_confi
     [=](drain_atom) { host->on_drain(); },
     [=](tick_atom) {
       host->on_tick();
+      if (self->getf(caf::abstract_actor::is_terminated_flag))
+        return;
       host->send_stats();
       self->delayed_send(self, stats_interval, tick_atom::value);
     },
@@ -608,13 +633,6 @@ caf::behavior step_actor(caf::stateful_actor<host_state>* self, step_actor_confi
 caf::actor spawn_step_actor(caf::local_actor* parent, step_actor_config config,
                             caf::actor coordinator, caf::actor node) {
   return parent->spawn(step_actor, std::move(config), std::move(coordinator), std::move(node));
-}
-
-std::string error_text(const caf::error& e) {
-  if (e.category() == step_error_category && !e.context().empty() &&
-      e.context().match_element<std::string>(0))
-    return e.context().get_as<std::string>(0);
-  return caf::to_string(e);
 }
 
 } // namespace conveyor

@@ -7,8 +7,9 @@
 //   (and again whenever a neighbour restarts);
 // - never exits on its own: after end-of-stream it stays idle until its node stops
 //   it, so that a replay after a downstream restart can pass through it again;
-// - a failure of the step logic makes the actor exit with an error carrying the
-//   message (`error_text`), which its node's supervision handles.
+// - a failure of the step logic makes the actor exit with `runtime_errc::step_failed`
+//   carrying the message (`error_text`), which its node's supervision handles;
+// - its last counters reach the coordinator however it ends.
 #pragma once
 
 #include "dsl/schema.hpp"
@@ -16,6 +17,7 @@
 
 #include <caf/fwd.hpp>
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,14 +44,15 @@ struct step_actor_config {
   /// replica group each instance (every replica must see every batch).
   std::string ack_route;
   std::optional<std::string> saved_state;
+  /// The run's drain flag, shared by every step actor of the node and set directly by
+  /// it (not through the steps' mailboxes: a step may be blocked inside a call); what
+  /// step_context::stop_requested reads.
+  std::shared_ptr<const std::atomic<bool>> stop_requested;
 };
 
 /// Spawns the host actor as a child of `parent` (the node), linked to nothing; the
 /// caller monitors it.
 caf::actor spawn_step_actor(caf::local_actor* parent, step_actor_config config,
                             caf::actor coordinator, caf::actor node);
-
-/// The message carried by an error that a step actor exits with (or CAF's text).
-std::string error_text(const caf::error& e);
 
 } // namespace conveyor

@@ -113,11 +113,42 @@ const kind_entry* kind_registry::find(std::string_view name) const {
   return i == entries_.end() ? nullptr : &i->second;
 }
 
-int kind_registry::replicas_of(const dsl::node_spec& node) const {
+dsl::instance_count kind_registry::instances_of(const dsl::node_spec& node) const {
   auto e = find(node.kind);
-  if (e != nullptr && e->replicas_from_params)
-    return e->replicas_from_params(step_params{node.params});
-  return node.attributes.replicas;
+  if (e == nullptr || !e->instances)
+    return schema_catalog::instances_of(node);
+  const auto& rule = *e->instances;
+  try {
+    return dsl::instance_count{rule.count(step_params{node.params}), std::nullopt};
+  } catch (const std::exception& x) {
+    return dsl::instance_count{0, dsl::param_problem{rule.parameter, x.what()}};
+  }
+}
+
+std::optional<dsl::param_problem> kind_registry::check_params(const dsl::node_spec& node) const {
+  auto e = find(node.kind);
+  if (e == nullptr || !e->factory)
+    return std::nullopt;
+  step_config config;
+  config.name = node.name;
+  config.params = step_params{node.params};
+  config.replicas = node.instances;
+  config.replicas_attribute = node.attributes.replicas;
+  try {
+    e->factory(config);
+    return std::nullopt;
+  } catch (const std::exception& x) {
+    dsl::param_problem problem{{}, x.what()};
+    auto first = std::string::npos;
+    for (const auto& p : e->schema.params) {
+      auto at = problem.message.find("'" + p.name + "'");
+      if (at < first) {
+        first = at;
+        problem.parameter = p.name;
+      }
+    }
+    return problem;
+  }
 }
 
 const dsl::kind_schema* kind_registry::find_kind(std::string_view name) const {

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,24 +48,40 @@ struct step_config {
   std::string name;
   step_params params;
   int replica = 0;
+  /// How many instances of the node run (graph_spec's node_spec::instances).
   int replicas = 1;
   /// The graph's name (for provenance).
   std::string graph;
   /// The node's `replicas` attribute as written. Kinds that run their replicas inside
-  /// one instance (an inference server: one socket, N workers; their
-  /// `replicas_from_params` returns 1) read it here.
+  /// one instance (an inference server: one socket, N workers; their instance rule
+  /// says 1) read it here.
   int replicas_attribute = 1;
 };
 
+/// Builds a step. Rules: it validates the parameters (throwing step_failure with a
+/// one-line reason that names the parameter in quotes, 'batch', for a value it refuses)
+/// and does no I/O and nothing slow: the graph compiler calls it once per node to check
+/// the values (`conveyor check` reports what it refuses at that parameter), before any
+/// instance is built for real. Files are opened in `step::open`.
 using step_factory = std::function<std::unique_ptr<step>(const step_config&)>;
+
+/// How many instances a node of a kind runs when the kind decides it rather than the
+/// node's `replicas` attribute.
+struct instance_rule {
+  /// The parameter the count comes from (a diagnostic for a bad value points at it);
+  /// empty for a count that no parameter decides.
+  std::string parameter;
+  /// The count (>= 1); throws step_failure for a value it refuses.
+  std::function<int(const step_params&)> count;
+};
 
 struct kind_entry {
   dsl::kind_schema schema;
   step_factory factory;
-  /// Optional: how many replicas a node of this kind runs, from its parameters (a
-  /// trainer's `devices = "cpu:4"`); without it, the `replicas` attribute decides.
-  /// May throw step_failure for a malformed parameter.
-  std::function<int(const step_params&)> replicas_from_params;
+  /// Optional: a trainer's `devices = "cpu:4"` runs 4 instances; an inference server
+  /// runs 1 whatever `replicas` says. Without it, the `replicas` attribute decides.
+  /// Evaluated once, when the graph is compiled (the result is node_spec::instances).
+  std::optional<instance_rule> instances;
 };
 
 /// Rules: register everything before the first lookup; lookups may then run
@@ -75,11 +92,13 @@ public:
   void add(kind_entry entry);
   const kind_entry* find(std::string_view name) const;
 
-  /// How many instances a node of the graph runs (see kind_entry::replicas_from_params).
-  int replicas_of(const dsl::node_spec& node) const;
-
   const dsl::kind_schema* find_kind(std::string_view name) const override;
   std::vector<std::string> kind_names() const override;
+  /// The kind's instance rule, else the `replicas` attribute.
+  dsl::instance_count instances_of(const dsl::node_spec& node) const override;
+  /// Builds the step once with the node's parameters (see step_factory): what the
+  /// factory refuses, at the first of the kind's parameters its message names in quotes.
+  std::optional<dsl::param_problem> check_params(const dsl::node_spec& node) const override;
 
 private:
   std::map<std::string, kind_entry, std::less<>> entries_;

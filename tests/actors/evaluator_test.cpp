@@ -79,8 +79,8 @@ BOOST_AUTO_TEST_CASE(without_the_preprocessing_the_same_weights_fail_the_gate_an
   BOOST_TEST(ctx.metrics["accuracy"] == 0.0);
   BOOST_TEST(out.models.empty());
   BOOST_TEST_REQUIRE(!ctx.warnings.empty());
-  BOOST_TEST(ctx.warnings.back().find("accuracy 0 is below min 0.85; not forwarding model 'm'") !=
-               std::string::npos,
+  BOOST_TEST(ctx.warnings.back().find("model 'm' held back by the gate: accuracy 0 is below "
+                                      "min 0.85; not forwarding it") != std::string::npos,
              ctx.warnings.back());
 }
 
@@ -113,13 +113,27 @@ BOOST_AUTO_TEST_CASE(a_malformed_artifact_is_skipped_with_a_warning_and_the_rest
 }
 
 BOOST_AUTO_TEST_CASE(a_model_arriving_after_the_data_ended_is_evaluated_at_once) {
-  auto s = make_evaluator({});
+  auto s = make_evaluator({{"min", 0.85}});
   test::fake_context ctx;
   test::collector out;
   s->open(ctx);
   s->consume(1, raw_rows(), out);
   finish(*s, out);
+  BOOST_TEST(ctx.metrics.empty()); // no model yet
   s->consume_model(0, logistic_model(10.0f), out);
+  // Scored on the cached data and forwarded within the call, with its metric.
+  BOOST_TEST(ctx.metrics.at("accuracy") == 1.0);
+  BOOST_TEST_REQUIRE(out.models.size() == 1u);
+  auto a = compute::model_file::decode(*out.models[0].artifact);
+  BOOST_TEST_REQUIRE(bool(a), a.error);
+  BOOST_TEST(a.value->metrics.at("accuracy") == 1.0);
+  BOOST_TEST(a.value->metrics.at("loss") == 0.1);
+  BOOST_TEST_REQUIRE(!ctx.info.empty());
+  BOOST_TEST(ctx.info.back().find("model 'm': accuracy 1 on 6 rows") != std::string::npos,
+             ctx.info.back());
+  // A later model that fails the gate is scored at once too, and held back.
+  s->consume_model(0, logistic_model(-10.0f), out);
+  BOOST_TEST(ctx.metrics.at("accuracy") == 0.0);
   BOOST_TEST(out.models.size() == 1u);
 }
 

@@ -16,6 +16,10 @@
 #include <set>
 #include <string>
 
+#include <cerrno>
+#include <sys/wait.h>
+#include <unistd.h>
+
 using namespace conveyor;
 using conveyor::testing::observed;
 
@@ -30,7 +34,8 @@ const kind_registry& test_registry() {
   return r;
 }
 
-run_report run_text(const std::string& text, std::function<bool()> interrupted = {}) {
+run_report run_text(const std::string& text, std::function<bool()> interrupted = {},
+                    std::chrono::milliseconds drain_grace = std::chrono::seconds(10)) {
   observed().reset();
   dsl::compile_options copts;
   copts.file_name = "test.flow";
@@ -41,7 +46,14 @@ run_report run_text(const std::string& text, std::function<bool()> interrupted =
   options.graph_source = text;
   options.interrupted = std::move(interrupted);
   options.threads = 2;
+  options.drain_grace = drain_grace;
   return run_locally(*compiled.spec, test_registry(), options);
+}
+
+/// True `after` the first call: an interruption that comes while the run is going.
+std::function<bool()> interrupt_after(std::chrono::milliseconds after) {
+  auto start = std::chrono::steady_clock::now();
+  return [start, after] { return std::chrono::steady_clock::now() - start > after; };
 }
 
 const step_summary& summary(const run_report& r, const std::string& step) {
@@ -52,12 +64,22 @@ const step_summary& summary(const run_report& r, const std::string& step) {
   return r.steps.front();
 }
 
-/// Peak resident memory of this process in KiB (VmHWM).
-long peak_rss_kib() {
+/// Starts measuring this process's peak resident memory afresh (Linux resets VmHWM to
+/// the current resident size when "5" is written to clear_refs).
+void reset_peak_rss() {
+  std::ofstream clear("/proc/self/clear_refs");
+  clear << "5";
+  clear.flush();
+  BOOST_TEST_REQUIRE(bool(clear), "cannot reset the peak RSS through /proc/self/clear_refs");
+}
+
+/// A field of /proc/self/status in KiB: "VmHWM:" (the peak since reset_peak_rss) or
+/// "VmRSS:" (now).
+long status_kib(const std::string& field) {
   std::ifstream status("/proc/self/status");
   std::string key;
   while (status >> key) {
-    if (key == "VmHWM:") {
+    if (key == field) {
       long kib = 0;
       status >> kib;
       return kib;
@@ -99,8 +121,11 @@ src -> p -> sink
 
 BOOST_AUTO_TEST_CASE(a_fast_source_into_a_slow_sink_keeps_queues_and_memory_bounded) {
   // 2000 batches of 256 KiB (500 MiB in all) into a sink that takes 0.5 ms each:
-  // without credit the source would race ahead and buffer most of it.
-  auto before = peak_rss_kib();
+  // without credit the source would race ahead and buffer most of it. The peak is
+  // measured from this test's start, not over the process's life (an earlier test may
+  // have peaked higher).
+  reset_peak_rss();
+  auto before = status_kib("VmRSS:");
   auto r = run_text(R"(graph g
 defaults { buffer = 4 }
 node src = numbers { count = 2000, batch = 1, payload = 65535 }
@@ -108,7 +133,7 @@ node p = pass
 node sink = collect { delay_us = 500 }
 src -> p -> sink
 )");
-  auto growth_mib = (peak_rss_kib() - before) / 1024;
+  auto growth_mib = (status_kib("VmHWM:") - before) / 1024;
   BOOST_TEST(to_string(r.status) == "completed");
   BOOST_TEST(observed().collected["sink"].size() == 2000u);
   // Two edges of credit 4, one waiting batch per outbox, one batch in each step's hands.
@@ -131,6 +156,26 @@ src -> p -> sink
   BOOST_TEST(check_every_row_arrived(got, 10000) == 10000u);
   BOOST_TEST(observed().opens["p"] == 2);
   BOOST_TEST(observed().opens["sink"] == 1); // one_for_one: only the failed step
+}
+
+BOOST_AUTO_TEST_CASE(after_restarts_every_step_reports_each_row_once_and_the_replays_apart) {
+  auto r = run_text(R"(graph g
+node src = numbers { count = 10000, batch = 100 }
+node p = pass { fail_at = 30, fail_times = 2, backoff = 10ms }
+node sink = collect
+src -> p -> sink
+)");
+  BOOST_TEST(to_string(r.status) == "completed");
+  BOOST_TEST(summary(r, "p").restarts == 2);
+  check_every_row_arrived(observed().collected["sink"], 10000);
+  BOOST_TEST(summary(r, "src").rows_out == 10000u);
+  BOOST_TEST(summary(r, "p").rows_in == 10000u);
+  BOOST_TEST(summary(r, "p").rows_out == 10000u);
+  BOOST_TEST(summary(r, "sink").rows_in == 10000u);
+  // The batch p failed on was sent, not acknowledged, and sent again: a replay. (The
+  // sink may see replays too: acknowledgements still on their way when p failed.)
+  BOOST_TEST(summary(r, "src").rows_replayed >= 100u);
+  BOOST_TEST(r.to_json().find("\"rows_replayed\": ") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(a_restarted_source_resumes_after_the_last_acknowledged_batch) {
@@ -156,6 +201,8 @@ src -> sink
   BOOST_TEST(to_string(r.status) == "completed");
   BOOST_TEST(summary(r, "sink").restarts == 2);
   BOOST_TEST(check_every_row_arrived(observed().collected["sink"], 3000) == 3000u);
+  BOOST_TEST(summary(r, "sink").rows_in == 3000u);
+  BOOST_TEST(summary(r, "src").rows_out == 3000u);
 }
 
 BOOST_AUTO_TEST_CASE(rest_for_one_also_restarts_the_steps_downstream) {
@@ -242,6 +289,84 @@ src -> p -> sink
   BOOST_TEST(produced > 0u);
   BOOST_TEST(summary(r, "sink").rows_in == produced);
   BOOST_TEST(observed().collected["sink"].size() == produced);
+}
+
+BOOST_AUTO_TEST_CASE(an_interrupt_is_noticed_while_progress_reports_keep_arriving,
+                     *boost::unit_test::timeout(60)) {
+  // Progress reports reach the runner far more often than every 100 ms: it must still
+  // look at the interruption.
+  auto r = run_text(R"(graph g
+node src = numbers { count = 0, batch = 10, delay_us = 100, progress = 1 }
+node sink = collect
+src -> sink
+)",
+                    interrupt_after(std::chrono::milliseconds(300)));
+  BOOST_TEST(to_string(r.status) == "interrupted");
+  BOOST_TEST(summary(r, "sink").rows_in == summary(r, "src").rows_out);
+}
+
+BOOST_AUTO_TEST_CASE(a_drain_sets_stop_requested_for_a_step_blocked_inside_a_call,
+                     *boost::unit_test::timeout(60)) {
+  auto r = run_text(R"(graph g
+node src = numbers { count = 0, batch = 10, delay_us = 1000 }
+node w = wait_for_drain
+src -> w
+)",
+                    interrupt_after(std::chrono::milliseconds(200)));
+  BOOST_TEST(to_string(r.status) == "interrupted");
+  BOOST_TEST(observed().saw_stop_requested == 1);
+  BOOST_TEST(r.abandoned.empty());
+}
+
+// An abandoned step's actor system is left to the process's end (run_locally cannot join
+// a thread stuck in a call), so this case runs in a child process of its own: a leaked
+// system must not outlive the test binary's static objects.
+BOOST_AUTO_TEST_CASE(a_step_whose_call_never_returns_is_abandoned_when_the_drain_grace_runs_out,
+                     *boost::unit_test::timeout(120)) {
+  int pipe_fds[2];
+  BOOST_TEST_REQUIRE(::pipe(pipe_fds) == 0);
+  const pid_t child = ::fork();
+  BOOST_TEST_REQUIRE(child >= 0);
+  if (child == 0) {
+    ::close(pipe_fds[0]);
+    auto r = run_text(R"(graph g
+node src = numbers { count = 0, batch = 10, delay_us = 1000 }
+node stuck = hang
+src -> stuck
+)",
+                      [] {
+                        std::lock_guard<std::mutex> guard{observed().mutex};
+                        return observed().hung;
+                      },
+                      std::chrono::milliseconds(500));
+    std::string problems;
+    if (to_string(r.status) != "interrupted")
+      problems += "status " + to_string(r.status) + "; ";
+    // The source, whose last batch waits for credit from `stuck`, had not ended either.
+    if (r.abandoned != std::vector<std::string>{"src", "stuck"})
+      problems += "abandoned steps are not src, stuck; ";
+    if (r.error.find("grace period ran out: src, stuck") == std::string::npos)
+      problems += "error: " + r.error + "; ";
+    if (r.to_json().find("\"abandoned\"") == std::string::npos)
+      problems += "no \"abandoned\" in the JSON report; ";
+    if (::write(pipe_fds[1], problems.data(), problems.size()) < 0)
+      std::_Exit(3);
+    std::_Exit(problems.empty() ? 0 : 1); // the stuck thread stays stuck; nothing to join
+  }
+  ::close(pipe_fds[1]);
+  std::string problems;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(pipe_fds[0], buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR)
+      continue;
+    BOOST_TEST_REQUIRE(n > 0);
+    problems.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(pipe_fds[0]);
+  int status = 0;
+  BOOST_TEST_REQUIRE(::waitpid(child, &status, 0) == child);
+  BOOST_TEST(problems.empty(), problems);
+  BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0));
 }
 
 BOOST_AUTO_TEST_CASE(a_service_keeps_the_run_going_after_its_inputs_end_until_it_is_drained) {

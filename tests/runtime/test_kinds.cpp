@@ -5,6 +5,8 @@
 #include <memory>
 #include <thread>
 
+#include <unistd.h>
+
 namespace conveyor::testing {
 
 void observations::reset() {
@@ -16,6 +18,8 @@ void observations::reset() {
   models.clear();
   group_totals.clear();
   max_lag = produced = consumed = 0;
+  hung = false;
+  saw_stop_requested = 0;
 }
 
 observations& observed() {
@@ -75,6 +79,7 @@ public:
   explicit numbers(const step_config& c)
     : count_(c.params.get_integer("count")), batch_(c.params.get_integer("batch")),
       payload_(c.params.get_integer("payload")), delay_(c.params.get_integer("delay_us")),
+      progress_(c.params.get_integer("progress") != 0),
       cue_(c.params.get_integer("fail_at"), c.params.get_integer("fail_times")),
       schema_(std::make_shared<table_schema>()) {
     schema_->columns.push_back({"x", column_kind::numeric});
@@ -82,6 +87,7 @@ public:
       schema_->columns.push_back({"p" + std::to_string(i), column_kind::numeric});
   }
   void open(step_context& ctx) override {
+    ctx_ = &ctx;
     record_open(ctx.step_name());
     cue_.open(ctx);
   }
@@ -114,11 +120,15 @@ public:
       o.max_lag = std::max(o.max_lag, o.produced - o.consumed);
     }
     out.emit(0, std::move(b));
+    if (progress_)
+      ctx_->report_progress(progress_info{"", 1, 1, next_, static_cast<std::uint64_t>(count_), 0, 0});
     return true;
   }
 
 private:
   std::int64_t count_, batch_, payload_, delay_;
+  bool progress_;
+  step_context* ctx_ = nullptr;
   failure_cue cue_;
   std::shared_ptr<table_schema> schema_;
   std::uint64_t next_ = 0;
@@ -287,6 +297,41 @@ private:
   std::string name_;
 };
 
+/// Blocks inside its first `consume` for good, ignoring the drain.
+class hang final : public step {
+public:
+  explicit hang(const step_config&) {}
+  void consume(std::size_t, batch, emitter&) override {
+    {
+      std::lock_guard<std::mutex> guard{observed().mutex};
+      observed().hung = true;
+    }
+    for (;;)
+      ::pause();
+  }
+};
+
+/// Blocks inside its first `consume` until the runtime sets stop_requested, as a reader
+/// blocked on a FIFO or a trainer inside its loop does.
+class wait_for_drain final : public step {
+public:
+  explicit wait_for_drain(const step_config&) {}
+  void open(step_context& ctx) override { ctx_ = &ctx; }
+  void consume(std::size_t, batch, emitter&) override {
+    if (waited_)
+      return;
+    waited_ = true;
+    while (!ctx_->stop_requested())
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::lock_guard<std::mutex> guard{observed().mutex};
+    ++observed().saw_stop_requested;
+  }
+
+private:
+  step_context* ctx_ = nullptr;
+  bool waited_ = false;
+};
+
 template <class T>
 kind_entry make_kind(const std::string& name, bool source, bool sink,
                      std::vector<dsl::param_schema> params) {
@@ -309,10 +354,13 @@ kind_entry make_kind(const std::string& name, bool source, bool sink,
 
 void register_test_kinds(kind_registry& registry) {
   registry.add(make_kind<numbers>(
-    "numbers", true, false, {int_param("count", 1000), int_param("batch", 10), int_param("payload", 0)}));
+    "numbers", true, false,
+    {int_param("count", 1000), int_param("batch", 10), int_param("payload", 0), int_param("progress", 0)}));
   registry.add(make_kind<pass>("pass", false, false, {}));
   registry.add(make_kind<collect>("collect", false, true, {}));
   registry.add(make_kind<service>("service", false, true, {}));
+  registry.add(make_kind<hang>("hang", false, true, {}));
+  registry.add(make_kind<wait_for_drain>("wait_for_drain", false, true, {}));
   auto maker = make_kind<model_maker>("model_maker", false, true, {int_param("work_slices", 3)});
   maker.schema.outputs.push_back(dsl::port_schema{"model", "model"});
   registry.add(std::move(maker));
@@ -321,9 +369,8 @@ void register_test_kinds(kind_registry& registry) {
   registry.add(std::move(sink));
   auto group = make_kind<group_sum>("group_sum", false, true, {int_param("workers", 2)});
   group.schema.replica_group = true;
-  group.replicas_from_params = [](const step_params& p) {
-    return static_cast<int>(p.get_integer("workers"));
-  };
+  group.instances = instance_rule{
+    "workers", [](const step_params& p) { return static_cast<int>(p.get_integer("workers")); }};
   registry.add(std::move(group));
 }
 

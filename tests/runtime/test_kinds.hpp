@@ -34,15 +34,23 @@ struct observations {
   std::uint64_t max_lag = 0;
   std::uint64_t produced = 0;
   std::uint64_t consumed = 0;
+  /// A `hang` step is inside its `consume`, which never returns (it ignores the drain;
+  /// tests run it in a child process that ends around it).
+  bool hung = false;
+  /// `wait_for_drain` steps: how many saw stop_requested() turn true inside a call.
+  int saw_stop_requested = 0;
 
   void reset();
 };
 
 observations& observed();
 
-/// Kinds: `numbers` (source), `pass`, `collect` (sink), `model_maker` (batches in,
-/// a model out after some work), `model_sink`, `group_sum` (a replica group),
-/// `service` (a sink that keeps running until the run is drained, counting ticks).
+/// Kinds: `numbers` (source; `progress = 1` reports progress with every batch), `pass`,
+/// `collect` (sink), `model_maker` (batches in, a model out after some work),
+/// `model_sink`, `group_sum` (a replica group), `service` (a sink that keeps running
+/// until the run is drained, counting ticks), `hang` (a sink whose first `consume`
+/// never returns until the test releases it), `wait_for_drain` (a sink whose first
+/// `consume` returns only once step_context::stop_requested is true).
 void register_test_kinds(kind_registry& registry);
 
 } // namespace conveyor::testing

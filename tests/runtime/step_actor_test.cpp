@@ -1,0 +1,237 @@
+// The step actor, message by message, under CAF's deterministic scheduler (the test
+// plays its coordinator and node, idle actors its neighbours): credits, forwarding,
+// acknowledgement and deduplication at a terminal step, a failing step, and the drain
+// of a source.
+#include "deterministic.hpp"
+
+#include "runtime/step_actor.hpp"
+
+using namespace conveyor;
+using conveyor::testing::deterministic_fixture;
+
+namespace {
+
+caf::behavior idle(caf::event_based_actor* self) {
+  drop_unexpected_messages(self, "idle");
+  return {[](int) {}};
+}
+
+/// Passes batches on if it has an output (a source emits batches of 10 rows); fails on
+/// a batch whose sequence number is `fail_on`; counts what it consumed.
+class probe final : public step {
+public:
+  probe(bool source, bool emits, std::uint64_t fail_on, std::shared_ptr<int> consumed)
+    : source_(source), emits_(emits), fail_on_(fail_on), consumed_(std::move(consumed)) {}
+  bool is_source() const override { return source_; }
+  bool produce(emitter& out) override {
+    if (!source_)
+      return false;
+    batch b;
+    b.rows = 10;
+    b.schema = std::make_shared<table_schema>();
+    out.emit(0, std::move(b));
+    return true;
+  }
+  void consume(std::size_t, batch b, emitter& out) override {
+    if (b.sequence == fail_on_)
+      throw step_failure("probe: failed on batch " + std::to_string(b.sequence));
+    ++*consumed_;
+    if (emits_)
+      out.emit(0, std::move(b));
+  }
+
+private:
+  bool source_;
+  bool emits_;
+  std::uint64_t fail_on_;
+  std::shared_ptr<int> consumed_;
+};
+
+const dsl::kind_schema& pass_schema() {
+  static dsl::kind_schema s = [] {
+    dsl::kind_schema k;
+    k.name = "probe";
+    k.inputs = {dsl::port_schema{"in", "batch"}};
+    k.outputs = {dsl::port_schema{"out", "batch"}};
+    return k;
+  }();
+  return s;
+}
+
+const dsl::kind_schema& sink_schema() {
+  static dsl::kind_schema s = [] {
+    dsl::kind_schema k;
+    k.name = "probe_sink";
+    k.inputs = {dsl::port_schema{"in", "batch"}};
+    return k;
+  }();
+  return s;
+}
+
+const dsl::kind_schema& source_schema() {
+  static dsl::kind_schema s = [] {
+    dsl::kind_schema k;
+    k.name = "probe_source";
+    k.outputs = {dsl::port_schema{"out", "batch"}};
+    return k;
+  }();
+  return s;
+}
+
+batch numbered(std::uint64_t sequence) {
+  batch b;
+  b.source = "src";
+  b.sequence = sequence;
+  b.rows = 10;
+  b.position.row = sequence * 10;
+  b.schema = std::make_shared<table_schema>();
+  return b;
+}
+
+struct step_fixture : deterministic_fixture {
+  step_fixture() {
+    producer = sys.spawn(idle);
+    consumer = sys.spawn(idle);
+  }
+
+  ~step_fixture() override {
+    for (auto& a : {step_actor, producer, consumer})
+      if (a)
+        caf::anon_send_exit(a, caf::exit_reason::kill);
+    sched.run();
+  }
+
+  /// Spawns the step actor under test; `kind` is pass_schema, sink_schema or
+  /// source_schema.
+  void spawn(const dsl::kind_schema& kind, std::uint64_t fail_on = 0) {
+    step_actor_config c;
+    c.instance = c.step = "p";
+    c.kind = kind.name;
+    c.schema = &kind;
+    c.source = kind.inputs.empty();
+    c.terminal = kind.outputs.empty();
+    c.logic = std::make_shared<probe>(c.source, !c.terminal, fail_on, consumed);
+    c.buffer = 2;
+    c.ack_route = "p";
+    c.stop_requested = std::make_shared<std::atomic<bool>>(false);
+    step_actor = spawn_step_actor(self.ptr(), std::move(c), caf::actor{self}, caf::actor{self});
+  }
+
+  /// The producer sends batch `sequence` of "src"; the step actor handles it.
+  void inject_batch(std::uint64_t sequence) {
+    caf::send_as(producer, step_actor, batch_atom::value, std::uint32_t{0}, std::uint32_t{0},
+                 numbered(sequence));
+    expect((batch_atom, std::uint32_t, std::uint32_t, batch), from(producer).to(step_actor));
+  }
+
+  std::shared_ptr<int> consumed = std::make_shared<int>(0);
+  caf::actor producer;
+  caf::actor consumer;
+  caf::actor step_actor;
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(step_actor_suite, step_fixture)
+
+BOOST_AUTO_TEST_CASE(a_consumer_grants_buffer_credit_and_returns_it_only_once_a_batch_went_on) {
+  spawn(pass_schema());
+  wiring w;
+  w.inputs = {in_link{0, "src", producer, 0}};
+  w.outputs = {out_link{0, "sink", "sink", consumer, 0, false}};
+  self->send(step_actor, wire_atom::value, w);
+  expect((wire_atom, wiring), from(self).to(step_actor));
+  expect((credit_atom, std::uint32_t, std::int32_t),
+         from(step_actor).to(producer).with(_, std::uint32_t{0}, std::int32_t{2}));
+  inject_batch(1);
+  BOOST_TEST(*consumed == 1);
+  // The consumer granted no credit: the batch waits.
+  BOOST_TEST(caf::actor_cast<caf::abstract_actor*>(consumer)->peek_at_next_mailbox_element() ==
+             nullptr);
+  inject((credit_atom, std::uint32_t, std::int32_t),
+         from(consumer).to(step_actor).with(credit_atom::value, std::uint32_t{0}, std::int32_t{1}));
+  expect((batch_atom, std::uint32_t, std::uint32_t, batch),
+         from(step_actor).to(consumer).with(_, std::uint32_t{0}, std::uint32_t{0}, _));
+  expect((credit_atom, std::uint32_t, std::int32_t),
+         from(step_actor).to(producer).with(_, std::uint32_t{0}, std::int32_t{1}));
+}
+
+BOOST_AUTO_TEST_CASE(a_terminal_step_acknowledges_each_batch_and_skips_one_already_delivered) {
+  spawn(sink_schema());
+  wiring w;
+  w.inputs = {in_link{0, "src", producer, 0}};
+  w.delivered = {source_acks{"src", 3, {}}};
+  self->send(step_actor, wire_atom::value, w);
+  sched.run();
+  inject_batch(3); // a replay of a delivered batch
+  inject_batch(4);
+  BOOST_TEST(*consumed == 1);
+  std::vector<std::uint64_t> acked;
+  for (bool more = true; more;)
+    self->receive(
+      [&](ack_atom, std::string& route, std::string& source, std::uint64_t seq, source_position&) {
+        BOOST_TEST(route == "p");
+        BOOST_TEST(source == "src");
+        acked.push_back(seq);
+      },
+      caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
+  BOOST_TEST((acked == std::vector<std::uint64_t>{4}));
+}
+
+BOOST_AUTO_TEST_CASE(a_failing_step_ends_with_step_failed_and_its_counters_still_arrive) {
+  spawn(pass_schema(), 2);
+  self->monitor(step_actor);
+  wiring w;
+  w.inputs = {in_link{0, "src", producer, 0}};
+  w.outputs = {out_link{0, "sink", "sink", consumer, 0, false}};
+  self->send(step_actor, wire_atom::value, w);
+  sched.run();
+  inject((credit_atom, std::uint32_t, std::int32_t),
+         from(consumer).to(step_actor).with(credit_atom::value, std::uint32_t{0}, std::int32_t{4}));
+  inject_batch(1);
+  inject_batch(2);
+  sched.run();
+  caf::error reason;
+  std::vector<handled_batch> handled;
+  for (int i = 0; i < 2; ++i)
+    self->receive([&](caf::down_msg& down) { reason = down.reason; },
+                  [&](stats_atom, step_stats& s) {
+                    handled.insert(handled.end(), s.handled.begin(), s.handled.end());
+                  });
+  BOOST_TEST(is(reason, runtime_errc::step_failed), sys.render(reason));
+  BOOST_TEST(error_text(reason) == "probe: failed on batch 2");
+  // Batch 1 in and out; batch 2 failed, so it is not counted (it comes again).
+  BOOST_TEST_REQUIRE(handled.size() == 2u);
+  BOOST_TEST(!handled[0].output);
+  BOOST_TEST(handled[0].sequence == 1u);
+  BOOST_TEST(handled[1].output);
+  BOOST_TEST(handled[1].sequence == 1u);
+  step_actor = nullptr; // gone
+}
+
+BOOST_AUTO_TEST_CASE(a_drained_source_ends_its_stream_and_reports_its_last_batch) {
+  spawn(source_schema());
+  wiring w;
+  w.outputs = {out_link{0, "sink", "sink", consumer, 0, false}};
+  self->send(step_actor, wire_atom::value, w);
+  expect((wire_atom, wiring), from(self).to(step_actor));
+  expect((produce_atom), from(step_actor).to(step_actor)); // batch 1 waits for credit
+  inject((credit_atom, std::uint32_t, std::int32_t),
+         from(consumer).to(step_actor).with(credit_atom::value, std::uint32_t{0}, std::int32_t{1}));
+  expect((batch_atom, std::uint32_t, std::uint32_t, batch), from(step_actor).to(consumer));
+  expect((produce_atom), from(step_actor).to(step_actor)); // batch 2 waits for credit
+  self->send(step_actor, drain_atom::value);
+  expect((drain_atom), from(self).to(step_actor));
+  inject((credit_atom, std::uint32_t, std::int32_t),
+         from(consumer).to(step_actor).with(credit_atom::value, std::uint32_t{0}, std::int32_t{1}));
+  expect((batch_atom, std::uint32_t, std::uint32_t, batch), from(step_actor).to(consumer));
+  expect((eos_atom, std::uint32_t, std::uint32_t), from(step_actor).to(consumer));
+  std::uint64_t last = 0;
+  self->receive([&](done_atom, std::string& instance, std::uint64_t seq) {
+    BOOST_TEST(instance == "p");
+    last = seq;
+  });
+  BOOST_TEST(last == 2u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
