@@ -1,12 +1,15 @@
 // predict_speed: how long a served model takes to compute a batch, by batch size: the
 // preprocessing pass (feature_builder::build) and the forward pass (model::predict),
-// timed separately on the rows of a dataset-shaped random input. The compute a server
+// timed separately on random pixels (0 to 255) and reported as the
+// median of many calls, which a busy machine disturbs least. The compute a server
 // does per batch, without sockets or threads.
 #include "serving/model_catalog.hpp"
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <iostream>
 #include <random>
 
@@ -28,7 +31,7 @@ int main(int argc, char** argv) {
   conveyor::serving::served_model m("m", 1, *a.value);
   std::mt19937 gen(1);
   std::uniform_real_distribution<float> pixel(0, 255);
-  std::cout << "rows  build us  predict us  us/row\n";
+  std::cout << "rows  build us  predict us  us/row   (medians of the calls)\n";
   for (auto rows : sizes) {
     std::vector<float> raw(std::size_t{rows} * m.input_width()), features,
       out(std::size_t{rows} * m.output_width());
@@ -36,8 +39,7 @@ int main(int argc, char** argv) {
       v = pixel(gen);
     conveyor::compute::predict_workspace ws;
     using clock = std::chrono::steady_clock;
-    std::chrono::nanoseconds build{0}, predict{0};
-    std::uint64_t n = 0;
+    std::vector<double> build, predict; // microseconds per call
     const auto until = clock::now() + std::chrono::duration<double>(seconds);
     while (clock::now() < until) {
       const auto t0 = clock::now();
@@ -45,11 +47,14 @@ int main(int argc, char** argv) {
       const auto t1 = clock::now();
       m.net.predict(features.data(), static_cast<int>(rows), out.data(), ws);
       const auto t2 = clock::now();
-      build += t1 - t0;
-      predict += t2 - t1;
-      ++n;
+      build.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+      predict.push_back(std::chrono::duration<double, std::micro>(t2 - t1).count());
     }
-    const double b = build.count() / 1e3 / n, p = predict.count() / 1e3 / n;
+    const auto median = [](std::vector<double>& v) {
+      std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+      return v[v.size() / 2];
+    };
+    const double b = median(build), p = median(predict);
     std::printf("%4u %9.2f %11.2f %7.2f\n", rows, b, p, (b + p) / rows);
   }
 }

@@ -18,6 +18,8 @@ struct avx2 {
   }
   static vec load(const float* p) { return _mm256_loadu_ps(p); }
   static vec load(const float* p, mask m) { return _mm256_maskload_ps(p, m); }
+  static void prefetch(const float* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
+  static void keep_in_register(vec& v) { asm("" : "+v"(v)); } // see dense_tiles.hpp
   static vec broadcast(float x) { return _mm256_set1_ps(x); }
   static vec fma(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }
   static vec add(vec a, vec b) { return _mm256_add_ps(a, b); }

@@ -15,6 +15,8 @@ struct avx512 {
   static mask lanes(int n) { return static_cast<mask>((1u << n) - 1); }
   static vec load(const float* p) { return _mm512_loadu_ps(p); }
   static vec load(const float* p, mask m) { return _mm512_maskz_loadu_ps(m, p); }
+  static void prefetch(const float* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
+  static void keep_in_register(vec& v) { asm("" : "+v"(v)); } // see dense_tiles.hpp
   static vec broadcast(float x) { return _mm512_set1_ps(x); }
   static vec fma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
   static vec add(vec a, vec b) { return _mm512_add_ps(a, b); }
