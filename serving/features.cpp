@@ -120,15 +120,45 @@ feature_builder::feature_builder(const compute::model_artifact& a) {
     for (const auto& f : features_) {
       sources_.push_back(f.source);
       single_.push_back(f.ops[0]);
+      params_p_.push_back(f.ops[0].p);
+      params_q_.push_back(f.ops[0].q);
     }
+    in_order_ = features_.size() == input_width_;
+    for (std::uint32_t j = 0; in_order_ && j < sources_.size(); ++j)
+      in_order_ = sources_[j] == j;
   }
 }
+
+namespace {
+
+/// elementwise_op::apply<K> (the arithmetic training used) with the parameters given
+/// apart, so that a loop passing them from arrays vectorizes.
+template <column_op::kind K>
+inline float apply_with(elementwise_op op, float p, float q, float x) noexcept {
+  op.p = p;
+  op.q = q;
+  return op.apply<K>(x);
+}
+
+} // namespace
 
 template <column_op::kind K>
 void feature_builder::build_single(const float* raw, std::uint32_t rows, float* out) const {
   const std::size_t in = input_width_, width = single_.size();
   const std::uint32_t* src = sources_.data();
   const elementwise_op* ops = single_.data();
+  if (in_order_) {
+    const elementwise_op op = single_.front();
+    const float* __restrict p = params_p_.data();
+    const float* __restrict q = params_q_.data();
+    for (std::size_t r = 0; r < rows; ++r) {
+      const float* __restrict from = raw + r * in;
+      float* __restrict to = out + r * width;
+      for (std::size_t j = 0; j < width; ++j)
+        to[j] = apply_with<K>(op, p[j], q[j], from[j]);
+    }
+    return;
+  }
   for (std::size_t r = 0; r < rows; ++r) {
     const float* from = raw + r * in;
     float* to = out + r * width;
