@@ -234,9 +234,13 @@ struct server::impl {
   // The queue: one per client, served round robin (the ring holds the clients with
   // requests waiting, in turn order; it may also hold clients emptied since the last
   // batch, which the forming worker drops). And the batch-forming role: one worker at a
-  // time waits for a batch to fill; the others compute meanwhile.
+  // time waits for a batch to fill; the others compute meanwhile. Idle workers wait on
+  // `work_ready` and are woken one at a time (`worker_woken`: one is on its way to form
+  // the next batch), the forming worker on `batch_ready`: a wake-up reaches only a thread
+  // that has something to do (each costs a context switch).
   std::mutex queue_mutex;
-  std::condition_variable queue_changed;
+  std::condition_variable work_ready, batch_ready;
+  bool worker_woken = false;
   std::vector<std::shared_ptr<client_state>> ring, ring_scratch;
   std::size_t waiting_count = 0, waiting_bytes = 0;
   std::size_t active_clients = 0; ///< clients with requests waiting
@@ -550,8 +554,10 @@ struct server::impl {
         // on its own when the arrivals pause (see next_batch).
         if (forming && queued.model.get() == forming_model)
           forming_rows += queued.rows;
-        if ((!forming && idle_workers > 0) || (forming && forming_rows >= options.max_batch))
-          queue_changed.notify_all();
+        if (!forming)
+          wake_idle_worker();
+        else if (forming_rows >= options.max_batch)
+          batch_ready.notify_one();
       }
     }
     for (auto& victim : shed)
@@ -620,12 +626,13 @@ struct server::impl {
     std::unique_lock<std::mutex> lock(queue_mutex);
     ++idle_workers;
     if (forming) // the forming worker stops waiting: this one can take what comes next
-      queue_changed.notify_all();
-    queue_changed.wait(lock, [&] { return stopping || (!forming && waiting_count > 0); });
+      batch_ready.notify_one();
+    work_ready.wait(lock, [&] { return stopping || (!forming && waiting_count > 0); });
     --idle_workers;
     if (stopping)
       return batch;
     forming = true;
+    worker_woken = false;
     std::size_t first = 0;
     while (ring[first]->waiting.empty()) // emptied by shedding since the last batch
       ++first;
@@ -648,15 +655,24 @@ struct server::impl {
       if (rows >= options.max_batch || options.max_delay.count() == 0 || stopping ||
           idle_workers > 0 || now >= wake)
         break;
-      queue_changed.wait_until(lock, wake);
+      batch_ready.wait_until(lock, wake);
     }
     forming = false;
     forming_model = nullptr;
     forming_rows = 0;
     next_turn(last + 1);
-    if (waiting_count > 0 && idle_workers > 0)
-      queue_changed.notify_all();
+    if (waiting_count > 0)
+      wake_idle_worker();
     return batch;
+  }
+
+  /// Wakes one idle worker to form the next batch, unless one is already on its way (or
+  /// none is idle: the next to finish will find the queue). Queue mutex held, not forming.
+  void wake_idle_worker() {
+    if (idle_workers > 0 && !worker_woken) {
+      worker_woken = true;
+      work_ready.notify_one();
+    }
   }
 
   /// Adds to `batch` the waiting requests for `model` at the heads of the clients' queues,
@@ -884,7 +900,8 @@ void server::stop() {
     std::lock_guard<std::mutex> lock(s.queue_mutex);
     s.stopping = true;
   }
-  s.queue_changed.notify_all();
+  s.work_ready.notify_all();
+  s.batch_ready.notify_all();
   for (auto& w : s.workers)
     w.join();
   s.workers.clear();
@@ -895,7 +912,7 @@ void server::stop() {
   s.ring.clear();
   s.clients.clear();
   s.waiting_count = s.waiting_bytes = s.active_clients = 0;
-  s.forming = false;
+  s.forming = s.worker_woken = false;
   s.forming_rows = 0;
   s.outbox.clear();
   s.router.reset();
