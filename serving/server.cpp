@@ -39,6 +39,11 @@ constexpr auto sweep_interval = std::chrono::seconds(1);
 /// Requests of at most this many rows that find every worker idle and nothing queued
 /// are computed by the front end itself (see enqueue).
 constexpr std::uint32_t inline_rows = 4;
+/// The front end computes its own batch in chunks of this many rows, sending each
+/// chunk's replies before computing the next: clients get them sooner and answer with
+/// new requests while the rest computes (measured at 32 in flight on 2 cores: 55-60k
+/// req/s with one piece, 65-90k in chunks of 6 to 12 rows).
+constexpr std::uint32_t front_end_chunk_rows = 8;
 /// Deadlines from this many milliseconds on (about 11.6 days) are treated as none.
 constexpr std::uint64_t max_deadline_ms = 1'000'000'000;
 
@@ -260,8 +265,11 @@ struct server::impl {
   std::vector<outgoing> outbox;
   int wake_fd = -1;
 
-  // The front end's own compute state, for requests it computes inline.
-  std::vector<job> front_end_batch;
+  // The front end's own batch (see enqueue): small requests that found every worker idle
+  // and nothing queued, gathered while it reads the socket and computed by it once
+  // nothing more is waiting there; and its compute state.
+  std::vector<job> front_end_batch, front_end_chunk;
+  std::uint32_t front_end_rows = 0;
   compute::predict_workspace front_end_workspace;
   worker_buffers front_end_buffers;
 
@@ -295,9 +303,11 @@ struct server::impl {
         zmq::poll(items, 2, poll_interval);
         if (items[1].revents & ZMQ_POLLIN)
           send_replies(sending);
-        if (items[0].revents & ZMQ_POLLIN)
+        if (items[0].revents & ZMQ_POLLIN) {
           for (int i = 0; i < front_end_burst && receive_request(req, reply); ++i) {
           }
+          compute_front_end_batch();
+        }
         sweep_clients();
       }
     } catch (const std::exception& e) {
@@ -475,17 +485,34 @@ struct server::impl {
     // time point would overflow): clients use huge values to mean "none".
     if (req.deadline_ms && *req.deadline_ms < max_deadline_ms)
       j.deadline = accepted + std::chrono::milliseconds(*req.deadline_ms);
-    if (!enqueue(j, reply)) {
-      // Nothing to batch it with and nobody busy (see enqueue): computing it here saves
-      // the two thread hand-offs (about half the latency of a lone small request), and
-      // keeps the front end from its socket only for a few microseconds.
-      front_end_batch.clear();
+    if (!enqueue(j, reply)) { // the front end's own batch (see enqueue)
+      front_end_rows += j.rows;
       front_end_batch.push_back(std::move(j));
-      compute(front_end_batch, front_end_workspace, front_end_buffers);
+      computing.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+
+  /// Computes and answers the front end's own batch, once the socket has nothing more
+  /// waiting (or a burst's worth has been read), chunk by chunk.
+  void compute_front_end_batch() {
+    std::size_t from = 0;
+    while (from < front_end_batch.size()) {
+      std::size_t to = from;
+      for (std::uint32_t rows = 0; to < front_end_batch.size() && rows < front_end_chunk_rows; ++to)
+        rows += front_end_batch[to].rows;
+      front_end_chunk.clear();
+      for (std::size_t k = from; k < to; ++k)
+        front_end_chunk.push_back(std::move(front_end_batch[k]));
+      compute(front_end_chunk, front_end_workspace, front_end_buffers);
+      front_end_chunk.clear();
       for (auto& o : front_end_buffers.done)
         send(o.route, o.client, o.body);
       front_end_buffers.done.clear();
+      computing.fetch_sub(to - from, std::memory_order_relaxed);
+      from = to;
     }
+    front_end_batch.clear();
+    front_end_rows = 0;
   }
 
   /// Sends a reply (front-end thread only), its bytes charged to `client` until ZeroMQ
@@ -498,15 +525,15 @@ struct server::impl {
       dropped.fetch_add(1, std::memory_order_relaxed);
   }
 
-  /// Another message has arrived on the ROUTER already.
-  bool more_waiting() {
-    return (router->get(zmq::sockopt::events) & ZMQ_POLLIN) != 0;
-  }
-
   /// Queues `j` (moving from it), or answers it `overloaded`. Returns false, leaving `j`
-  /// as it was, when the front end should rather compute it at once: it has at most
-  /// inline_rows rows, and nothing is queued, forming, computing or waiting on the
-  /// socket (under load this never holds, and it costs no lock of its own).
+  /// as it was, when the front end should rather compute it itself: it has at most
+  /// inline_rows rows, nothing is queued, forming or computing, and it fits the front
+  /// end's own batch (same model version, at most max_batch rows). That batch gathers
+  /// the small requests read off the socket while the workers are idle and is computed
+  /// once nothing more is waiting there: nothing else could have joined it, and computing
+  /// it on the front end saves two thread hand-offs (a wake-up of a worker, then of the
+  /// front end for the replies). As soon as a request finds the queue or a worker busy,
+  /// or does not fit, it is queued: the workers take over.
   ///
   /// At the bounds (max_queue requests, max_queue_bytes) the request is refused when its
   /// client would then hold more than its share (the bound over the clients with requests
@@ -517,7 +544,9 @@ struct server::impl {
     {
       std::lock_guard<std::mutex> lock(queue_mutex);
       if (j.rows <= inline_rows && waiting_count == 0 && !forming &&
-          idle_workers == options.workers && !more_waiting())
+          idle_workers == options.workers &&
+          (front_end_batch.empty() || (front_end_batch.front().model == j.model &&
+                                       front_end_rows + j.rows <= options.max_batch)))
         return false;
       auto& c = *j.client;
       const std::size_t cost = j.cost;
@@ -914,6 +943,9 @@ void server::stop() {
   s.waiting_count = s.waiting_bytes = s.active_clients = 0;
   s.forming = s.worker_woken = false;
   s.forming_rows = 0;
+  s.computing.fetch_sub(s.front_end_batch.size()); // left by a front end that failed
+  s.front_end_batch.clear();
+  s.front_end_rows = 0;
   s.outbox.clear();
   s.router.reset();
 }

@@ -30,8 +30,10 @@
 //   A client holding more than `max_unread_bytes`, or more than its share of
 //   `max_total_unread_bytes` while all clients together hold more than that, is not
 //   reading: its requests are discarded unanswered (counted) until it reads.
-// - A request of a few rows that finds every worker idle and nothing queued is computed
-//   by the front end at once (it could not have been batched with anything).
+// - Requests of a few rows that find every worker idle and nothing queued form the front
+//   end's own batch: gathered while it reads the socket, computed by it once nothing more
+//   is waiting there (nothing else could have joined them), replies sent chunk by chunk.
+//   The rest is queued for the workers.
 // - A worker forms a batch from waiting requests of the same model version, up to
 //   `max_batch` rows, waiting at most `max_delay` after the first one's arrival, and
 //   closing it early once no request has come for a quarter of `max_delay` (the burst
