@@ -168,26 +168,30 @@ void feature_builder::build_single(const float* raw, std::uint32_t rows, float* 
 }
 
 void feature_builder::build(const float* raw, std::uint32_t rows, std::vector<float>& out) const {
+  out.resize(std::size_t{rows} * features_.size());
+  build(raw, rows, out.data());
+}
+
+void feature_builder::build(const float* raw, std::uint32_t rows, float* out) const {
   const std::size_t in = input_width_, width = features_.size();
-  out.resize(rows * width);
   if (identity_) {
-    std::copy(raw, raw + rows * in, out.data());
+    std::copy(raw, raw + rows * in, out);
     return;
   }
   if (single_kind_) {
     using k = column_op::kind;
     switch (*single_kind_) {
-      case k::impute: return build_single<k::impute>(raw, rows, out.data());
-      case k::standardize: return build_single<k::standardize>(raw, rows, out.data());
-      case k::min_max: return build_single<k::min_max>(raw, rows, out.data());
-      case k::scale: return build_single<k::scale>(raw, rows, out.data());
-      case k::clip: return build_single<k::clip>(raw, rows, out.data());
+      case k::impute: return build_single<k::impute>(raw, rows, out);
+      case k::standardize: return build_single<k::standardize>(raw, rows, out);
+      case k::min_max: return build_single<k::min_max>(raw, rows, out);
+      case k::scale: return build_single<k::scale>(raw, rows, out);
+      case k::clip: return build_single<k::clip>(raw, rows, out);
       default: break;
     }
   }
   for (std::size_t r = 0; r < rows; ++r) {
     const float* from = raw + r * in;
-    float* to = out.data() + r * width;
+    float* to = out + r * width;
     for (std::size_t j = 0; j < width; ++j) {
       const auto& f = features_[j];
       float v = from[f.source];

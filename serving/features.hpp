@@ -36,6 +36,8 @@ public:
   /// `raw`: rows x input_width, row-major. Writes rows x feature_width, row-major, into
   /// `out` (resized). Thread-safe (const).
   void build(const float* raw, std::uint32_t rows, std::vector<float>& out) const;
+  /// The same into `out`, which holds rows x feature_width floats.
+  void build(const float* raw, std::uint32_t rows, float* out) const;
 
   /// The first value of `raw` (rows x input_width) the model cannot compute with, given
   /// the features `build` made of it (rows x feature_width), as "row R, column C ('name'):

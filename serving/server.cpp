@@ -42,8 +42,9 @@ constexpr std::uint32_t inline_rows = 4;
 /// The front end computes its own batch in chunks of this many rows, sending each
 /// chunk's replies before computing the next: clients get them sooner and answer with
 /// new requests while the rest computes (measured at 32 in flight on 2 cores: 55-60k
-/// req/s with one piece, 65-90k in chunks of 6 to 12 rows).
-constexpr std::uint32_t front_end_chunk_rows = 8;
+/// req/s with one piece, 65-90k in chunks of 6 to 12 rows). 12: two of the predict
+/// kernel's 6-row tiles (compute/cpu/dense_kernel.hpp).
+constexpr std::uint32_t front_end_chunk_rows = 12;
 /// Deadlines from this many milliseconds on (about 11.6 days) are treated as none.
 constexpr std::uint64_t max_deadline_ms = 1'000'000'000;
 
@@ -145,7 +146,8 @@ struct outgoing {
 
 /// A worker's scratch, reused batch after batch.
 struct worker_buffers {
-  std::vector<float> raw, features, outputs;
+  std::vector<job*> live; ///< the batch's jobs still within their deadline
+  std::vector<float> features, outputs;
   std::vector<std::int32_t> labels;
   std::vector<std::optional<std::string>> unusable; ///< per job; empty: all usable
   std::vector<outgoing> done;
@@ -771,8 +773,8 @@ struct server::impl {
   /// Computes one batch; its replies go to `b.done`.
   void compute(std::vector<job>& batch, compute::predict_workspace& ws, worker_buffers& b) {
     const auto now = clock_type::now();
-    std::vector<job*> live;
-    live.reserve(batch.size());
+    auto& live = b.live;
+    live.clear();
     for (auto& j : batch) {
       if (j.deadline && now > *j.deadline) {
         errors[static_cast<std::size_t>(wire::error_code::deadline_exceeded)].fetch_add(1);
@@ -789,19 +791,20 @@ struct server::impl {
     if (live.empty())
       return;
     const served_model& m = *live.front()->model;
-    const std::uint32_t in = m.input_width(), width = m.output_width();
+    const std::uint32_t width = m.output_width();
     std::uint32_t total = 0;
     for (auto* j : live)
       total += j->rows;
     try {
-      b.raw.resize(static_cast<std::size_t>(total) * in);
+      // Each request's rows go straight from its values to the batch's features.
+      const std::size_t feature_width = m.features.feature_width();
+      b.features.resize(static_cast<std::size_t>(total) * feature_width);
       std::size_t at = 0;
       for (auto* j : live) {
-        std::copy(j->values.begin(), j->values.end(), b.raw.begin() + static_cast<std::ptrdiff_t>(at));
-        at += j->values.size();
+        m.features.build(j->values.data(), j->rows, b.features.data() + at * feature_width);
+        at += j->rows;
       }
-      m.features.build(b.raw.data(), total, b.features);
-      find_unusable(m, live, total, b);
+      find_unusable(m, live, b);
       b.outputs.resize(static_cast<std::size_t>(total) * width);
       m.net.predict(b.features.data(), static_cast<int>(total), b.outputs.data(), ws);
       if (m.classifier) {
@@ -851,16 +854,17 @@ struct server::impl {
   /// when some value of the batch is NaN or infinite and the model cannot use it; leaves
   /// it empty when every value is usable (one pass over the batch: the common case).
   static void find_unusable(const served_model& m, const std::vector<job*>& live,
-                            std::uint32_t total, worker_buffers& b) {
+                            worker_buffers& b) {
     b.unusable.clear();
-    if (!m.features.find_unusable(b.raw.data(), b.features.data(), total))
-      return;
-    b.unusable.resize(live.size());
     std::size_t first = 0;
     for (std::size_t k = 0; k < live.size(); ++k) {
-      b.unusable[k] = m.features.find_unusable(b.raw.data() + first * m.input_width(),
-                                               b.features.data() + first * m.features.feature_width(),
-                                               live[k]->rows);
+      auto why = m.features.find_unusable(live[k]->values.data(),
+                                          b.features.data() + first * m.features.feature_width(),
+                                          live[k]->rows);
+      if (why) {
+        b.unusable.resize(live.size());
+        b.unusable[k] = std::move(why);
+      }
       first += live[k]->rows;
     }
   }
