@@ -36,8 +36,8 @@ constexpr int front_end_burst = 256;
 constexpr auto poll_interval = std::chrono::milliseconds(50);
 /// How often the front end forgets clients that have nothing waiting or unread.
 constexpr auto sweep_interval = std::chrono::seconds(1);
-/// Requests of at most this many rows that find every worker idle and nothing queued
-/// are computed by the front end itself (see enqueue).
+/// Requests of at most this many rows that find nothing queued and no batch forming are
+/// computed by the front end itself (see enqueue).
 constexpr std::uint32_t inline_rows = 4;
 /// The front end computes its own batch in chunks of this many rows, sending each
 /// chunk's replies before computing the next: clients get them sooner and answer with
@@ -529,13 +529,13 @@ struct server::impl {
 
   /// Queues `j` (moving from it), or answers it `overloaded`. Returns false, leaving `j`
   /// as it was, when the front end should rather compute it itself: it has at most
-  /// inline_rows rows, nothing is queued, forming or computing, and it fits the front
-  /// end's own batch (same model version, at most max_batch rows). That batch gathers
-  /// the small requests read off the socket while the workers are idle and is computed
-  /// once nothing more is waiting there: nothing else could have joined it, and computing
-  /// it on the front end saves two thread hand-offs (a wake-up of a worker, then of the
-  /// front end for the replies). As soon as a request finds the queue or a worker busy,
-  /// or does not fit, it is queued: the workers take over.
+  /// inline_rows rows, nothing is queued and no worker is forming a batch (workers may
+  /// be computing theirs), and it fits the front end's own batch (same model version, at
+  /// most max_batch rows). That batch gathers the small requests read off the socket and
+  /// is computed once nothing more is waiting there: nothing else could have joined it,
+  /// and computing it on the front end saves two thread hand-offs (a wake-up of a worker,
+  /// then of the front end for the replies). A request that finds others queued or a
+  /// batch forming, or that does not fit, is queued: the workers take over.
   ///
   /// At the bounds (max_queue requests, max_queue_bytes) the request is refused when its
   /// client would then hold more than its share (the bound over the clients with requests
@@ -546,7 +546,6 @@ struct server::impl {
     {
       std::lock_guard<std::mutex> lock(queue_mutex);
       if (j.rows <= inline_rows && waiting_count == 0 && !forming &&
-          idle_workers == options.workers &&
           (front_end_batch.empty() || (front_end_batch.front().model == j.model &&
                                        front_end_rows + j.rows <= options.max_batch)))
         return false;

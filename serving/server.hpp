@@ -30,7 +30,7 @@
 //   A client holding more than `max_unread_bytes`, or more than its share of
 //   `max_total_unread_bytes` while all clients together hold more than that, is not
 //   reading: its requests are discarded unanswered (counted) until it reads.
-// - Requests of a few rows that find every worker idle and nothing queued form the front
+// - Requests of a few rows that find nothing queued and no batch forming form the front
 //   end's own batch: gathered while it reads the socket, computed by it once nothing more
 //   is waiting there (nothing else could have joined them), replies sent chunk by chunk.
 //   The rest is queued for the workers.
