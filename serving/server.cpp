@@ -45,6 +45,11 @@ constexpr std::uint32_t inline_rows = 4;
 /// req/s with one piece, 65-90k in chunks of 6 to 12 rows). 12: two of the predict
 /// kernel's 6-row tiles (compute/cpu/dense_kernel.hpp).
 constexpr std::uint32_t front_end_chunk_rows = 12;
+/// Value buffers of requests the front end computed, kept to decode the next requests
+/// into (no allocation, no zero-filling): at most this many, of at most spare_floats
+/// floats each (1 MiB in all).
+constexpr std::size_t max_spare_buffers = 64;
+constexpr std::size_t spare_floats = 4096;
 /// Deadlines from this many milliseconds on (about 11.6 days) are treated as none.
 constexpr std::uint64_t max_deadline_ms = 1'000'000'000;
 
@@ -113,35 +118,41 @@ struct client_state {
   }
 };
 
-/// A reply's bytes as handed to ZeroMQ: one allocation with the client it is charged to.
-/// ZeroMQ calls `release` (from its I/O thread, or from a failed send) once the bytes
-/// are written to the socket or dropped; the client gets them back then.
+/// A reply's bytes as handed to ZeroMQ: one allocation with the client it is charged to,
+/// made where the reply is encoded. The front end charges it to the client as it hands it
+/// to ZeroMQ, which calls `release` (from its I/O thread, or from a failed send) once the
+/// bytes are written to the socket or dropped; the client gets them back then.
 struct reply_block {
   std::shared_ptr<client_state> client;
   std::size_t size = 0;
 
   char* data() { return reinterpret_cast<char*>(this + 1); }
 
-  static reply_block* create(const std::shared_ptr<client_state>& client, std::string_view body) {
+  static reply_block* create(std::shared_ptr<client_state> client, std::string_view body) {
     void* memory = ::operator new(sizeof(reply_block) + body.size());
-    auto* block = new (memory) reply_block{client, body.size()};
+    auto* block = new (memory) reply_block{std::move(client), body.size()};
     std::memcpy(block->data(), body.data(), body.size());
-    client->charge(body.size());
     return block;
   }
   static void release(void*, void* hint) {
     auto* block = static_cast<reply_block*>(hint);
     block->client->release(block->size);
+    destroy(block);
+  }
+  static void destroy(reply_block* block) {
     block->~reply_block();
     ::operator delete(block);
   }
+  /// For a reply never handed to ZeroMQ (the server stopped first): nothing was charged.
+  struct discard {
+    void operator()(reply_block* block) const { destroy(block); }
+  };
 };
 
-/// A reply on its way out: the routing frames, the encoded map and its client.
+/// A reply on its way out: the routing frames and the encoded reply with its client.
 struct outgoing {
   envelope route;
-  std::string body;
-  std::shared_ptr<client_state> client;
+  std::unique_ptr<reply_block, reply_block::discard> reply;
 };
 
 /// A worker's scratch, reused batch after batch.
@@ -150,7 +161,15 @@ struct worker_buffers {
   std::vector<float> features, outputs;
   std::vector<std::int32_t> labels;
   std::vector<std::optional<std::string>> unusable; ///< per job; empty: all usable
+  std::string encoded;    ///< the reply being encoded
   std::vector<outgoing> done;
+
+  /// Files the reply just encoded (in `encoded`) for `j`, taking its route and client.
+  void answer(job& j) {
+    done.push_back({std::move(j.route),
+                    std::unique_ptr<reply_block, reply_block::discard>(
+                      reply_block::create(std::move(j.client), encoded))});
+  }
 };
 
 /// Latency histogram with 5% wide buckets from 1 us to ~5 minutes.
@@ -272,6 +291,7 @@ struct server::impl {
   // nothing more is waiting there; and its compute state.
   std::vector<job> front_end_batch, front_end_chunk;
   std::uint32_t front_end_rows = 0;
+  std::vector<std::vector<float>> spare_values; ///< see max_spare_buffers
   compute::predict_workspace front_end_workspace;
   worker_buffers front_end_buffers;
 
@@ -366,7 +386,7 @@ struct server::impl {
       sending.swap(outbox);
     }
     for (auto& o : sending)
-      send(o.route, o.client, o.body);
+      send(o.route, o.reply.release());
     sending.clear();
   }
 
@@ -418,6 +438,10 @@ struct server::impl {
     }
     const auto accepted = clock_type::now();
     std::string_view body(static_cast<const char*>(part.data()), part.size());
+    if (req.values.capacity() == 0 && !spare_values.empty()) { // the last one went to a job
+      req.values.swap(spare_values.back());
+      spare_values.pop_back();
+    }
     auto error = wire::decode_request(body, options.limits, req);
     if (error) {
       answer_error(route, client, error->id, error->code, error->message, reply);
@@ -506,9 +530,12 @@ struct server::impl {
       for (std::size_t k = from; k < to; ++k)
         front_end_chunk.push_back(std::move(front_end_batch[k]));
       compute(front_end_chunk, front_end_workspace, front_end_buffers);
+      for (auto& j : front_end_chunk)
+        if (spare_values.size() < max_spare_buffers && j.values.capacity() <= spare_floats)
+          spare_values.push_back(std::move(j.values));
       front_end_chunk.clear();
       for (auto& o : front_end_buffers.done)
-        send(o.route, o.client, o.body);
+        send(o.route, o.reply.release());
       front_end_buffers.done.clear();
       computing.fetch_sub(to - from, std::memory_order_relaxed);
       from = to;
@@ -521,7 +548,10 @@ struct server::impl {
   /// has written them out. A reply ZeroMQ refuses (the client has left, or its queue is
   /// full: 10,000 replies unread) is dropped and counted, never blocking the others.
   void send(envelope& route, const std::shared_ptr<client_state>& client, std::string_view body) {
-    auto* block = reply_block::create(client, body);
+    send(route, reply_block::create(client, body));
+  }
+  void send(envelope& route, reply_block* block) {
+    block->client->charge(block->size);
     zmq::message_t message(block->data(), block->size, &reply_block::release, block);
     if (!send_frames(*router, route, message))
       dropped.fetch_add(1, std::memory_order_relaxed);
@@ -779,10 +809,10 @@ struct server::impl {
         errors[static_cast<std::size_t>(wire::error_code::deadline_exceeded)].fetch_add(1);
         const auto waited =
           std::chrono::duration_cast<std::chrono::milliseconds>(now - j.accepted).count();
-        b.done.push_back({std::move(j.route), {}, std::move(j.client)});
         wire::encode_error_reply(j.id, wire::error_code::deadline_exceeded,
                      "waited " + std::to_string(waited) + " ms, past its deadline",
-                     b.done.back().body);
+                     b.encoded);
+        b.answer(j);
       } else {
         live.push_back(&j);
       }
@@ -814,9 +844,9 @@ struct server::impl {
     } catch (const std::exception& e) {
       for (auto* j : live) {
         errors[static_cast<std::size_t>(wire::error_code::internal)].fetch_add(1);
-        b.done.push_back({std::move(j->route), {}, std::move(j->client)});
         wire::encode_error_reply(j->id, wire::error_code::internal, std::string("computing failed: ") + e.what(),
-                     b.done.back().body);
+                     b.encoded);
+        b.answer(*j);
       }
       return;
     }
@@ -825,19 +855,18 @@ struct server::impl {
     std::size_t answered = 0;
     for (std::size_t k = 0; k < live.size(); ++k) {
       auto* j = live[k];
-      b.done.push_back({std::move(j->route), {}, std::move(j->client)});
       if (!b.unusable.empty() && b.unusable[k]) {
         // Its rows were computed with the others (rows never mix), but are garbage.
         errors[static_cast<std::size_t>(wire::error_code::bad_request)].fetch_add(1);
-        wire::encode_error_reply(j->id, wire::error_code::bad_request, *b.unusable[k],
-                                 b.done.back().body);
+        wire::encode_error_reply(j->id, wire::error_code::bad_request, *b.unusable[k], b.encoded);
       } else {
         wire::encode_prediction_reply(j->id, m.name, m.version,
                           b.outputs.data() + static_cast<std::size_t>(first) * width, j->rows, width,
-                          m.classifier ? b.labels.data() + first : nullptr, b.done.back().body);
+                          m.classifier ? b.labels.data() + first : nullptr, b.encoded);
         computed += j->rows;
         ++answered;
       }
+      b.answer(*j);
       first += j->rows;
     }
     rows.fetch_add(computed, std::memory_order_relaxed);
@@ -949,6 +978,7 @@ void server::stop() {
   s.computing.fetch_sub(s.front_end_batch.size()); // left by a front end that failed
   s.front_end_batch.clear();
   s.front_end_rows = 0;
+  s.spare_values.clear();
   s.outbox.clear();
   s.router.reset();
 }
