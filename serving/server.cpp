@@ -39,12 +39,12 @@ constexpr auto sweep_interval = std::chrono::seconds(1);
 /// Requests of at most this many rows that find nothing queued and no batch forming are
 /// computed by the front end itself (see enqueue).
 constexpr std::uint32_t inline_rows = 4;
-/// The front end computes its own batch in chunks of this many rows, sending each
-/// chunk's replies before computing the next: clients get them sooner and answer with
-/// new requests while the rest computes (measured at 32 in flight on 2 cores: 55-60k
-/// req/s with one piece, 65-90k in chunks of 6 to 12 rows). 12: two of the predict
-/// kernel's 6-row tiles (compute/cpu/dense_kernel.hpp).
-constexpr std::uint32_t front_end_chunk_rows = 12;
+/// Batches are computed in chunks of this many rows, each chunk's replies sent (or handed
+/// to the front end) before the next is computed: clients get them sooner and answer
+/// with new requests while the rest computes (measured with the front end's own batch at
+/// 32 in flight on 2 cores: 55-60k req/s in one piece, 65-90k in chunks of 6 to 12
+/// rows). 12: two of the predict kernel's 6-row tiles (compute/cpu/dense_kernel.hpp).
+constexpr std::uint32_t chunk_rows = 12;
 /// Value buffers of requests the front end computed, kept to decode the next requests
 /// into (no allocation, no zero-filling): at most this many, of at most spare_floats
 /// floats each (1 MiB in all).
@@ -289,7 +289,7 @@ struct server::impl {
   // The front end's own batch (see enqueue): small requests that found every worker idle
   // and nothing queued, gathered while it reads the socket and computed by it once
   // nothing more is waiting there; and its compute state.
-  std::vector<job> front_end_batch, front_end_chunk;
+  std::vector<job> front_end_batch;
   std::uint32_t front_end_rows = 0;
   std::vector<std::vector<float>> spare_values; ///< see max_spare_buffers
   compute::predict_workspace front_end_workspace;
@@ -519,27 +519,18 @@ struct server::impl {
   }
 
   /// Computes and answers the front end's own batch, once the socket has nothing more
-  /// waiting (or a burst's worth has been read), chunk by chunk.
+  /// waiting (or a burst's worth has been read).
   void compute_front_end_batch() {
-    std::size_t from = 0;
-    while (from < front_end_batch.size()) {
-      std::size_t to = from;
-      for (std::uint32_t rows = 0; to < front_end_batch.size() && rows < front_end_chunk_rows; ++to)
-        rows += front_end_batch[to].rows;
-      front_end_chunk.clear();
-      for (std::size_t k = from; k < to; ++k)
-        front_end_chunk.push_back(std::move(front_end_batch[k]));
-      compute(front_end_chunk, front_end_workspace, front_end_buffers);
-      for (auto& j : front_end_chunk)
-        if (spare_values.size() < max_spare_buffers && j.values.capacity() <= spare_floats)
-          spare_values.push_back(std::move(j.values));
-      front_end_chunk.clear();
-      for (auto& o : front_end_buffers.done)
+    auto& b = front_end_buffers;
+    compute_in_chunks(front_end_batch, front_end_workspace, b, [&](job* first, job* last) {
+      for (auto& o : b.done)
         send(o.route, o.reply.release());
-      front_end_buffers.done.clear();
-      computing.fetch_sub(to - from, std::memory_order_relaxed);
-      from = to;
-    }
+      b.done.clear();
+      for (job* j = first; j != last; ++j)
+        if (spare_values.size() < max_spare_buffers && j->values.capacity() <= spare_floats)
+          spare_values.push_back(std::move(j->values));
+      computing.fetch_sub(static_cast<std::size_t>(last - first), std::memory_order_relaxed);
+    });
     front_end_batch.clear();
     front_end_rows = 0;
   }
@@ -788,23 +779,44 @@ struct server::impl {
         auto batch = next_batch();
         if (batch.empty())
           return;
-        compute(batch, workspace, buffers);
-        const auto answered = batch.size();
-        batch.clear(); // the jobs' references to their clients go with them
-        post_replies(buffers.done);
-        computing.fetch_sub(answered, std::memory_order_relaxed);
+        compute_in_chunks(batch, workspace, buffers, [&](job* first, job* last) {
+          post_replies(buffers.done);
+          computing.fetch_sub(static_cast<std::size_t>(last - first), std::memory_order_relaxed);
+        });
       }
     } catch (const std::exception& e) {
       fail(std::string("worker: ") + e.what());
     }
   }
 
-  /// Computes one batch; its replies go to `b.done`.
-  void compute(std::vector<job>& batch, compute::predict_workspace& ws, worker_buffers& b) {
+  /// Computes `batch` (one model version) chunk by chunk (chunk_rows rows each), calling
+  /// `deliver(first, last)` with each chunk's jobs once its replies are in `b.done`.
+  /// Counts one batch (the `batches` metric) if any of it was computed.
+  template <class Deliver>
+  void compute_in_chunks(std::vector<job>& batch, compute::predict_workspace& ws,
+                         worker_buffers& b, Deliver&& deliver) {
+    bool computed = false;
+    for (std::size_t from = 0; from < batch.size();) {
+      std::size_t to = from;
+      for (std::uint32_t rows = 0; to < batch.size() && rows < chunk_rows; ++to)
+        rows += batch[to].rows;
+      computed |= compute(batch.data() + from, batch.data() + to, ws, b);
+      deliver(batch.data() + from, batch.data() + to);
+      from = to;
+    }
+    if (computed)
+      batches.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  /// Computes the jobs [first, last) (one model version) in one forward pass; their
+  /// replies go to `b.done`, taking the jobs' routes and clients. False when none was
+  /// computed (all past their deadlines, or computing failed).
+  bool compute(job* first, job* last, compute::predict_workspace& ws, worker_buffers& b) {
     const auto now = clock_type::now();
     auto& live = b.live;
     live.clear();
-    for (auto& j : batch) {
+    for (job* it = first; it != last; ++it) {
+      job& j = *it;
       if (j.deadline && now > *j.deadline) {
         errors[static_cast<std::size_t>(wire::error_code::deadline_exceeded)].fetch_add(1);
         const auto waited =
@@ -818,7 +830,7 @@ struct server::impl {
       }
     }
     if (live.empty())
-      return;
+      return false;
     const served_model& m = *live.front()->model;
     const std::uint32_t width = m.output_width();
     std::uint32_t total = 0;
@@ -848,10 +860,9 @@ struct server::impl {
                      b.encoded);
         b.answer(*j);
       }
-      return;
+      return false;
     }
-    batches.fetch_add(1, std::memory_order_relaxed);
-    std::uint32_t first = 0, computed = 0;
+    std::uint32_t row = 0, computed = 0; // row: the job's first in the batch
     std::size_t answered = 0;
     for (std::size_t k = 0; k < live.size(); ++k) {
       auto* j = live[k];
@@ -861,13 +872,13 @@ struct server::impl {
         wire::encode_error_reply(j->id, wire::error_code::bad_request, *b.unusable[k], b.encoded);
       } else {
         wire::encode_prediction_reply(j->id, m.name, m.version,
-                          b.outputs.data() + static_cast<std::size_t>(first) * width, j->rows, width,
-                          m.classifier ? b.labels.data() + first : nullptr, b.encoded);
+                          b.outputs.data() + static_cast<std::size_t>(row) * width, j->rows, width,
+                          m.classifier ? b.labels.data() + row : nullptr, b.encoded);
         computed += j->rows;
         ++answered;
       }
       b.answer(*j);
-      first += j->rows;
+      row += j->rows;
     }
     rows.fetch_add(computed, std::memory_order_relaxed);
     ok.fetch_add(answered, std::memory_order_relaxed);
@@ -876,6 +887,7 @@ struct server::impl {
     for (std::size_t k = 0; k < live.size(); ++k)
       if (b.unusable.empty() || !b.unusable[k])
         latency.add(done - live[k]->accepted);
+    return true;
   }
 
   /// Fills `b.unusable` (one entry per live job, the reason its rows cannot be computed)
