@@ -8,7 +8,7 @@
 // Rules:
 // - Only the front-end thread touches the ROUTER socket; workers hand replies back
 //   through a locked outbox and wake it with an eventfd it polls beside the socket
-//   (one wake-up per batch), so no socket is shared between threads.
+//   (one wake-up per chunk of a batch), so no socket is shared between threads.
 // - Every request gets exactly one reply, except when the server stops first, the client
 //   has disconnected or left 10,000 replies unread (the reply is dropped and counted), or
 //   the client is not reading its replies (below): malformed input, unknown models, a
