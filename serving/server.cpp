@@ -291,6 +291,7 @@ struct server::impl {
   // nothing more is waiting there; and its compute state.
   std::vector<job> front_end_batch;
   std::uint32_t front_end_rows = 0;
+  std::size_t front_end_bytes = 0; ///< its jobs' cost: at most max_queue_bytes, as a worker's batch
   std::vector<std::vector<float>> spare_values; ///< see max_spare_buffers
   compute::predict_workspace front_end_workspace;
   worker_buffers front_end_buffers;
@@ -513,6 +514,7 @@ struct server::impl {
       j.deadline = accepted + std::chrono::milliseconds(*req.deadline_ms);
     if (!enqueue(j, reply)) { // the front end's own batch (see enqueue)
       front_end_rows += j.rows;
+      front_end_bytes += j.cost;
       front_end_batch.push_back(std::move(j));
       computing.fetch_add(1, std::memory_order_relaxed);
     }
@@ -533,6 +535,7 @@ struct server::impl {
     });
     front_end_batch.clear();
     front_end_rows = 0;
+    front_end_bytes = 0;
   }
 
   /// Sends a reply (front-end thread only), its bytes charged to `client` until ZeroMQ
@@ -552,7 +555,8 @@ struct server::impl {
   /// as it was, when the front end should rather compute it itself: it has at most
   /// inline_rows rows, nothing is queued and no worker is forming a batch (workers may
   /// be computing theirs), and it fits the front end's own batch (same model version, at
-  /// most max_batch rows). That batch gathers the small requests read off the socket and
+  /// most max_batch rows and, like a worker's batch taken from the queue, at most
+  /// max_queue_bytes of cost). That batch gathers the small requests read off the socket and
   /// is computed once nothing more is waiting there: nothing else could have joined it,
   /// and computing it on the front end saves two thread hand-offs (a wake-up of a worker,
   /// then of the front end for the replies). A request that finds others queued or a
@@ -568,7 +572,8 @@ struct server::impl {
       std::lock_guard<std::mutex> lock(queue_mutex);
       if (j.rows <= inline_rows && waiting_count == 0 && !forming &&
           (front_end_batch.empty() || (front_end_batch.front().model == j.model &&
-                                       front_end_rows + j.rows <= options.max_batch)))
+                                       front_end_rows + j.rows <= options.max_batch &&
+                                       front_end_bytes + j.cost <= options.max_queue_bytes)))
         return false;
       auto& c = *j.client;
       const std::size_t cost = j.cost;
@@ -990,6 +995,7 @@ void server::stop() {
   s.computing.fetch_sub(s.front_end_batch.size()); // left by a front end that failed
   s.front_end_batch.clear();
   s.front_end_rows = 0;
+  s.front_end_bytes = 0;
   s.spare_values.clear();
   s.outbox.clear();
   s.router.reset();
