@@ -286,9 +286,9 @@ struct server::impl {
   std::vector<outgoing> outbox;
   int wake_fd = -1;
 
-  // The front end's own batch (see enqueue): small requests that found every worker idle
-  // and nothing queued, gathered while it reads the socket and computed by it once
-  // nothing more is waiting there; and its compute state.
+  // The front end's own batch (see enqueue): small requests that found nothing queued and
+  // no batch forming, gathered while it reads the socket and computed by it once nothing
+  // more is waiting there; and its compute state.
   std::vector<job> front_end_batch;
   std::uint32_t front_end_rows = 0;
   std::size_t front_end_bytes = 0; ///< its jobs' cost: at most max_queue_bytes, as a worker's batch
