@@ -218,6 +218,7 @@ void model::predict(const float* x, int rows, float* out, predict_workspace& ws)
     ws.capacity_rows_ = block;
   }
   const float* p = params_.data();
+  auto* cpu = dynamic_cast<cpu_backend*>(&be); // its small-batch kernel
   for (int start = 0; start < rows; start += block) {
     const int n = std::min(block, rows - start);
     const float* in = x + static_cast<std::size_t>(start) * input_width();
@@ -231,9 +232,13 @@ void model::predict(const float* x, int rows, float* out, predict_workspace& ws)
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       const auto& l = layers_[i];
       float* z = i + 1 == layers_.size() ? final_out : (i % 2 == 0 ? ws.ping_.data() : ws.pong_.data());
-      be.gemm(false, false, n, l.out, l.in, 1.0f, a, l.in, p + l.weight_offset, l.out, 0.0f, z,
-              l.out);
-      be.bias_activation(l.act, n, l.out, p + l.bias_offset, z);
+      if (cpu) {
+        cpu->dense_forward(l.act, n, l.in, l.out, a, p + l.weight_offset, p + l.bias_offset, z);
+      } else {
+        be.gemm(false, false, n, l.out, l.in, 1.0f, a, l.in, p + l.weight_offset, l.out, 0.0f, z,
+                l.out);
+        be.bias_activation(l.act, n, l.out, p + l.bias_offset, z);
+      }
       a = z;
     }
     if (head_ == output_head::sigmoid_bce)

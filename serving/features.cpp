@@ -120,15 +120,45 @@ feature_builder::feature_builder(const compute::model_artifact& a) {
     for (const auto& f : features_) {
       sources_.push_back(f.source);
       single_.push_back(f.ops[0]);
+      params_p_.push_back(f.ops[0].p);
+      params_q_.push_back(f.ops[0].q);
     }
+    in_order_ = features_.size() == input_width_;
+    for (std::uint32_t j = 0; in_order_ && j < sources_.size(); ++j)
+      in_order_ = sources_[j] == j;
   }
 }
+
+namespace {
+
+/// elementwise_op::apply<K> (the arithmetic training used) with the parameters given
+/// apart, so that a loop passing them from arrays vectorizes.
+template <column_op::kind K>
+inline float apply_with(elementwise_op op, float p, float q, float x) noexcept {
+  op.p = p;
+  op.q = q;
+  return op.apply<K>(x);
+}
+
+} // namespace
 
 template <column_op::kind K>
 void feature_builder::build_single(const float* raw, std::uint32_t rows, float* out) const {
   const std::size_t in = input_width_, width = single_.size();
   const std::uint32_t* src = sources_.data();
   const elementwise_op* ops = single_.data();
+  if (in_order_) {
+    const elementwise_op op = single_.front();
+    const float* __restrict p = params_p_.data();
+    const float* __restrict q = params_q_.data();
+    for (std::size_t r = 0; r < rows; ++r) {
+      const float* __restrict from = raw + r * in;
+      float* __restrict to = out + r * width;
+      for (std::size_t j = 0; j < width; ++j)
+        to[j] = apply_with<K>(op, p[j], q[j], from[j]);
+    }
+    return;
+  }
   for (std::size_t r = 0; r < rows; ++r) {
     const float* from = raw + r * in;
     float* to = out + r * width;
@@ -138,26 +168,30 @@ void feature_builder::build_single(const float* raw, std::uint32_t rows, float* 
 }
 
 void feature_builder::build(const float* raw, std::uint32_t rows, std::vector<float>& out) const {
+  out.resize(std::size_t{rows} * features_.size());
+  build(raw, rows, out.data());
+}
+
+void feature_builder::build(const float* raw, std::uint32_t rows, float* out) const {
   const std::size_t in = input_width_, width = features_.size();
-  out.resize(rows * width);
   if (identity_) {
-    std::copy(raw, raw + rows * in, out.data());
+    std::copy(raw, raw + rows * in, out);
     return;
   }
   if (single_kind_) {
     using k = column_op::kind;
     switch (*single_kind_) {
-      case k::impute: return build_single<k::impute>(raw, rows, out.data());
-      case k::standardize: return build_single<k::standardize>(raw, rows, out.data());
-      case k::min_max: return build_single<k::min_max>(raw, rows, out.data());
-      case k::scale: return build_single<k::scale>(raw, rows, out.data());
-      case k::clip: return build_single<k::clip>(raw, rows, out.data());
+      case k::impute: return build_single<k::impute>(raw, rows, out);
+      case k::standardize: return build_single<k::standardize>(raw, rows, out);
+      case k::min_max: return build_single<k::min_max>(raw, rows, out);
+      case k::scale: return build_single<k::scale>(raw, rows, out);
+      case k::clip: return build_single<k::clip>(raw, rows, out);
       default: break;
     }
   }
   for (std::size_t r = 0; r < rows; ++r) {
     const float* from = raw + r * in;
-    float* to = out.data() + r * width;
+    float* to = out + r * width;
     for (std::size_t j = 0; j < width; ++j) {
       const auto& f = features_[j];
       float v = from[f.source];

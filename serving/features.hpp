@@ -36,6 +36,8 @@ public:
   /// `raw`: rows x input_width, row-major. Writes rows x feature_width, row-major, into
   /// `out` (resized). Thread-safe (const).
   void build(const float* raw, std::uint32_t rows, std::vector<float>& out) const;
+  /// The same into `out`, which holds rows x feature_width floats.
+  void build(const float* raw, std::uint32_t rows, float* out) const;
 
   /// The first value of `raw` (rows x input_width) the model cannot compute with, given
   /// the features `build` made of it (rows x feature_width), as "row R, column C ('name'):
@@ -66,10 +68,14 @@ private:
   bool identity_ = true;                     ///< no ops, features == inputs in order
   /// The common case (a cleaner that scaled or standardized every column): every
   /// feature has exactly one op, all of one kind. Then `sources_` and `single_` hold
-  /// them flat, and one loop specialised for that kind builds the rows.
+  /// them flat, and one loop specialised for that kind builds the rows; when the
+  /// features are the inputs in order (`in_order_`), that loop reads the ops' parameters
+  /// as arrays (`params_p_`, `params_q_`) and the compiler vectorizes it.
   std::optional<column_op::kind> single_kind_;
   std::vector<std::uint32_t> sources_;
   std::vector<elementwise_op> single_;
+  bool in_order_ = false;
+  std::vector<float> params_p_, params_q_;
 };
 
 } // namespace conveyor::serving

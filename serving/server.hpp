@@ -8,7 +8,7 @@
 // Rules:
 // - Only the front-end thread touches the ROUTER socket; workers hand replies back
 //   through a locked outbox and wake it with an eventfd it polls beside the socket
-//   (one wake-up per batch), so no socket is shared between threads.
+//   (one wake-up per chunk of a batch), so no socket is shared between threads.
 // - Every request gets exactly one reply, except when the server stops first, the client
 //   has disconnected or left 10,000 replies unread (the reply is dropped and counted), or
 //   the client is not reading its replies (below): malformed input, unknown models, a
@@ -30,8 +30,10 @@
 //   A client holding more than `max_unread_bytes`, or more than its share of
 //   `max_total_unread_bytes` while all clients together hold more than that, is not
 //   reading: its requests are discarded unanswered (counted) until it reads.
-// - A request of a few rows that finds every worker idle and nothing queued is computed
-//   by the front end at once (it could not have been batched with anything).
+// - Requests of a few rows that find nothing queued and no batch forming form the front
+//   end's own batch: gathered while it reads the socket, computed by it once nothing more
+//   is waiting there (nothing else could have joined them), replies sent chunk by chunk.
+//   The rest is queued for the workers.
 // - A worker forms a batch from waiting requests of the same model version, up to
 //   `max_batch` rows, waiting at most `max_delay` after the first one's arrival, and
 //   closing it early once no request has come for a quarter of `max_delay` (the burst

@@ -255,6 +255,7 @@ struct request_visitor : msgpack::null_visitor {
     if (key == field::inputs) {
       if (depth == 2) {
         have_inputs = true;
+        out.values.clear();
         if (n > limits.max_rows)
           fail(error_code::too_large, std::to_string(n) + " rows; this server takes at most " +
                                         std::to_string(limits.max_rows) + " per request");
@@ -400,7 +401,9 @@ std::optional<request_error> decode_request(std::string_view bytes, const reques
   out.model.clear();
   out.version = 0;
   out.rows = out.columns = 0;
-  out.values.clear();
+  // `values` keeps its size: a tensor overwrites it whole after resizing it, so a buffer
+  // reused from a request of the same shape is neither reallocated nor zero-filled;
+  // `inputs` empties it first.
   out.deadline_ms.reset();
 
   request_visitor v(limits, out, bytes.size());

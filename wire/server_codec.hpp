@@ -36,7 +36,8 @@ struct request_limits {
   std::size_t max_bytes = std::size_t{64} << 20; ///< encoded request size
 };
 
-/// A decoded request. Reused across decodes (the value buffer keeps its capacity).
+/// A decoded request. Reused across decodes (the value buffer keeps its capacity, and its
+/// size for a tensor of the same shape: no zero-filling before the copy).
 struct request {
   request_op op = request_op::health;
   std::uint64_t id = 0;

@@ -43,10 +43,11 @@ def main():
             registry = serving_bench.train_model(binary, workdir)
         endpoint = serving_bench.free_endpoint()
         server = serving_bench.server(
+            "conveyor batching",
             [binary, "--log-level", "warn", "run", os.path.join(ROOT, "examples", "serve.flow"),
              "--set", f"registry={registry}", "--set", f"endpoint={endpoint}",
              "--set", "max_batch=64", "--set", "max_delay=500us", "--set", "workers=2"],
-            endpoint, loadgen)
+            endpoint, loadgen, workdir)
         try:
             flood = subprocess.Popen(
                 [loadgen, "--endpoint", endpoint, "-c", str(args.flood_in_flight),

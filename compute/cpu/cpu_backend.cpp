@@ -1,5 +1,6 @@
 #include "compute/cpu/cpu_backend.hpp"
 
+#include "compute/cpu/dense_kernel.hpp"
 #include "compute/cpu/openblas.hpp"
 
 #include <algorithm>
@@ -56,6 +57,17 @@ void cpu_backend::gemm(bool trans_a, bool trans_b, int m, int n, int k, float al
     return;
   }
   openblas::sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void cpu_backend::dense_forward(activation act, int rows, int in, int out, const float* a,
+                                const float* w, const float* bias, float* z) {
+  if (rows > 0 && rows <= dense_kernel::max_rows && dense_kernel::available() &&
+      (act == activation::identity || act == activation::relu)) {
+    dense_kernel::forward(rows, out, in, a, in, w, bias, act, z);
+    return;
+  }
+  gemm(false, false, rows, out, in, 1.0f, a, in, w, out, 0.0f, z, out);
+  bias_activation(act, rows, out, bias, z);
 }
 
 void cpu_backend::bias_activation(activation act, int rows, int cols, const float* bias,

@@ -45,6 +45,12 @@ public:
   void adam_update(std::size_t n, float lr, float beta1, float beta2, float eps,
                    long long step, float* w, const float* g, float* m, float* v) override;
   void release(float* data, std::size_t n) noexcept override;
+
+  /// A forward pass's dense layer: z (rows x out) = act(a (rows x in) w (in x out) +
+  /// bias). Small batches go through compute/cpu/dense_kernel (no packing), the rest
+  /// through gemm and bias_activation. For model::predict only: training keeps gemm.
+  void dense_forward(activation act, int rows, int in, int out, const float* a,
+                     const float* w, const float* bias, float* z);
 };
 
 /// The process-wide CPU backend (stateless, so one instance serves every model).

@@ -111,6 +111,42 @@ BOOST_AUTO_TEST_CASE(one_op_of_one_kind_per_feature_takes_the_flat_path_with_the
     }
 }
 
+BOOST_AUTO_TEST_CASE(features_that_are_the_inputs_in_order_give_apply_preprocessings_values_for_every_kind) {
+  // One op per column, columns kept in order: the loop over parameter arrays. 37
+  // columns, so that a vectorized loop has a remainder; NaNs and infinities included.
+  using k = column_op::kind;
+  const std::uint32_t width = 37, rows = 5;
+  for (auto kind : {k::impute, k::standardize, k::min_max, k::scale, k::clip}) {
+    compute::model_spec spec;
+    spec.kind = "softmax";
+    spec.layers = {static_cast<int>(width), 2};
+    compute::model m(compute::validate(spec));
+    auto a = compute::make_artifact(m);
+    for (std::uint32_t c = 0; c < width; ++c) {
+      a.input_columns.push_back("x" + std::to_string(c));
+      a.preprocessing.ops.push_back(op(kind, a.input_columns.back(), 0.3 * c - 2, 0.7 + 0.1 * c));
+    }
+    feature_builder fb(a);
+    std::vector<float> raw(rows * width);
+    for (std::size_t i = 0; i < raw.size(); ++i)
+      raw[i] = static_cast<float>(i) * 1.37f - 60;
+    raw[3] = std::numeric_limits<float>::quiet_NaN();
+    raw[width + 8] = std::numeric_limits<float>::infinity();
+    std::vector<float> got;
+    fb.build(raw.data(), rows, got);
+    BOOST_REQUIRE_EQUAL(got.size(), raw.size());
+    for (std::uint32_t r = 0; r < rows; ++r)
+      for (std::uint32_t c = 0; c < width; ++c) {
+        float want = raw[r * width + c];
+        apply_elementwise(a.preprocessing.ops[c], &want, 1);
+        const float value = got[r * width + c];
+        BOOST_TEST((value == want || (std::isnan(value) && std::isnan(want))),
+                   "kind " << static_cast<int>(kind) << ", row " << r << ", column " << c
+                           << ": " << value << ", want " << want);
+      }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(models_that_protocol_v1_cannot_feed_are_refused_naming_the_column) {
   auto a = artifact_with_every_numeric_op();
   a.preprocessing.ops.push_back(op(column_op::kind::one_hot, "e"));

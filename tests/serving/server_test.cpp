@@ -414,6 +414,46 @@ BOOST_AUTO_TEST_CASE(concurrent_requests_are_computed_in_batches) {
   BOOST_TEST(stats.batches < 16u);
 }
 
+BOOST_AUTO_TEST_CASE(a_burst_of_small_requests_for_two_models_gets_every_answer_from_its_own_model) {
+  // Small requests that find the workers idle are gathered into the front end's own
+  // batch (one model version, at most max_batch rows); what does not fit goes to the
+  // workers. Whatever the mix, each request is computed with its own model.
+  server_options o;
+  o.workers = 2;
+  o.max_batch = 5;
+  running_server s(o);
+  add_a_and_b(s);
+  const std::map<std::string, compute::model_artifact> artifacts{{"a", tiny_classifier(1)},
+                                                                 {"b", tiny_classifier(2)}};
+  peer p(s.ctx, s.start());
+  std::map<std::uint64_t, std::pair<std::string, std::vector<std::vector<float>>>> sent;
+  std::uint64_t total_rows = 0;
+  for (std::uint64_t id = 1; id <= 60; ++id) {
+    const std::string model = id % 3 == 0 ? "b" : "a";
+    std::vector<std::vector<float>> rows;
+    for (std::uint64_t r = 0; r < 1 + id % 2; ++r)
+      rows.push_back({static_cast<float>(id), 1.5f, -static_cast<float>(r), 0.25f * static_cast<float>(id % 7)});
+    total_rows += rows.size();
+    p.send(predict_request(id, model, rows));
+    sent[id] = {model, rows};
+  }
+  for (int i = 0; i < 60; ++i) {
+    auto r = p.receive();
+    BOOST_REQUIRE(r);
+    BOOST_REQUIRE_MESSAGE(r->ok, r->code + ": " + r->message);
+    const auto& [model, rows] = sent.at(r->id);
+    BOOST_TEST(r->model == model);
+    std::vector<float> flat;
+    for (const auto& row : rows)
+      flat.insert(flat.end(), row.begin(), row.end());
+    check_close(r->outputs, expected_outputs(artifacts.at(model), flat, static_cast<int>(rows.size())));
+  }
+  const auto stats = s.srv->stats();
+  BOOST_TEST(stats.rows == total_rows);
+  BOOST_TEST(stats.batches * o.max_batch >= total_rows); // no batch over max_batch rows
+  BOOST_TEST(stats.computing == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(a_batch_closes_as_soon_as_it_holds_max_batch_rows) {
   // max_delay 10 minutes (a quarter without arrivals: 2.5 minutes): only the full batch
   // can close it within the replies' 20 s.

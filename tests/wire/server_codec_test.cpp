@@ -461,6 +461,24 @@ BOOST_AUTO_TEST_CASE(a_request_reuses_the_value_buffer_and_resets_the_fields) {
   BOOST_TEST(out.values == std::vector<float>{3}, boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(a_reused_request_holds_exactly_each_messages_values_whatever_the_one_before_held) {
+  // A tensor overwrites the buffer it is given without clearing it first; inputs after a
+  // tensor, tensors of other shapes and requests without values must not mix.
+  wire::request out;
+  using floats = std::vector<float>;
+  BOOST_TEST(!wire::decode_request(predict({{"tensor", bin(le_floats({1, 2, 3, 4, 5, 6}))}, {"shape", shape(2, 3)}}), {}, out));
+  BOOST_TEST(out.values == (floats{1, 2, 3, 4, 5, 6}), boost::test_tools::per_element());
+  BOOST_TEST(!wire::decode_request(predict({{"inputs", rows({{7, 8}})}}), {}, out));
+  BOOST_TEST(out.values == (floats{7, 8}), boost::test_tools::per_element());
+  BOOST_TEST(!wire::decode_request(predict({{"tensor", bin(le_floats({9, 10, 11}))}, {"shape", shape(1, 3)}}), {}, out));
+  BOOST_TEST(out.values == (floats{9, 10, 11}), boost::test_tools::per_element());
+  BOOST_TEST(!wire::decode_request(request({{"op", str("health")}, {"id", u64(1)}}), {}, out));
+  BOOST_TEST(!wire::decode_request(predict({{"tensor", bin(le_floats({12, 13, 14, 15}))}, {"shape", shape(4, 1)}}), {}, out));
+  BOOST_TEST(out.values == (floats{12, 13, 14, 15}), boost::test_tools::per_element());
+  BOOST_TEST(!wire::decode_request(predict({{"inputs", rows({{16}, {17}})}}), {}, out));
+  BOOST_TEST(out.values == (floats{16, 17}), boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(requests_at_the_limits_are_accepted) {
   wire::request out;
   const auto limits = small_limits();
