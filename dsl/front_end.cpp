@@ -35,6 +35,7 @@ std::string to_string(diagnostic_code c) {
     case diagnostic_code::too_large: return "too_large";
     case diagnostic_code::file_conflict: return "file_conflict";
     case diagnostic_code::invalid_parameter: return "invalid_parameter";
+    case diagnostic_code::merging_paths: return "merging_paths";
   }
   return "syntax";
 }

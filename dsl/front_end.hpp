@@ -41,6 +41,8 @@ enum class diagnostic_code {
   file_conflict,
   /// A value of the right type that its kind refuses (a range, a format).
   invalid_parameter,
+  /// The batches of one source reach a step by more than one path (see validate.cpp).
+  merging_paths,
 };
 
 std::string to_string(diagnostic_code c);

@@ -1,6 +1,7 @@
 // Validation: first a table of declared nodes (name -> statement, kind), then each block's
-// pairs checked against attributes or the kind's params, then edges resolved to ports, and
-// last an iterative three-colour DFS over the node graph that names each cycle it closes.
+// pairs checked against attributes or the kind's params, then edges resolved to ports, then
+// an iterative three-colour DFS over the node graph that names each cycle it closes, and
+// last, in a graph without errors, a count of the paths a source's batches take to each step.
 #include "dsl/validate.hpp"
 
 #include "dsl/attributes.hpp"
@@ -78,9 +79,16 @@ public:
       if (auto e = std::get_if<ast::edge_chain>(&s)) check_edges(*e);
     }
     find_cycles();
+    if (sink_.error_count() == 0) find_merging_paths();
   }
 
 private:
+  struct batch_edge {
+    std::string from;
+    std::string to;
+    span where;
+  };
+
   void declare_nodes() {
     std::vector<std::string> kind_names;
     bool have_kind_names = false;
@@ -273,6 +281,8 @@ private:
       }
       const port_schema* out = a && a->kind ? check_port(from, *a, port_side::output) : nullptr;
       const port_schema* in = b && b->kind ? check_port(to, *b, port_side::input) : nullptr;
+      if (out && in && out->message_type == "batch" && in->message_type == "batch")
+        batch_edges_.push_back({from.node, to.node, chain.arrows[i]});
       if (out && in && out->message_type != in->message_type)
         sink_.error(diagnostic_code::port_type_mismatch, endpoint_span(to),
                     "port type mismatch: " + endpoint_text(from, *out) + " sends "
@@ -314,6 +324,52 @@ private:
     }
   }
 
+  /// The runtime tracks delivery per source batch, (source, sequence): a terminal step
+  /// acknowledges each once and skips a second arrival as a replay. Two paths from one
+  /// source into one step (`src -> a -> out` and `src -> b -> out`, or a splitter's two
+  /// outputs into one writer) would deliver two different batches under one key, and the
+  /// second would be dropped without an error. Such graphs are refused, at the first step
+  /// where the paths meet, once per source. Runs on an acyclic graph (no errors so far).
+  void find_merging_paths() {
+    std::map<std::string, std::vector<const batch_edge*>> outgoing;
+    std::map<std::string, std::size_t> indegree;
+    for (const auto& e : batch_edges_) {
+      outgoing[e.from].push_back(&e);
+      ++indegree[e.to];
+    }
+    std::vector<std::string> order; // topological (Kahn), over batch edges
+    for (const auto& n : node_order_)
+      if (indegree[n] == 0) order.push_back(n);
+    for (std::size_t i = 0; i < order.size(); ++i)
+      for (const batch_edge* e : outgoing[order[i]])
+        if (--indegree[e->to] == 0) order.push_back(e->to);
+    for (const auto& source : node_order_) {
+      const declared_node& d = nodes_.at(source);
+      if (d.kind && d.kind->inputs.empty() && outgoing.count(source) != 0)
+        report_first_merge(source, order, outgoing);
+    }
+  }
+
+  void report_first_merge(const std::string& source, const std::vector<std::string>& order,
+                          std::map<std::string, std::vector<const batch_edge*>>& outgoing) {
+    // The first edge by which the source's batches reached each step.
+    std::map<std::string, const batch_edge*> reached_by{{source, nullptr}};
+    for (const auto& step : order) {
+      if (reached_by.count(step) == 0) continue;
+      for (const batch_edge* e : outgoing[step]) {
+        auto [first, fresh] = reached_by.emplace(e->to, e);
+        if (fresh) continue;
+        sink_.error(diagnostic_code::merging_paths, e->where,
+                    "the batches of source '" + source + "' reach '" + e->to
+                      + "' by two paths (from '" + first->second->from + "' and from '"
+                      + e->from + "'): delivery is tracked per source batch, so one copy "
+                      "would be dropped as a replay",
+                    "give each path its own sink, or read the source once per path");
+        return;
+      }
+    }
+  }
+
   template <class Stack>
   void report_cycle(const Stack& stack, const std::string& to) {
     std::size_t start = 0;
@@ -343,6 +399,9 @@ private:
   std::set<std::string> defaults_;
   std::map<std::string, std::vector<std::string>> adjacency_;
   std::map<std::pair<std::string, std::string>, span> edge_at_;
+  /// Every edge between batch ports, once per edge written (two ports of one node pair
+  /// are two edges).
+  std::vector<batch_edge> batch_edges_;
 };
 
 } // namespace
