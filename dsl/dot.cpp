@@ -43,7 +43,7 @@ std::string to_dot(const graph_spec& graph, const schema_catalog& kinds) {
   out += "  node [shape=box, fontname=\"Helvetica\"];\n";
   for (const auto& n : graph.nodes) {
     std::string label = label_part(n.name) + "\\n" + label_part(n.kind);
-    if (n.attributes.replicas > 1) label += "\\nx" + std::to_string(n.attributes.replicas);
+    if (n.instances > 1) label += "\\nx" + std::to_string(n.instances);
     out += "  " + dot_string(n.name) + " [label=\"" + label + "\"];\n";
   }
   for (const auto& e : graph.edges) {

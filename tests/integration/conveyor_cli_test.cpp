@@ -153,6 +153,12 @@ BOOST_AUTO_TEST_CASE(dot_prints_a_graphviz_digraph_with_kinds_and_ports) {
   BOOST_TEST(r.out.rfind("digraph", 0) == 0u);
   BOOST_TEST(r.out.find("csv_reader") != std::string::npos);
   BOOST_TEST(r.out.find("eval") != std::string::npos);
+  // The instance count comes from the kind's rule (a trainer's devices), not only from the
+  // replicas attribute: examples/fashion.flow's trainer runs on devices = "cpu:2".
+  auto fashion = run_conveyor({"dot", "examples/fashion.flow"});
+  BOOST_TEST(fashion.status == 0, fashion.err);
+  BOOST_TEST(fashion.out.find("\"fit\" [label=\"fit\\ntrainer\\nx2\"];") != std::string::npos,
+             fashion.out);
 }
 
 BOOST_AUTO_TEST_CASE(the_csv_example_runs_quarantines_malformed_rows_and_writes_a_report) {
