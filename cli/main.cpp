@@ -162,8 +162,12 @@ void print_kind(const dsl::kind_schema& k) {
     std::string def = p.required ? "required"
                       : p.default_value ? "default " + dsl::to_source(*p.default_value)
                                         : "optional";
-    std::cout << fmt::format("  {:<14} {:<16} {:<22} {}\n", p.name, dsl::to_string(p.type), def,
-                             p.doc);
+    // File roles: conveyor check refuses two steps of a graph colliding on one file.
+    std::string role = p.role == dsl::param_role::reads_file    ? " [reads this file]"
+                       : p.role == dsl::param_role::writes_file ? " [writes this file]"
+                                                                : "";
+    std::cout << fmt::format("  {:<14} {:<16} {:<22} {}{}\n", p.name, dsl::to_string(p.type), def,
+                             p.doc, role);
   }
 }
 

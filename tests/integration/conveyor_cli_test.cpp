@@ -161,6 +161,21 @@ BOOST_AUTO_TEST_CASE(dot_prints_a_graphviz_digraph_with_kinds_and_ports) {
              fashion.out);
 }
 
+BOOST_AUTO_TEST_CASE(kinds_lists_every_kind_and_names_the_files_a_parameter_reads_or_writes) {
+  auto all = run_conveyor({"kinds"});
+  BOOST_TEST(all.status == 0, all.err);
+  for (const char* kind : {"csv_reader", "csv_writer", "cleaner", "trainer", "inference"})
+    BOOST_TEST(all.out.find(kind) != std::string::npos, kind);
+  auto writer = run_conveyor({"kinds", "csv_writer"});
+  BOOST_TEST(writer.status == 0, writer.err);
+  BOOST_TEST(writer.out.find("[writes this file]") != std::string::npos, writer.out);
+  auto reader = run_conveyor({"kinds", "csv_reader"});
+  BOOST_TEST(reader.out.find("[reads this file]") != std::string::npos, reader.out);
+  auto unknown = run_conveyor({"kinds", "csv_wrtier"});
+  BOOST_TEST(unknown.status == 2);
+  BOOST_TEST(unknown.err.find("no actor kind named 'csv_wrtier'") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(the_csv_example_runs_quarantines_malformed_rows_and_writes_a_report) {
   auto dir = scratch_dir("houses");
   auto r = run_conveyor({"run", "examples/houses.flow", "--set", "out=" + dir, "--report",
