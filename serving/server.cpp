@@ -1,5 +1,8 @@
 #include "serving/server.hpp"
 
+#include "serving/thread_signals.hpp"
+#include "serving/zap_handler.hpp"
+
 #include <zmq.hpp>
 
 #include <algorithm>
@@ -15,8 +18,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include <csignal>
-#include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -218,16 +219,6 @@ bool send_frames(zmq::socket_t& socket, envelope& route, zmq::message_t& body) {
   }
 }
 
-/// Server threads take no asynchronous signals (the process's handlers run elsewhere),
-/// so that a signal never interrupts a ZeroMQ call there. Faults stay deliverable.
-void block_signals() {
-  sigset_t set;
-  sigfillset(&set);
-  for (int fault : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT})
-    sigdelset(&set, fault);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-}
-
 } // namespace
 
 struct server::impl {
@@ -247,6 +238,7 @@ struct server::impl {
   std::shared_ptr<unread_totals> unread = std::make_shared<unread_totals>();
 
   zmq::context_t context{1};
+  std::unique_ptr<zap_handler> zap; ///< with options.curve
   std::optional<zmq::socket_t> router;
   std::string bound;
   std::thread front_end;
@@ -297,7 +289,8 @@ struct server::impl {
   worker_buffers front_end_buffers;
 
   // Counters (front end and workers); the histogram under its own lock.
-  std::atomic<std::uint64_t> requests{0}, ok{0}, rows{0}, batches{0}, dropped{0}, unread_refused{0};
+  std::atomic<std::uint64_t> requests{0}, ok{0}, rows{0}, batches{0}, dropped{0}, unread_refused{0},
+    shed_count{0};
   std::atomic<std::size_t> computing{0};
   std::array<std::atomic<std::uint64_t>, wire::error_code_count> errors{};
   mutable std::mutex latency_mutex;
@@ -616,6 +609,7 @@ struct server::impl {
           batch_ready.notify_one();
       }
     }
+    shed_count.fetch_add(shed.size(), std::memory_order_relaxed);
     for (auto& victim : shed)
       answer_error(victim.route, victim.client, victim.id, wire::error_code::overloaded,
                    "shed: the server's queue filled up and this client held the most of it; "
@@ -935,8 +929,20 @@ void server::start() {
     throw std::runtime_error("cannot bind " + s.options.endpoint +
                              ": the server has its own ZeroMQ context, which no client can "
                              "share; use tcp:// or ipc://");
+  if (s.options.curve && !s.zap) {
+    // The handler first: a CURVE socket without one admits every client.
+    auto zap = std::make_unique<zap_handler>(s.context, s.options.curve->allowed_clients);
+    zap->start();
+    s.zap = std::move(zap);
+  }
   s.router.emplace(s.context, zmq::socket_type::router);
   s.router->set(zmq::sockopt::linger, 0);
+  if (s.options.curve) {
+    const auto& secret = s.options.curve->secret_key;
+    s.router->set(zmq::sockopt::curve_server, 1);
+    s.router->set(zmq::sockopt::curve_secretkey, zmq::const_buffer(secret.data(), secret.size()));
+    s.router->set(zmq::sockopt::zap_domain, "conveyor");
+  }
   // Replies queued per client before ZeroMQ refuses more: a backstop in messages (a
   // client that does not read is stopped by max_unread_bytes first, unless its replies
   // are tiny). Mandatory routing makes a refusal visible (counted as dropped) instead of
@@ -999,6 +1005,10 @@ void server::stop() {
   s.spare_values.clear();
   s.outbox.clear();
   s.router.reset();
+  if (s.zap) {
+    s.zap->stop();
+    s.zap.reset();
+  }
 }
 
 std::string server::endpoint() const { return impl_->bound; }
@@ -1014,6 +1024,8 @@ server_stats server::stats() const {
   out.batches = s.batches.load();
   out.dropped = s.dropped.load();
   out.unread_refused = s.unread_refused.load();
+  out.shed = s.shed_count.load();
+  out.refused_handshakes = s.zap ? s.zap->refused() : 0;
   out.unread_bytes = static_cast<std::size_t>(std::max<std::int64_t>(0, s.unread->bytes.load()));
   {
     // computing grows under the lock as the queue shrinks: read together, they add up.
@@ -1028,7 +1040,14 @@ server_stats server::stats() const {
   return out;
 }
 
+std::vector<std::string> server::take_newly_refused() {
+  return impl_->zap ? impl_->zap->take_newly_refused() : std::vector<std::string>{};
+}
+
 std::optional<std::string> server::failure() const {
+  if (impl_->zap)
+    if (auto f = impl_->zap->failure())
+      return f;
   std::lock_guard<std::mutex> lock(impl_->failure_mutex);
   return impl_->failure;
 }
