@@ -3,6 +3,7 @@
 #include "cli/graph_file.hpp"
 #include "cli/interrupt.hpp"
 #include "cli/infer_command.hpp"
+#include "cli/keys_command.hpp"
 #include "cli/models_command.hpp"
 #include "cli/progress_line.hpp"
 #include "step/kind_registry.hpp"
@@ -230,6 +231,7 @@ int main(int argc, char** argv) {
 
   cli::models_command models{app};
   cli::infer_command infer{app};
+  cli::keys_command keys{app};
 
   try {
     app.parse(argc, argv);
@@ -249,5 +251,7 @@ int main(int argc, char** argv) {
     return models.run();
   if (infer.parsed())
     return infer.run();
+  if (keys.parsed())
+    return keys.run();
   return kinds_command(kinds, kind_name);
 }

@@ -235,6 +235,7 @@ struct server::impl {
 
   server_options options;
   std::shared_ptr<model_catalog> catalog;
+  server_metrics* metrics = options.metrics.get();
   std::shared_ptr<unread_totals> unread = std::make_shared<unread_totals>();
 
   zmq::context_t context{1};
@@ -428,6 +429,8 @@ struct server::impl {
     if (!reading(*client)) {
       // Its replies would only pile up in the server: it gets none until it reads.
       unread_refused.fetch_add(1, std::memory_order_relaxed);
+      if (metrics)
+        metrics->unread_refused.add();
       return true;
     }
     const auto accepted = clock_type::now();
@@ -459,12 +462,12 @@ struct server::impl {
     switch (req.op) {
       case wire::request_op::health:
         wire::encode_health_reply(req.id, reply);
-        ok.fetch_add(1, std::memory_order_relaxed);
+        count_ok({}, 1);
         send(route, client, reply);
         return;
       case wire::request_op::models:
         wire::encode_models_reply(req.id, catalog->list(), reply);
-        ok.fetch_add(1, std::memory_order_relaxed);
+        count_ok({}, 1);
         send(route, client, reply);
         return;
       case wire::request_op::predict:
@@ -480,7 +483,7 @@ struct server::impl {
                    "model '" + req.model + "' version " + std::to_string(found.model->version) +
                      " takes rows of " + std::to_string(found.model->input_width()) +
                      " values; got " + std::to_string(req.columns),
-                   reply);
+                   reply, found.model->name);
       return;
     }
     job j;
@@ -497,7 +500,7 @@ struct server::impl {
                    "this request would hold " + std::to_string(j.cost) +
                      " bytes while it waits (its values and its reply); the server holds at "
                      "most " + std::to_string(options.max_queue_bytes),
-                   reply);
+                   reply, j.model->name);
       return;
     }
     j.accepted = accepted;
@@ -541,7 +544,11 @@ struct server::impl {
     block->client->charge(block->size);
     zmq::message_t message(block->data(), block->size, &reply_block::release, block);
     if (!send_frames(*router, route, message))
+    {
       dropped.fetch_add(1, std::memory_order_relaxed);
+      if (metrics)
+        metrics->dropped.add();
+    }
   }
 
   /// Queues `j` (moving from it), or answers it `overloaded`. Returns false, leaving `j`
@@ -610,18 +617,20 @@ struct server::impl {
       }
     }
     shed_count.fetch_add(shed.size(), std::memory_order_relaxed);
+    if (metrics && !shed.empty())
+      metrics->shed.add(static_cast<double>(shed.size()));
     for (auto& victim : shed)
       answer_error(victim.route, victim.client, victim.id, wire::error_code::overloaded,
                    "shed: the server's queue filled up and this client held the most of it; "
                    "retry later",
-                   reply);
+                   reply, victim.model->name);
     shed.clear();
     if (refused)
       answer_error(j.route, j.client, j.id, wire::error_code::overloaded,
                    "the server's queue is full (" + std::to_string(options.max_queue) +
                      " requests, " + std::to_string(options.max_queue_bytes) +
                      " bytes) and this client holds its share of it; retry later",
-                   reply);
+                   reply, j.model->name);
     return true;
   }
 
@@ -658,12 +667,28 @@ struct server::impl {
       --active_clients;
   }
 
+  /// Answers an error, counted under `model` (a served model's name; empty when the
+  /// request resolved none).
   void answer_error(envelope& route, const std::shared_ptr<client_state>& client, std::uint64_t id,
-                    wire::error_code code, const std::string& message, std::string& reply) {
-    errors[static_cast<std::size_t>(code)].fetch_add(1, std::memory_order_relaxed);
+                    wire::error_code code, const std::string& message, std::string& reply,
+                    const std::string& model = {}) {
+    count_error(model, code, 1);
     wire::encode_error_reply(id, code, message, reply);
     send(route, client, reply);
   }
+
+  void count_error(const std::string& model, wire::error_code code, std::size_t n) {
+    errors[static_cast<std::size_t>(code)].fetch_add(n, std::memory_order_relaxed);
+    if (metrics)
+      metrics->count(model, std::string(wire::to_string(code)), static_cast<double>(n));
+  }
+
+  void count_ok(const std::string& model, std::size_t n) {
+    ok.fetch_add(n, std::memory_order_relaxed);
+    if (metrics && n != 0)
+      metrics->count(model, "ok", static_cast<double>(n));
+  }
+
 
   // ---- workers -----------------------------------------------------------------------
 
@@ -817,7 +842,7 @@ struct server::impl {
     for (job* it = first; it != last; ++it) {
       job& j = *it;
       if (j.deadline && now > *j.deadline) {
-        errors[static_cast<std::size_t>(wire::error_code::deadline_exceeded)].fetch_add(1);
+        count_error(j.model->name, wire::error_code::deadline_exceeded, 1);
         const auto waited =
           std::chrono::duration_cast<std::chrono::milliseconds>(now - j.accepted).count();
         wire::encode_error_reply(j.id, wire::error_code::deadline_exceeded,
@@ -854,7 +879,7 @@ struct server::impl {
       }
     } catch (const std::exception& e) {
       for (auto* j : live) {
-        errors[static_cast<std::size_t>(wire::error_code::internal)].fetch_add(1);
+        count_error(m.name, wire::error_code::internal, 1);
         wire::encode_error_reply(j->id, wire::error_code::internal, std::string("computing failed: ") + e.what(),
                      b.encoded);
         b.answer(*j);
@@ -867,7 +892,7 @@ struct server::impl {
       auto* j = live[k];
       if (!b.unusable.empty() && b.unusable[k]) {
         // Its rows were computed with the others (rows never mix), but are garbage.
-        errors[static_cast<std::size_t>(wire::error_code::bad_request)].fetch_add(1);
+        count_error(m.name, wire::error_code::bad_request, 1);
         wire::encode_error_reply(j->id, wire::error_code::bad_request, *b.unusable[k], b.encoded);
       } else {
         wire::encode_prediction_reply(j->id, m.name, m.version,
@@ -880,8 +905,14 @@ struct server::impl {
       row += j->rows;
     }
     rows.fetch_add(computed, std::memory_order_relaxed);
-    ok.fetch_add(answered, std::memory_order_relaxed);
+    count_ok(m.name, answered);
     const auto done = clock_type::now();
+    if (metrics) {
+      auto& histogram = metrics->latency_of(m.name);
+      for (std::size_t k = 0; k < live.size(); ++k)
+        if (b.unusable.empty() || !b.unusable[k])
+          histogram.observe(std::chrono::duration<double>(done - live[k]->accepted).count());
+    }
     std::lock_guard<std::mutex> lock(latency_mutex);
     for (std::size_t k = 0; k < live.size(); ++k)
       if (b.unusable.empty() || !b.unusable[k])
@@ -931,7 +962,8 @@ void server::start() {
                              "share; use tcp:// or ipc://");
   if (s.options.curve && !s.zap) {
     // The handler first: a CURVE socket without one admits every client.
-    auto zap = std::make_unique<zap_handler>(s.context, s.options.curve->allowed_clients);
+    auto zap = std::make_unique<zap_handler>(s.context, s.options.curve->allowed_clients,
+                                             s.metrics ? &s.metrics->refused_handshakes : nullptr);
     zap->start();
     s.zap = std::move(zap);
   }

@@ -42,6 +42,7 @@
 #pragma once
 
 #include "serving/model_catalog.hpp"
+#include "serving/server_metrics.hpp"
 #include "wire/curve_keys.hpp"
 #include "wire/server_codec.hpp"
 
@@ -75,6 +76,8 @@ struct server_options {
   std::size_t max_total_unread_bytes = std::size_t{64} << 20; ///< ... for all clients
   wire::request_limits limits;
   std::optional<curve_server_keys> curve; ///< none: plain TCP, every client served
+  /// Where to record requests, latencies and drops (none: only stats()).
+  std::shared_ptr<server_metrics> metrics;
 };
 
 struct server_stats {

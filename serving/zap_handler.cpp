@@ -24,8 +24,9 @@ struct zap_handler::socket_holder {
   zmq::socket_t socket;
 };
 
-zap_handler::zap_handler(zmq::context_t& context, const std::vector<wire::curve_key>& allowed)
-    : context_(context), allowed_(allowed.begin(), allowed.end()) {}
+zap_handler::zap_handler(zmq::context_t& context, const std::vector<wire::curve_key>& allowed,
+                         metrics::counter* refused_metric)
+    : context_(context), allowed_(allowed.begin(), allowed.end()), refused_metric_(refused_metric) {}
 
 zap_handler::~zap_handler() { stop(); }
 
@@ -65,20 +66,26 @@ std::optional<std::string> zap_handler::failure() const {
   return failure_;
 }
 
+void zap_handler::count_refused() {
+  refused_.fetch_add(1, std::memory_order_relaxed);
+  if (refused_metric_)
+    refused_metric_->add();
+}
+
 bool zap_handler::admit(const std::string& mechanism, const std::string& credentials) {
   if (mechanism == "CURVE" && credentials.size() == wire::curve_key{}.size()) {
     wire::curve_key key;
     std::copy(credentials.begin(), credentials.end(), key.begin());
     if (allowed_.count(key) != 0)
       return true;
-    refused_.fetch_add(1, std::memory_order_relaxed);
+    count_refused();
     std::lock_guard<std::mutex> lock(mutex_);
     if (remembered_.size() < max_remembered && remembered_.insert(key).second)
       newly_refused_.push_back(wire::z85_encode_key(key));
     return false;
   }
   // Not a CURVE client (the server's socket admits no other mechanism): refused.
-  refused_.fetch_add(1, std::memory_order_relaxed);
+  count_refused();
   return false;
 }
 

@@ -12,6 +12,7 @@
 // - stop() joins the thread; it must run before the context is closed.
 #pragma once
 
+#include "metrics/metric.hpp"
 #include "wire/curve_keys.hpp"
 
 #include <atomic>
@@ -34,7 +35,9 @@ class zap_handler {
 public:
   static constexpr std::size_t max_remembered = 1024;
 
-  zap_handler(zmq::context_t& context, const std::vector<wire::curve_key>& allowed);
+  /// `refused_metric`: also counts refusals there, when given (it must outlive this).
+  zap_handler(zmq::context_t& context, const std::vector<wire::curve_key>& allowed,
+              metrics::counter* refused_metric = nullptr);
   ~zap_handler();
   zap_handler(const zap_handler&) = delete;
   zap_handler& operator=(const zap_handler&) = delete;
@@ -52,6 +55,7 @@ private:
   void run();
   /// Answers one request; true if it admitted the client.
   bool admit(const std::string& mechanism, const std::string& credentials);
+  void count_refused();
 
   zmq::context_t& context_;
   std::set<wire::curve_key> allowed_;
@@ -60,6 +64,7 @@ private:
   std::thread thread_;
   std::atomic<bool> running_{false};
   std::atomic<std::uint64_t> refused_{0};
+  metrics::counter* refused_metric_;
   mutable std::mutex mutex_; ///< below
   std::set<wire::curve_key> remembered_;
   std::vector<std::string> newly_refused_;
