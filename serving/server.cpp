@@ -164,6 +164,11 @@ struct worker_buffers {
   std::vector<std::optional<std::string>> unusable; ///< per job; empty: all usable
   std::string encoded;    ///< the reply being encoded
   std::vector<outgoing> done;
+  /// The metrics series of the model computed last (looked up again when it changes):
+  /// no lock per chunk while one model is served.
+  std::string metrics_model;
+  metrics::counter* ok_metric = nullptr;
+  metrics::histogram* latency_metric = nullptr;
 
   /// Files the reply just encoded (in `encoded`) for `j`, taking its route and client.
   void answer(job& j) {
@@ -236,6 +241,8 @@ struct server::impl {
   server_options options;
   std::shared_ptr<model_catalog> catalog;
   server_metrics* metrics = options.metrics.get();
+  conveyor::metrics::counter* unnamed_ok =
+    metrics ? &metrics->requests.with({metrics->step, "", "ok"}) : nullptr;
   std::shared_ptr<unread_totals> unread = std::make_shared<unread_totals>();
 
   zmq::context_t context{1};
@@ -462,12 +469,12 @@ struct server::impl {
     switch (req.op) {
       case wire::request_op::health:
         wire::encode_health_reply(req.id, reply);
-        count_ok({}, 1);
+        count_unnamed_ok();
         send(route, client, reply);
         return;
       case wire::request_op::models:
         wire::encode_models_reply(req.id, catalog->list(), reply);
-        count_ok({}, 1);
+        count_unnamed_ok();
         send(route, client, reply);
         return;
       case wire::request_op::predict:
@@ -683,10 +690,11 @@ struct server::impl {
       metrics->count(model, std::string(wire::to_string(code)), static_cast<double>(n));
   }
 
-  void count_ok(const std::string& model, std::size_t n) {
-    ok.fetch_add(n, std::memory_order_relaxed);
-    if (metrics && n != 0)
-      metrics->count(model, "ok", static_cast<double>(n));
+  /// `health` and `models` replies (counted under no model).
+  void count_unnamed_ok() {
+    ok.fetch_add(1, std::memory_order_relaxed);
+    if (unnamed_ok)
+      unnamed_ok->add();
   }
 
 
@@ -905,13 +913,18 @@ struct server::impl {
       row += j->rows;
     }
     rows.fetch_add(computed, std::memory_order_relaxed);
-    count_ok(m.name, answered);
+    ok.fetch_add(answered, std::memory_order_relaxed);
     const auto done = clock_type::now();
     if (metrics) {
-      auto& histogram = metrics->latency_of(m.name);
+      if (!b.ok_metric || b.metrics_model != m.name) {
+        b.metrics_model = m.name;
+        b.ok_metric = &metrics->requests.with({metrics->step, m.name, "ok"});
+        b.latency_metric = &metrics->latency_of(m.name);
+      }
+      b.ok_metric->add(static_cast<double>(answered));
       for (std::size_t k = 0; k < live.size(); ++k)
         if (b.unusable.empty() || !b.unusable[k])
-          histogram.observe(std::chrono::duration<double>(done - live[k]->accepted).count());
+          b.latency_metric->observe(std::chrono::duration<double>(done - live[k]->accepted).count());
     }
     std::lock_guard<std::mutex> lock(latency_mutex);
     for (std::size_t k = 0; k < live.size(); ++k)

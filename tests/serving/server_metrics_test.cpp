@@ -17,6 +17,7 @@ BOOST_AUTO_TEST_CASE(requests_are_counted_by_model_and_outcome_and_predictions_t
   metrics::registry registry;
   auto catalog = std::make_shared<model_catalog>(std::string());
   catalog->add("tiny", 1, encoded(tiny_classifier()));
+  catalog->add("other", 1, encoded(tiny_classifier(3)));
   server_options o;
   o.endpoint = "tcp://127.0.0.1:*";
   o.metrics = std::make_shared<server_metrics>(registry, "api");
@@ -24,8 +25,10 @@ BOOST_AUTO_TEST_CASE(requests_are_counted_by_model_and_outcome_and_predictions_t
   srv.start();
   zmq::context_t ctx;
   peer p(ctx, srv.endpoint());
-  for (std::uint64_t id = 1; id <= 3; ++id)
+  for (std::uint64_t id = 1; id <= 3; ++id) { // alternating: each counted under its own name
     BOOST_TEST(p.call(predict_request(id, "tiny", {{1, 2, 3, 4}})).ok);
+    BOOST_TEST(p.call(predict_request(100 + id, "other", {{1, 2, 3, 4}})).ok);
+  }
   BOOST_TEST(p.call(predict_request(4, "nope", {{1, 2, 3, 4}})).code == "unknown_model");
   BOOST_TEST(p.call(predict_request(5, "tiny", {{1, 2}})).code == "shape_mismatch");
   BOOST_TEST(p.call(request_builder().str("op", "health").uint("id", 6).bytes()).ok);
@@ -36,6 +39,7 @@ BOOST_AUTO_TEST_CASE(requests_are_counted_by_model_and_outcome_and_predictions_t
                       {{"step", "api"}, {"model", model}, {"outcome", outcome}});
   };
   BOOST_TEST(requests("tiny", "ok").value() == 3);
+  BOOST_TEST(requests("other", "ok").value() == 3);
   BOOST_TEST(requests("", "unknown_model").value() == 1); // not the client's made-up name
   BOOST_TEST(requests("tiny", "shape_mismatch").value() == 1);
   BOOST_TEST(requests("", "ok").value() == 1);
