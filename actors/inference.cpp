@@ -7,6 +7,8 @@
 #include <map>
 #include <stdexcept>
 
+#include <sys/stat.h>
+
 namespace conveyor {
 
 namespace {
@@ -89,6 +91,10 @@ void inference::open(step_context& ctx) {
     if (!allowed)
       throw step_failure("inference: curve_allowed_clients_file: " + allowed.error);
     server_options.curve = serving::curve_server_keys{*secret.value, std::move(*allowed.value)};
+    struct stat st {};
+    if (::stat(options_.curve_secret_key_file.c_str(), &st) == 0 && (st.st_mode & 077) != 0)
+      ctx.log_warning("curve_secret_key_file '" + options_.curve_secret_key_file +
+                      "' can be read by others than its owner (chmod 600 it)");
   }
   auto recorded = std::make_shared<serving::server_metrics>(metrics::default_registry(),
                                                            ctx.step_name());

@@ -13,6 +13,8 @@
 
 #include <zmq.h>
 
+#include <sys/stat.h>
+
 #include <cmath>
 #include <fstream>
 #include <thread>
@@ -107,8 +109,11 @@ BOOST_AUTO_TEST_CASE(with_curve_a_listed_client_is_served_and_a_refused_key_is_l
   auto s = make_inference({{"curve_secret_key_file", dir.file("server.key")},
                            {"curve_allowed_clients_file", dir.file("clients.txt")}});
   test::fake_context ctx;
+  ::chmod(dir.file("server.key").c_str(), 0644);
   s->open(ctx);
   const auto endpoint = served_endpoint(ctx);
+  BOOST_REQUIRE(!ctx.warnings.empty());
+  BOOST_TEST(ctx.warnings.front().find("can be read by others") != std::string::npos);
 
   client::options listed;
   listed.curve = *client::load_curve_keys(dir.file("server.pub"), dir.file("client.key")).value;
