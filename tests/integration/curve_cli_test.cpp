@@ -81,6 +81,11 @@ BOOST_AUTO_TEST_CASE(a_listed_client_is_answered_and_an_unlisted_one_gets_nothin
     BOOST_TEST(stranger.status == 1);
     BOOST_TEST(stranger.err.find("error timeout") != std::string::npos, stranger.err);
   }
+  auto missing = run_conveyor({"infer", "--endpoint", endpoint, "--health", "--curve-server-key",
+                               dir + "/server.pub", "--curve-secret-key", dir + "/nobody.key"});
+  BOOST_TEST(missing.status == 2);
+  BOOST_TEST(missing.err.find("cannot read '" + dir + "/nobody.key'") != std::string::npos,
+             missing.err);
   auto plain = run_conveyor({"infer", "--endpoint", endpoint, "--health", "--timeout", "1s"});
   BOOST_TEST(plain.status == 1);
   BOOST_TEST(infer("app").status == 0); // still served
