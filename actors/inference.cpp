@@ -7,6 +7,8 @@
 #include <map>
 #include <stdexcept>
 
+#include <sys/stat.h>
+
 namespace conveyor {
 
 namespace {
@@ -53,12 +55,19 @@ inference_options inference_options::from(const step_config& config) {
   if (o.max_model_bytes < 1024 || o.max_model_bytes > compute::model_file::max_file_bytes)
     throw step_failure("inference: 'max_model_bytes' must be between 1KiB and " +
                        std::to_string(compute::model_file::max_file_bytes >> 20) + "MiB");
+  o.curve_secret_key_file = p.get_string("curve_secret_key_file");
+  o.curve_allowed_clients_file = p.get_string("curve_allowed_clients_file");
+  if (o.curve_secret_key_file.empty() != o.curve_allowed_clients_file.empty())
+    throw step_failure("inference: 'curve_secret_key_file' and 'curve_allowed_clients_file' "
+                       "go together (set both for CurveZMQ, or neither)");
   return o;
 }
 
 inference::inference(inference_options options) : options_(std::move(options)) {}
 
 inference::~inference() {
+  if (metrics_hook_ != 0)
+    metrics::default_registry().remove_collect_hook(metrics_hook_);
   if (server_)
     server_->stop();
 }
@@ -73,7 +82,32 @@ void inference::open(step_context& ctx) {
                                                       options_.max_model_bytes);
   for (const auto& problem : catalog_->load_latest())
     ctx.log_warning("not serving " + problem);
-  server_ = std::make_unique<serving::server>(options_.server, catalog_);
+  auto server_options = options_.server;
+  if (!options_.curve_secret_key_file.empty()) {
+    auto secret = wire::load_curve_key(options_.curve_secret_key_file, "curve_secret_key_file");
+    if (!secret)
+      throw step_failure("inference: " + secret.error);
+    auto allowed = wire::load_curve_key_list(options_.curve_allowed_clients_file);
+    if (!allowed)
+      throw step_failure("inference: curve_allowed_clients_file: " + allowed.error);
+    server_options.curve = serving::curve_server_keys{*secret.value, std::move(*allowed.value)};
+    struct stat st {};
+    if (::stat(options_.curve_secret_key_file.c_str(), &st) == 0 && (st.st_mode & 077) != 0)
+      ctx.log_warning("curve_secret_key_file '" + options_.curve_secret_key_file +
+                      "' can be read by others than its owner (chmod 600 it)");
+  }
+  auto recorded = std::make_shared<serving::server_metrics>(metrics::default_registry(),
+                                                           ctx.step_name());
+  server_options.metrics = recorded;
+  server_ = std::make_unique<serving::server>(server_options, catalog_);
+  metrics_hook_ = metrics::default_registry().add_collect_hook(
+    [recorded, server = server_.get()] {
+      const auto s = server->stats();
+      recorded->queue_depth.set(static_cast<double>(s.queued));
+      recorded->queued_bytes.set(static_cast<double>(s.queued_bytes));
+      recorded->computing.set(static_cast<double>(s.computing));
+      recorded->unread_bytes.set(static_cast<double>(s.unread_bytes));
+    });
   try {
     server_->start();
   } catch (const std::exception& e) {
@@ -82,7 +116,11 @@ void inference::open(step_context& ctx) {
   std::string models;
   for (const auto& m : catalog_->list())
     models += (models.empty() ? "" : ", ") + m.name + " v" + std::to_string(m.version);
-  ctx.log_info("serving on " + server_->endpoint() + " (" + std::to_string(options_.server.workers) +
+  const std::string security =
+    server_options.curve ? "CurveZMQ, " + std::to_string(server_options.curve->allowed_clients.size()) +
+                             " allowed client key(s), "
+                         : std::string();
+  ctx.log_info("serving on " + server_->endpoint() + " (" + security + std::to_string(options_.server.workers) +
                " worker(s), max_batch " + std::to_string(options_.server.max_batch) +
                ", max_delay " + std::to_string(options_.server.max_delay.count()) + "us); " +
                (models.empty() ? std::string("no models yet") : "models: " + models));
@@ -133,6 +171,10 @@ void inference::tick() {
                    " (new in the registry)");
   for (const auto& problem : refreshed.problems)
     ctx_->log_warning("not serving " + problem);
+  for (const auto& key : server_->take_newly_refused())
+    ctx_->log_warning("refused a CurveZMQ handshake from client key " + key + " (not in '" +
+                      options_.curve_allowed_clients_file +
+                      "'); its further attempts are counted (refused_handshakes), not logged");
   auto s = server_->stats();
   std::map<std::string, double> metrics;
   metrics["requests"] = static_cast<double>(s.requests);
@@ -146,6 +188,10 @@ void inference::tick() {
     metrics["dropped"] = static_cast<double>(s.dropped);
   if (s.unread_refused != 0)
     metrics["unread_refused"] = static_cast<double>(s.unread_refused);
+  if (s.shed != 0)
+    metrics["shed"] = static_cast<double>(s.shed);
+  if (s.refused_handshakes != 0)
+    metrics["refused_handshakes"] = static_cast<double>(s.refused_handshakes);
   if (s.batches != 0)
     metrics["rows_per_batch"] = static_cast<double>(s.rows) / static_cast<double>(s.batches);
   metrics["latency_p50_ms"] = s.latency_p50_ms;
@@ -187,6 +233,13 @@ kind_entry inference_kind() {
                    "versions per model kept in memory (the latest always)"),
     optional_param("max_model_bytes", param_type::size, dsl::size_value{256ull << 20},
                    "model files larger than this are not loaded (refused unread)"),
+    dsl::reads_file(optional_param("curve_secret_key_file", param_type::string, std::string(),
+                                   "CurveZMQ: the server's secret key (Z85; `conveyor keys`); "
+                                   "with curve_allowed_clients_file")),
+    dsl::reads_file(optional_param("curve_allowed_clients_file", param_type::string,
+                                   std::string(),
+                                   "CurveZMQ: the client public keys admitted (Z85, one per "
+                                   "line, # comments); others get no answer")),
   };
   e.schema.inputs = {dsl::port_schema{"model", "model"}};
   e.factory = [](const step_config& c) -> std::unique_ptr<step> {

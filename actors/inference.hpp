@@ -12,6 +12,10 @@
 // Every second it loads versions that appeared in `registry` meanwhile (published by
 // another process) the same way, reports its counters and latency as metrics, and fails
 // (to be restarted by supervision) if one of its threads died.
+// With `curve_secret_key_file` and `curve_allowed_clients_file` the socket is a CurveZMQ
+// server admitting only the listed client keys; each refused key is logged once.
+// It records requests, latencies and drops in the process's metrics registry
+// (metrics::default_registry(), labeled by its step name: docs/metrics.md).
 #pragma once
 
 #include "serving/model_catalog.hpp"
@@ -28,6 +32,10 @@ struct inference_options {
   std::string registry;
   std::size_t keep_loaded = 4;
   std::size_t max_model_bytes = std::size_t{256} << 20;
+  /// CurveZMQ (both or neither): read at open, so that a missing or malformed key file
+  /// fails the step at start naming the file and line.
+  std::string curve_secret_key_file;
+  std::string curve_allowed_clients_file;
 
   static inference_options from(const step_config& config);
 };
@@ -51,6 +59,8 @@ private:
   step_context* ctx_ = nullptr;
   std::shared_ptr<serving::model_catalog> catalog_;
   std::unique_ptr<serving::server> server_;
+  /// The registry's collect hook that reads the server's queue gauges (0: none).
+  std::size_t metrics_hook_ = 0;
 };
 
 kind_entry inference_kind();

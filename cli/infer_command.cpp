@@ -277,6 +277,15 @@ infer_command::infer_command(CLI::App& app) {
     ->check(CLI::Range(1u, 1u << 20));
   infer_->add_option("--timeout", timeout_, "how long to wait for each reply (500ms, 5s, 1m)")
     ->capture_default_str();
+  auto server_key = infer_->add_option(
+    "--curve-server-key", curve_server_key_,
+    "CurveZMQ: the server's public key file (Z85, as `conveyor keys` writes it)");
+  auto secret_key = infer_->add_option(
+    "--curve-secret-key", curve_secret_key_,
+    "CurveZMQ: this client's secret key file (its public key must be in the server's "
+    "curve_allowed_clients_file)");
+  server_key->needs(secret_key);
+  secret_key->needs(server_key);
   models->excludes(health)->excludes(model)->excludes(csv);
   health->excludes(model)->excludes(csv);
 }
@@ -306,6 +315,14 @@ int infer_command::run() const {
 
   client::options options;
   options.timeout = *timeout;
+  if (!curve_server_key_.empty()) {
+    auto keys = client::load_curve_keys(curve_server_key_, curve_secret_key_);
+    if (!keys) {
+      std::cerr << "error: " << keys.error << '\n';
+      return exit_bad_input;
+    }
+    options.curve = *keys.value;
+  }
   std::optional<client::client> c;
   try {
     c.emplace(endpoint_, options);

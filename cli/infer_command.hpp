@@ -4,6 +4,7 @@
 //         [--timeout 5s]      one line per CSV row: label (classifiers) and outputs
 //   infer --endpoint E --models                  the models served
 //   infer --endpoint E --health                  the server's status
+//   with CurveZMQ: --curve-server-key SERVER.pub --curve-secret-key CLIENT.key
 // The CSV holds numbers only, one row per line; a first line whose first cell is not a
 // number is a header and skipped. It is streamed a request at a time (memory: one
 // request's rows and one line of at most 4 MiB), so pipes and huge files work.
@@ -40,6 +41,8 @@ private:
   std::string timeout_ = "5s";
   bool models_ = false;
   bool health_ = false;
+  std::string curve_server_key_;
+  std::string curve_secret_key_;
 };
 
 } // namespace conveyor::cli

@@ -3,8 +3,10 @@
 #include "cli/graph_file.hpp"
 #include "cli/interrupt.hpp"
 #include "cli/infer_command.hpp"
+#include "cli/keys_command.hpp"
 #include "cli/models_command.hpp"
 #include "cli/progress_line.hpp"
+#include "cli/run_metrics.hpp"
 #include "step/kind_registry.hpp"
 #include "runtime/local_run.hpp"
 #include "runtime/logging.hpp"
@@ -20,6 +22,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 namespace {
 
@@ -62,7 +65,7 @@ bool write_report(const std::string& path, const std::string& json) {
 
 int run_command(const kind_registry& kinds, const std::string& file,
                 const std::vector<std::string>& sets, const std::string& report_path,
-                int threads, double drain_grace_seconds) {
+                int threads, double drain_grace_seconds, const std::string& metrics_listen) {
   if (!report_path.empty() && same_file(report_path, file)) {
     std::cerr << "error: --report '" << report_path << "' names the graph file; the report "
               << "would overwrite it\n";
@@ -78,6 +81,16 @@ int run_command(const kind_registry& kinds, const std::string& file,
   auto graph = cli::load_graph(file, *overrides, kinds);
   if (!graph)
     return exit_bad_input;
+  std::optional<cli::run_metrics> metrics;
+  if (!metrics_listen.empty()) {
+    try {
+      metrics.emplace(metrics_listen, graph->spec, kinds);
+    } catch (const std::exception& e) {
+      std::cerr << "error: " << e.what() << '\n';
+      return exit_bad_input;
+    }
+    spdlog::info("metrics: {}", metrics->url());
+  }
   cli::install_interrupt_handlers();
   std::error_code ec;
   spdlog::info("graph {}: relative paths resolve against the working directory {}",
@@ -88,6 +101,8 @@ int run_command(const kind_registry& kinds, const std::string& file,
   options.overrides = graph->overrides;
   options.interrupted = cli::interrupt_requested;
   options.threads = threads;
+  if (metrics)
+    options.live = metrics->counters();
   options.drain_grace = std::chrono::milliseconds(
     static_cast<std::int64_t>(std::min(drain_grace_seconds, 86400.0) * 1000));
   cli::progress_line progress;
@@ -204,6 +219,7 @@ int main(int argc, char** argv) {
   std::string file;
   std::vector<std::string> sets;
   std::string report_path;
+  std::string metrics_listen;
   std::string output;
   std::string kind_name;
   int threads = 0;
@@ -219,6 +235,8 @@ int main(int argc, char** argv) {
                   "seconds a drain (SIGINT/SIGTERM) may take before steps still running are "
                   "abandoned and the process exits")
     ->capture_default_str();
+  run->add_option("--metrics-listen", metrics_listen,
+                  "serve Prometheus metrics of the run on http://HOST:PORT/metrics");
 
   auto check = app.add_subcommand("check", "Validate a graph file; exit 0 or print diagnostics");
   check->add_option("file", file, "graph file (*.flow)")->required();
@@ -234,6 +252,7 @@ int main(int argc, char** argv) {
 
   cli::models_command models{app};
   cli::infer_command infer{app};
+  cli::keys_command keys{app};
 
   try {
     app.parse(argc, argv);
@@ -244,7 +263,7 @@ int main(int argc, char** argv) {
     std::cerr << "warning: unknown log level '" << log_level << "', using info\n";
 
   if (run->parsed())
-    return run_command(kinds, file, sets, report_path, threads, drain_grace);
+    return run_command(kinds, file, sets, report_path, threads, drain_grace, metrics_listen);
   if (check->parsed())
     return check_command(kinds, file, sets);
   if (dot->parsed())
@@ -253,5 +272,7 @@ int main(int argc, char** argv) {
     return models.run();
   if (infer.parsed())
     return infer.run();
+  if (keys.parsed())
+    return keys.run();
   return kinds_command(kinds, kind_name);
 }

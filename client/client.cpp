@@ -44,6 +44,25 @@ int clamp_ms(std::chrono::milliseconds d) {
 
 } // namespace
 
+decoded<curve_keys> load_curve_keys(const std::string& server_public_key_file,
+                                    const std::string& secret_key_file) {
+  auto server = wire::load_curve_key(server_public_key_file, "server public key");
+  if (!server)
+    return decoded<curve_keys>::failure(server.error);
+  auto secret = wire::load_curve_key(secret_key_file, "client secret key");
+  if (!secret)
+    return decoded<curve_keys>::failure(secret.error);
+  curve_keys keys;
+  keys.server_public = *server.value;
+  keys.secret_key = *secret.value;
+  const auto secret_z85 = wire::z85_encode_key(keys.secret_key);
+  char public_z85[41];
+  if (zmq_curve_public(public_z85, secret_z85.c_str()) != 0)
+    return decoded<curve_keys>::failure("client secret key: this libzmq has no CurveZMQ");
+  keys.public_key = *wire::z85_decode_key(public_z85);
+  return decoded<curve_keys>::success(keys);
+}
+
 struct client::impl {
   impl(const std::string& e, options o)
       : context(shared_context()), socket(*context, zmq::socket_type::dealer), endpoint(e),
@@ -54,6 +73,12 @@ struct client::impl {
     socket.set(zmq::sockopt::rcvhwm, opts.high_water_mark);
     // A full queue (server gone, high-water mark reached) must not block forever.
     socket.set(zmq::sockopt::sndtimeo, clamp_ms(opts.timeout));
+    if (opts.curve) {
+      auto key = [](const wire::curve_key& k) { return zmq::const_buffer(k.data(), k.size()); };
+      socket.set(zmq::sockopt::curve_serverkey, key(opts.curve->server_public));
+      socket.set(zmq::sockopt::curve_publickey, key(opts.curve->public_key));
+      socket.set(zmq::sockopt::curve_secretkey, key(opts.curve->secret_key));
+    }
     try {
       socket.connect(endpoint);
     } catch (const zmq::error_t& e) {
@@ -90,7 +115,10 @@ struct client::impl {
   reply timed_out(std::uint64_t id) {
     return client_failure(id, client_error::timeout,
                           "no reply from " + endpoint + " within " +
-                            std::to_string(opts.timeout.count()) + " ms");
+                            std::to_string(opts.timeout.count()) + " ms" +
+                            (opts.curve ? " (CurveZMQ: a server that does not list this "
+                                          "client's public key never answers)"
+                                        : ""));
   }
 
   /// Reads one whole message if one arrives before `until` (polls at least once).

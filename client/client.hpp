@@ -14,7 +14,9 @@
 //   its reply, should it come later, is dropped (counted by stray_replies()).
 #pragma once
 
+#include "base/decoded.hpp"
 #include "wire/client_codec.hpp"
+#include "wire/curve_keys.hpp"
 #include "wire/reply.hpp"
 
 #include <chrono>
@@ -38,6 +40,21 @@ using wire::reply;
 using wire::reply_limits;
 namespace client_error = wire::client_error;
 
+/// CurveZMQ (docs/serving.md, "Transport security"): the server's public key and this
+/// client's key pair. A server that does not list this client's public key never answers:
+/// its requests time out.
+struct curve_keys {
+  wire::curve_key server_public{};
+  wire::curve_key public_key{};
+  wire::curve_key secret_key{};
+};
+
+/// Reads the server's public key file and this client's secret key file (as `conveyor
+/// keys` writes them; the public key is derived from the secret one). Errors name the
+/// file and line.
+decoded<curve_keys> load_curve_keys(const std::string& server_public_key_file,
+                                    const std::string& secret_key_file);
+
 struct options {
   /// How long a request may wait for its reply (sync calls, and async requests).
   std::chrono::milliseconds timeout{5000};
@@ -47,6 +64,8 @@ struct options {
   reply_limits limits;
   /// ZeroMQ send/receive high-water marks (messages queued per direction); 0: no limit.
   int high_water_mark = 10000;
+  /// None: plain TCP.
+  std::optional<curve_keys> curve;
 };
 
 class client {

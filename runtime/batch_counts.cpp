@@ -23,6 +23,7 @@ void batch_counts::add(const step_stats& report) {
     }
     if (b.output) {
       t.rows_out += b.rows;
+      ++t.batches_out[b.port];
     } else {
       t.rows_in += b.rows;
       t.bytes_in += b.bytes;

@@ -63,6 +63,8 @@ public:
     /// Rows of batches received again, and emitted again (a replayed source).
     std::uint64_t replayed_in = 0;
     std::uint64_t replayed_out = 0;
+    /// Distinct batches emitted, by output port.
+    std::map<std::uint32_t, std::uint64_t> batches_out;
   };
 
   /// Counts the batches of one report.

@@ -124,6 +124,40 @@ wiring wiring_for(coordinator_state& st, const std::string& name, bool resume) {
   return w;
 }
 
+/// What `step` has done so far (its report line).
+step_summary summarize(coordinator_state& st, const dsl::node_spec& n) {
+  step_summary s;
+  s.step = n.name;
+  s.kind = n.kind;
+  s.replicas = n.instances;
+  if (auto m = st.metrics.find(n.name); m != st.metrics.end())
+    s.metrics = m->second;
+  s.restarts = st.failure_restarts[n.name];
+  auto counted = st.counts.of(n.name);
+  s.rows_in = counted.rows_in;
+  s.rows_out = counted.rows_out;
+  s.rows_rejected = counted.rows_rejected;
+  s.bytes_in = counted.bytes_in;
+  s.batches_out = counted.batches_out;
+  bool source = st.shape && st.shape->is_source(n.name);
+  s.rows_replayed = source ? counted.replayed_out : counted.replayed_in;
+  for (const auto& [key, stats] : st.incarnations) {
+    if (stats.step != n.name)
+      continue;
+    s.rows_rejected += stats.rejected_outside_batches;
+    s.busy_seconds += static_cast<double>(stats.busy_ns) / 1e9;
+  }
+  return s;
+}
+
+/// Hands `step`'s summary so far to the live counters, if the runner asked for them.
+void publish(coordinator_state& st, const std::string& step) {
+  if (!st.options.live)
+    return;
+  if (const auto* n = st.options.graph.find_node(step))
+    st.options.live->set(summarize(st, *n));
+}
+
 void fill_report(coordinator_actor* self) {
   auto& st = self->state;
   auto& r = *st.options.report;
@@ -132,29 +166,8 @@ void fill_report(coordinator_actor* self) {
   r.wall_seconds =
     std::chrono::duration<double>(std::chrono::steady_clock::now() - st.started).count();
   r.steps.clear();
-  for (const auto& n : st.options.graph.nodes) {
-    step_summary s;
-    s.step = n.name;
-    s.kind = n.kind;
-    s.replicas = n.instances;
-    if (auto m = st.metrics.find(n.name); m != st.metrics.end())
-      s.metrics = m->second;
-    s.restarts = st.failure_restarts[n.name];
-    auto counted = st.counts.of(n.name);
-    s.rows_in = counted.rows_in;
-    s.rows_out = counted.rows_out;
-    s.rows_rejected = counted.rows_rejected;
-    s.bytes_in = counted.bytes_in;
-    bool source = st.shape && st.shape->is_source(n.name);
-    s.rows_replayed = source ? counted.replayed_out : counted.replayed_in;
-    for (const auto& [key, stats] : st.incarnations) {
-      if (stats.step != n.name)
-        continue;
-      s.rows_rejected += stats.rejected_outside_batches;
-      s.busy_seconds += static_cast<double>(stats.busy_ns) / 1e9;
-    }
-    r.steps.push_back(std::move(s));
-  }
+  for (const auto& n : st.options.graph.nodes)
+    r.steps.push_back(summarize(st, n));
 }
 
 /// Fills the report, tells the requester and quits.
@@ -240,8 +253,10 @@ void on_restarted(coordinator_actor* self, std::vector<spawned_instance>& spawne
     restarted.insert(s.instance);
   }
   if (!planned) // a restart of a set (group, rest_for_one) counts once per step
-    for (const auto& step : restarted_steps)
+    for (const auto& step : restarted_steps) {
       ++st.failure_restarts[step];
+      publish(st, step);
+    }
   std::set<std::string> to_wire = restarted;
   for (const auto& step : restarted_steps)
     for (const auto& n : st.shape->neighbours_of(step))
@@ -419,7 +434,9 @@ caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options 
         }
       }
       s.handled.clear();
+      const auto step = s.step;
       st.incarnations[{s.instance, s.incarnation}] = std::move(s);
+      publish(st, step);
     },
     [=](stop_atom) { // last_stats_timeout: report without the counters still missing
       if (self->state.ended)

@@ -20,6 +20,7 @@
 #pragma once
 
 #include "dsl/graph_spec.hpp"
+#include "runtime/live_counters.hpp"
 #include "runtime/run_report.hpp"
 
 #include <caf/fwd.hpp>
@@ -47,6 +48,8 @@ struct coordinator_options {
   std::vector<int> node_gpus;
   /// Filled in when the run ends, before `done_atom` is sent.
   std::shared_ptr<run_report> report;
+  /// When set: each step's summary so far, updated as its counters or restarts arrive.
+  std::shared_ptr<live_counters> live;
 };
 
 caf::actor spawn_coordinator(caf::actor_system& system, coordinator_options options,

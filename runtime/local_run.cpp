@@ -71,6 +71,7 @@ run_report run_locally(const dsl::graph_spec& graph, const kind_registry& regist
   coord_opts.node_labels = {node_opts.labels};
   coord_opts.node_gpus = {node_opts.gpus};
   coord_opts.report = report;
+  coord_opts.live = options.live;
   auto coordinator = spawn_coordinator(*system, std::move(coord_opts), {node});
 
   enum class phase { running, draining, abandoning };

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "dsl/graph_spec.hpp"
+#include "runtime/live_counters.hpp"
 #include "runtime/run_report.hpp"
 #include "step/step.hpp"
 
@@ -31,6 +32,8 @@ struct local_run_options {
   /// How long a drain may take. Past it, the run ends without the steps that have not
   /// ended (a call that never returns): they are listed in `run_report::abandoned`.
   std::chrono::milliseconds drain_grace = std::chrono::seconds(10);
+  /// When set, kept up to date with each step's counters while the run runs.
+  std::shared_ptr<live_counters> live;
 };
 
 /// Runs the graph to its end and returns the report. Never throws for failures of

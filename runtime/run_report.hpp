@@ -37,6 +37,9 @@ struct step_summary {
   std::uint64_t rows_replayed = 0;
   int restarts = 0;
   double busy_seconds = 0;
+  /// Distinct batches emitted, by output port index (replays not counted again). Not in
+  /// the JSON report; read by the metrics endpoint for its per-edge counts.
+  std::map<std::uint32_t, std::uint64_t> batches_out;
   /// Results the step reported (an evaluator's accuracy, a trainer's final loss).
   std::map<std::string, double> metrics;
 };

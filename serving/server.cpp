@@ -1,5 +1,8 @@
 #include "serving/server.hpp"
 
+#include "serving/thread_signals.hpp"
+#include "serving/zap_handler.hpp"
+
 #include <zmq.hpp>
 
 #include <algorithm>
@@ -15,8 +18,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include <csignal>
-#include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -163,6 +164,11 @@ struct worker_buffers {
   std::vector<std::optional<std::string>> unusable; ///< per job; empty: all usable
   std::string encoded;    ///< the reply being encoded
   std::vector<outgoing> done;
+  /// The metrics series of the model computed last (looked up again when it changes):
+  /// no lock per chunk while one model is served.
+  std::string metrics_model;
+  metrics::counter* ok_metric = nullptr;
+  metrics::histogram* latency_metric = nullptr;
 
   /// Files the reply just encoded (in `encoded`) for `j`, taking its route and client.
   void answer(job& j) {
@@ -218,16 +224,6 @@ bool send_frames(zmq::socket_t& socket, envelope& route, zmq::message_t& body) {
   }
 }
 
-/// Server threads take no asynchronous signals (the process's handlers run elsewhere),
-/// so that a signal never interrupts a ZeroMQ call there. Faults stay deliverable.
-void block_signals() {
-  sigset_t set;
-  sigfillset(&set);
-  for (int fault : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT})
-    sigdelset(&set, fault);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-}
-
 } // namespace
 
 struct server::impl {
@@ -244,9 +240,13 @@ struct server::impl {
 
   server_options options;
   std::shared_ptr<model_catalog> catalog;
+  server_metrics* metrics = options.metrics.get();
+  conveyor::metrics::counter* unnamed_ok =
+    metrics ? &metrics->requests.with({metrics->step, "", "ok"}) : nullptr;
   std::shared_ptr<unread_totals> unread = std::make_shared<unread_totals>();
 
   zmq::context_t context{1};
+  std::unique_ptr<zap_handler> zap; ///< with options.curve
   std::optional<zmq::socket_t> router;
   std::string bound;
   std::thread front_end;
@@ -297,7 +297,8 @@ struct server::impl {
   worker_buffers front_end_buffers;
 
   // Counters (front end and workers); the histogram under its own lock.
-  std::atomic<std::uint64_t> requests{0}, ok{0}, rows{0}, batches{0}, dropped{0}, unread_refused{0};
+  std::atomic<std::uint64_t> requests{0}, ok{0}, rows{0}, batches{0}, dropped{0}, unread_refused{0},
+    shed_count{0};
   std::atomic<std::size_t> computing{0};
   std::array<std::atomic<std::uint64_t>, wire::error_code_count> errors{};
   mutable std::mutex latency_mutex;
@@ -435,6 +436,8 @@ struct server::impl {
     if (!reading(*client)) {
       // Its replies would only pile up in the server: it gets none until it reads.
       unread_refused.fetch_add(1, std::memory_order_relaxed);
+      if (metrics)
+        metrics->unread_refused.add();
       return true;
     }
     const auto accepted = clock_type::now();
@@ -466,12 +469,12 @@ struct server::impl {
     switch (req.op) {
       case wire::request_op::health:
         wire::encode_health_reply(req.id, reply);
-        ok.fetch_add(1, std::memory_order_relaxed);
+        count_unnamed_ok();
         send(route, client, reply);
         return;
       case wire::request_op::models:
         wire::encode_models_reply(req.id, catalog->list(), reply);
-        ok.fetch_add(1, std::memory_order_relaxed);
+        count_unnamed_ok();
         send(route, client, reply);
         return;
       case wire::request_op::predict:
@@ -487,7 +490,7 @@ struct server::impl {
                    "model '" + req.model + "' version " + std::to_string(found.model->version) +
                      " takes rows of " + std::to_string(found.model->input_width()) +
                      " values; got " + std::to_string(req.columns),
-                   reply);
+                   reply, found.model->name);
       return;
     }
     job j;
@@ -504,7 +507,7 @@ struct server::impl {
                    "this request would hold " + std::to_string(j.cost) +
                      " bytes while it waits (its values and its reply); the server holds at "
                      "most " + std::to_string(options.max_queue_bytes),
-                   reply);
+                   reply, j.model->name);
       return;
     }
     j.accepted = accepted;
@@ -548,7 +551,11 @@ struct server::impl {
     block->client->charge(block->size);
     zmq::message_t message(block->data(), block->size, &reply_block::release, block);
     if (!send_frames(*router, route, message))
+    {
       dropped.fetch_add(1, std::memory_order_relaxed);
+      if (metrics)
+        metrics->dropped.add();
+    }
   }
 
   /// Queues `j` (moving from it), or answers it `overloaded`. Returns false, leaving `j`
@@ -616,18 +623,21 @@ struct server::impl {
           batch_ready.notify_one();
       }
     }
+    shed_count.fetch_add(shed.size(), std::memory_order_relaxed);
+    if (metrics && !shed.empty())
+      metrics->shed.add(static_cast<double>(shed.size()));
     for (auto& victim : shed)
       answer_error(victim.route, victim.client, victim.id, wire::error_code::overloaded,
                    "shed: the server's queue filled up and this client held the most of it; "
                    "retry later",
-                   reply);
+                   reply, victim.model->name);
     shed.clear();
     if (refused)
       answer_error(j.route, j.client, j.id, wire::error_code::overloaded,
                    "the server's queue is full (" + std::to_string(options.max_queue) +
                      " requests, " + std::to_string(options.max_queue_bytes) +
                      " bytes) and this client holds its share of it; retry later",
-                   reply);
+                   reply, j.model->name);
     return true;
   }
 
@@ -664,12 +674,29 @@ struct server::impl {
       --active_clients;
   }
 
+  /// Answers an error, counted under `model` (a served model's name; empty when the
+  /// request resolved none).
   void answer_error(envelope& route, const std::shared_ptr<client_state>& client, std::uint64_t id,
-                    wire::error_code code, const std::string& message, std::string& reply) {
-    errors[static_cast<std::size_t>(code)].fetch_add(1, std::memory_order_relaxed);
+                    wire::error_code code, const std::string& message, std::string& reply,
+                    const std::string& model = {}) {
+    count_error(model, code, 1);
     wire::encode_error_reply(id, code, message, reply);
     send(route, client, reply);
   }
+
+  void count_error(const std::string& model, wire::error_code code, std::size_t n) {
+    errors[static_cast<std::size_t>(code)].fetch_add(n, std::memory_order_relaxed);
+    if (metrics)
+      metrics->count(model, std::string(wire::to_string(code)), static_cast<double>(n));
+  }
+
+  /// `health` and `models` replies (counted under no model).
+  void count_unnamed_ok() {
+    ok.fetch_add(1, std::memory_order_relaxed);
+    if (unnamed_ok)
+      unnamed_ok->add();
+  }
+
 
   // ---- workers -----------------------------------------------------------------------
 
@@ -823,7 +850,7 @@ struct server::impl {
     for (job* it = first; it != last; ++it) {
       job& j = *it;
       if (j.deadline && now > *j.deadline) {
-        errors[static_cast<std::size_t>(wire::error_code::deadline_exceeded)].fetch_add(1);
+        count_error(j.model->name, wire::error_code::deadline_exceeded, 1);
         const auto waited =
           std::chrono::duration_cast<std::chrono::milliseconds>(now - j.accepted).count();
         wire::encode_error_reply(j.id, wire::error_code::deadline_exceeded,
@@ -860,7 +887,7 @@ struct server::impl {
       }
     } catch (const std::exception& e) {
       for (auto* j : live) {
-        errors[static_cast<std::size_t>(wire::error_code::internal)].fetch_add(1);
+        count_error(m.name, wire::error_code::internal, 1);
         wire::encode_error_reply(j->id, wire::error_code::internal, std::string("computing failed: ") + e.what(),
                      b.encoded);
         b.answer(*j);
@@ -873,7 +900,7 @@ struct server::impl {
       auto* j = live[k];
       if (!b.unusable.empty() && b.unusable[k]) {
         // Its rows were computed with the others (rows never mix), but are garbage.
-        errors[static_cast<std::size_t>(wire::error_code::bad_request)].fetch_add(1);
+        count_error(m.name, wire::error_code::bad_request, 1);
         wire::encode_error_reply(j->id, wire::error_code::bad_request, *b.unusable[k], b.encoded);
       } else {
         wire::encode_prediction_reply(j->id, m.name, m.version,
@@ -888,6 +915,17 @@ struct server::impl {
     rows.fetch_add(computed, std::memory_order_relaxed);
     ok.fetch_add(answered, std::memory_order_relaxed);
     const auto done = clock_type::now();
+    if (metrics) {
+      if (!b.ok_metric || b.metrics_model != m.name) {
+        b.metrics_model = m.name;
+        b.ok_metric = &metrics->requests.with({metrics->step, m.name, "ok"});
+        b.latency_metric = &metrics->latency_of(m.name);
+      }
+      b.ok_metric->add(static_cast<double>(answered));
+      for (std::size_t k = 0; k < live.size(); ++k)
+        if (b.unusable.empty() || !b.unusable[k])
+          b.latency_metric->observe(std::chrono::duration<double>(done - live[k]->accepted).count());
+    }
     std::lock_guard<std::mutex> lock(latency_mutex);
     for (std::size_t k = 0; k < live.size(); ++k)
       if (b.unusable.empty() || !b.unusable[k])
@@ -935,8 +973,21 @@ void server::start() {
     throw std::runtime_error("cannot bind " + s.options.endpoint +
                              ": the server has its own ZeroMQ context, which no client can "
                              "share; use tcp:// or ipc://");
+  if (s.options.curve && !s.zap) {
+    // The handler first: a CURVE socket without one admits every client.
+    auto zap = std::make_unique<zap_handler>(s.context, s.options.curve->allowed_clients,
+                                             s.metrics ? &s.metrics->refused_handshakes : nullptr);
+    zap->start();
+    s.zap = std::move(zap);
+  }
   s.router.emplace(s.context, zmq::socket_type::router);
   s.router->set(zmq::sockopt::linger, 0);
+  if (s.options.curve) {
+    const auto& secret = s.options.curve->secret_key;
+    s.router->set(zmq::sockopt::curve_server, 1);
+    s.router->set(zmq::sockopt::curve_secretkey, zmq::const_buffer(secret.data(), secret.size()));
+    s.router->set(zmq::sockopt::zap_domain, "conveyor");
+  }
   // Replies queued per client before ZeroMQ refuses more: a backstop in messages (a
   // client that does not read is stopped by max_unread_bytes first, unless its replies
   // are tiny). Mandatory routing makes a refusal visible (counted as dropped) instead of
@@ -999,6 +1050,10 @@ void server::stop() {
   s.spare_values.clear();
   s.outbox.clear();
   s.router.reset();
+  if (s.zap) {
+    s.zap->stop();
+    s.zap.reset();
+  }
 }
 
 std::string server::endpoint() const { return impl_->bound; }
@@ -1014,6 +1069,8 @@ server_stats server::stats() const {
   out.batches = s.batches.load();
   out.dropped = s.dropped.load();
   out.unread_refused = s.unread_refused.load();
+  out.shed = s.shed_count.load();
+  out.refused_handshakes = s.zap ? s.zap->refused() : 0;
   out.unread_bytes = static_cast<std::size_t>(std::max<std::int64_t>(0, s.unread->bytes.load()));
   {
     // computing grows under the lock as the queue shrinks: read together, they add up.
@@ -1028,7 +1085,14 @@ server_stats server::stats() const {
   return out;
 }
 
+std::vector<std::string> server::take_newly_refused() {
+  return impl_->zap ? impl_->zap->take_newly_refused() : std::vector<std::string>{};
+}
+
 std::optional<std::string> server::failure() const {
+  if (impl_->zap)
+    if (auto f = impl_->zap->failure())
+      return f;
   std::lock_guard<std::mutex> lock(impl_->failure_mutex);
   return impl_->failure;
 }

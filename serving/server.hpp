@@ -42,6 +42,8 @@
 #pragma once
 
 #include "serving/model_catalog.hpp"
+#include "serving/server_metrics.hpp"
+#include "wire/curve_keys.hpp"
 #include "wire/server_codec.hpp"
 
 #include <array>
@@ -51,8 +53,17 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace conveyor::serving {
+
+/// Transport security (CurveZMQ): the server's secret key and the public keys of the
+/// clients it admits. Any other client's handshake is refused (serving/zap_handler.hpp):
+/// it gets no answer at all. The protocol's messages are the same either way.
+struct curve_server_keys {
+  wire::curve_key secret_key{};
+  std::vector<wire::curve_key> allowed_clients;
+};
 
 struct server_options {
   std::string endpoint = "tcp://*:5555";
@@ -64,6 +75,9 @@ struct server_options {
   std::size_t max_unread_bytes = std::size_t{8} << 20;  ///< replies held for one client
   std::size_t max_total_unread_bytes = std::size_t{64} << 20; ///< ... for all clients
   wire::request_limits limits;
+  std::optional<curve_server_keys> curve; ///< none: plain TCP, every client served
+  /// Where to record requests, latencies and drops (none: only stats()).
+  std::shared_ptr<server_metrics> metrics;
 };
 
 struct server_stats {
@@ -74,6 +88,8 @@ struct server_stats {
   std::uint64_t batches = 0;    ///< batches computed
   std::uint64_t dropped = 0;    ///< replies ZeroMQ refused (client gone, or 10,000 unread)
   std::uint64_t unread_refused = 0; ///< requests discarded: their client was not reading
+  std::uint64_t shed = 0;       ///< waiting requests answered `overloaded` to admit another
+  std::uint64_t refused_handshakes = 0; ///< CURVE handshakes of unlisted clients
   std::size_t queued = 0;       ///< waiting now
   std::size_t queued_bytes = 0; ///< what they cost (values, replies-to-be, 256 B each)
   std::size_t computing = 0;    ///< taken by a worker (into a batch forming or computing), not yet answered
@@ -98,6 +114,9 @@ public:
   /// The bound endpoint (resolves wildcards such as "tcp://127.0.0.1:*").
   std::string endpoint() const;
   server_stats stats() const;
+  /// CURVE client keys (Z85) refused for the first time since the last call, each once
+  /// (see zap_handler): for logs that do not grow with a client's retries.
+  std::vector<std::string> take_newly_refused();
   /// Why a server thread stopped unexpectedly, if one did.
   std::optional<std::string> failure() const;
 

@@ -171,6 +171,13 @@ int main(int argc, char** argv) {
   app.add_option("--deadline-ms", cfg.deadline_ms, "the requests' deadline_ms (0: none)");
   app.add_flag("--inputs", cfg.inputs, "send rows as `inputs` arrays instead of a float32 tensor");
   app.add_flag("--json", cfg.json, "print the report as JSON");
+  std::string curve_server_key, curve_secret_key;
+  auto server_key = app.add_option("--curve-server-key", curve_server_key,
+                                   "CurveZMQ: the server's public key file");
+  auto secret_key = app.add_option("--curve-secret-key", curve_secret_key,
+                                   "CurveZMQ: this client's secret key file");
+  server_key->needs(secret_key);
+  secret_key->needs(server_key);
   app.add_option("--images", cfg.images, "IDX image file (gzip or plain)")->capture_default_str();
   app.add_option("--labels", cfg.labels, "IDX label file (gzip or plain)")->capture_default_str();
   try {
@@ -195,6 +202,14 @@ int main(int argc, char** argv) {
   client::options options;
   options.timeout = std::chrono::milliseconds(cfg.timeout_ms);
   options.encoding = cfg.inputs ? client::input_encoding::inputs : client::input_encoding::tensor;
+  if (!curve_server_key.empty()) {
+    auto keys = client::load_curve_keys(curve_server_key, curve_secret_key);
+    if (!keys) {
+      std::cerr << "loadgen: " << keys.error << '\n';
+      return exit_bad_usage;
+    }
+    options.curve = *keys.value;
+  }
   std::vector<client::client> clients;
   try {
     for (std::uint32_t i = 0; i < cfg.sockets; ++i)

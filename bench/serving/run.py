@@ -4,6 +4,8 @@ image per request as a float32 tensor, labels checked against t10k) at every lev
 CONCURRENCY, in the same run:
   conveyor batching   examples/serve.flow, max_batch 64, max_delay 500us, 2 workers
   conveyor no batch   the same with max_batch 1
+  conveyor curve      conveyor batching with CurveZMQ (bench/serving/serve_curve.flow:
+                      keys from `conveyor keys`; the load generator's key is the one allowed)
   ceiling             bench/serving/ceiling_server: decodes each request, answers zeros
                       (no compute): the most any server can do over the same sockets
   python peer         bench/serving/python_peer_server.py: pyzmq + numpy, same weights,
@@ -26,7 +28,8 @@ from machine import invocation, machine_lines  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 PY = "/usr/bin/python3"
-SERVERS = ("conveyor batching", "conveyor no batch", "ceiling", "python peer", "python batching")
+SERVERS = ("conveyor batching", "conveyor no batch", "conveyor curve", "ceiling", "python peer",
+           "python batching")
 BASE = "conveyor batching"
 
 
@@ -113,7 +116,7 @@ def train_model(binary, workdir):
 class server:
     """A server process, ready once a one-request probe of the load generator succeeds."""
 
-    def __init__(self, name, cmd, endpoint, loadgen, workdir):
+    def __init__(self, name, cmd, endpoint, loadgen, workdir, client_args=()):
         self.name, self.log = name, os.path.join(workdir, name.replace(" ", "_") + ".log")
         with open(self.log, "w") as log:
             self.proc = spawn(cmd, subprocess.DEVNULL, log)
@@ -125,7 +128,7 @@ class server:
                 sys.exit(f"serving: {name} exited ({self.proc.returncode}) before answering: "
                          f"{' '.join(cmd)}\n{tail(self.log)}")
             rc, out = run([loadgen, "--endpoint", endpoint, "-n", "1", "--warmup", "0",
-                           "--timeout-ms", "300", "--json"], probe_log)
+                           "--timeout-ms", "300", "--json", *client_args], probe_log)
             if rc == 0 and json.loads(out)["ok"] == 1:
                 return
             time.sleep(0.2)
@@ -136,10 +139,10 @@ class server:
         stop(self.proc)
 
 
-def drive(loadgen, endpoint, concurrency, seconds, workdir):
+def drive(loadgen, endpoint, concurrency, seconds, workdir, client_args=()):
     log = os.path.join(workdir, "loadgen.log")
     rc, out = run([loadgen, "--endpoint", endpoint, "-c", str(concurrency), "-d", str(seconds),
-                   "--warmup", "500", "--json"], log)
+                   "--warmup", "500", "--json", *client_args], log)
     if rc not in (0, 1):  # 1: the run completed with failed requests (counted in the report)
         sys.exit(f"serving: loadgen failed (exit {rc}) at {concurrency} in flight:\n{tail(log)}")
     return json.loads(out)
@@ -194,6 +197,23 @@ def measure():
                               "--set", f"max_batch={max_batch}", "--set", "max_delay=500us",
                               "--set", "workers=2"]
 
+        def curve_keys():
+            """Server and load generator key pairs; the generator's public key allowed."""
+            for who in ("server", "loadgen"):
+                rc, _ = run([binary, "keys", "--out", os.path.join(workdir, who)],
+                            os.path.join(workdir, "keys.log"))
+                if rc != 0:
+                    sys.exit(f"serving: conveyor keys failed:\n{tail(os.path.join(workdir, 'keys.log'))}")
+            return ["--curve-server-key", os.path.join(workdir, "server.pub"),
+                    "--curve-secret-key", os.path.join(workdir, "loadgen.key")]
+
+        def conveyor_curve(e):
+            return [binary, "--log-level", "warn", "run", os.path.join(HERE, "serve_curve.flow"),
+                    "--set", f"registry={registry}", "--set", f"endpoint={e}",
+                    "--set", "max_batch=64", "--set", "max_delay=500us", "--set", "workers=2",
+                    "--set", f"secret_key={os.path.join(workdir, 'server.key')}",
+                    "--set", f"allowed_clients={os.path.join(workdir, 'loadgen.pub')}"]
+
         def python(script):
             return lambda e: [PY, os.path.join(HERE, script), model_file, "--endpoint", e,
                               "--model-name", "fashion"]
@@ -201,18 +221,21 @@ def measure():
         commands = {
             "conveyor batching": conveyor(64),
             "conveyor no batch": conveyor(1),
+            "conveyor curve": conveyor_curve,
             "ceiling": lambda e: [ceiling, "--endpoint", e, "--model", "fashion"],
             "python peer": python("python_peer_server.py"),
             "python batching": python("python_batching_peer.py"),
         }
         results = {}
+        client_args = {"conveyor curve": curve_keys()} if "conveyor curve" in names else {}
         for name in names:
             endpoint = free_endpoint()
-            s = server(name, commands[name](endpoint), endpoint, loadgen, workdir)
+            args = client_args.get(name, ())
+            s = server(name, commands[name](endpoint), endpoint, loadgen, workdir, args)
             try:
                 for c in levels:
                     print(f"  {name}, {c} in flight ...", file=sys.stderr, flush=True)
-                    results[(name, c)] = drive(loadgen, endpoint, c, seconds, workdir)
+                    results[(name, c)] = drive(loadgen, endpoint, c, seconds, workdir, args)
             finally:
                 s.stop()
     finally:

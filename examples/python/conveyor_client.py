@@ -34,11 +34,20 @@ Contracts:
 - Replies that arrive for one request while a synchronous call waits for another are
   kept and handed out by `receive()`, so both styles can be mixed on one client.
 
+Transport security (CurveZMQ, docs/serving.md): pass the server's public key and this
+client's secret key (Z85 text or the files `conveyor keys` writes); the client's public
+key is derived from its secret. A server that does not list this client's key never
+answers: calls raise TimeoutError::
+
+    c = Client(endpoint, curve_server_key=load_key_file("server.pub"),
+               curve_secret_key=load_key_file("app.key"))
+
 Command line::
 
     python3 conveyor_client.py --endpoint tcp://127.0.0.1:5555 health
     python3 conveyor_client.py models
     python3 conveyor_client.py predict --model M --csv rows.csv [--tensor] [--version V]
+    (with CurveZMQ: --curve-server-key SERVER.pub --curve-secret-key CLIENT.key)
 """
 
 from __future__ import annotations
@@ -50,7 +59,7 @@ import time
 import msgpack
 import zmq
 
-__all__ = ["Client", "Reply", "ServerError", "ProtocolError", "PROTOCOL_VERSION"]
+__all__ = ["Client", "Reply", "ServerError", "ProtocolError", "PROTOCOL_VERSION", "load_key_file"]
 
 PROTOCOL_VERSION = 1
 
@@ -133,6 +142,34 @@ class Reply:
         return f"Reply(id={self.id}, ok=True, {fields})"
 
 
+_Z85 = set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#")
+
+
+def load_key_file(path: str) -> bytes:
+    """The one Z85 key (40 characters) of a key file as `conveyor keys` writes it: a key is
+    the first word of its line, optionally followed by a `#` comment; other lines starting
+    with `#` are comments. Raises ValueError naming the file and line otherwise."""
+    keys = []
+    with open(path, encoding="ascii", errors="replace") as f:
+        for n, line in enumerate(f, 1):
+            words = line.split()
+            if not words:
+                continue
+            word = words[0]
+            if len(word) != 40:
+                if word.startswith("#"):
+                    continue
+                raise ValueError(f"{path}:{n}: expected a key of 40 Z85 characters, found {len(word)}")
+            if not set(word) <= _Z85:
+                raise ValueError(f"{path}:{n}: not a Z85 key")
+            if len(words) > 1 and not words[1].startswith("#"):
+                raise ValueError(f"{path}:{n}: text after the key (a comment starts with #)")
+            keys.append(word.encode("ascii"))
+    if len(keys) != 1:
+        raise ValueError(f"{path} holds {len(keys)} keys; it must hold exactly one")
+    return keys[0]
+
+
 class Client:
     """A protocol-v1 client over one ZeroMQ DEALER socket connected to `endpoint`.
 
@@ -140,13 +177,23 @@ class Client:
     call's (or `receive()`'s) wait for a reply. Ids are chosen here, 1, 2, 3, ...
     """
 
-    def __init__(self, endpoint: str, timeout_ms: int = 10_000, context: zmq.Context | None = None):
+    def __init__(self, endpoint: str, timeout_ms: int = 10_000, context: zmq.Context | None = None,
+                 curve_server_key: bytes | str | None = None,
+                 curve_secret_key: bytes | str | None = None):
+        if (curve_server_key is None) != (curve_secret_key is None):
+            raise ValueError("curve_server_key and curve_secret_key go together")
         self.endpoint = endpoint
         self.timeout_ms = timeout_ms
         self._ctx = context or zmq.Context.instance()
         self._sock = self._ctx.socket(zmq.DEALER)
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.setsockopt(zmq.SNDTIMEO, timeout_ms)
+        if curve_server_key is not None:
+            as_bytes = lambda k: k.encode("ascii") if isinstance(k, str) else k  # noqa: E731
+            secret = as_bytes(curve_secret_key)
+            self._sock.curve_serverkey = as_bytes(curve_server_key)
+            self._sock.curve_secretkey = secret
+            self._sock.curve_publickey = zmq.curve_public(secret)
         self._sock.connect(endpoint)
         self._poller = zmq.Poller()
         self._poller.register(self._sock, zmq.POLLIN)
@@ -323,6 +370,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="conveyor inference protocol v1 client")
     p.add_argument("--endpoint", default="tcp://127.0.0.1:5555")
     p.add_argument("--timeout-ms", type=int, default=10_000)
+    p.add_argument("--curve-server-key", help="CurveZMQ: the server's public key file")
+    p.add_argument("--curve-secret-key", help="CurveZMQ: this client's secret key file")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("health", help="print the server's status")
     sub.add_parser("models", help="list the models served")
@@ -333,8 +382,18 @@ def main(argv=None) -> int:
     pp.add_argument("--deadline-ms", type=int, default=None)
     pp.add_argument("--tensor", action="store_true", help="send packed float32 (needs numpy)")
     a = p.parse_args(argv)
+    if (a.curve_server_key is None) != (a.curve_secret_key is None):
+        p.error("--curve-server-key and --curve-secret-key go together")
+    curve = {}
+    if a.curve_server_key:
+        try:
+            curve = {"curve_server_key": load_key_file(a.curve_server_key),
+                     "curve_secret_key": load_key_file(a.curve_secret_key)}
+        except (OSError, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
 
-    with Client(a.endpoint, timeout_ms=a.timeout_ms) as c:
+    with Client(a.endpoint, timeout_ms=a.timeout_ms, **curve) as c:
         try:
             if a.command == "health":
                 print(c.health())

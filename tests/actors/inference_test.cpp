@@ -9,8 +9,15 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "tests/support/scratch_files.hpp"
+
+#include <zmq.h>
+
+#include <sys/stat.h>
+
 #include <cmath>
 #include <fstream>
+#include <thread>
 
 using namespace conveyor;
 
@@ -41,9 +48,98 @@ model_message message(std::string artifact, std::uint64_t version) {
   return m;
 }
 
+/// A key pair from libzmq, in Z85.
+std::pair<std::string, std::string> key_pair() {
+  char pub[41], sec[41];
+  BOOST_REQUIRE(zmq_curve_keypair(pub, sec) == 0);
+  return {pub, sec};
+}
+
+/// The message of the step_failure that `open` throws (empty if it does not).
+std::string open_failure(step& s) {
+  test::fake_context ctx;
+  try {
+    s.open(ctx);
+  } catch (const step_failure& e) {
+    return e.what();
+  }
+  return {};
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(inference_suite)
+
+BOOST_AUTO_TEST_CASE(curve_key_files_go_together) {
+  BOOST_CHECK_EXCEPTION(make_inference({{"curve_secret_key_file", std::string("server.key")}}),
+                        step_failure, [](const step_failure& e) {
+                          return std::string(e.what()).find("'curve_allowed_clients_file'") !=
+                                 std::string::npos;
+                        });
+}
+
+BOOST_AUTO_TEST_CASE(missing_or_malformed_curve_key_files_fail_the_start_naming_file_and_line) {
+  test::temp_dir dir;
+  auto [server_public, server_secret] = key_pair();
+  auto [client_public, client_secret] = key_pair();
+  test::write_file(dir.file("server.key"), "# secret\n" + server_secret + "\n");
+  test::write_file(dir.file("clients.txt"), client_public + "\n" + client_public.substr(1) + "\n");
+  auto missing = make_inference({{"curve_secret_key_file", dir.file("nope.key")},
+                                 {"curve_allowed_clients_file", dir.file("clients.txt")}});
+  const auto missing_why = open_failure(*missing);
+  BOOST_TEST(missing_why.find("cannot read '" + dir.file("nope.key") + "'") != std::string::npos,
+             missing_why);
+  auto malformed = make_inference({{"curve_secret_key_file", dir.file("server.key")},
+                                   {"curve_allowed_clients_file", dir.file("clients.txt")}});
+  const auto malformed_why = open_failure(*malformed);
+  BOOST_TEST(malformed_why.find(dir.file("clients.txt") + ":2: ") != std::string::npos,
+             malformed_why);
+}
+
+BOOST_AUTO_TEST_CASE(with_curve_a_listed_client_is_served_and_a_refused_key_is_logged_once) {
+  test::temp_dir dir;
+  auto [server_public, server_secret] = key_pair();
+  auto [client_public, client_secret] = key_pair();
+  auto [stranger_public, stranger_secret] = key_pair();
+  test::write_file(dir.file("server.key"), server_secret + "\n");
+  test::write_file(dir.file("server.pub"), server_public + "\n");
+  test::write_file(dir.file("client.key"), client_secret + "\n");
+  test::write_file(dir.file("stranger.key"), stranger_secret + "\n");
+  test::write_file(dir.file("clients.txt"), "# the one client\n" + client_public + " # app\n");
+  auto s = make_inference({{"curve_secret_key_file", dir.file("server.key")},
+                           {"curve_allowed_clients_file", dir.file("clients.txt")}});
+  test::fake_context ctx;
+  ::chmod(dir.file("server.key").c_str(), 0644);
+  s->open(ctx);
+  const auto endpoint = served_endpoint(ctx);
+  BOOST_REQUIRE(!ctx.warnings.empty());
+  BOOST_TEST(ctx.warnings.front().find("can be read by others") != std::string::npos);
+
+  client::options listed;
+  listed.curve = *client::load_curve_keys(dir.file("server.pub"), dir.file("client.key")).value;
+  BOOST_TEST(client::client(endpoint, listed).health().ok);
+
+  client::options unlisted;
+  unlisted.timeout = std::chrono::milliseconds(300);
+  unlisted.curve = *client::load_curve_keys(dir.file("server.pub"), dir.file("stranger.key")).value;
+  for (int attempt = 0; attempt < 2; ++attempt) { // two connections with the same key
+    auto r = client::client(endpoint, unlisted).health();
+    BOOST_TEST(!r.ok);
+    BOOST_TEST(r.error.code == "timeout");
+  }
+  // Refusals are counted as the handshakes fail: tick until both are in.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  do {
+    s->tick();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  } while ((ctx.metrics.count("refused_handshakes") == 0 || ctx.metrics["refused_handshakes"] < 2) &&
+           std::chrono::steady_clock::now() < until);
+  std::size_t logged = 0;
+  for (const auto& w : ctx.warnings)
+    logged += w.find(stranger_public) != std::string::npos ? 1 : 0;
+  BOOST_TEST(logged == 1u);
+  BOOST_TEST(ctx.metrics.at("refused_handshakes") == 2);
+}
 
 BOOST_AUTO_TEST_CASE(a_model_that_cannot_be_served_is_counted_and_the_step_keeps_answering) {
   auto s = make_inference();

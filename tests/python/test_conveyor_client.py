@@ -37,10 +37,11 @@ import zmq
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "examples", "python"))
 
-from conveyor_client import Client, ServerError  # noqa: E402
+from conveyor_client import Client, ServerError, load_key_file  # noqa: E402
 
 PEER = os.path.join(ROOT, "bench", "serving", "python_peer_server.py")
 SERVER_TEMPLATE = os.environ.get("CONVEYOR_TEST_SERVER")
+CONVEYOR_BINARY = os.environ.get("CONVEYOR_BINARY")
 
 
 # ---- the model file writer (docs/model-format.md, version 1) ----
@@ -495,6 +496,55 @@ class ClientWithoutServerTest(unittest.TestCase):
                 c.send_predict("m")
             with self.assertRaises(ValueError):
                 c.send_predict("m", rows=[[1.0]], tensor=np.zeros((1, 1), np.float32))
+
+
+@unittest.skipUnless(CONVEYOR_BINARY, "needs CONVEYOR_BINARY (the conveyor executable)")
+class CurveTest(unittest.TestCase):
+    """CurveZMQ against conveyor's own server: keys from `conveyor keys`."""
+
+    def test_listed_key_is_served_and_an_unlisted_one_gets_no_answer(self):
+        with tempfile.TemporaryDirectory() as d:
+            for name in ("server", "app", "stranger"):
+                subprocess.run([CONVEYOR_BINARY, "keys", "--out", os.path.join(d, name)],
+                               check=True, stdout=subprocess.DEVNULL)
+            with open(os.path.join(d, "clients.txt"), "w") as f:
+                f.write(load_key_file(os.path.join(d, "app.pub")).decode() + "  # the app\n")
+            endpoint = f"tcp://127.0.0.1:{free_port()}"
+            with open(os.path.join(d, "g.flow"), "w") as f:
+                f.write(f'graph secure\nnode api = inference {{ endpoint = "{endpoint}", '
+                        f'curve_secret_key_file = "{d}/server.key", '
+                        f'curve_allowed_clients_file = "{d}/clients.txt" }}\n')
+            server_key = load_key_file(os.path.join(d, "server.pub"))
+            log = open(os.path.join(d, "log.txt"), "wb")
+            proc = subprocess.Popen([CONVEYOR_BINARY, "run", os.path.join(d, "g.flow")],
+                                    stdout=log, stderr=subprocess.STDOUT)
+            try:
+                deadline = time.monotonic() + 30
+                served = None
+                with Client(endpoint, timeout_ms=200, curve_server_key=server_key,
+                            curve_secret_key=load_key_file(os.path.join(d, "app.key"))) as c:
+                    while served is None and time.monotonic() < deadline:
+                        try:
+                            served = c.health()
+                        except TimeoutError:
+                            pass
+                self.assertEqual(served, "serving")
+                with Client(endpoint, timeout_ms=500, curve_server_key=server_key,
+                            curve_secret_key=load_key_file(os.path.join(d, "stranger.key"))) as c:
+                    with self.assertRaises(TimeoutError):
+                        c.health()
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+                log.close()
+
+    def test_a_malformed_key_file_names_file_and_line(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "bad.key")
+            with open(path, "w") as f:
+                f.write("# comment\nshort\n")
+            with self.assertRaisesRegex(ValueError, "bad.key:2:"):
+                load_key_file(path)
 
 
 @unittest.skipIf(SERVER_TEMPLATE, "checks the Python peer's own start-up")

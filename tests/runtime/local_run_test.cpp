@@ -35,7 +35,8 @@ const kind_registry& test_registry() {
 }
 
 run_report run_text(const std::string& text, std::function<bool()> interrupted = {},
-                    std::chrono::milliseconds drain_grace = std::chrono::seconds(10)) {
+                    std::chrono::milliseconds drain_grace = std::chrono::seconds(10),
+                    std::shared_ptr<live_counters> live = nullptr) {
   observed().reset();
   dsl::compile_options copts;
   copts.file_name = "test.flow";
@@ -47,6 +48,7 @@ run_report run_text(const std::string& text, std::function<bool()> interrupted =
   options.interrupted = std::move(interrupted);
   options.threads = 2;
   options.drain_grace = drain_grace;
+  options.live = std::move(live);
   return run_locally(*compiled.spec, test_registry(), options);
 }
 
@@ -176,6 +178,28 @@ src -> p -> sink
   // sink may see replays too: acknowledgements still on their way when p failed.)
   BOOST_TEST(summary(r, "src").rows_replayed >= 100u);
   BOOST_TEST(r.to_json().find("\"rows_replayed\": ") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(live_counters_follow_the_run_and_end_with_the_reports_figures) {
+  auto live = std::make_shared<live_counters>();
+  auto r = run_text(R"(graph g
+node src = numbers { count = 10000, batch = 100 }
+node p = pass { fail_at = 30, fail_times = 1, backoff = 10ms }
+node sink = collect
+src -> p -> sink
+)", {}, std::chrono::seconds(10), live);
+  BOOST_TEST(to_string(r.status) == "completed");
+  const auto steps = live->steps();
+  BOOST_REQUIRE_EQUAL(steps.size(), 3u);
+  for (const auto& reported : r.steps) {
+    const auto& seen = steps.at(reported.step);
+    BOOST_TEST(seen.rows_in == reported.rows_in, reported.step);
+    BOOST_TEST(seen.rows_out == reported.rows_out, reported.step);
+    BOOST_TEST(seen.restarts == reported.restarts, reported.step);
+  }
+  BOOST_TEST(steps.at("p").restarts == 1);
+  BOOST_TEST(steps.at("src").batches_out.at(0) == 100u); // each batch once, replays apart
+  BOOST_TEST(steps.at("p").batches_out.at(0) == 100u);
 }
 
 BOOST_AUTO_TEST_CASE(a_restarted_source_resumes_after_the_last_acknowledged_batch) {

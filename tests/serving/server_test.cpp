@@ -524,6 +524,7 @@ BOOST_AUTO_TEST_CASE(a_full_queue_refuses_a_client_over_its_share_and_sheds_the_
   BOOST_TEST(admitted->ok, admitted->code + ": " + admitted->message);
   BOOST_TEST(holder.receive()->ok);
   BOOST_TEST(s.srv->stats().errors[static_cast<std::size_t>(error_code::overloaded)] == 3u);
+  BOOST_TEST(s.srv->stats().shed == 2u); // of the three, one was refused, not shed
 }
 
 BOOST_AUTO_TEST_CASE(a_stopped_server_starts_again_with_nothing_left_over) {

@@ -165,11 +165,23 @@ inline reply parse_reply(const zmq::message_t& m) {
   return r;
 }
 
-/// A DEALER connected to the server under test.
+/// A CURVE client's keys, in Z85.
+struct curve_client_keys {
+  std::string server_public, public_key, secret_key;
+};
+
+/// A DEALER connected to the server under test (a CURVE client when given keys).
 class peer {
 public:
-  peer(zmq::context_t& ctx, const std::string& endpoint) : socket_(ctx, zmq::socket_type::dealer) {
+  peer(zmq::context_t& ctx, const std::string& endpoint,
+       const std::optional<curve_client_keys>& curve = std::nullopt)
+      : socket_(ctx, zmq::socket_type::dealer) {
     socket_.set(zmq::sockopt::linger, 0);
+    if (curve) {
+      socket_.set(zmq::sockopt::curve_serverkey, curve->server_public);
+      socket_.set(zmq::sockopt::curve_publickey, curve->public_key);
+      socket_.set(zmq::sockopt::curve_secretkey, curve->secret_key);
+    }
     socket_.connect(endpoint);
   }
   void send(const std::string& bytes) { socket_.send(zmq::buffer(bytes), zmq::send_flags::none); }
