@@ -121,7 +121,6 @@ void nats_source::take(const jetstream_consumer::message& m) {
     builder_->add(*decoder_);
     return;
   }
-  ++rejected_;
   ctx_->reject(1, "stream sequence " + std::to_string(m.stream_sequence) + ": " + error);
   if (quarantine_ != nullptr && m.stream_sequence > quarantined_through_) {
     std::string line = std::to_string(m.stream_sequence) + ",";

@@ -98,7 +98,6 @@ private:
   /// Quarantined up to here (durable: a replay does not write them again).
   std::uint64_t quarantined_through_ = 0;
   std::uint64_t rows_emitted_ = 0;
-  std::uint64_t rejected_ = 0;
 };
 
 kind_entry nats_source_kind();
