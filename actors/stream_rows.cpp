@@ -111,8 +111,11 @@ std::string msgpack_row_decoder::decode(const char* data, std::size_t size) {
   msgpack::object_handle handle;
   std::size_t offset = 0;
   try {
-    // Sizes bounded by the message itself; nesting bounded so that no value recurses deep.
-    msgpack::unpack_limit limit(size, size, size, size, size, 32);
+    // msgpack-c allocates a map or array for its declared count before reading its
+    // elements, nesting level by nesting level: counts and depth are bounded so that a
+    // message cannot make it allocate much more than a few times its own size.
+    std::size_t count = std::min<std::size_t>(size, max_stream_entries);
+    msgpack::unpack_limit limit(count, count, size, size, size, max_stream_depth);
     handle = msgpack::unpack(data, size, offset, nullptr, nullptr, limit);
   } catch (const std::exception& e) {
     return std::string("not valid MessagePack (") + e.what() + ")";

@@ -37,8 +37,12 @@ struct stream_columns {
   std::shared_ptr<const table_schema> schema() const;
 };
 
-/// The longest message a stream source decodes; longer ones are rejected.
+/// The longest message a stream source decodes; longer ones are rejected. So are maps
+/// or arrays of more entries than max_stream_entries, and values nested deeper than
+/// max_stream_depth (in keys the schema ignores).
 constexpr std::size_t max_stream_message = 1 << 20;
+constexpr std::size_t max_stream_entries = 1 << 16;
+constexpr std::size_t max_stream_depth = 8;
 
 class msgpack_row_decoder {
 public:

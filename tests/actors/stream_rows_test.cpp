@@ -93,6 +93,27 @@ BOOST_AUTO_TEST_CASE(a_declared_size_larger_than_the_message_is_refused_without_
   BOOST_TEST(d.decode(huge_map.data(), huge_map.size()).find("not valid MessagePack") == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(values_nested_deeper_than_the_limit_are_refused_even_in_ignored_keys) {
+  msgpack_row_decoder d(schema());
+  auto row = [](int depth) {
+    return pack_with_extra([depth](auto& p) {
+      p.pack_map(4);
+      p.pack(std::string("id"));
+      p.pack(1);
+      p.pack(std::string("city"));
+      p.pack(std::string("a"));
+      p.pack(std::string("y"));
+      p.pack(0);
+      p.pack(std::string("ignored"));
+      for (int i = 0; i < depth; ++i)
+        p.pack_array(1);
+      p.pack(0);
+    });
+  };
+  BOOST_TEST(d.decode(row(6).data(), row(6).size()) == "");
+  BOOST_TEST(d.decode(row(9).data(), row(9).size()).find("not valid MessagePack") == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(the_builder_makes_a_columnar_batch_with_per_batch_dictionaries) {
   msgpack_row_decoder d(schema());
   row_batch_builder b(schema());
