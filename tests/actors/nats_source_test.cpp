@@ -176,6 +176,24 @@ BOOST_AUTO_TEST_CASE(a_delivery_reported_before_its_batch_is_rebuilt_is_acknowle
   BOOST_TEST(server.ack_floor("ROWS", "reader") == first[1].position.byte_offset);
 }
 
+BOOST_AUTO_TEST_CASE(messages_taken_by_an_earlier_holder_of_the_durable_name_come_again_at_once) {
+  publish_rows(0, 10);
+  jetstream_target target{server.url(), "ROWS", "reader", "rows.in"};
+  jetstream_consumer earlier(target, 5000);
+  jetstream_consumer later(target, 5000); // recreates the consumer: `earlier` now pulls from it
+  auto stolen = earlier.fetch(3, 2000);
+  BOOST_TEST_REQUIRE(stolen.size() == 3u);
+  // `later` sees deliveries 4, 5, ...: the gap makes it reset the consumer to its floor.
+  std::vector<std::uint64_t> sequences;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (sequences.size() < 10 && std::chrono::steady_clock::now() < deadline)
+    for (auto& m : later.fetch(10, 200))
+      sequences.push_back(m.stream_sequence);
+  BOOST_TEST(later.resets() == 1u);
+  std::vector<std::uint64_t> expected{1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  BOOST_TEST(sequences == expected, boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(an_unreachable_server_or_missing_stream_fails_open_naming_them) {
   fake_context ctx;
   auto s = make_step(nats_source_kind(),
