@@ -15,6 +15,7 @@ constexpr std::int64_t ack_wait_ns = 300'000'000'000LL;
 /// What travels is bounded by the edges' credits, not by the server.
 constexpr std::int64_t max_ack_pending = 1'000'000;
 constexpr std::int64_t api_wait_ms = 5000;
+constexpr std::int64_t ack_wait_ms = 1000;
 
 } // namespace
 
@@ -157,10 +158,21 @@ std::vector<jetstream_consumer::message> jetstream_consumer::fetch(int max,
 }
 
 void jetstream_consumer::acknowledge_through(const message& m) {
+  if (!confirm_acks_) {
+    natsMsg_Ack(m.msg.get(), nullptr);
+    return;
+  }
+  jsOptions options;
+  jsOptions_Init(&options);
+  options.Wait = ack_wait_ms;
   jsErrCode js_error = static_cast<jsErrCode>(0);
-  auto s = natsMsg_AckSync(m.msg.get(), nullptr, &js_error);
-  if (s != NATS_OK)
+  auto s = natsMsg_AckSync(m.msg.get(), &options, &js_error);
+  if (s != NATS_OK) {
+    // The server is slow or gone: later acknowledgements go out without waiting, so
+    // that a drain is not held up by one wait per batch.
+    confirm_acks_ = false;
     fail("cannot acknowledge stream sequence " + std::to_string(m.stream_sequence), s, js_error);
+  }
 }
 
 } // namespace conveyor

@@ -62,7 +62,8 @@ public:
   /// How many times deliveries had a gap and the consumer was reset.
   std::uint64_t resets() const { return resets_; }
 
-  /// Acknowledges `m` and every message before it, waiting for the server's confirmation.
+  /// Acknowledges `m` and every message before it, waiting up to a second for the
+  /// server's confirmation; after one that fails, without waiting.
   void acknowledge_through(const message& m);
 
   /// "nats://host:port stream S durable D", for messages.
@@ -82,6 +83,7 @@ private:
   /// The consumer sequence the next delivery must have.
   std::uint64_t next_delivery_ = 1;
   std::uint64_t resets_ = 0;
+  bool confirm_acks_ = true;
 };
 
 } // namespace conveyor
