@@ -141,6 +141,24 @@ BOOST_AUTO_TEST_CASE(a_source_replayed_after_a_failure_downstream_loses_and_doub
   BOOST_TEST(r.server.ack_floor("ROWS", "conveyor") == 3000u);
 }
 
+BOOST_AUTO_TEST_CASE(a_server_outage_mid_stream_loses_and_doubles_no_row) {
+  nats_run r;
+  r.publish(0, 500);
+  auto out = r.dir + "/out.csv";
+  child_process p{conveyor_binary(), {"run", r.graph(out), "--report", r.dir + "/report.json"},
+                  r.dir, r.dir};
+  BOOST_TEST_REQUIRE(wait_until([&] { return ids_in(out).size() >= 500; }, 60s), p.err());
+  r.server.restart(); // the source's client reconnects; the stream is on disk
+  r.publish(500, 1000);
+  BOOST_TEST(wait_until([&] { return ids_in(out).size() >= 1000; }, 60s), p.err());
+  p.signal(SIGINT);
+  BOOST_TEST_REQUIRE(p.wait(30s) == 0, p.err());
+  auto ids = ids_in(out);
+  BOOST_TEST(ids.size() == 1000u);
+  BOOST_TEST((std::set<long>(ids.begin(), ids.end()) == range(0, 1000)));
+  BOOST_TEST(r.server.ack_floor("ROWS", "conveyor") == 1000u);
+}
+
 BOOST_AUTO_TEST_CASE(rows_published_while_the_run_streams_arrive_and_malformed_ones_are_quarantined) {
   nats_run r;
   auto out = r.dir + "/out.csv";

@@ -61,33 +61,18 @@ inline std::string pack_row(const std::map<std::string, row_value>& row) {
 
 class nats_test_server {
 public:
-  explicit nats_test_server(const std::string& store_dir) : port_(free_tcp_port()) {
+  explicit nats_test_server(const std::string& store_dir)
+      : store_dir_(store_dir), port_(free_tcp_port()) {
     std::filesystem::create_directories(store_dir);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      // Its log goes to a file beside the store (tests read it when they fail).
-      int log = ::open((store_dir + "/nats-server.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(log, 1);
-      ::dup2(log, 2);
-      auto port = std::to_string(port_);
-      ::execlp("nats-server", "nats-server", "-js", "-a", "127.0.0.1", "-p", port.c_str(), "-sd",
-               store_dir.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (natsConnection_ConnectTo(&connection_, url().c_str()) != NATS_OK) {
-      if (std::chrono::steady_clock::now() > deadline || ::waitpid(pid_, nullptr, WNOHANG) != 0)
-        throw std::runtime_error("nats-server did not accept connections on " + url());
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    if (natsConnection_JetStream(&js_, connection_, nullptr) != NATS_OK)
-      throw std::runtime_error("no JetStream context");
+    start();
   }
-  ~nats_test_server() {
-    jsCtx_Destroy(js_);
-    natsConnection_Destroy(connection_);
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
+  ~nats_test_server() { stop(); }
+
+  /// Kills the server (SIGKILL: an outage, not a shutdown) and starts it again on the
+  /// same port and store.
+  void restart() {
+    stop();
+    start();
   }
   nats_test_server(const nats_test_server&) = delete;
   nats_test_server& operator=(const nats_test_server&) = delete;
@@ -133,6 +118,39 @@ public:
   }
 
 private:
+  void start() {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      // Its log goes to a file beside the store (tests read it when they fail).
+      int log = ::open((store_dir_ + "/nats-server.log").c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                       0644);
+      ::dup2(log, 1);
+      ::dup2(log, 2);
+      auto port = std::to_string(port_);
+      ::execlp("nats-server", "nats-server", "-js", "-a", "127.0.0.1", "-p", port.c_str(), "-sd",
+               store_dir_.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (natsConnection_ConnectTo(&connection_, url().c_str()) != NATS_OK) {
+      if (std::chrono::steady_clock::now() > deadline || ::waitpid(pid_, nullptr, WNOHANG) != 0)
+        throw std::runtime_error("nats-server did not accept connections on " + url());
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (natsConnection_JetStream(&js_, connection_, nullptr) != NATS_OK)
+      throw std::runtime_error("no JetStream context");
+  }
+
+  void stop() {
+    jsCtx_Destroy(js_);
+    js_ = nullptr;
+    natsConnection_Destroy(connection_);
+    connection_ = nullptr;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+
+  std::string store_dir_;
   int port_;
   pid_t pid_ = -1;
   natsConnection* connection_ = nullptr;
