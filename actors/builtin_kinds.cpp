@@ -7,10 +7,12 @@
 #include "actors/csv_writer.hpp"
 #include "actors/idx_reader.hpp"
 #include "actors/inference.hpp"
+#include "actors/nats_source.hpp"
 #include "actors/evaluator.hpp"
 #include "actors/publisher.hpp"
 #include "actors/splitter.hpp"
 #include "actors/trainer.hpp"
+#include "actors/zmq_source.hpp"
 
 namespace conveyor {
 
@@ -26,6 +28,8 @@ void register_builtin_kinds(kind_registry& registry) {
   registry.add(evaluator_kind());
   registry.add(inference_kind());
   registry.add(publisher_kind());
+  registry.add(nats_source_kind());
+  registry.add(zmq_source_kind());
 }
 
 } // namespace conveyor

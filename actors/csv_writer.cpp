@@ -105,6 +105,11 @@ void csv_writer::consume(std::size_t port, batch b, emitter& out) {
     }
   }
   write(line_);
+  // The batch is acknowledged when this returns (a broker source then acknowledges its
+  // messages), so its rows leave the process's buffer now.
+  if (std::fflush(file_) != 0)
+    throw step_failure("csv_writer: cannot write '" + options_.path +
+                       "': " + std::strerror(errno));
 }
 
 void csv_writer::finish(emitter& out) {

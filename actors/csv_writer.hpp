@@ -1,7 +1,8 @@
 // csv_writer: a sink that writes rows to a CSV file, readable back by csv_reader
 // (floats in their shortest round-trip form, categorical values quoted where
 // needed, missing cells empty). The header comes from the first batch's schema.
-// A restarted writer (durable state present) appends instead of truncating.
+// A restarted writer (durable state present) appends instead of truncating. Each
+// batch is flushed to the file before `consume` returns (when it is acknowledged).
 #pragma once
 
 #include "step/kind_registry.hpp"

@@ -407,7 +407,14 @@ caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options 
     },
     [=](ack_atom, std::string& step, std::string& source, std::uint64_t sequence,
         source_position& position) {
-      self->state.ledger.ack(step, source, sequence, position);
+      auto& st = self->state;
+      auto before = st.ledger.resume_point_of(source).last_sequence;
+      st.ledger.ack(step, source, sequence, position);
+      // The source learns what is delivered everywhere (a broker source acknowledges it).
+      auto after = st.ledger.resume_point_of(source);
+      auto i = st.instances.find(source);
+      if (after.last_sequence > before && i != st.instances.end() && i->second.handle)
+        self->send(i->second.handle, delivered_atom::value, after.last_sequence, after.position);
       check_complete(self);
     },
     [=](done_atom, std::string& instance, std::uint64_t last_sequence) {

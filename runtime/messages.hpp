@@ -22,6 +22,8 @@
 //                                             a restarted source resumes as it says
 //   K -> S  (drain_atom)                      a source ends its stream early (SIGINT)
 //   S -> K  (ack_atom, route, source, sequence, position)  a terminal step consumed a batch
+//   K -> S  (delivered_atom, last_sequence, position)  source S: every terminal step has
+//                                             acknowledged its batches up to last_sequence
 //   S -> K  (stats_atom, step_stats)          counters, periodically, at end-of-stream and
 //                                             as it ends (`last`, sent however it ends)
 //   S -> K  (progress_atom, progress_info)    long work's progress (forwarded to L)
@@ -321,4 +323,5 @@ CAF_BEGIN_TYPE_ID_BLOCK(conveyor, caf::first_custom_type_id)
   CAF_ADD_ATOM(conveyor, conveyor, progress_atom, "progress")
   CAF_ADD_ATOM(conveyor, conveyor, metrics_atom, "metrics")
   CAF_ADD_ATOM(conveyor, conveyor, abandon_atom, "abandon")
+  CAF_ADD_ATOM(conveyor, conveyor, delivered_atom, "delivered")
 CAF_END_TYPE_ID_BLOCK(conveyor)

@@ -344,6 +344,12 @@ public:
     flush();
   }
 
+  /// Sources: the ledger's delivered watermark advanced.
+  void on_delivered(const source_position& up_to) {
+    if (st_.cfg.source && st_.opened)
+      call([&] { st_.cfg.logic->delivered(up_to); });
+  }
+
   /// Services: the periodic upkeep call.
   void on_tick() {
     if (st_.opened && st_.cfg.logic->is_service() &&
@@ -618,6 +624,7 @@ caf::behavior step_actor(caf::stateful_actor<host_state>* self, step_actor_confi
     [=](peer_atom, peer_message& m) { host->on_peer(m); },
     [=](produce_atom) { host->on_produce(); },
     [=](drain_atom) { host->on_drain(); },
+    [=](delivered_atom, std::uint64_t, source_position& up_to) { host->on_delivered(up_to); },
     [=](tick_atom) {
       host->on_tick();
       if (self->getf(caf::abstract_actor::is_terminated_flag))

@@ -136,6 +136,12 @@ public:
   /// every downstream step acknowledged). Called at most once, before `produce`.
   virtual void resume(const source_position& after) { (void)after; }
 
+  /// Sources: every terminal step downstream has acknowledged every batch up to the
+  /// one that ended at `up_to` (the position a restart would resume after). Called in
+  /// order of increasing position, after `open`, also after the stream has ended. A
+  /// source that reads from a broker acknowledges the broker here, never sooner.
+  virtual void delivered(const source_position& up_to) { (void)up_to; }
+
   /// Sources: emits the next batch (or nothing) and returns true, or returns false at
   /// the end of the stream. The runtime stamps `source` and `sequence`.
   /// Consumers: after `finish`, the runtime calls `produce` while it returns true (long

@@ -12,9 +12,10 @@ BOOST_AUTO_TEST_SUITE(builtin_kinds_suite)
 BOOST_AUTO_TEST_CASE(every_builtin_kind_is_registered_with_documented_params_and_batch_ports) {
   kind_registry reg;
   register_builtin_kinds(reg);
-  std::vector<std::string> expected{"chaos",      "cleaner",   "counter",    "csv_reader",
-                                    "csv_writer", "evaluator", "idx_reader", "inference",
-                                    "publisher",  "splitter",  "trainer"};
+  std::vector<std::string> expected{"chaos",     "cleaner",     "counter",    "csv_reader",
+                                    "csv_writer", "evaluator",  "idx_reader", "inference",
+                                    "nats_source", "publisher", "splitter",   "trainer",
+                                    "zmq_source"};
   BOOST_TEST(reg.kind_names() == expected, boost::test_tools::per_element());
   for (const auto& name : expected) {
     const auto* k = reg.find(name);

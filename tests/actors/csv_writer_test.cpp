@@ -55,6 +55,18 @@ BOOST_AUTO_TEST_CASE(a_restarted_writer_appends_without_a_second_header) {
   BOOST_TEST(read_file(path) == "a;b\n1;2\n3;4\n");
 }
 
+BOOST_AUTO_TEST_CASE(a_batch_is_in_the_file_when_consume_returns_before_the_input_ends) {
+  // A never-ending stream has no end to flush at: each batch is acknowledged (and its
+  // messages acknowledged to a broker) as soon as consume returns.
+  temp_dir dir;
+  auto path = dir.file("out.csv");
+  auto w = make_step(csv_writer_kind(), {{"path", path}});
+  fake_context ctx;
+  w->open(ctx);
+  push(*w, {make_batch({{"a", {1, 2}}, {"b", {3, 4}}})}, false);
+  BOOST_TEST(read_file(path) == "a,b\n1,3\n2,4\n");
+}
+
 BOOST_AUTO_TEST_CASE(an_unwritable_path_fails_naming_it) {
   auto w = make_step(csv_writer_kind(), {{"path", "/nonexistent/dir/out.csv"}});
   fake_context ctx;

@@ -143,6 +143,9 @@ BOOST_AUTO_TEST_CASE(the_run_completes_once_every_instance_is_done_and_every_bat
          from(sink).to(coordinator)
            .with(ack_atom::value, std::string{"sink"}, std::string{"src"}, std::uint64_t{1},
                  source_position{0, 0, 10}));
+  // The source learns each advance of what every terminal step has acknowledged.
+  expect((delivered_atom, std::uint64_t, source_position),
+         from(coordinator).to(src).with(_, std::uint64_t{1}, source_position{0, 0, 10}));
   inject((done_atom, std::string, std::uint64_t),
          from(sink).to(coordinator).with(done_atom::value, std::string{"sink"}, std::uint64_t{0}));
   BOOST_TEST(report->graph.empty()); // batch 2 is not delivered yet
@@ -150,6 +153,8 @@ BOOST_AUTO_TEST_CASE(the_run_completes_once_every_instance_is_done_and_every_bat
          from(sink).to(coordinator)
            .with(ack_atom::value, std::string{"sink"}, std::string{"src"}, std::uint64_t{2},
                  source_position{0, 0, 20}));
+  expect((delivered_atom, std::uint64_t, source_position),
+         from(coordinator).to(src).with(_, std::uint64_t{2}, source_position{0, 0, 20}));
   expect((stop_atom), from(coordinator).to(node));
   // The report waits for the last counters of every step actor, sent as they end.
   send_last_stats("src", {});

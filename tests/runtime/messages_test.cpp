@@ -94,6 +94,8 @@ BOOST_AUTO_TEST_CASE(every_runtime_message_round_trips_through_the_binary_serial
     {"wire", caf::make_message(wire_atom::value, w)},
     {"ack", caf::make_message(ack_atom::value, std::string{"write"}, std::string{"read"},
                               std::uint64_t{4}, source_position{1, 2, 3})},
+    {"delivered", caf::make_message(delivered_atom::value, std::uint64_t{4},
+                                    source_position{1, 2, 3})},
     {"stats", caf::make_message(stats_atom::value, stats)},
     {"progress", caf::make_message(progress_atom::value, progress)},
     {"metrics", caf::make_message(metrics_atom::value,

@@ -17,12 +17,16 @@ caf::behavior idle(caf::event_based_actor* self) {
 }
 
 /// Passes batches on if it has an output (a source emits batches of 10 rows); fails on
-/// a batch whose sequence number is `fail_on`; counts what it consumed.
+/// a batch whose sequence number is `fail_on`; counts what it consumed; records the
+/// delivered positions it hears of.
 class probe final : public step {
 public:
-  probe(bool source, bool emits, std::uint64_t fail_on, std::shared_ptr<int> consumed)
-    : source_(source), emits_(emits), fail_on_(fail_on), consumed_(std::move(consumed)) {}
+  probe(bool source, bool emits, std::uint64_t fail_on, std::shared_ptr<int> consumed,
+        std::shared_ptr<std::vector<source_position>> delivered)
+    : source_(source), emits_(emits), fail_on_(fail_on), consumed_(std::move(consumed)),
+      delivered_(std::move(delivered)) {}
   bool is_source() const override { return source_; }
+  void delivered(const source_position& up_to) override { delivered_->push_back(up_to); }
   bool produce(emitter& out) override {
     if (!source_)
       return false;
@@ -45,6 +49,7 @@ private:
   bool emits_;
   std::uint64_t fail_on_;
   std::shared_ptr<int> consumed_;
+  std::shared_ptr<std::vector<source_position>> delivered_;
 };
 
 const dsl::kind_schema& pass_schema() {
@@ -110,7 +115,7 @@ struct step_fixture : deterministic_fixture {
     c.schema = &kind;
     c.source = kind.inputs.empty();
     c.terminal = kind.outputs.empty();
-    c.logic = std::make_shared<probe>(c.source, !c.terminal, fail_on, consumed);
+    c.logic = std::make_shared<probe>(c.source, !c.terminal, fail_on, consumed, delivered);
     c.buffer = 2;
     c.ack_route = "p";
     c.stop_requested = std::make_shared<std::atomic<bool>>(false);
@@ -125,6 +130,8 @@ struct step_fixture : deterministic_fixture {
   }
 
   std::shared_ptr<int> consumed = std::make_shared<int>(0);
+  std::shared_ptr<std::vector<source_position>> delivered =
+    std::make_shared<std::vector<source_position>>();
   caf::actor producer;
   caf::actor consumer;
   caf::actor step_actor;
@@ -232,6 +239,12 @@ BOOST_AUTO_TEST_CASE(a_drained_source_ends_its_stream_and_reports_its_last_batch
     last = seq;
   });
   BOOST_TEST(last == 2u);
+  // The ledger's word that both batches reached every sink comes after the end of the
+  // stream; the source still hears it (a broker source acknowledges its messages then).
+  self->send(step_actor, delivered_atom::value, std::uint64_t{2}, source_position{7, 0, 20});
+  expect((delivered_atom, std::uint64_t, source_position), from(self).to(step_actor));
+  BOOST_TEST_REQUIRE(delivered->size() == 1u);
+  BOOST_TEST((delivered->front() == source_position{7, 0, 20}));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

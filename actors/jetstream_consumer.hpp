@@ -1,0 +1,89 @@
+// jetstream_consumer: a pull subscription on a durable JetStream consumer, over the
+// NATS C client, for nats_source. No CAF.
+//
+// Opening (re)creates the durable consumer at its acknowledged floor: whatever an
+// earlier holder of the name (a previous incarnation, a previous run) received but did
+// not acknowledge is delivered again at once, not after the ack wait. So one holder per
+// durable name at a time. The consumer acknowledges "all": acknowledging a message
+// acknowledges every earlier one, so only the last message of a delivered batch is
+// acknowledged. Deliveries are checked to be contiguous (consumer sequence 1, 2, ...
+// since the consumer was created): a gap means another connection (a previous
+// incarnation still closing) took messages, and the consumer is reset again to its
+// acknowledged floor, so no message is ever skipped. Every failure throws step_failure with the server, stream and durable
+// name and the client's text.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+struct __natsConnection;
+struct __natsSubscription;
+struct __natsMsg;
+struct __jsCtx;
+
+namespace conveyor {
+
+struct jetstream_target {
+  std::string url;
+  std::string stream;
+  std::string durable;
+  std::string subject;
+};
+
+class jetstream_consumer {
+public:
+  struct message_deleter {
+    void operator()(__natsMsg* m) const;
+  };
+  using message_ptr = std::unique_ptr<__natsMsg, message_deleter>;
+
+  /// One fetched message: its stream sequence and payload (owned by `msg`).
+  struct message {
+    std::uint64_t stream_sequence = 0;
+    const char* data = nullptr;
+    std::size_t size = 0;
+    message_ptr msg;
+  };
+
+  /// Connects (waiting at most `connect_timeout_ms`) and binds the consumer.
+  jetstream_consumer(jetstream_target target, std::int64_t connect_timeout_ms);
+  ~jetstream_consumer();
+  jetstream_consumer(const jetstream_consumer&) = delete;
+  jetstream_consumer& operator=(const jetstream_consumer&) = delete;
+
+  /// The stream sequence the consumer was acknowledged through when it opened (0: none).
+  std::uint64_t ack_floor() const { return ack_floor_; }
+
+  /// Up to `max` messages in stream order, waiting at most `wait_ms` (none: empty).
+  /// After a reset (see above), messages come again from the acknowledged floor.
+  std::vector<message> fetch(int max, std::int64_t wait_ms);
+  /// How many times deliveries had a gap and the consumer was reset.
+  std::uint64_t resets() const { return resets_; }
+
+  /// Acknowledges `m` and every message before it, waiting up to a second for the
+  /// server's confirmation; after one that fails, without waiting.
+  void acknowledge_through(const message& m);
+
+  /// "nats://host:port stream S durable D", for messages.
+  std::string describe() const;
+
+private:
+  [[noreturn]] void fail(const std::string& what, int status, int js_error) const;
+  /// (Re)creates the durable consumer at its acknowledged floor and subscribes.
+  void bind();
+  void unsubscribe();
+
+  jetstream_target target_;
+  __natsConnection* connection_ = nullptr;
+  __jsCtx* js_ = nullptr;
+  __natsSubscription* subscription_ = nullptr;
+  std::uint64_t ack_floor_ = 0;
+  /// The consumer sequence the next delivery must have.
+  std::uint64_t next_delivery_ = 1;
+  std::uint64_t resets_ = 0;
+  bool confirm_acks_ = true;
+};
+
+} // namespace conveyor
