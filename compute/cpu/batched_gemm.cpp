@@ -1,0 +1,148 @@
+#include "compute/cpu/batched_gemm.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace conveyor::compute::cpu {
+
+void small_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
+                int lda, const float* b, int ldb, float beta, float* c, int ldc) {
+  for (int i = 0; i < m; ++i) {
+    float* row = c + static_cast<std::size_t>(i) * ldc;
+    for (int j = 0; j < n; ++j)
+      row[j] = beta == 0.0f ? 0.0f : beta * row[j];
+  }
+  const auto at = [](const float* x, int ld, int r, int col) {
+    return x[static_cast<std::size_t>(r) * ld + col];
+  };
+  if (trans_a) {
+    // op(A)[i][p] = A[p][i]: walk A's rows, so the inner loop runs along memory.
+    for (int p = 0; p < k; ++p) {
+      const float* arow = a + static_cast<std::size_t>(p) * lda;
+      for (int i = 0; i < m; ++i) {
+        const float s = alpha * arow[i];
+        float* row = c + static_cast<std::size_t>(i) * ldc;
+        for (int j = 0; j < n; ++j)
+          row[j] += s * (trans_b ? at(b, ldb, j, p) : at(b, ldb, p, j));
+      }
+    }
+    return;
+  }
+  for (int i = 0; i < m; ++i) {
+    const float* arow = a + static_cast<std::size_t>(i) * lda;
+    float* row = c + static_cast<std::size_t>(i) * ldc;
+    if (n == 1) { // one output: a dot product per row
+      float sum = 0;
+      for (int p = 0; p < k; ++p)
+        sum += arow[p] * (trans_b ? b[p] : at(b, ldb, p, 0));
+      row[0] += alpha * sum;
+      continue;
+    }
+    for (int p = 0; p < k; ++p) {
+      const float s = alpha * arow[p];
+      for (int j = 0; j < n; ++j)
+        row[j] += s * (trans_b ? at(b, ldb, j, p) : at(b, ldb, p, j));
+    }
+  }
+}
+
+namespace {
+
+/// Workers wait for a job, take items from its counter until none is left, and report.
+class pool {
+public:
+  pool() {
+    const int n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) - 1;
+    for (int i = 0; i < n; ++i)
+      workers_.emplace_back([this] { work(); });
+  }
+  ~pool() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      quit_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : workers_)
+      t.join();
+  }
+
+  bool run(int count, int threads, const std::function<void(int)>& fn) {
+    std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
+    if (!busy.owns_lock())
+      return false;
+    const int helpers = std::min<int>(threads - 1, static_cast<int>(workers_.size()));
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      fn_ = &fn;
+      count_ = count;
+      next_.store(0);
+      wanted_ = helpers;
+      active_ = 0;
+      ++generation_;
+    }
+    wake_.notify_all();
+    take(fn, count);
+    std::unique_lock<std::mutex> lock(mutex_);
+    wanted_ = 0; // workers that have not joined yet need not
+    done_.wait(lock, [&] { return active_ == 0; });
+    fn_ = nullptr;
+    return true;
+  }
+
+private:
+  void take(const std::function<void(int)>& fn, int count) {
+    for (int i = next_.fetch_add(1); i < count; i = next_.fetch_add(1))
+      fn(i);
+  }
+
+  void work() {
+    std::uint64_t seen = 0;
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (true) {
+      wake_.wait(lock, [&] { return quit_ || (generation_ != seen && wanted_ > 0); });
+      if (quit_)
+        return;
+      seen = generation_;
+      --wanted_;
+      ++active_;
+      const auto* fn = fn_;
+      const int count = count_;
+      lock.unlock();
+      take(*fn, count);
+      lock.lock();
+      if (--active_ == 0)
+        done_.notify_all();
+    }
+  }
+
+  std::mutex busy_; ///< one job at a time
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  std::vector<std::thread> workers_;
+  const std::function<void(int)>* fn_ = nullptr;
+  int count_ = 0;
+  std::atomic<int> next_{0};
+  int wanted_ = 0, active_ = 0;
+  std::uint64_t generation_ = 0;
+  bool quit_ = false;
+};
+
+} // namespace
+
+void parallel_for(int count, int threads, const std::function<void(int)>& fn) {
+  if (count <= 0)
+    return;
+  if (threads > 1 && count > 1) {
+    static pool shared;
+    if (shared.run(count, std::min(threads, count), fn))
+      return;
+  }
+  for (int i = 0; i < count; ++i)
+    fn(i);
+}
+
+} // namespace conveyor::compute::cpu
