@@ -93,6 +93,18 @@ BOOST_AUTO_TEST_CASE(a_single_model_is_still_written_as_version_1_and_old_files_
   BOOST_TEST((model_file::encode(*old.value) == raw.str())); // read and written alike
 }
 
+BOOST_AUTO_TEST_CASE(a_fleet_written_by_another_writer_from_the_format_doc_loads) {
+  // fuzz/corpus/model_file/fleet.model: written by a few lines of Python (msgpack)
+  auto f = model_file::load(std::string(CONVEYOR_SOURCE_DIR) + "/fuzz/corpus/model_file/fleet.model");
+  BOOST_TEST_REQUIRE(static_cast<bool>(f), f.error);
+  BOOST_TEST_REQUIRE(static_cast<bool>(f.value->fleet));
+  BOOST_TEST(f.value->fleet->by == "store");
+  BOOST_TEST(!f.value->fleet->unknown_key_shared);
+  BOOST_TEST(f.value->fleet->segments.size() == 3u);
+  BOOST_TEST(f.value->fleet->own_count() == 2u);
+  BOOST_TEST(f.value->fleet->segments[0].metrics.at("accuracy") == 0.93);
+}
+
 BOOST_AUTO_TEST_CASE(a_damaged_fleet_has_its_own_message) {
   const std::string good = model_file::encode(fleet_artifact());
   const std::string body = good.substr(0, good.size() - 14);
