@@ -62,6 +62,7 @@ void fleet_training::finish(emitter&) {
 
 void fleet_training::start() {
   started_ = true;
+  start_time_ = clock_type::now(); // the segments' layout counts as training time
   const int f = static_cast<int>(data_.features());
   spec_.kind = options_.model;
   if (!options_.layers.empty()) {
@@ -123,6 +124,14 @@ void fleet_training::start() {
       slots.push_back(std::move(s));
     }
   }
+  // The shared model takes as many steps per epoch as the largest segment, with larger
+  // batches: one step of it costs about what one step of all the segments does.
+  std::size_t steps = 1;
+  for (const auto& s : slots)
+    steps = std::max<std::size_t>(steps, (s.train.size() + options_.batch - 1) / options_.batch);
+  if (!slots.empty())
+    shared.batch = std::max<std::size_t>(static_cast<std::size_t>(options_.batch),
+                                         (shared.train.size() + steps - 1) / steps);
   shared_slot_ = slots.size();
   for (std::size_t k = 0; k < names.size(); ++k)
     if (!own[k])
@@ -151,7 +160,6 @@ void fleet_training::start() {
     ctx_->log_info("fleet by '" + options_.by + "': " + std::to_string(names.size()) + " keys, " +
                    std::to_string(shared_slot_) + " with their own model (min_rows " +
                    std::to_string(options_.min_rows) + "), " + device_->describe());
-  start_time_ = clock_type::now();
 }
 
 bool fleet_training::produce(emitter& out) {
@@ -175,7 +183,8 @@ bool fleet_training::produce(emitter& out) {
         p.epochs = static_cast<int>(options_.epochs);
         p.step_in_run = static_cast<std::uint64_t>(trainer_->epochs_done());
         p.steps = static_cast<std::uint64_t>(options_.epochs);
-        p.loss = trainer_->result(shared_slot_).train_loss;
+        const double shared_loss = trainer_->result(shared_slot_).validation_loss;
+        p.loss = std::isfinite(shared_loss) ? shared_loss : 0.0; // the shared model's validation loss
         const double t = seconds_since(start_time_);
         p.samples_per_second = t > 0 ? static_cast<double>(trainer_->rows_seen()) / t : 0;
         ctx_->report_progress(p);

@@ -7,7 +7,8 @@
 // the shared model (their rows still train it). Each segment holds out `validation` of
 // its rows (at least one row when that share rounds to zero but the segment has 10 or
 // more) to stop on its own after `patience` epochs without a better validation loss,
-// keeping its best epoch's weights; the shared model holds out the union of those.
+// keeping its best epoch's weights; the shared model holds out the union of those, and
+// takes as many steps per epoch as the largest segment (in larger batches).
 //
 // Like the trainer, the data is cached and acknowledged once the stream ends; a drain
 // (SIGINT/SIGTERM) stops training between epochs and emits nothing. No replicas, no

@@ -61,6 +61,22 @@ double row_loss(loss_kind kind, float* z, int outputs, float label, float weight
   return 0;
 }
 
+/// Turns one row's logits (bias added) into weight times the loss gradient in place,
+/// without the loss itself (training steps need no more; the loss costs a logarithm).
+void row_gradient(loss_kind kind, float* z, int outputs, float label, float weight) {
+  switch (kind) {
+    case loss_kind::squared_error:
+      z[0] = 2.0f * (z[0] - label) * weight;
+      return;
+    case loss_kind::binary:
+      z[0] = (1.0f / (1.0f + std::exp(-z[0])) - label) * weight;
+      return;
+    case loss_kind::multiclass:
+      row_loss(kind, z, outputs, label, weight);
+      return;
+  }
+}
+
 } // namespace
 
 /// A group of slots with similar row counts: one contiguous parameter tensor, the rows
@@ -96,6 +112,9 @@ fleet_trainer::fleet_trainer(const model_spec& spec, const fleet_training_option
   outputs_ = spec_.layers[1];
   params_ = parameter_count(spec_);
   const auto f = static_cast<std::size_t>(inputs_);
+  const auto batch_of = [&](const fleet_slot_rows& r) {
+    return r.batch > 0 ? r.batch : static_cast<std::size_t>(options_.batch);
+  };
 
   // Group the slots by (steps per epoch, rows), both rounded up to a power of two.
   std::map<std::pair<int, int>, std::vector<std::size_t>> by_size;
@@ -108,7 +127,7 @@ fleet_trainer::fleet_trainer(const model_spec& spec, const fleet_training_option
         if (r >= rows)
           throw std::invalid_argument("fleet slot " + std::to_string(s) + ": row " +
                                       std::to_string(r) + " is out of range");
-    const std::size_t steps = (n + options_.batch - 1) / options_.batch;
+    const std::size_t steps = (n + batch_of(slots[s]) - 1) / batch_of(slots[s]);
     by_size[{ceil_log2(steps), ceil_log2(n)}].push_back(s);
   }
   results_.resize(slots.size());
@@ -119,7 +138,7 @@ fleet_trainer::fleet_trainer(const model_spec& spec, const fleet_training_option
     g->count = static_cast<int>(members.size());
     for (auto s : members) {
       const auto n = slots[s].train.size();
-      g->steps = std::max<int>(g->steps, static_cast<int>((n + options_.batch - 1) / options_.batch));
+      g->steps = std::max<int>(g->steps, static_cast<int>((n + batch_of(slots[s]) - 1) / batch_of(slots[s])));
       g->vm = std::max<int>(g->vm, static_cast<int>(slots[s].validation.size()));
     }
     for (auto s : members)
@@ -206,14 +225,48 @@ bool fleet_trainer::run_epoch() {
     return false;
   ++epoch_;
   for (auto& g : groups_) {
-    std::fill(g->loss.begin(), g->loss.end(), 0.0);
     std::fill(g->rows.begin(), g->rows.end(), 0.0);
     if (std::find(g->stopped.begin(), g->stopped.end(), 0) == g->stopped.end())
       continue;
     train_group(*g);
     validate_group(*g);
   }
+  if (done())
+    for (auto& g : groups_)
+      training_loss(*g);
   return !done();
+}
+
+void fleet_trainer::training_loss(group& g) {
+  const int f = inputs_, c = outputs_, count = g.count, m = g.m;
+  const auto p = params_;
+  const auto wsize = static_cast<std::size_t>(f) * c;
+  const loss_kind kind = spec_.objective == task::regression ? loss_kind::squared_error
+                         : c == 1                             ? loss_kind::binary
+                                                              : loss_kind::multiclass;
+  std::fill(g.loss.begin(), g.loss.end(), 0.0);
+  for (int t = 0; t < g.steps; ++t) {
+    const auto step = static_cast<std::size_t>(t);
+    be_->gemm_strided_batched(false, false, m, c, f, 1.0f, g.x.data() + step * count * m * f, f,
+                              std::size_t(m) * f, g.best.data(), c, p, 0.0f, g.z.data(), c,
+                              std::size_t(m) * c, count);
+    for (std::size_t i = 0; i < static_cast<std::size_t>(count); ++i) {
+      const float* bias = g.best.data() + i * p + wsize;
+      const int rows = g.rows_at[step * count + i];
+      for (int r = 0; r < rows; ++r) {
+        float* zr = g.z.data() + (i * m + static_cast<std::size_t>(r)) * c;
+        for (int j = 0; j < c; ++j)
+          zr[j] += bias[j];
+        g.loss[i] += row_loss(kind, zr, c, g.y[(step * count + i) * m + r], 1.0f);
+      }
+    }
+  }
+  for (std::size_t i = 0; i < static_cast<std::size_t>(count); ++i) {
+    std::size_t rows = 0;
+    for (int t = 0; t < g.steps; ++t)
+      rows += static_cast<std::size_t>(g.rows_at[static_cast<std::size_t>(t) * count + i]);
+    results_[g.slots[i]].train_loss = rows > 0 ? g.loss[i] / static_cast<double>(rows) : 0.0;
+  }
 }
 
 void fleet_trainer::train_group(group& g) {
@@ -251,16 +304,14 @@ void fleet_trainer::train_group(group& g) {
         return;
       const float* bias = g.params.data() + at * p + wsize;
       float* z = g.z.data() + at * m * c;
-      double loss = 0;
       for (int r = 0; r < rows_at[i]; ++r) {
         float* zr = z + static_cast<std::size_t>(r) * c;
         for (int j = 0; j < c; ++j)
           zr[j] += bias[j];
-        loss += row_loss(kind, zr, c, ys[at * m + r], ws[at * m + r]);
+        row_gradient(kind, zr, c, ys[at * m + r], ws[at * m + r]);
       }
       for (int r = rows_at[i]; r < m; ++r) // padding rows add nothing
         std::fill_n(z + static_cast<std::size_t>(r) * c, c, 0.0f);
-      g.loss[at] += loss;
       g.rows[at] += rows_at[i];
     });
     be_->gemm_strided_batched(true, false, f, c, m, 1.0f, xs, f, std::size_t(m) * f, g.z.data(),
@@ -325,7 +376,6 @@ void fleet_trainer::validate_group(group& g) {
       continue;
     auto& r = results_[g.slots[at]];
     r.epochs = epoch_;
-    r.train_loss = g.rows[at] > 0 ? g.loss[at] / g.rows[at] : 0.0;
     const float* w = g.params.data() + at * p;
     if (!g.has_validation[at]) {
       r.best_epoch = epoch_;

@@ -41,6 +41,10 @@ struct fleet_training_options {
 struct fleet_slot_rows {
   std::vector<std::uint32_t> train;
   std::vector<std::uint32_t> validation;
+  /// Rows per step, at most (0: the options' batch). A slot with many more rows than the
+  /// others (a shared model on every row) takes larger steps, so that its epoch needs no
+  /// more steps than theirs.
+  std::size_t batch = 0;
 };
 
 /// What training did to one slot.
@@ -48,7 +52,7 @@ struct fleet_slot_result {
   int epochs = 0;              ///< epochs it trained
   int best_epoch = 0;          ///< the epoch whose parameters it keeps (1-based; 0: none yet)
   bool stopped_early = false;
-  double train_loss = 0;       ///< mean loss of its last epoch
+  double train_loss = 0;       ///< mean loss on its training rows with the parameters it keeps (once done)
   double validation_loss = 0;  ///< at best_epoch (NaN without validation rows)
 };
 
@@ -82,6 +86,7 @@ private:
   struct group;
   void train_group(group& g);
   void validate_group(group& g);
+  void training_loss(group& g);
 
   model_spec spec_;
   fleet_training_options options_;

@@ -34,6 +34,16 @@
 
 namespace conveyor::serving {
 
+struct served_model;
+
+/// A fleet's key index, held by its shared model's served_model.
+struct served_fleet {
+  std::string by;                 ///< the key column the fleet was trained by
+  bool unknown_key_shared = true; ///< an unknown key: the shared model (false: unknown_key)
+  /// Every key the fleet knows; null: the key answers with the shared model.
+  std::map<std::string, std::shared_ptr<const served_model>, std::less<>> members;
+};
+
 /// One loaded version, ready to compute. A fleet (a model file with one model per key) is
 /// one served_model for its shared model, holding one more per key with its own model:
 /// the same name, version and features, their own weights. A request picks one with
@@ -44,19 +54,13 @@ struct served_model {
   served_model(std::string name, std::uint64_t version, const compute::model_artifact& a,
                std::size_t own_index);
 
-  struct fleet_index {
-    std::string by;               ///< the key column the fleet was trained by
-    bool unknown_key_shared = true; ///< an unknown key: the shared model (false: unknown_key)
-    /// Every key the fleet knows; null: the key answers with the shared model (this one).
-    std::map<std::string, std::shared_ptr<const served_model>, std::less<>> members;
-  };
 
   std::string name;
   std::uint64_t version = 0;
   compute::model net;
   feature_builder features;
   bool classifier = false;
-  std::optional<fleet_index> fleet; ///< set on a fleet (its shared model), never on a member
+  std::optional<served_fleet> fleet; ///< set on a fleet (its shared model), never on a member
 
   std::uint32_t input_width() const { return features.input_width(); }
   std::uint32_t output_width() const { return static_cast<std::uint32_t>(net.output_width()); }

@@ -9,6 +9,72 @@
 
 namespace conveyor::compute::cpu {
 
+namespace {
+
+/// C += alpha op(A) op(B) (beta already applied), with the loops ordered so that the
+/// innermost one runs along memory and carries no dependence (g++ vectorizes it without
+/// fast-math): a dot product per row for one output column, else rows of B scaled into C.
+template <bool trans_a, bool trans_b>
+inline __attribute__((always_inline)) void accumulate(int m, int n, int k, float alpha, const float* a, int lda, const float* b,
+                int ldb, float* c, int ldc) {
+  const auto B = [&](int p, int j) {
+    return trans_b ? b[static_cast<std::size_t>(j) * ldb + p] : b[static_cast<std::size_t>(p) * ldb + j];
+  };
+  if constexpr (trans_a) {
+    // op(A)[i][p] = A[p][i]: for each p, a row of A times one value of B into a column of C.
+    for (int p = 0; p < k; ++p) {
+      const float* arow = a + static_cast<std::size_t>(p) * lda;
+      for (int j = 0; j < n; ++j) {
+        const float s = alpha * B(p, j);
+        if (ldc == 1) {
+          for (int i = 0; i < m; ++i)
+            c[i] += arow[i] * s;
+        } else {
+          float* col = c + j;
+          for (int i = 0; i < m; ++i)
+            col[static_cast<std::size_t>(i) * ldc] += arow[i] * s;
+        }
+      }
+    }
+  } else if (n == 1) {
+    // One output: eight partial sums per row (a fixed order, so results are reproducible).
+    const bool contiguous_b = trans_b || ldb == 1;
+    for (int i = 0; i < m; ++i) {
+      const float* arow = a + static_cast<std::size_t>(i) * lda;
+      float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      int p = 0;
+      if (contiguous_b)
+        for (; p + 8 <= k; p += 8)
+          for (int l = 0; l < 8; ++l)
+            part[l] += arow[p + l] * b[p + l];
+      float sum = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+      for (; p < k; ++p)
+        sum += arow[p] * B(p, 0);
+      c[static_cast<std::size_t>(i) * ldc] += alpha * sum;
+    }
+  } else {
+    for (int i = 0; i < m; ++i) {
+      const float* arow = a + static_cast<std::size_t>(i) * lda;
+      float* row = c + static_cast<std::size_t>(i) * ldc;
+      for (int p = 0; p < k; ++p) {
+        const float s = alpha * arow[p];
+        if constexpr (trans_b) {
+          for (int j = 0; j < n; ++j)
+            row[j] += s * b[static_cast<std::size_t>(j) * ldb + p];
+        } else {
+          const float* brow = b + static_cast<std::size_t>(p) * ldb;
+          for (int j = 0; j < n; ++j)
+            row[j] += s * brow[j];
+        }
+      }
+    }
+  }
+}
+
+} // namespace
+
+// One clone per instruction set, chosen when the program loads (the build stays portable).
+__attribute__((target_clones("avx512f", "avx2", "default")))
 void small_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
                 int lda, const float* b, int ldb, float beta, float* c, int ldc) {
   for (int i = 0; i < m; ++i) {
@@ -16,38 +82,12 @@ void small_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, co
     for (int j = 0; j < n; ++j)
       row[j] = beta == 0.0f ? 0.0f : beta * row[j];
   }
-  const auto at = [](const float* x, int ld, int r, int col) {
-    return x[static_cast<std::size_t>(r) * ld + col];
-  };
-  if (trans_a) {
-    // op(A)[i][p] = A[p][i]: walk A's rows, so the inner loop runs along memory.
-    for (int p = 0; p < k; ++p) {
-      const float* arow = a + static_cast<std::size_t>(p) * lda;
-      for (int i = 0; i < m; ++i) {
-        const float s = alpha * arow[i];
-        float* row = c + static_cast<std::size_t>(i) * ldc;
-        for (int j = 0; j < n; ++j)
-          row[j] += s * (trans_b ? at(b, ldb, j, p) : at(b, ldb, p, j));
-      }
-    }
-    return;
-  }
-  for (int i = 0; i < m; ++i) {
-    const float* arow = a + static_cast<std::size_t>(i) * lda;
-    float* row = c + static_cast<std::size_t>(i) * ldc;
-    if (n == 1) { // one output: a dot product per row
-      float sum = 0;
-      for (int p = 0; p < k; ++p)
-        sum += arow[p] * (trans_b ? b[p] : at(b, ldb, p, 0));
-      row[0] += alpha * sum;
-      continue;
-    }
-    for (int p = 0; p < k; ++p) {
-      const float s = alpha * arow[p];
-      for (int j = 0; j < n; ++j)
-        row[j] += s * (trans_b ? at(b, ldb, j, p) : at(b, ldb, p, j));
-    }
-  }
+  if (trans_a)
+    trans_b ? accumulate<true, true>(m, n, k, alpha, a, lda, b, ldb, c, ldc)
+            : accumulate<true, false>(m, n, k, alpha, a, lda, b, ldb, c, ldc);
+  else
+    trans_b ? accumulate<false, true>(m, n, k, alpha, a, lda, b, ldb, c, ldc)
+            : accumulate<false, false>(m, n, k, alpha, a, lda, b, ldb, c, ldc);
 }
 
 namespace {

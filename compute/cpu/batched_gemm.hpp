@@ -1,7 +1,8 @@
 // The CPU's batched GEMM (cpu_backend::gemm_strided_batched): many products of one shape,
 // spread over a process-wide pool of threads, each item computed by one thread. Small
 // items (a fleet's per-segment linear models: rows x 20 times 20 x 1) go through an own
-// loop, which costs a fraction of an sgemm call's set-up; larger ones through sgemm on
+// loop, which costs a fraction of an sgemm call's set-up (as do products with one output
+// column, which sgemm computes slowly, however many rows); larger ones through sgemm on
 // that thread (OpenBLAS runs a product this size single-threaded anyway).
 #pragma once
 
@@ -10,7 +11,7 @@
 
 namespace conveyor::compute::cpu {
 
-/// Items at most this many multiply-adds use the own loop.
+/// Items at most this many multiply-adds, or with one output column, use the own loop.
 constexpr long long small_gemm_flops = 1 << 16;
 
 /// C = alpha op(A) op(B) + beta C for one item, row-major, by plain loops.

@@ -268,7 +268,8 @@ void cpu_backend::gemm_strided_batched(bool trans_a, bool trans_b, int m, int n,
                                        std::size_t stride_b, float beta, float* c, int ldc,
                                        std::size_t stride_c, int count) {
   if (count <= 0 || m <= 0 || n <= 0) return;
-  const bool small = static_cast<long long>(m) * n * k <= cpu::small_gemm_flops;
+  // One output column: a dot product per row, where sgemm's kernels are at their worst.
+  const bool small = n == 1 || static_cast<long long>(m) * n * k <= cpu::small_gemm_flops;
   cpu::parallel_for(count, threads(), [&](int i) {
     const auto at = static_cast<std::size_t>(i);
     if (small)
