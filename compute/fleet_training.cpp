@@ -30,6 +30,9 @@ void shuffle(std::vector<std::uint32_t>& v, std::mt19937_64& rng) {
 
 enum class loss_kind { squared_error, binary, multiclass };
 
+/// A step's elementwise passes (losses, updates) use threads from this many output values.
+constexpr std::size_t parallel_rows = 1 << 15;
+
 /// Turns one row's `outputs` logits (bias already added) into weight times the loss
 /// gradient in place; returns the row's loss.
 double row_loss(loss_kind kind, float* z, int outputs, float label, float weight) {
@@ -278,7 +281,8 @@ void fleet_trainer::train_group(group& g) {
                                                               : loss_kind::multiclass;
   const auto& o = options_.optimizer;
   const float wd = spec_.weight_decay;
-  const int threads = be_->threads();
+  // The elementwise passes are cheap: threads only when a step holds many rows.
+  const int threads = std::size_t(count) * m * c >= parallel_rows ? be_->threads() : 1;
 
   std::vector<int> order(static_cast<std::size_t>(g.steps));
   std::iota(order.begin(), order.end(), 0);

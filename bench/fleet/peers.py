@@ -2,7 +2,7 @@
 
   peers.py sklearn DATA_DIR   one scikit-learn LogisticRegression (lbfgs, C = 1) per
                               segment, fitted in a Python loop
-  peers.py torch DATA_DIR [--epochs 20 --lr 0.05 --batch 32 --threads N]
+  peers.py torch DATA_DIR [--epochs 20 --lr 0.02 --batch 32 --threads N]
                               every segment's logistic model at once: weights [S, F, 1],
                               torch.bmm over minibatches of `batch` rows per segment, Adam
                               (segments padded to the longest; padding rows weigh 0)
@@ -93,7 +93,7 @@ def main():
     a.add_argument("peer", choices=["sklearn", "torch"])
     a.add_argument("data")
     a.add_argument("--epochs", type=int, default=20)
-    a.add_argument("--lr", type=float, default=0.05)
+    a.add_argument("--lr", type=float, default=0.02)
     a.add_argument("--batch", type=int, default=32)
     a.add_argument("--threads", type=int, default=1)
     args = a.parse_args()

@@ -14,6 +14,9 @@ namespace conveyor::compute::cpu {
 /// Items at most this many multiply-adds, or with one output column, use the own loop.
 constexpr long long small_gemm_flops = 1 << 16;
 
+/// Batches of at least this many multiply-adds in all are spread over threads.
+constexpr long long parallel_gemm_flops = 1 << 18;
+
 /// C = alpha op(A) op(B) + beta C for one item, row-major, by plain loops.
 void small_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
                 int lda, const float* b, int ldb, float beta, float* c, int ldc);

@@ -270,7 +270,10 @@ void cpu_backend::gemm_strided_batched(bool trans_a, bool trans_b, int m, int n,
   if (count <= 0 || m <= 0 || n <= 0) return;
   // One output column: a dot product per row, where sgemm's kernels are at their worst.
   const bool small = n == 1 || static_cast<long long>(m) * n * k <= cpu::small_gemm_flops;
-  cpu::parallel_for(count, threads(), [&](int i) {
+  // Waking threads costs tens of microseconds (more on a busy machine): only for batches
+  // with work enough to pay for it.
+  const long long work = static_cast<long long>(count) * m * n * k;
+  cpu::parallel_for(count, work >= cpu::parallel_gemm_flops ? threads() : 1, [&](int i) {
     const auto at = static_cast<std::size_t>(i);
     if (small)
       cpu::small_gemm(trans_a, trans_b, m, n, k, alpha, a + at * stride_a, lda,
