@@ -463,6 +463,11 @@ public:
     unsigned char t;
     if (!c_.read(&t, 1))
       return false;
+    return skip_value(t, depth, record);
+  }
+
+  /// Skips the rest of a value whose type byte `t` has been read.
+  bool skip_value(unsigned char t, int depth, std::string* record = nullptr) {
     if (record && record->size() >= max_record_bytes)
       record = stop_recording(*record);
     if (record)
@@ -573,7 +578,12 @@ public:
         if (b == 0xc4) { std::uint8_t x; if (!big_endian(x)) return false; n = x; }
         else if (b == 0xc5) { std::uint16_t x; if (!big_endian(x)) return false; n = x; }
         else if (b == 0xc6) { if (!big_endian(n)) return false; }
-        else return c_.fail(key + " is not binary");
+        else if (key == "fleet_weights") { // only version 2 needs a bin here: decode says
+          if (!skip_value(b, 1))
+            return false;
+          continue;
+        }
+        else return c_.fail("weights is not binary");
         if (n > model_file::max_weight_bytes)
           return c_.fail("malformed MessagePack: a string or bin longer than the limit");
         (key == "weights" ? out.weight_bytes : out.fleet_weight_bytes) = n;
@@ -796,7 +806,9 @@ decoded<model_artifact> decode(std::string_view bytes) {
     std::string format, kind;
     std::int64_t version = -1, classes = -1;
     std::string_view weights, fleet_weights;
-    const msgpack::object* fleet_object = nullptr; // read once the version is known
+    // read once the version is known (version 1 ignores them)
+    const msgpack::object* fleet_object = nullptr;
+    const msgpack::object* fleet_weights_object = nullptr;
     std::set<std::string_view> have;
     bool checksum_last = false;
     std::uint32_t index = 0;
@@ -817,8 +829,7 @@ decoded<model_artifact> decode(std::string_view bytes) {
         return true;
       }
       if (key == "fleet_weights") {
-        if (v.type != msgpack::type::BIN) return r.fail("fleet_weights is not binary");
-        fleet_weights = std::string_view(v.via.bin.ptr, v.via.bin.size);
+        fleet_weights_object = &v;
         return true;
       }
       if (key == "provenance")
@@ -874,9 +885,11 @@ decoded<model_artifact> decode(std::string_view bytes) {
     // Version 2: a fleet. Version 1 readers ignored these keys; so does this one there.
     if (version >= 2) {
       if (!fleet_object) return result::failure("missing key 'fleet' (format_version 2)");
-      if (!have.count("fleet_weights")) return result::failure("missing key 'fleet_weights' (format_version 2)");
+      if (!fleet_weights_object) return result::failure("missing key 'fleet_weights' (format_version 2)");
       model_fleet f;
       if (!read_fleet(r, *fleet_object, f)) return result::failure(r.err);
+      if (fleet_weights_object->type != msgpack::type::BIN) return result::failure("fleet_weights is not binary");
+      fleet_weights = std::string_view(fleet_weights_object->via.bin.ptr, fleet_weights_object->via.bin.size);
       if (fleet_weights.size() % 4 != 0) return result::failure("fleet_weights length is not a multiple of 4");
       const std::size_t fleet_expected = f.own_count() * expected;
       if (fleet_weights.size() / 4 != fleet_expected)

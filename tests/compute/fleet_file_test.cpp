@@ -123,6 +123,18 @@ BOOST_AUTO_TEST_CASE(a_damaged_fleet_has_its_own_message) {
   BOOST_TEST(error_of(reseal(replaced(single.substr(0, single.size() - 14), "format_version\x01",
                                       "format_version\x02"))) ==
              "missing key 'fleet' (format_version 2)");
+  // a version 1 file ignores these keys, whatever they hold, when loaded as when decoded
+  std::string v1 = single.substr(0, single.size() - 14);
+  BOOST_TEST_REQUIRE(static_cast<unsigned char>(v1[0]) == 0x8cu);
+  v1[0] = static_cast<char>(0x8d);
+  v1 = reseal(v1 + "\xad" "fleet_weights" "\xa1x");
+  BOOST_TEST(static_cast<bool>(model_file::decode(v1)), model_file::decode(v1).error);
+  const auto dir = std::filesystem::temp_directory_path() / ("conveyor-fleet-v1-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream((dir / "v1.model").string(), std::ios::binary) << v1;
+  auto loaded = model_file::load((dir / "v1.model").string());
+  BOOST_TEST(static_cast<bool>(loaded), loaded.error);
+  std::filesystem::remove_all(dir);
   // an inconsistent fleet is refused when written
   a = fleet_artifact();
   a.fleet->weights.pop_back();
