@@ -85,6 +85,7 @@ void row_gradient(loss_kind kind, float* z, int outputs, float label, float weig
 /// A group of slots with similar row counts: one contiguous parameter tensor, the rows
 /// laid out step-major (step, slot, row, feature), padded to `m` rows per slot per step.
 struct fleet_trainer::group {
+  std::size_t index = 0; ///< in groups_
   std::vector<std::size_t> slots;
   int count = 0, steps = 0, m = 0, vm = 0;
   std::vector<float> x, y, w;       ///< steps x count x m (x: times inputs); w: 1/rows or 0
@@ -137,6 +138,7 @@ fleet_trainer::fleet_trainer(const model_spec& spec, const fleet_training_option
   where_.resize(slots.size());
   for (auto& [key, members] : by_size) {
     auto g = std::make_unique<group>();
+    g->index = groups_.size();
     g->slots = members;
     g->count = static_cast<int>(members.size());
     for (auto s : members) {
@@ -287,7 +289,7 @@ void fleet_trainer::train_group(group& g) {
   std::vector<int> order(static_cast<std::size_t>(g.steps));
   std::iota(order.begin(), order.end(), 0);
   std::seed_seq seq{static_cast<std::uint32_t>(options_.seed), static_cast<std::uint32_t>(epoch_),
-                    static_cast<std::uint32_t>(&g - &*groups_.front())};
+                    static_cast<std::uint32_t>(g.index)};
   std::mt19937_64 rng(seq);
   for (std::size_t i = order.size(); i > 1; --i)
     std::swap(order[i - 1], order[static_cast<std::size_t>(rng() % i)]);

@@ -161,6 +161,28 @@ BOOST_AUTO_TEST_CASE(early_stopping_stops_each_segment_on_its_own_validation_los
   BOOST_TEST(std::isfinite(t.result(0).validation_loss));
 }
 
+BOOST_AUTO_TEST_CASE(the_same_seed_gives_the_same_fleet_however_the_threads_ran) {
+  const auto d = make_segments(40, 120, 5, 0.1, 9);
+  std::vector<fleet_slot_rows> slots;
+  for (std::size_t s = 0; s < d.train.size(); ++s)
+    slots.push_back({d.train[s], d.test[s], 0});
+  fleet_training_options o;
+  o.optimizer.kind = optimizer_kind::adam;
+  o.batch = 8;
+  o.epochs = 5;
+  o.patience = 2;
+  o.seed = 5;
+  std::vector<std::vector<float>> runs[2];
+  for (auto& run : runs) {
+    fleet_trainer t(logistic(5), o, d.x.data(), d.y.data(), d.y.size(), slots, default_cpu_backend());
+    while (t.run_epoch()) {
+    }
+    for (std::size_t s = 0; s < slots.size(); ++s)
+      run.push_back(t.parameters(s));
+  }
+  BOOST_TEST((runs[0] == runs[1]));
+}
+
 BOOST_AUTO_TEST_CASE(a_fleet_refuses_multilayer_models_and_empty_segments) {
   model_spec mlp;
   mlp.kind = "mlp";
