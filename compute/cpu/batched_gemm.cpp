@@ -36,20 +36,15 @@ inline __attribute__((always_inline)) void accumulate(int m, int n, int k, float
         }
       }
     }
-  } else if (n == 1) {
-    // One output: eight partial sums per row (a fixed order, so results are reproducible).
-    const bool contiguous_b = trans_b || ldb == 1;
+  } else if (n == 1 && (trans_b || ldb == 1)) {
+    // One output: a dot product per row, vectorized as a reduction (a fixed order for a
+    // given instruction set, so results are reproducible on one machine).
     for (int i = 0; i < m; ++i) {
       const float* arow = a + static_cast<std::size_t>(i) * lda;
-      float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      int p = 0;
-      if (contiguous_b)
-        for (; p + 8 <= k; p += 8)
-          for (int l = 0; l < 8; ++l)
-            part[l] += arow[p + l] * b[p + l];
-      float sum = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
-      for (; p < k; ++p)
-        sum += arow[p] * B(p, 0);
+      float sum = 0;
+#pragma omp simd reduction(+ : sum)
+      for (int p = 0; p < k; ++p)
+        sum += arow[p] * b[p];
       c[static_cast<std::size_t>(i) * ldc] += alpha * sum;
     }
   } else {
