@@ -132,11 +132,16 @@ void fleet_training::start() {
   if (!slots.empty())
     shared.batch = std::max<std::size_t>(static_cast<std::size_t>(options_.batch),
                                          (shared.train.size() + steps - 1) / steps);
+  // A shared model is trained only when something would use it: a key without its own
+  // model, or unknown keys answered by it.
   shared_slot_ = slots.size();
+  has_shared_ = options_.unknown_key == "shared" ||
+                std::find(own.begin(), own.end(), false) != own.end();
   for (std::size_t k = 0; k < names.size(); ++k)
     if (!own[k])
       own_slot_[k] = static_cast<std::uint32_t>(shared_slot_);
-  slots.push_back(std::move(shared));
+  if (has_shared_)
+    slots.push_back(std::move(shared));
 
   compute::fleet_training_options o;
   o.optimizer.kind = options_.optimizer == "adam" ? compute::optimizer_kind::adam
@@ -159,7 +164,9 @@ void fleet_training::start() {
   if (ctx_)
     ctx_->log_info("fleet by '" + options_.by + "': " + std::to_string(names.size()) + " keys, " +
                    std::to_string(shared_slot_) + " with their own model (min_rows " +
-                   std::to_string(options_.min_rows) + "), " + device_->describe());
+                   std::to_string(options_.min_rows) + ")" +
+                   (has_shared_ ? ", and a shared model" : ", no shared model (nothing uses it)") +
+                   "; " + device_->describe());
 }
 
 bool fleet_training::produce(emitter& out) {
@@ -183,7 +190,8 @@ bool fleet_training::produce(emitter& out) {
         p.epochs = static_cast<int>(options_.epochs);
         p.step_in_run = static_cast<std::uint64_t>(trainer_->epochs_done());
         p.steps = static_cast<std::uint64_t>(options_.epochs);
-        const double shared_loss = trainer_->result(shared_slot_).validation_loss;
+        const double shared_loss =
+          has_shared_ ? trainer_->result(shared_slot_).validation_loss : std::nan("");
         p.loss = std::isfinite(shared_loss) ? shared_loss : 0.0; // the shared model's validation loss
         const double t = seconds_since(start_time_);
         p.samples_per_second = t > 0 ? static_cast<double>(trainer_->rows_seen()) / t : 0;
@@ -204,7 +212,8 @@ void fleet_training::emit_fleet(emitter& out) {
   a.classes = spec_.objective == compute::task::regression ? 0
               : spec_.layers.back() == 1                  ? 2
                                                           : spec_.layers.back();
-  a.weights = trainer_->parameters(shared_slot_);
+  a.weights = has_shared_ ? trainer_->parameters(shared_slot_)
+                          : std::vector<float>(compute::parameter_count(spec_), 0.0f);
   a.preprocessing = data_.transform() ? *data_.transform() : preprocessing{};
   a.feature_columns = data_.feature_columns();
   a.input_columns = data_.input_columns();
@@ -212,6 +221,7 @@ void fleet_training::emit_fleet(emitter& out) {
   fleet.by = options_.by;
   fleet.unknown_key_shared = options_.unknown_key == "shared";
   fleet.min_rows = static_cast<std::uint64_t>(options_.min_rows);
+  fleet.shared = has_shared_;
   std::vector<std::uint64_t> rows(data_.key_names().size(), 0);
   for (auto k : data_.keys())
     ++rows[k];
@@ -240,12 +250,15 @@ void fleet_training::emit_fleet(emitter& out) {
   }
   const auto own_count = fleet.own_count();
   a.fleet = std::move(fleet);
-  std::map<std::string, double> metrics = segment_metrics(trainer_->result(shared_slot_));
+  std::map<std::string, double> metrics;
+  if (has_shared_)
+    metrics = segment_metrics(trainer_->result(shared_slot_));
   metrics["segments"] = static_cast<double>(data_.key_names().size());
   metrics["own_models"] = static_cast<double>(own_count);
   metrics["stopped_early"] = static_cast<double>(stopped_early);
   metrics["train_seconds"] = seconds;
-  metrics["models_per_second"] = seconds > 0 ? static_cast<double>(own_count + 1) / seconds : 0;
+  metrics["models_per_second"] =
+    seconds > 0 ? static_cast<double>(own_count + (has_shared_ ? 1 : 0)) / seconds : 0;
   metrics["samples_per_second"] = seconds > 0 ? static_cast<double>(trainer_->rows_seen()) / seconds : 0;
   a.metrics = metrics;
   a.provenance.graph = options_.graph;

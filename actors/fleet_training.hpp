@@ -4,7 +4,9 @@
 // index, every segment's weights and metrics, and a shared model trained on all rows.
 //
 // Segments with fewer than `min_rows` rows have no model of their own: they answer with
-// the shared model (their rows still train it). Each segment holds out `validation` of
+// the shared model (their rows still train it). The shared model is trained only when
+// something uses it (such a segment, or unknown_key = "shared"); without it the file's
+// weights are zeros and its fleet says `shared: false`. Each segment holds out `validation` of
 // its rows (at least one row when that share rounds to zero but the segment has 10 or
 // more) to stop on its own after `patience` epochs without a better validation loss,
 // keeping its best epoch's weights; the shared model holds out the union of those, and
@@ -51,6 +53,7 @@ private:
   compute::model_spec spec_;
   std::vector<std::uint32_t> own_slot_; ///< per key: its slot, or the shared slot when it has none
   std::size_t shared_slot_ = 0;
+  bool has_shared_ = true; ///< false: every key has its own model and unknown keys are errors
   std::unique_ptr<compute::fleet_trainer> trainer_;
   std::unique_ptr<compute::backend> device_;
   int threads_before_ = 1;

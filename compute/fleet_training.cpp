@@ -300,6 +300,11 @@ void fleet_trainer::train_group(group& g) {
     const float* ys = g.y.data() + step * count * m;
     const float* ws = g.w.data() + step * count * m;
     const int* rows_at = g.rows_at.data() + step * count;
+    // Most slots of a group take their update number common_updates now.
+    const long long common_updates = g.updates.empty() ? 1 : g.updates[0] + 1;
+    const float common_step_size =
+      o.learning_rate / (1.0f - std::pow(o.beta1, static_cast<float>(common_updates)));
+    const float common_root = std::sqrt(1.0f - std::pow(o.beta2, static_cast<float>(common_updates)));
     // Z = X W for every slot in one call; then the losses; then dW = X^T G in one call.
     be_->gemm_strided_batched(false, false, m, c, f, 1.0f, xs, f, std::size_t(m) * f,
                               g.params.data(), c, p, 0.0f, g.z.data(), c, std::size_t(m) * c,
@@ -342,8 +347,11 @@ void fleet_trainer::train_group(group& g) {
       if (o.kind == optimizer_kind::adam) {
         float* m1 = g.first.data() + at * p;
         float* m2 = g.second.data() + at * p;
-        const float step_size = o.learning_rate / (1.0f - std::pow(o.beta1, static_cast<float>(n)));
-        const float root = std::sqrt(1.0f - std::pow(o.beta2, static_cast<float>(n)));
+        // Adam's bias corrections: the same for every slot at the same update count
+        const bool common = n == common_updates;
+        const float step_size = common ? common_step_size
+                                       : o.learning_rate / (1.0f - std::pow(o.beta1, static_cast<float>(n)));
+        const float root = common ? common_root : std::sqrt(1.0f - std::pow(o.beta2, static_cast<float>(n)));
         for (std::size_t k = 0; k < p; ++k) {
           m1[k] = o.beta1 * m1[k] + (1.0f - o.beta1) * grad[k];
           m2[k] = o.beta2 * m2[k] + (1.0f - o.beta2) * grad[k] * grad[k];

@@ -63,6 +63,8 @@ void check_artifact(const model_artifact& a) {
     if (!keys.insert(seg.key).second) throw std::invalid_argument("artifact fleet has the key '" + seg.key + "' twice");
     if (seg.metrics.size() > model_file::max_map_entries) throw std::invalid_argument("too many segment metrics");
   }
+  if (!f.shared && (f.unknown_key_shared || f.own_count() != f.segments.size()))
+    throw std::invalid_argument("artifact fleet without a shared model needs every key's own model and unknown_key error");
   if (f.weights.size() != f.own_count() * parameter_count(s))
     throw std::invalid_argument("artifact fleet weights hold " + std::to_string(f.weights.size()) + " floats, " +
                                 std::to_string(f.own_count()) + " own segments imply " +
@@ -92,9 +94,11 @@ void pack_metrics(packer& pk, const std::map<std::string, double>& metrics) {
 }
 
 void pack_fleet(packer& pk, const model_fleet& f) {
-  pk.pack_map(4);
+  pk.pack_map(5);
   pack_str(pk, "by");
   pack_str(pk, f.by);
+  pack_str(pk, "shared");
+  pk.pack(f.shared);
   pack_str(pk, "unknown_key");
   pack_str(pk, f.unknown_key_shared ? "shared" : "error");
   pack_str(pk, "min_rows");
@@ -278,6 +282,11 @@ bool read_fleet(reader& r, const msgpack::object& o, model_fleet& f) {
       f.unknown_key_shared = policy == "shared";
       return true;
     }
+    if (key == "shared") {
+      if (v.type != msgpack::type::BOOLEAN) return r.fail("fleet.shared is not a boolean");
+      f.shared = v.via.boolean;
+      return true;
+    }
     if (key == "min_rows") {
       std::int64_t n;
       if (!r.integer(v, "fleet.min_rows", 0, INT64_MAX, n)) return false;
@@ -324,6 +333,8 @@ bool read_fleet(reader& r, const msgpack::object& o, model_fleet& f) {
   if (!ok) return false;
   if (!have_by || f.by.empty()) return r.fail("fleet lacks 'by'");
   if (!have_segments) return r.fail("fleet lacks 'segments'");
+  if (!f.shared && (f.unknown_key_shared || f.own_count() != f.segments.size()))
+    return r.fail("a fleet without a shared model needs every key's own model and unknown_key 'error'");
   return true;
 }
 

@@ -51,6 +51,9 @@ struct fleet_segment {
 struct model_fleet {
   std::string by;
   bool unknown_key_shared = true; ///< an unknown key: the shared model (false: an error)
+  /// False: no shared model was trained (every key has its own model and unknown keys
+  /// are errors, so nothing would use it); the artifact's weights are then zeros.
+  bool shared = true;
   std::uint64_t min_rows = 0;
   std::vector<fleet_segment> segments; ///< keys unique and non-empty
   std::vector<float> weights;
@@ -59,7 +62,7 @@ struct model_fleet {
   std::size_t own_count() const;
 
   friend bool operator==(const model_fleet& a, const model_fleet& b) {
-    return a.by == b.by && a.unknown_key_shared == b.unknown_key_shared &&
+    return a.by == b.by && a.unknown_key_shared == b.unknown_key_shared && a.shared == b.shared &&
            a.min_rows == b.min_rows && a.segments == b.segments && a.weights == b.weights;
   }
 };

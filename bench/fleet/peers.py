@@ -29,9 +29,10 @@ def load(path):
 def by_segment(seg, *arrays):
     order = np.argsort(seg, kind="stable")
     seg = seg[order]
+    arrays = [a[order] for a in arrays]
     keys, starts = np.unique(seg, return_index=True)
     bounds = list(starts) + [len(seg)]
-    return keys, [[a[order][bounds[i]:bounds[i + 1]] for a in arrays] for i in range(len(keys))]
+    return keys, [[a[bounds[i]:bounds[i + 1]] for a in arrays] for i in range(len(keys))]
 
 
 def sklearn_loop(data):

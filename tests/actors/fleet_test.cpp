@@ -197,6 +197,12 @@ BOOST_AUTO_TEST_CASE(an_unknown_key_in_evaluation_rows_is_left_out_when_the_flee
   test::fake_context ctx;
   auto out = run(*s, ctx, stores(100, 0, 5));
   BOOST_TEST_REQUIRE(out.models.size() == 1u);
+  // every key has its own model and unknown keys are errors: no shared model is trained
+  auto a = compute::model_file::decode(*out.models[0].artifact);
+  BOOST_TEST_REQUIRE(bool(a), a.error);
+  BOOST_TEST(!a.value->fleet->shared);
+  BOOST_TEST(a.value->fleet->own_count() == 6u);
+  BOOST_TEST(logged(ctx.info, "no shared model (nothing uses it)"));
   auto e = evaluate(out.models[0], stores(20, 7, 6));
   auto& e_ctx = e->ctx;
   auto& forwarded = e->out;

@@ -135,6 +135,21 @@ BOOST_AUTO_TEST_CASE(a_damaged_fleet_has_its_own_message) {
   auto loaded = model_file::load((dir / "v1.model").string());
   BOOST_TEST(static_cast<bool>(loaded), loaded.error);
   std::filesystem::remove_all(dir);
+  // a fleet without a shared model round trips; it needs every key's own model
+  auto lone = fleet_artifact();
+  lone.fleet->shared = false;
+  lone.fleet->segments[1].own = true;
+  lone.fleet->weights.resize(12, 0.5f);
+  auto lone_back = model_file::decode(model_file::encode(lone));
+  BOOST_TEST_REQUIRE(static_cast<bool>(lone_back), lone_back.error);
+  BOOST_TEST((*lone_back.value == lone));
+  lone.fleet->segments[1].own = false;
+  lone.fleet->weights.resize(8);
+  BOOST_CHECK_THROW(model_file::encode(lone), std::invalid_argument);
+  const std::string with_shared = model_file::encode(fleet_artifact());
+  BOOST_TEST(error_of(reseal(replaced(with_shared.substr(0, with_shared.size() - 14),
+                                      std::string("\xa6shared\xc3", 8), std::string("\xa6shared\xc2", 8)))) ==
+             "a fleet without a shared model needs every key's own model and unknown_key 'error'");
   // an inconsistent fleet is refused when written
   a = fleet_artifact();
   a.fleet->weights.pop_back();
