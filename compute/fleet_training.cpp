@@ -30,8 +30,11 @@ void shuffle(std::vector<std::uint32_t>& v, std::mt19937_64& rng) {
 
 enum class loss_kind { squared_error, binary, multiclass };
 
-/// A step's elementwise passes (losses, updates) use threads from this many output values.
-constexpr std::size_t parallel_rows = 1 << 15;
+/// A step of a group uses threads from this many values (its rows' features and outputs).
+constexpr std::size_t parallel_values = 1 << 18;
+
+/// A chunk of slots whose step rows take at most this many bytes (a core's L2 cache).
+constexpr std::size_t chunk_bytes = 256 * 1024;
 
 /// Turns one row's `outputs` logits (bias already added) into weight times the loss
 /// gradient in place; returns the row's loss.
@@ -277,14 +280,7 @@ void fleet_trainer::training_loss(group& g) {
 void fleet_trainer::train_group(group& g) {
   const int f = inputs_, c = outputs_, count = g.count, m = g.m;
   const auto p = params_;
-  const auto wsize = static_cast<std::size_t>(f) * c;
-  const loss_kind kind = spec_.objective == task::regression ? loss_kind::squared_error
-                         : c == 1                             ? loss_kind::binary
-                                                              : loss_kind::multiclass;
   const auto& o = options_.optimizer;
-  const float wd = spec_.weight_decay;
-  // The elementwise passes are cheap: threads only when a step holds many rows.
-  const int threads = std::size_t(count) * m * c >= parallel_rows ? be_->threads() : 1;
 
   std::vector<int> order(static_cast<std::size_t>(g.steps));
   std::iota(order.begin(), order.end(), 0);
@@ -294,83 +290,113 @@ void fleet_trainer::train_group(group& g) {
   for (std::size_t i = order.size(); i > 1; --i)
     std::swap(order[i - 1], order[static_cast<std::size_t>(rng() % i)]);
 
+  // A step goes chunk by chunk: slots whose step rows fit a core's L2 cache, so that the
+  // backward product reads from cache what the forward one read from memory. Chunks are
+  // spread over the threads (each chunk's products are one batched call).
+  const int chunk = static_cast<int>(std::max<std::size_t>(
+    1, chunk_bytes / (std::size_t(m) * static_cast<std::size_t>(f) * sizeof(float))));
+  const int chunks = (count + chunk - 1) / chunk;
+  const bool threaded = std::size_t(count) * m * (f + c) >= parallel_values;
   for (int t : order) {
     const auto step = static_cast<std::size_t>(t);
-    const float* xs = g.x.data() + step * count * m * f;
-    const float* ys = g.y.data() + step * count * m;
-    const float* ws = g.w.data() + step * count * m;
-    const int* rows_at = g.rows_at.data() + step * count;
-    // Most slots of a group take their update number common_updates now.
-    const long long common_updates = g.updates.empty() ? 1 : g.updates[0] + 1;
-    const float common_step_size =
-      o.learning_rate / (1.0f - std::pow(o.beta1, static_cast<float>(common_updates)));
-    const float common_root = std::sqrt(1.0f - std::pow(o.beta2, static_cast<float>(common_updates)));
-    // Z = X W for every slot in one call; then the losses; then dW = X^T G in one call.
-    be_->gemm_strided_batched(false, false, m, c, f, 1.0f, xs, f, std::size_t(m) * f,
-                              g.params.data(), c, p, 0.0f, g.z.data(), c, std::size_t(m) * c,
-                              count);
-    cpu::parallel_for(count, threads, [&](int i) {
-      const auto at = static_cast<std::size_t>(i);
-      if (g.stopped[at] || rows_at[at] == 0)
-        return;
-      const float* bias = g.params.data() + at * p + wsize;
-      float* z = g.z.data() + at * m * c;
-      for (int r = 0; r < rows_at[i]; ++r) {
-        float* zr = z + static_cast<std::size_t>(r) * c;
-        for (int j = 0; j < c; ++j)
-          zr[j] += bias[j];
-        row_gradient(kind, zr, c, ys[at * m + r], ws[at * m + r]);
-      }
-      for (int r = rows_at[i]; r < m; ++r) // padding rows add nothing
-        std::fill_n(z + static_cast<std::size_t>(r) * c, c, 0.0f);
-      g.rows[at] += rows_at[i];
-    });
-    be_->gemm_strided_batched(true, false, f, c, m, 1.0f, xs, f, std::size_t(m) * f, g.z.data(),
-                              c, std::size_t(m) * c, 0.0f, g.grads.data(), c, p, count);
-    cpu::parallel_for(count, threads, [&](int i) {
-      const auto at = static_cast<std::size_t>(i);
-      if (g.stopped[at] || rows_at[at] == 0)
-        return;
-      float* w = g.params.data() + at * p;
-      float* grad = g.grads.data() + at * p;
-      const float* z = g.z.data() + at * m * c;
-      for (int j = 0; j < c; ++j) {
-        float sum = 0;
-        for (int r = 0; r < rows_at[i]; ++r)
-          sum += z[static_cast<std::size_t>(r) * c + j];
-        grad[wsize + j] = sum;
-      }
-      if (wd > 0)
-        for (std::size_t k = 0; k < wsize; ++k)
-          grad[k] += wd * w[k];
-      const long long n = ++g.updates[at];
-      if (o.kind == optimizer_kind::adam) {
-        float* m1 = g.first.data() + at * p;
-        float* m2 = g.second.data() + at * p;
-        // Adam's bias corrections: the same for every slot at the same update count
-        const bool common = n == common_updates;
-        const float step_size = common ? common_step_size
-                                       : o.learning_rate / (1.0f - std::pow(o.beta1, static_cast<float>(n)));
-        const float root = common ? common_root : std::sqrt(1.0f - std::pow(o.beta2, static_cast<float>(n)));
-        for (std::size_t k = 0; k < p; ++k) {
-          m1[k] = o.beta1 * m1[k] + (1.0f - o.beta1) * grad[k];
-          m2[k] = o.beta2 * m2[k] + (1.0f - o.beta2) * grad[k] * grad[k];
-          w[k] -= step_size * m1[k] / (std::sqrt(m2[k]) / root + o.eps);
-        }
-      } else if (!g.first.empty()) {
-        float* v = g.first.data() + at * p;
-        for (std::size_t k = 0; k < p; ++k) {
-          v[k] = o.momentum * v[k] + grad[k];
-          w[k] -= o.learning_rate * v[k];
-        }
-      } else {
-        for (std::size_t k = 0; k < p; ++k)
-          w[k] -= o.learning_rate * grad[k];
-      }
+    adam_corrections adam;
+    if (o.kind == optimizer_kind::adam) {
+      adam.updates = g.updates.empty() ? 1 : g.updates[0] + 1;
+      adam.step_size = o.learning_rate / (1.0f - std::pow(o.beta1, static_cast<float>(adam.updates)));
+      adam.root = std::sqrt(1.0f - std::pow(o.beta2, static_cast<float>(adam.updates)));
+    }
+    cpu::parallel_for(chunks, threaded ? be_->threads() : 1, [&](int ci) {
+      const int lo = ci * chunk;
+      const int items = std::min(chunk, count - lo);
+      const auto first = static_cast<std::size_t>(lo);
+      const float* xs = g.x.data() + (step * count + first) * m * f;
+      // Z = X W for every slot of the chunk in one call; the losses' gradients; then
+      // dW = X^T G in one call; then each slot's update.
+      be_->gemm_strided_batched(false, false, m, c, f, 1.0f, xs, f, std::size_t(m) * f,
+                                g.params.data() + first * p, c, p, 0.0f,
+                                g.z.data() + first * m * c, c, std::size_t(m) * c, items);
+      for (int i = lo; i < lo + items; ++i)
+        gradients(g, step, i);
+      be_->gemm_strided_batched(true, false, f, c, m, 1.0f, xs, f, std::size_t(m) * f,
+                                g.z.data() + first * m * c, c, std::size_t(m) * c, 0.0f,
+                                g.grads.data() + first * p, c, p, items);
+      for (int i = lo; i < lo + items; ++i)
+        update(g, step, i, adam);
     });
   }
   for (int i = 0; i < count; ++i)
     rows_seen_ += static_cast<std::uint64_t>(g.rows[static_cast<std::size_t>(i)]);
+}
+
+void fleet_trainer::gradients(group& g, std::size_t step, int i) {
+  const int c = outputs_, m = g.m;
+  const auto at = static_cast<std::size_t>(i);
+  const int rows = g.rows_at[step * g.count + at];
+  if (g.stopped[at] || rows == 0)
+    return;
+  const loss_kind kind = spec_.objective == task::regression ? loss_kind::squared_error
+                         : c == 1                             ? loss_kind::binary
+                                                              : loss_kind::multiclass;
+  const float* bias = g.params.data() + at * params_ + static_cast<std::size_t>(inputs_) * c;
+  const std::size_t base = (step * g.count + at) * m;
+  float* z = g.z.data() + at * m * c;
+  for (int r = 0; r < rows; ++r) {
+    float* zr = z + static_cast<std::size_t>(r) * c;
+    for (int j = 0; j < c; ++j)
+      zr[j] += bias[j];
+    row_gradient(kind, zr, c, g.y[base + r], g.w[base + r]);
+  }
+  for (int r = rows; r < m; ++r) // padding rows add nothing
+    std::fill_n(z + static_cast<std::size_t>(r) * c, c, 0.0f);
+  g.rows[at] += rows;
+}
+
+void fleet_trainer::update(group& g, std::size_t step, int i, const adam_corrections& adam) {
+  const auto at = static_cast<std::size_t>(i);
+  const int rows = g.rows_at[step * g.count + at];
+  if (g.stopped[at] || rows == 0)
+    return;
+  const int c = outputs_, m = g.m;
+  const auto p = params_;
+  const auto wsize = static_cast<std::size_t>(inputs_) * c;
+  const auto& o = options_.optimizer;
+  const float wd = spec_.weight_decay;
+  float* w = g.params.data() + at * p;
+  float* grad = g.grads.data() + at * p;
+  const float* z = g.z.data() + at * m * c;
+  for (int j = 0; j < c; ++j) {
+    float sum = 0;
+    for (int r = 0; r < rows; ++r)
+      sum += z[static_cast<std::size_t>(r) * c + j];
+    grad[wsize + j] = sum;
+  }
+  if (wd > 0)
+    for (std::size_t k = 0; k < wsize; ++k)
+      grad[k] += wd * w[k];
+  const long long n = ++g.updates[at];
+  if (o.kind == optimizer_kind::adam) {
+    float* m1 = g.first.data() + at * p;
+    float* m2 = g.second.data() + at * p;
+    // the bias corrections: the same for every slot at the group's update count
+    const bool common = n == adam.updates;
+    const float step_size =
+      common ? adam.step_size : o.learning_rate / (1.0f - std::pow(o.beta1, static_cast<float>(n)));
+    const float root = common ? adam.root : std::sqrt(1.0f - std::pow(o.beta2, static_cast<float>(n)));
+    for (std::size_t k = 0; k < p; ++k) {
+      m1[k] = o.beta1 * m1[k] + (1.0f - o.beta1) * grad[k];
+      m2[k] = o.beta2 * m2[k] + (1.0f - o.beta2) * grad[k] * grad[k];
+      w[k] -= step_size * m1[k] / (std::sqrt(m2[k]) / root + o.eps);
+    }
+  } else if (!g.first.empty()) {
+    float* v = g.first.data() + at * p;
+    for (std::size_t k = 0; k < p; ++k) {
+      v[k] = o.momentum * v[k] + grad[k];
+      w[k] -= o.learning_rate * v[k];
+    }
+  } else {
+    for (std::size_t k = 0; k < p; ++k)
+      w[k] -= o.learning_rate * grad[k];
+  }
 }
 
 void fleet_trainer::validate_group(group& g) {

@@ -84,7 +84,16 @@ public:
 
 private:
   struct group;
+  /// Adam's bias corrections for the update count most slots of a group are at.
+  struct adam_corrections {
+    long long updates = 0;
+    float step_size = 0, root = 1;
+  };
   void train_group(group& g);
+  /// Slot `i` of `g` at `step`: its logits (in g.z) into weighted loss gradients.
+  void gradients(group& g, std::size_t step, int i);
+  /// Slot `i` of `g` at `step`: bias gradient, weight decay and the optimizer step.
+  void update(group& g, std::size_t step, int i, const adam_corrections& adam);
   void validate_group(group& g);
   void training_loss(group& g);
 

@@ -130,9 +130,18 @@ public:
 
 private:
   void take(const std::function<void(int)>& fn, int count) {
+    inside_job = true;
     for (int i = next_.fetch_add(1); i < count; i = next_.fetch_add(1))
       fn(i);
+    inside_job = false;
   }
+
+public:
+  /// True on a thread running items: a parallel_for there runs inline (nested calls
+  /// never wait for the pool they are part of).
+  static thread_local bool inside_job;
+
+private:
 
   void work() {
     std::uint64_t seen = 0;
@@ -168,10 +177,12 @@ private:
 
 } // namespace
 
+thread_local bool pool::inside_job = false;
+
 void parallel_for(int count, int threads, const std::function<void(int)>& fn) {
   if (count <= 0)
     return;
-  if (threads > 1 && count > 1) {
+  if (threads > 1 && count > 1 && !pool::inside_job) {
     static pool shared;
     if (shared.run(count, std::min(threads, count), fn))
       return;

@@ -22,7 +22,8 @@ void small_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, co
                 int lda, const float* b, int ldb, float beta, float* c, int ldc);
 
 /// Calls fn(i) for every i < count on up to `threads` threads (the caller's included).
-/// A pool busy with another caller's items makes this caller run its own inline.
+/// A pool busy with another caller's items makes this caller run its own inline, and so
+/// does a call from inside an item (nested).
 void parallel_for(int count, int threads, const std::function<void(int)>& fn);
 
 } // namespace conveyor::compute::cpu
