@@ -9,7 +9,7 @@ rows; and with per-segment early stopping on 10% held-out rows). Goal: conveyor 
 equal accuracy.
 
 Usage: bench/fleet/run.py [--segments 1000] [--rows 1000] [--features 20] [--epochs 20]
-       [--cores 2] [--no-torch] [--data DIR]
+       [--lr 0.02] [--cores 2] [--no-torch] [--data DIR]
 --data keeps the generated CSV files there (generated once per size and seed).
 Environment: CONVEYOR (default build/conveyor)."""
 import argparse
@@ -26,7 +26,7 @@ from machine import invocation, machine_lines  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 PY = "/usr/bin/python3"
-LR, BATCH = 0.02, 32  # conveyor and pytorch: Adam at this rate, minibatches of this many rows
+BATCH = 32  # conveyor and pytorch: minibatches of this many rows per segment
 
 
 def run(cmd, env=None, **kw):
@@ -43,7 +43,7 @@ def conveyor(binary, pin, data, args, early_stopping=False):
         report = os.path.join(d, "r.json")
         _, wall = run(pin + [binary, "--log-level", "warn", "run", os.path.join(HERE, "fleet_bench.flow"),
                              "--set", f"data={data}", "--set", f"epochs={args.epochs}",
-                             "--set", f"lr={LR}", "--set", f"batch={BATCH}"] + extra +
+                             "--set", f"lr={args.lr}", "--set", f"batch={BATCH}"] + extra +
                       ["--report", report], cwd=d)
         r = json.load(open(report))
     steps = {s["step"]: s for s in r["steps"]}
@@ -61,6 +61,7 @@ def main():
     a.add_argument("--rows", type=int, default=1000)
     a.add_argument("--features", type=int, default=20)
     a.add_argument("--epochs", type=int, default=20)
+    a.add_argument("--lr", type=float, default=0.02, help="Adam's rate (conveyor and pytorch)")
     a.add_argument("--cores", type=int, default=2)
     a.add_argument("--seed", type=int, default=7)
     a.add_argument("--no-torch", action="store_true")
@@ -88,14 +89,14 @@ def main():
     if not args.no_torch:
         env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
         p, _ = run(pin + [PY, os.path.join(HERE, "peers.py"), "torch", data, "--epochs",
-                          str(args.epochs), "--lr", str(LR), "--batch", str(BATCH),
+                          str(args.epochs), "--lr", str(args.lr), "--batch", str(BATCH),
                           "--threads", str(args.cores)], env)
         rows["pytorch bmm"] = json.loads(p.stdout.strip().splitlines()[-1])
 
     print("\n".join(machine_lines(invocation("bench/fleet/run.py", ("CONVEYOR",)))))
     print(f"fleet: {args.segments} segments x {args.rows} rows x {args.features} features, "
           f"5% label noise, 80/20 split per segment; conveyor and pytorch: logistic, Adam lr "
-          f"{LR}, batch {BATCH}, {args.epochs} epochs (\"early stop\": 10% of each segment held "
+          f"{args.lr}, batch {BATCH}, {args.epochs} epochs (\"early stop\": 10% of each segment held "
           f"out, patience 3); scikit-learn: LogisticRegression() (lbfgs, C = 1); "
           f"cores 0-{args.cores - 1}")
     print(f"{'run':<22} {'models':>7} {'fit s':>8} {'models/s':>10} {'held-out acc':>13}")
