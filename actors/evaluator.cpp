@@ -5,6 +5,7 @@
 #include "compute/model_file.hpp"
 #include "actors/kind_schema_builder.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
@@ -26,6 +27,13 @@ evaluator_options evaluator_options::from(const step_params& params) {
   o.metric = params.get_string("metric");
   o.min = params.get_number("min");
   o.max = params.get_number("max");
+  o.segment_min = params.get_number("segment_min");
+  o.segment_max = params.get_number("segment_max");
+  o.worst = params.get_integer("worst");
+  if (o.worst < 0)
+    throw step_failure("evaluator: 'worst' must be >= 0");
+  if (o.segment_min > o.segment_max)
+    throw step_failure("evaluator: 'segment_min' is above 'segment_max'");
   if (o.min > o.max)
     throw step_failure("evaluator: 'min' (" + format_value(o.min) + ") is above 'max' (" +
                        format_value(o.max) + ")");
@@ -62,6 +70,15 @@ bool evaluator::produce(emitter& out) {
   return !held_.empty();
 }
 
+namespace {
+
+/// Metrics where a larger value is better; the others (losses, errors) go the other way.
+bool higher_is_better(const std::string& metric) {
+  return metric == "accuracy" || metric == "auc" || metric == "r2";
+}
+
+} // namespace
+
 std::optional<double> evaluator::evaluate(const model_message& m, emitter& out) {
   auto warn = [&](const std::string& why) {
     if (ctx_)
@@ -74,16 +91,31 @@ std::optional<double> evaluator::evaluate(const model_message& m, emitter& out) 
   if (!decoded)
     return warn("cannot decode the model: " + decoded.error);
   auto& a = *decoded.value;
-  std::optional<compute::model> model;
+  // The models: the artifact's own (a fleet's shared model), then a fleet's own segments.
+  std::vector<compute::model> models;
+  std::map<std::string, std::size_t, std::less<>> model_of_key; // fleet key -> models index
   try {
-    model.emplace(compute::instantiate(a));
+    models.push_back(compute::instantiate(a));
+    if (a.fleet) {
+      std::size_t own = 0;
+      for (const auto& seg : a.fleet->segments) {
+        if (seg.own) {
+          models.push_back(compute::instantiate_segment(a, own++));
+          model_of_key.emplace(seg.key, models.size() - 1);
+        } else {
+          model_of_key.emplace(seg.key, 0);
+        }
+      }
+    }
   } catch (const std::exception& e) {
     return warn(std::string("cannot build the model: ") + e.what());
   }
   const std::size_t f = a.feature_columns.size();
-  const int width = model->output_width();
+  const int width = models.front().output_width();
   std::vector<float> x, labels;
-  std::uint64_t skipped = 0;
+  std::vector<std::size_t> row_model; // fleets: each row's index into models
+  std::vector<std::string> row_key;
+  std::uint64_t skipped = 0, unknown = 0;
   for (const auto& [key, raw] : data_) {
     batch b = raw;
     try {
@@ -93,10 +125,15 @@ std::optional<double> evaluator::evaluate(const model_message& m, emitter& out) 
     }
     std::vector<std::size_t> slots(f, SIZE_MAX);
     std::size_t label_slot = SIZE_MAX;
-    std::size_t k = 0;
+    const categorical_column* keys = nullptr;
+    std::size_t k = 0, categorical = 0;
     for (const auto& c : b.schema->columns) {
-      if (c.kind == column_kind::categorical)
+      if (c.kind == column_kind::categorical) {
+        if (a.fleet && c.name == a.fleet->by)
+          keys = &b.categoricals.at(categorical);
+        ++categorical;
         continue;
+      }
       if (c.kind == column_kind::label && label_slot == SIZE_MAX)
         label_slot = k;
       for (std::size_t j = 0; j < f; ++j)
@@ -106,6 +143,9 @@ std::optional<double> evaluator::evaluate(const model_message& m, emitter& out) 
     }
     if (label_slot == SIZE_MAX)
       return warn("the evaluation data has no label column");
+    if (a.fleet && !keys)
+      return warn("the evaluation data lacks the fleet's key column '" + a.fleet->by +
+                  "' (categorical)");
     for (std::size_t j = 0; j < f; ++j)
       if (slots[j] == SIZE_MAX)
         return warn("the evaluation data lacks its feature column '" + a.feature_columns[j] +
@@ -119,6 +159,17 @@ std::optional<double> evaluator::evaluate(const model_message& m, emitter& out) 
         ++skipped;
         continue;
       }
+      if (keys) {
+        const auto code = keys->codes[i];
+        const std::string name = code >= 0 ? keys->dictionary[static_cast<std::size_t>(code)] : "";
+        auto it = model_of_key.find(name);
+        if (it == model_of_key.end() && !a.fleet->unknown_key_shared) {
+          ++unknown;
+          continue;
+        }
+        row_model.push_back(it == model_of_key.end() ? 0 : it->second);
+        row_key.push_back(it == model_of_key.end() ? std::string() : name);
+      }
       for (std::size_t j = 0; j < f; ++j)
         x.push_back(b.float_column(slots[j])[i]);
       labels.push_back(lab[i]);
@@ -127,21 +178,41 @@ std::optional<double> evaluator::evaluate(const model_message& m, emitter& out) 
   if (skipped > 0 && ctx_)
     ctx_->log_warning("model '" + m.name + "': " + std::to_string(skipped) +
                       " evaluation rows with missing values were left out");
+  if (unknown > 0 && ctx_)
+    ctx_->log_warning("model '" + m.name + "': " + std::to_string(unknown) +
+                      " evaluation rows with a key the fleet does not know (it answers those "
+                      "with an error) were left out");
   if (labels.empty())
     return warn("no evaluation rows");
   const std::size_t rows = labels.size();
-  std::vector<float> pred(rows * static_cast<std::size_t>(width));
+  const auto w = static_cast<std::size_t>(width);
+  std::vector<float> pred(rows * w);
   compute::predict_workspace ws;
-  model->predict(x.data(), static_cast<int>(rows), pred.data(), ws);
+  if (!a.fleet) {
+    models.front().predict(x.data(), static_cast<int>(rows), pred.data(), ws);
+  } else {
+    // Rows grouped by model, each group in one call.
+    std::vector<std::vector<std::size_t>> rows_of(models.size());
+    for (std::size_t r = 0; r < rows; ++r)
+      rows_of[row_model[r]].push_back(r);
+    std::vector<float> gx, gp;
+    for (std::size_t mi = 0; mi < models.size(); ++mi) {
+      const auto& group = rows_of[mi];
+      if (group.empty())
+        continue;
+      gx.resize(group.size() * f);
+      gp.resize(group.size() * w);
+      for (std::size_t i = 0; i < group.size(); ++i)
+        std::copy_n(x.data() + group[i] * f, f, gx.data() + i * f);
+      models[mi].predict(gx.data(), static_cast<int>(group.size()), gp.data(), ws);
+      for (std::size_t i = 0; i < group.size(); ++i)
+        std::copy_n(gp.data() + i * w, w, pred.data() + group[i] * w);
+    }
+  }
   auto value = compute::metric_by_name(options_.metric, pred.data(), labels.data(), rows, width);
   if (!value)
     return warn("metric '" + options_.metric + "' is unknown");
   const double v = *value;
-  if (ctx_) {
-    ctx_->report_metrics({{options_.metric, v}});
-    ctx_->log_info("model '" + m.name + "': " + options_.metric + " " + format_value(v) + " on " +
-                   std::to_string(rows) + " rows");
-  }
   std::string why;
   if (std::isnan(v))
     why = options_.metric + " is undefined on this data";
@@ -149,6 +220,61 @@ std::optional<double> evaluator::evaluate(const model_message& m, emitter& out) 
     why = options_.metric + " " + format_value(v) + " is below min " + format_value(options_.min);
   else if (v > options_.max)
     why = options_.metric + " " + format_value(v) + " is above max " + format_value(options_.max);
+
+  std::map<std::string, double> reported{{options_.metric, v}};
+  std::string summary = options_.metric + " " + format_value(v) + " on " + std::to_string(rows) + " rows";
+  if (a.fleet) {
+    // Each known key's figure on its own rows (rows of unknown keys count in the aggregate only).
+    std::map<std::string, std::vector<std::size_t>> rows_of_key;
+    for (std::size_t r = 0; r < rows; ++r)
+      if (!row_key[r].empty())
+        rows_of_key[row_key[r]].push_back(r);
+    std::vector<std::pair<double, std::string>> figures;
+    std::vector<float> sp, sl;
+    for (const auto& [key, group] : rows_of_key) {
+      sp.resize(group.size() * w);
+      sl.resize(group.size());
+      for (std::size_t i = 0; i < group.size(); ++i) {
+        std::copy_n(pred.data() + group[i] * w, w, sp.data() + i * w);
+        sl[i] = labels[group[i]];
+      }
+      auto sv = compute::metric_by_name(options_.metric, sp.data(), sl.data(), group.size(), width);
+      if (sv && !std::isnan(*sv))
+        figures.emplace_back(*sv, key);
+    }
+    const bool higher = higher_is_better(options_.metric);
+    std::sort(figures.begin(), figures.end(), [&](const auto& p, const auto& q) {
+      return higher ? p.first < q.first : p.first > q.first;
+    });
+    std::map<std::string_view, double> figure_of;
+    for (const auto& [sv, key] : figures)
+      figure_of.emplace(key, sv);
+    for (auto& seg : a.fleet->segments)
+      if (auto it = figure_of.find(seg.key); it != figure_of.end())
+        seg.metrics[options_.metric] = it->second;
+    std::string worst;
+    for (std::size_t i = 0; i < figures.size() && i < static_cast<std::size_t>(options_.worst); ++i)
+      worst += (i ? ", " : "") + figures[i].second + " " + format_value(figures[i].first);
+    summary += " over " + std::to_string(figures.size()) + " segments";
+    if (!figures.empty()) {
+      const double worst_value = figures.front().first;
+      reported[options_.metric + "_worst_segment"] = worst_value;
+      a.metrics[options_.metric + "_worst_segment"] = worst_value;
+      summary += "; worst segments: " + worst;
+      std::size_t outside = 0;
+      for (const auto& [sv, key] : figures)
+        outside += sv < options_.segment_min || sv > options_.segment_max ? 1 : 0;
+      if (why.empty() && outside > 0)
+        why = std::to_string(outside) + " of " + std::to_string(figures.size()) + " segments have " +
+              options_.metric + " outside [segment_min " + format_value(options_.segment_min) +
+              ", segment_max " + format_value(options_.segment_max) + "] (worst: " + worst + ")";
+    }
+    reported["segments_evaluated"] = static_cast<double>(figures.size());
+  }
+  if (ctx_) {
+    ctx_->report_metrics(reported);
+    ctx_->log_info("model '" + m.name + "': " + summary);
+  }
   if (!why.empty()) {
     // The steps after the gate (a publisher, a server) never see this model: say so
     // plainly, or a serving run seems to wait for nothing.
@@ -180,6 +306,11 @@ kind_entry evaluator_kind() {
                  "the metric to compute and gate on"),
     optional_param("min", param_type::number, -1e300, "forward only models with metric >= min"),
     optional_param("max", param_type::number, 1e300, "forward only models with metric <= max"),
+    optional_param("segment_min", param_type::number, -1e300,
+                   "fleets: forward only when every segment's metric is >= segment_min"),
+    optional_param("segment_max", param_type::number, 1e300,
+                   "fleets: forward only when every segment's metric is <= segment_max"),
+    optional_param("worst", param_type::integer, 5, "fleets: how many worst segments to log"),
   };
   e.schema.inputs = {dsl::port_schema{"model", "model"}, batch_port("data")};
   e.schema.outputs = {dsl::port_schema{"out", "model"}};

@@ -9,6 +9,15 @@
 // inside [min, max] is forwarded on `out` with the metric added to its metrics, any
 // other is logged with the reason and dropped. A model that cannot be decoded or does
 // not fit the data is logged and skipped; it never stops the step.
+//
+// A fleet (a model file with one model per key) is evaluated row by row with the model of
+// the row's key (the raw data's categorical column `by`; a key the fleet does not know
+// gets the shared model, or is left out and counted when the fleet answers unknown keys
+// with an error). `metric` is then the row-weighted figure over all rows (for accuracy:
+// the share of rows right), computed alongside each segment's own; the gate takes both:
+// the aggregate inside [min, max] and every segment inside [segment_min, segment_max].
+// The `worst` worst segments are logged by name, and each segment's figure is written
+// into the fleet's per-segment metrics.
 #pragma once
 
 #include "step/kind_registry.hpp"
@@ -28,6 +37,9 @@ struct evaluator_options {
   std::string metric = "accuracy";
   double min = -1e300;
   double max = 1e300;
+  double segment_min = -1e300; ///< fleets: every segment's metric at least this
+  double segment_max = 1e300;
+  std::int64_t worst = 5;      ///< fleets: how many of the worst segments to name
 
   static evaluator_options from(const step_params& params);
 };

@@ -1,5 +1,6 @@
 // The trainer kind: its schema (parameters and ports) and factory.
 #include "actors/kind_schema_builder.hpp"
+#include "actors/fleet_training.hpp"
 #include "actors/trainer.hpp"
 
 namespace conveyor {
@@ -38,6 +39,18 @@ kind_entry trainer_kind() {
                    "a checkpoint to start from (e.g. the one a drained run left); empty: none"),
     optional_param("name", param_type::string, std::string(""),
                    "model name (default: the step name)"),
+    optional_param("by", param_type::string, std::string(""),
+                   "a fleet: one model per value of this categorical column (linear, "
+                   "logistic, softmax; empty: one model)"),
+    optional_param("min_rows", param_type::integer, 100,
+                   "fleets: segments with fewer rows use the shared model"),
+    choice_param("unknown_key", {"shared", "error"}, "shared",
+                 "fleets: what a key the fleet does not know gets when served"),
+    optional_param("validation", param_type::number, 0.1,
+                   "fleets: share of each segment's rows held out for early stopping"),
+    optional_param("patience", param_type::integer, 3,
+                   "fleets: epochs without a better validation loss before a segment stops "
+                   "(0: never)"),
     optional_param("fail_at_step", param_type::integer, 0,
                    "testing: fail at this global optimizer step (0: never)"),
     optional_param("fail_times", param_type::integer, 1,
@@ -53,6 +66,8 @@ kind_entry trainer_kind() {
       name = name.substr(0, hash);
     auto options = trainer_options::from(c.params);
     options.graph = c.graph;
+    if (!options.by.empty())
+      return std::make_unique<fleet_training>(std::move(options), name);
     return std::make_unique<trainer>(std::move(options), name, c.replica, c.replicas);
   };
   e.instances = instance_rule{

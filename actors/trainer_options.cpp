@@ -90,6 +90,28 @@ trainer_options trainer_options::from(const step_params& params) {
     throw step_failure("trainer: 'checkpoint_dir' must not be empty");
   o.resume_from = params.get_string("resume_from");
   o.name = params.get_string("name");
+  o.by = params.get_string("by");
+  o.min_rows = params.get_integer("min_rows");
+  o.unknown_key = params.get_string("unknown_key");
+  o.validation = params.get_number("validation");
+  o.patience = params.get_integer("patience");
+  if (o.min_rows < 1)
+    throw step_failure("trainer: 'min_rows' must be >= 1");
+  if (!(o.validation >= 0 && o.validation < 1))
+    throw step_failure("trainer: 'validation' must be in [0, 1)");
+  if (o.patience < 0)
+    throw step_failure("trainer: 'patience' must be >= 0 (epochs; 0: no early stopping)");
+  if (!o.by.empty()) {
+    const bool single_layer = o.model != "mlp" && o.layers.size() <= 2;
+    if (!single_layer)
+      throw step_failure("trainer: by = \"" + o.by + "\" trains a fleet of linear, logistic or "
+                         "softmax models; model \"" + o.model + "\" is not one");
+    if (o.devices.kind != "cpu" || o.devices.count != 1)
+      throw step_failure("trainer: a fleet (by) trains on devices = \"cpu:1\" (its batched "
+                         "kernels use every core)");
+    if (o.checkpoint_every > 0 || !o.resume_from.empty() || o.emit_every > 0)
+      throw step_failure("trainer: a fleet (by) takes no checkpoint_every, resume_from or emit_every");
+  }
   o.fail_at_step = params.get_integer("fail_at_step");
   o.fail_times = params.get_integer("fail_times");
   return o;

@@ -42,6 +42,16 @@ struct trainer_options {
   std::string name;
   /// The graph's name, for the model's provenance (set from step_config, not a param).
   std::string graph;
+  /// A fleet: one model per value of this categorical column (empty: one model).
+  std::string by;
+  /// Fleet segments with fewer rows answer with the shared model (trained on all rows).
+  std::int64_t min_rows = 100;
+  /// A key the fleet does not know: "shared" (the shared model answers) or "error".
+  std::string unknown_key = "shared";
+  /// Fleets: the share of each segment's rows held out for early stopping (0: none).
+  double validation = 0.1;
+  /// Fleets: epochs without a better validation loss before a segment stops (0: never).
+  std::int64_t patience = 3;
   std::int64_t fail_at_step = 0;
   std::int64_t fail_times = 1;
 

@@ -18,10 +18,20 @@ void training_data::add(const batch& b) {
   std::vector<std::string> names;
   std::size_t label_slot = SIZE_MAX;
   std::size_t k = 0;
+  const categorical_column* key_column = nullptr;
+  std::size_t categorical_index = 0;
+  std::string other_categorical;
   for (const auto& c : cols) {
-    if (c.kind == column_kind::categorical)
-      throw step_failure("trainer: column '" + c.name +
-                         "' is categorical; one_hot it (cleaner) or drop it before training");
+    if (c.kind == column_kind::categorical && !by_.empty() && c.name == by_) {
+      key_column = &b.categoricals.at(categorical_index++);
+      continue;
+    }
+    if (c.kind == column_kind::categorical) {
+      if (other_categorical.empty())
+        other_categorical = c.name;
+      ++categorical_index;
+      continue;
+    }
     if (c.kind == column_kind::label) {
       if (label_slot == SIZE_MAX)
         label_slot = k;
@@ -31,6 +41,12 @@ void training_data::add(const batch& b) {
     }
     ++k;
   }
+  if (!by_.empty() && !key_column)
+    throw step_failure("trainer: by = \"" + by_ + "\" but the input has no categorical column '" +
+                       by_ + "' (list it in the reader's 'categorical')");
+  if (!other_categorical.empty())
+    throw step_failure("trainer: column '" + other_categorical +
+                       "' is categorical; one_hot it (cleaner) or drop it before training");
   if (label_slot == SIZE_MAX)
     throw step_failure("trainer: the input has no label column");
   if (feature_slots.empty())
@@ -76,6 +92,17 @@ void training_data::add(const batch& b) {
                            (classes_ > 0 ? std::to_string(classes_) : "classes") + ")");
     }
   }
+  if (key_column) {
+    c.keys.resize(b.rows);
+    for (std::size_t i = 0; i < b.rows; ++i) {
+      const auto code = key_column->codes[i];
+      if (code < 0 || static_cast<std::size_t>(code) >= key_column->dictionary.size() ||
+          key_column->dictionary[static_cast<std::size_t>(code)].empty())
+        throw step_failure("trainer: row " + std::to_string(b.first_row + i) + ": the key column '" +
+                           by_ + "' is missing (drop such rows in a cleaner)");
+      c.keys[i] = key_column->dictionary[static_cast<std::size_t>(code)];
+    }
+  }
   cache_[{b.source, b.sequence}] = std::move(c);
 }
 
@@ -95,6 +122,20 @@ void training_data::assemble() {
   for (auto& [key, c] : cache_) {
     x_.insert(x_.end(), c.x.begin(), c.x.end());
     y_.insert(y_.end(), c.y.begin(), c.y.end());
+  }
+  if (!by_.empty()) {
+    std::map<std::string, std::uint32_t> index;
+    for (const auto& [key, c] : cache_)
+      for (const auto& k : c.keys)
+        index.emplace(k, 0);
+    for (auto& [name, at] : index) {
+      at = static_cast<std::uint32_t>(key_names_.size());
+      key_names_.push_back(name);
+    }
+    keys_.reserve(rows_);
+    for (const auto& [key, c] : cache_)
+      for (const auto& k : c.keys)
+        keys_.push_back(index.at(k));
   }
   cache_.clear();
   assembled_ = true;

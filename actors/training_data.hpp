@@ -21,6 +21,10 @@ public:
   /// `classes`: labels must be class indices below it (0: unknown count); `classifier`
   /// false: any finite label (regression).
   training_data(bool classifier, int classes) : classifier_(classifier), classes_(classes) {}
+  /// A fleet's data: the categorical column `by` is every row's key (a missing key is an
+  /// error naming the row); other categorical columns are errors as usual.
+  training_data(bool classifier, int classes, std::string by)
+      : classifier_(classifier), classes_(classes), by_(std::move(by)) {}
 
   /// Caches a batch (replays replace the copy of the same source and sequence). Throws
   /// step_failure for a categorical column, no label or features, other feature columns
@@ -34,11 +38,16 @@ public:
   std::size_t rows() const noexcept { return rows_; }
   std::size_t features() const noexcept { return feature_columns_.size(); }
   const std::vector<float>& labels() const noexcept { return y_; }
+  /// Every row's features, rows x features, in (source, sequence) order (not shuffled).
+  const std::vector<float>& matrix() const noexcept { return x_; }
   const std::vector<std::string>& feature_columns() const noexcept { return feature_columns_; }
   /// The raw columns the preprocessing expects (one-hot outputs folded back).
   std::vector<std::string> input_columns() const;
   const std::shared_ptr<const preprocessing>& transform() const noexcept { return transform_; }
   const std::string& source() const noexcept { return source_; }
+  /// With `by`: the distinct keys, sorted, and each row's index into them.
+  const std::vector<std::string>& key_names() const noexcept { return key_names_; }
+  const std::vector<std::uint32_t>& keys() const noexcept { return keys_; }
 
   /// Orders the rows for `epoch` (Fisher-Yates from std::mt19937_64 seeded by (seed,
   /// epoch), the same on every platform); a no-op when already in that order.
@@ -53,6 +62,7 @@ private:
     std::uint32_t rows = 0;
     std::vector<float> x;
     std::vector<float> y;
+    std::vector<std::string> keys; ///< with `by`: one per row
   };
 
   bool classifier_;
@@ -64,6 +74,9 @@ private:
   std::string source_;
   std::size_t rows_ = 0;
   std::vector<float> x_, y_;
+  std::string by_;
+  std::vector<std::string> key_names_;
+  std::vector<std::uint32_t> keys_;
   std::vector<std::uint32_t> order_;
   std::int64_t ordered_for_ = -1;
 };

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# bench/setup.sh [csv_clean] [serving] [train_mlp]: installs the peers the benchmarks
-# run against (all three when no benchmark is named).
+# bench/setup.sh [csv_clean] [serving] [train_mlp] [fleet]: installs the peers the
+# benchmarks run against (all of them when no benchmark is named).
 #   csv_clean   pandas and numpy (Debian), GNU time, Node.js and npm (Debian), and
 #               DuckDB's Node API (npm, pinned below) into bench/node_modules/, which
 #               git ignores
 #   serving     numpy, pyzmq and msgpack (Debian) for the Python peers
 #   train_mlp   PyTorch for CPU (Debian), GNU time
+#   fleet       scikit-learn, PyTorch for CPU, pandas and numpy (Debian)
 # Debian packages need root or sudo; npm installs into the checkout, no root needed.
 set -euo pipefail
 
@@ -13,7 +14,7 @@ duckdb_node_api="@duckdb/node-api@1.5.6-r.1"
 here="$(cd "$(dirname "$0")" && pwd)"
 
 benches=("$@")
-[ ${#benches[@]} -gt 0 ] || benches=(csv_clean serving train_mlp)
+[ ${#benches[@]} -gt 0 ] || benches=(csv_clean serving train_mlp fleet)
 packages=()
 want_duckdb=0
 for b in "${benches[@]}"; do
@@ -21,7 +22,8 @@ for b in "${benches[@]}"; do
     csv_clean) packages+=(python3-pandas python3-numpy time nodejs npm); want_duckdb=1 ;;
     serving) packages+=(python3-numpy python3-zmq python3-msgpack) ;;
     train_mlp) packages+=(python3-torch python3-numpy time) ;;
-    *) echo "bench/setup.sh: unknown benchmark '$b' (csv_clean, serving, train_mlp)" >&2; exit 2 ;;
+    fleet) packages+=(python3-sklearn python3-torch python3-pandas python3-numpy) ;;
+    *) echo "bench/setup.sh: unknown benchmark '$b' (csv_clean, serving, train_mlp, fleet)" >&2; exit 2 ;;
   esac
 done
 

@@ -271,6 +271,7 @@ infer_command::infer_command(CLI::App& app) {
   auto health = infer_->add_flag("--health", health_, "ask for the server's status");
   auto model = infer_->add_option("--model", model_, "model name");
   infer_->add_option("--version", version_, "model version (0 or absent: the latest)");
+  infer_->add_option("--key", key_, "a fleet's key: which of its models answers every row");
   auto csv = infer_->add_option("--csv", csv_, "CSV of feature rows (numbers; header optional)");
   infer_->add_option("--rows-per-request", rows_per_request_, "rows sent in one request")
     ->capture_default_str()
@@ -344,7 +345,7 @@ int infer_command::run() const {
   }
   for (std::uint64_t first = 0; chunk_rows > 0; first += chunk_rows) {
     const auto columns = static_cast<std::uint32_t>(csv->columns());
-    auto r = c->predict(model_, chunk.data(), chunk_rows, columns, version_);
+    auto r = c->predict(model_, chunk.data(), chunk_rows, columns, version_, {}, key_);
     if (!r.ok)
       return report_failure(r);
     if (r.rows != chunk_rows) {

@@ -1,7 +1,9 @@
 // `conveyor infer`: ask a running inference server (protocol v1, over ZeroMQ) from the
 // command line, through the C++ client (client/client.hpp).
-//   infer --endpoint E --model M [--version V] --csv rows.csv [--rows-per-request N]
-//         [--timeout 5s]      one line per CSV row: label (classifiers) and outputs
+//   infer --endpoint E --model M [--version V] [--key K] --csv rows.csv
+//         [--rows-per-request N] [--timeout 5s]
+//                             one line per CSV row: label (classifiers) and outputs;
+//                             --key: which model of a fleet answers (every row)
 //   infer --endpoint E --models                  the models served
 //   infer --endpoint E --health                  the server's status
 //   with CurveZMQ: --curve-server-key SERVER.pub --curve-secret-key CLIENT.key
@@ -36,6 +38,7 @@ private:
   std::string endpoint_;
   std::string model_;
   std::uint64_t version_ = 0;
+  std::string key_;
   std::string csv_;
   std::uint32_t rows_per_request_ = 64;
   std::string timeout_ = "5s";

@@ -264,7 +264,8 @@ client::client(client&&) noexcept = default;
 client& client::operator=(client&&) noexcept = default;
 
 reply client::predict(std::string_view model, const std::vector<std::vector<float>>& rows,
-                      std::uint64_t version, std::optional<std::uint64_t> deadline_ms) {
+                      std::uint64_t version, std::optional<std::uint64_t> deadline_ms,
+                      std::string_view key) {
   const auto id = impl_->next_id++;
   const std::size_t columns = rows.empty() ? 0 : rows.front().size();
   std::vector<float> flat;
@@ -283,19 +284,19 @@ reply client::predict(std::string_view model, const std::vector<std::vector<floa
                                      static_cast<std::uint32_t>(columns)))
     return std::move(*failure);
   predict_request req{id, model, version, flat.data(), static_cast<std::uint32_t>(rows.size()),
-                      static_cast<std::uint32_t>(columns), deadline_ms, impl_->opts.encoding};
+                      static_cast<std::uint32_t>(columns), deadline_ms, impl_->opts.encoding, key};
   wire::encode_predict_request(req, impl_->buffer);
   return impl_->call(id);
 }
 
 reply client::predict(std::string_view model, const float* values, std::uint32_t rows,
                       std::uint32_t columns, std::uint64_t version,
-                      std::optional<std::uint64_t> deadline_ms) {
+                      std::optional<std::uint64_t> deadline_ms, std::string_view key) {
   const auto id = impl_->next_id++;
   if (auto failure = impl::oversized(id, rows, columns))
     return std::move(*failure);
   predict_request req{id, model, version, values, rows, columns, deadline_ms,
-                      impl_->opts.encoding};
+                      impl_->opts.encoding, key};
   wire::encode_predict_request(req, impl_->buffer);
   return impl_->call(id);
 }
@@ -315,14 +316,15 @@ reply client::health() {
 std::uint64_t client::send_predict(std::string_view model, const float* values,
                                    std::uint32_t rows, std::uint32_t columns,
                                    std::uint64_t version,
-                                   std::optional<std::uint64_t> deadline_ms) {
+                                   std::optional<std::uint64_t> deadline_ms,
+                                   std::string_view key) {
   const auto id = impl_->next_id++;
   if (auto failure = impl::oversized(id, rows, columns)) {
     impl_->ready.push_back(std::move(*failure));
     return id;
   }
   predict_request req{id, model, version, values, rows, columns, deadline_ms,
-                      impl_->opts.encoding};
+                      impl_->opts.encoding, key};
   wire::encode_predict_request(req, impl_->buffer);
   return impl_->launch(id);
 }

@@ -82,14 +82,16 @@ public:
 
   // -- synchronous ---------------------------------------------------------------------
   /// Predicts `rows` (each the same length; ragged rows fail with `bad_argument` and send
-  /// nothing). `version` 0: the latest; `deadline_ms`: the server's queueing deadline.
+  /// nothing). `version` 0: the latest; `deadline_ms`: the server's queueing deadline;
+  /// `key`: which model of a fleet answers (empty: none, for a model that is no fleet).
   reply predict(std::string_view model, const std::vector<std::vector<float>>& rows,
-                std::uint64_t version = 0, std::optional<std::uint64_t> deadline_ms = {});
+                std::uint64_t version = 0, std::optional<std::uint64_t> deadline_ms = {},
+                std::string_view key = {});
   /// Predicts `rows` x `columns` values, row-major (`values` must hold that many). More
   /// than 4 GiB of values fails with `bad_argument` without sending.
   reply predict(std::string_view model, const float* values, std::uint32_t rows,
                 std::uint32_t columns, std::uint64_t version = 0,
-                std::optional<std::uint64_t> deadline_ms = {});
+                std::optional<std::uint64_t> deadline_ms = {}, std::string_view key = {});
   reply models();
   reply health();
 
@@ -98,7 +100,8 @@ public:
   /// by receive() with a client-side `send_failed`.
   std::uint64_t send_predict(std::string_view model, const float* values, std::uint32_t rows,
                              std::uint32_t columns, std::uint64_t version = 0,
-                             std::optional<std::uint64_t> deadline_ms = {});
+                             std::optional<std::uint64_t> deadline_ms = {},
+                             std::string_view key = {});
   std::uint64_t send_models();
   std::uint64_t send_health();
   /// The next reply to an asynchronous request (or its timeout), waiting up to `wait`;

@@ -89,6 +89,19 @@ public:
                     const float* a, int lda, const float* b, int ldb, float beta, float* c,
                     int ldc) = 0;
 
+  /// For each i < count: C_i = alpha * op(A_i) * op(B_i) + beta * C_i, every item of the
+  /// shape above, with A_i = a + i * stride_a (likewise B_i, C_i; strides in floats):
+  /// many small products in one call (a fleet's per-segment models). The default loops
+  /// over `gemm`; a backend overrides it with a batched kernel.
+  virtual void gemm_strided_batched(bool trans_a, bool trans_b, int m, int n, int k,
+                                    float alpha, const float* a, int lda, std::size_t stride_a,
+                                    const float* b, int ldb, std::size_t stride_b, float beta,
+                                    float* c, int ldc, std::size_t stride_c, int count) {
+    for (int i = 0; i < count; ++i)
+      gemm(trans_a, trans_b, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb,
+           beta, c + i * stride_c, ldc);
+  }
+
   /// z[r][j] = act(z[r][j] + bias[j]) in place: the fused dense-layer epilogue.
   virtual void bias_activation(activation act, int rows, int cols, const float* bias,
                                float* z) = 0;

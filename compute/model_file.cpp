@@ -24,6 +24,7 @@ namespace {
 constexpr std::size_t trailer_bytes = 1 + 8 + 1 + 4;
 constexpr unsigned char trailer_prefix[] = {0xa8, 'c', 'h', 'e', 'c', 'k', 's', 'u', 'm', 0xce};
 constexpr std::uint32_t top_level_keys = 12;
+constexpr std::uint32_t fleet_keys = 2; ///< `fleet` and `fleet_weights`, version 2 only
 
 std::uint32_t crc_of(const char* data, std::size_t n) {
   uLong crc = crc32(0L, Z_NULL, 0);
@@ -52,6 +53,22 @@ void check_artifact(const model_artifact& a) {
   if (!a.feature_columns.empty() && a.feature_columns.size() != static_cast<std::size_t>(s.layers[0]))
     throw std::invalid_argument("artifact has " + std::to_string(a.feature_columns.size()) +
                                 " feature columns for " + std::to_string(s.layers[0]) + " inputs");
+  if (!a.fleet) return;
+  const auto& f = *a.fleet;
+  if (f.by.empty()) throw std::invalid_argument("artifact fleet has no 'by' column");
+  if (f.segments.size() > model_file::max_list_items) throw std::invalid_argument("artifact fleet has too many segments");
+  std::set<std::string_view> keys;
+  for (const auto& seg : f.segments) {
+    if (seg.key.empty()) throw std::invalid_argument("artifact fleet has an empty key");
+    if (!keys.insert(seg.key).second) throw std::invalid_argument("artifact fleet has the key '" + seg.key + "' twice");
+    if (seg.metrics.size() > model_file::max_map_entries) throw std::invalid_argument("too many segment metrics");
+  }
+  if (!f.shared && (f.unknown_key_shared || f.own_count() != f.segments.size()))
+    throw std::invalid_argument("artifact fleet without a shared model needs every key's own model and unknown_key error");
+  if (f.weights.size() != f.own_count() * parameter_count(s))
+    throw std::invalid_argument("artifact fleet weights hold " + std::to_string(f.weights.size()) + " floats, " +
+                                std::to_string(f.own_count()) + " own segments imply " +
+                                std::to_string(f.own_count() * parameter_count(s)));
 }
 
 using packer = msgpack::packer<msgpack::sbuffer>;
@@ -66,6 +83,39 @@ void pack_strings(packer& pk, const std::vector<std::string>& v) {
   if (v.size() > model_file::max_list_items) throw std::invalid_argument("list too long in artifact");
   pk.pack_array(static_cast<std::uint32_t>(v.size()));
   for (const auto& s : v) pack_str(pk, s);
+}
+
+void pack_metrics(packer& pk, const std::map<std::string, double>& metrics) {
+  pk.pack_map(static_cast<std::uint32_t>(metrics.size()));
+  for (const auto& [name, value] : metrics) {
+    pack_str(pk, name);
+    pk.pack(value);
+  }
+}
+
+void pack_fleet(packer& pk, const model_fleet& f) {
+  pk.pack_map(5);
+  pack_str(pk, "by");
+  pack_str(pk, f.by);
+  pack_str(pk, "shared");
+  pk.pack(f.shared);
+  pack_str(pk, "unknown_key");
+  pack_str(pk, f.unknown_key_shared ? "shared" : "error");
+  pack_str(pk, "min_rows");
+  pk.pack(f.min_rows);
+  pack_str(pk, "segments");
+  pk.pack_array(static_cast<std::uint32_t>(f.segments.size()));
+  for (const auto& seg : f.segments) {
+    pk.pack_map(4);
+    pack_str(pk, "key");
+    pack_str(pk, seg.key);
+    pack_str(pk, "rows");
+    pk.pack(seg.rows);
+    pack_str(pk, "own");
+    pk.pack(seg.own);
+    pack_str(pk, "metrics");
+    pack_metrics(pk, seg.metrics);
+  }
 }
 
 // ---- decoding helpers: each returns false and sets `err` on a type mismatch ----
@@ -207,7 +257,94 @@ bool read_preprocessing(reader& r, const msgpack::object& o, conveyor::preproces
   return true;
 }
 
+bool read_metrics(reader& r, const msgpack::object& o, const char* what,
+                  std::map<std::string, double>& out) {
+  return r.map(o, what, [&](std::string_view name, const msgpack::object& m) {
+    double d;
+    if (!r.number(m, "metric value", d)) return false;
+    out.emplace(std::string(name), d);
+    return true;
+  });
+}
+
+bool read_fleet(reader& r, const msgpack::object& o, model_fleet& f) {
+  bool have_by = false, have_segments = false;
+  bool ok = r.map(o, "fleet", [&](std::string_view key, const msgpack::object& v) {
+    if (key == "by") {
+      have_by = true;
+      return r.str(v, "fleet.by", f.by);
+    }
+    if (key == "unknown_key") {
+      std::string policy;
+      if (!r.str(v, "fleet.unknown_key", policy)) return false;
+      if (policy != "shared" && policy != "error")
+        return r.fail("fleet.unknown_key is '" + policy + "' (shared or error)");
+      f.unknown_key_shared = policy == "shared";
+      return true;
+    }
+    if (key == "shared") {
+      if (v.type != msgpack::type::BOOLEAN) return r.fail("fleet.shared is not a boolean");
+      f.shared = v.via.boolean;
+      return true;
+    }
+    if (key == "min_rows") {
+      std::int64_t n;
+      if (!r.integer(v, "fleet.min_rows", 0, INT64_MAX, n)) return false;
+      f.min_rows = static_cast<std::uint64_t>(n);
+      return true;
+    }
+    if (key == "segments") {
+      have_segments = true;
+      if (v.type != msgpack::type::ARRAY) return r.fail("fleet.segments is not an array");
+      std::set<std::string_view> keys;
+      f.segments.reserve(v.via.array.size);
+      for (std::uint32_t i = 0; i < v.via.array.size; ++i) {
+        fleet_segment seg;
+        bool have_key = false;
+        bool seg_ok = r.map(v.via.array.ptr[i], "fleet segment", [&](std::string_view k, const msgpack::object& sv) {
+          if (k == "key") {
+            have_key = true;
+            return r.str(sv, "fleet segment key", seg.key);
+          }
+          if (k == "rows") {
+            std::int64_t n;
+            if (!r.integer(sv, "fleet segment rows", 0, INT64_MAX, n)) return false;
+            seg.rows = static_cast<std::uint64_t>(n);
+            return true;
+          }
+          if (k == "own") {
+            if (sv.type != msgpack::type::BOOLEAN) return r.fail("fleet segment own is not a boolean");
+            seg.own = sv.via.boolean;
+            return true;
+          }
+          if (k == "metrics") return read_metrics(r, sv, "fleet segment metrics", seg.metrics);
+          return true;
+        });
+        if (!seg_ok) return false;
+        if (!have_key || seg.key.empty()) return r.fail("fleet segment " + std::to_string(i) + " has no key");
+        f.segments.push_back(std::move(seg));
+        if (!keys.insert(f.segments.back().key).second)
+          return r.fail("fleet has the key '" + f.segments.back().key + "' twice");
+      }
+      return true;
+    }
+    return true; // unknown fleet keys are ignored
+  });
+  if (!ok) return false;
+  if (!have_by || f.by.empty()) return r.fail("fleet lacks 'by'");
+  if (!have_segments) return r.fail("fleet lacks 'segments'");
+  if (!f.shared && (f.unknown_key_shared || f.own_count() != f.segments.size()))
+    return r.fail("a fleet without a shared model needs every key's own model and unknown_key 'error'");
+  return true;
+}
+
 // ---- the load path: the file's structure and sizes, checked before it is read whole ----
+
+std::string unsupported_version(std::int64_t version) {
+  return "unsupported format_version " + std::to_string(version) + " (this build reads " +
+         std::to_string(model_file::single_model_version) + " to " +
+         std::to_string(model_file::format_version) + ")";
+}
 
 /// Reads a file front to back through a small buffer, with skips (seeks) over large
 /// values, so that checking a file's structure costs memory independent of its size.
@@ -282,6 +419,7 @@ struct file_outline {
   std::string format_version_bytes, spec_bytes; ///< those values, encoded
   bool have_spec = false;
   std::optional<std::uint64_t> weight_bytes;
+  std::optional<std::uint64_t> fleet_weight_bytes; ///< version 2 fleets
 };
 
 /// Walks MessagePack values at the cursor with the decoder's limits (counts, lengths,
@@ -336,6 +474,11 @@ public:
     unsigned char t;
     if (!c_.read(&t, 1))
       return false;
+    return skip_value(t, depth, record);
+  }
+
+  /// Skips the rest of a value whose type byte `t` has been read.
+  bool skip_value(unsigned char t, int depth, std::string* record = nullptr) {
     if (record && record->size() >= max_record_bytes)
       record = stop_recording(*record);
     if (record)
@@ -438,7 +581,7 @@ public:
         if (!skip(1, &out.spec_bytes))
           return false;
         out.have_spec = true;
-      } else if (key == "weights") {
+      } else if (key == "weights" || key == "fleet_weights") {
         unsigned char b;
         if (!c_.read(&b, 1))
           return false;
@@ -446,10 +589,15 @@ public:
         if (b == 0xc4) { std::uint8_t x; if (!big_endian(x)) return false; n = x; }
         else if (b == 0xc5) { std::uint16_t x; if (!big_endian(x)) return false; n = x; }
         else if (b == 0xc6) { if (!big_endian(n)) return false; }
+        else if (key == "fleet_weights") { // only version 2 needs a bin here: decode says
+          if (!skip_value(b, 1))
+            return false;
+          continue;
+        }
         else return c_.fail("weights is not binary");
         if (n > model_file::max_weight_bytes)
           return c_.fail("malformed MessagePack: a string or bin longer than the limit");
-        out.weight_bytes = n;
+        (key == "weights" ? out.weight_bytes : out.fleet_weight_bytes) = n;
         if (!c_.skip(n))
           return false;
       } else if (!skip(1)) {
@@ -494,15 +642,14 @@ std::string check_outline(int fd, std::uint64_t size) {
   if (!o.weight_bytes)
     return "missing key 'weights'";
   model_spec spec;
+  std::int64_t version = -1;
   try {
     reader r;
-    std::int64_t version = -1;
     auto v = msgpack::unpack(o.format_version_bytes.data(), o.format_version_bytes.size());
     if (!r.integer(v.get(), "format_version", 0, INT32_MAX, version))
       return r.err;
-    if (version != model_file::format_version)
-      return "unsupported format_version " + std::to_string(version) + " (this build reads " +
-             std::to_string(model_file::format_version) + ")";
+    if (version < model_file::single_model_version || version > model_file::format_version)
+      return unsupported_version(version);
     auto handle = msgpack::unpack(o.spec_bytes.data(), o.spec_bytes.size());
     if (!read_spec(r, handle.get(), spec))
       return r.err;
@@ -515,6 +662,11 @@ std::string check_outline(int fd, std::uint64_t size) {
   if (*o.weight_bytes != expected * 4)
     return "weights hold " + std::to_string(*o.weight_bytes / 4) + " floats, the spec implies " +
            std::to_string(expected);
+  // A fleet's own weights (version 2; version 1 ignores the key): a whole number of
+  // models (decode checks the count).
+  if (version >= 2 && o.fleet_weight_bytes && *o.fleet_weight_bytes % (expected * 4) != 0)
+    return "fleet_weights hold " + std::to_string(*o.fleet_weight_bytes / 4) +
+           " floats, not a whole number of models of " + std::to_string(expected);
   return {};
 }
 
@@ -534,6 +686,22 @@ model instantiate(const model_artifact& a, backend& be) {
   return m;
 }
 
+std::size_t model_fleet::own_count() const {
+  std::size_t n = 0;
+  for (const auto& s : segments)
+    n += s.own ? 1 : 0;
+  return n;
+}
+
+model instantiate_segment(const model_artifact& a, std::size_t own_index, backend& be) {
+  if (!a.fleet || own_index >= a.fleet->own_count())
+    throw std::invalid_argument("no own segment " + std::to_string(own_index) + " in this artifact");
+  model m(a.spec, be);
+  const std::size_t p = m.parameter_count();
+  m.set_parameters(a.fleet->weights.data() + own_index * p, p);
+  return m;
+}
+
 namespace model_file {
 
 std::string encode(const model_artifact& a) {
@@ -543,11 +711,11 @@ std::string encode(const model_artifact& a) {
   if (a.metrics.size() > max_map_entries) throw std::invalid_argument("too many metrics");
   msgpack::sbuffer buf;
   packer pk(buf);
-  pk.pack_map(top_level_keys);
+  pk.pack_map(top_level_keys + (a.fleet ? fleet_keys : 0));
   pack_str(pk, "format");
   pack_str(pk, format_name);
   pack_str(pk, "format_version");
-  pk.pack(format_version);
+  pk.pack(a.fleet ? format_version : single_model_version);
   pack_str(pk, "kind");
   pack_str(pk, s.kind);
   pack_str(pk, "spec");
@@ -584,11 +752,7 @@ std::string encode(const model_artifact& a) {
     pack_strings(pk, op.categories);
   }
   pack_str(pk, "metrics");
-  pk.pack_map(static_cast<std::uint32_t>(a.metrics.size()));
-  for (const auto& [name, value] : a.metrics) {
-    pack_str(pk, name);
-    pk.pack(value);
-  }
+  pack_metrics(pk, a.metrics);
   pack_str(pk, "provenance");
   pk.pack_map(5);
   pack_str(pk, "graph");
@@ -605,6 +769,15 @@ std::string encode(const model_artifact& a) {
   const std::string w = floats_to_le_bytes(a.weights.data(), a.weights.size());
   pk.pack_bin(static_cast<std::uint32_t>(w.size()));
   pk.pack_bin_body(w.data(), static_cast<std::uint32_t>(w.size()));
+  if (a.fleet) {
+    pack_str(pk, "fleet");
+    pack_fleet(pk, *a.fleet);
+    pack_str(pk, "fleet_weights");
+    const std::string fw = floats_to_le_bytes(a.fleet->weights.data(), a.fleet->weights.size());
+    if (fw.size() > max_weight_bytes) throw std::invalid_argument("fleet weights exceed 1 GiB");
+    pk.pack_bin(static_cast<std::uint32_t>(fw.size()));
+    pk.pack_bin_body(fw.data(), static_cast<std::uint32_t>(fw.size()));
+  }
   // Trailer: "checksum" and the CRC-32 of every byte before the trailer.
   const std::uint32_t crc = crc_of(buf.data(), buf.size());
   pack_str(pk, "checksum");
@@ -643,7 +816,10 @@ decoded<model_artifact> decode(std::string_view bytes) {
     model_artifact a;
     std::string format, kind;
     std::int64_t version = -1, classes = -1;
-    std::string_view weights;
+    std::string_view weights, fleet_weights;
+    // read once the version is known (version 1 ignores them)
+    const msgpack::object* fleet_object = nullptr;
+    const msgpack::object* fleet_weights_object = nullptr;
     std::set<std::string_view> have;
     bool checksum_last = false;
     std::uint32_t index = 0;
@@ -658,13 +834,15 @@ decoded<model_artifact> decode(std::string_view bytes) {
       if (key == "input_columns") return r.strings(v, "input_columns", a.input_columns);
       if (key == "feature_columns") return r.strings(v, "feature_columns", a.feature_columns);
       if (key == "preprocessing") return read_preprocessing(r, v, a.preprocessing);
-      if (key == "metrics")
-        return r.map(v, "metrics", [&](std::string_view name, const msgpack::object& m) {
-          double d;
-          if (!r.number(m, "metric value", d)) return false;
-          a.metrics.emplace(std::string(name), d);
-          return true;
-        });
+      if (key == "metrics") return read_metrics(r, v, "metrics", a.metrics);
+      if (key == "fleet") {
+        fleet_object = &v;
+        return true;
+      }
+      if (key == "fleet_weights") {
+        fleet_weights_object = &v;
+        return true;
+      }
       if (key == "provenance")
         return r.map(v, "provenance", [&](std::string_view pk, const msgpack::object& pv) {
           auto& p = a.provenance;
@@ -692,9 +870,8 @@ decoded<model_artifact> decode(std::string_view bytes) {
                             "feature_columns", "preprocessing", "metrics", "provenance", "weights"})
       if (!have.count(key)) return result::failure(std::string("missing key '") + key + "'");
     if (!checksum_last) return result::failure("checksum is not the last key");
-    if (version != format_version)
-      return result::failure("unsupported format_version " + std::to_string(version) +
-                             " (this build reads " + std::to_string(format_version) + ")");
+    if (version < single_model_version || version > format_version)
+      return result::failure(unsupported_version(version));
     a.spec.kind = kind;
     try {
       a.spec = validate(a.spec);
@@ -716,6 +893,25 @@ decoded<model_artifact> decode(std::string_view bytes) {
     if (!a.feature_columns.empty() && a.feature_columns.size() != static_cast<std::size_t>(a.spec.layers[0]))
       return result::failure(std::to_string(a.feature_columns.size()) + " feature columns for " +
                              std::to_string(a.spec.layers[0]) + " model inputs");
+    // Version 2: a fleet. Version 1 readers ignored these keys; so does this one there.
+    if (version >= 2) {
+      if (!fleet_object) return result::failure("missing key 'fleet' (format_version 2)");
+      if (!fleet_weights_object) return result::failure("missing key 'fleet_weights' (format_version 2)");
+      model_fleet f;
+      if (!read_fleet(r, *fleet_object, f)) return result::failure(r.err);
+      if (fleet_weights_object->type != msgpack::type::BIN) return result::failure("fleet_weights is not binary");
+      fleet_weights = std::string_view(fleet_weights_object->via.bin.ptr, fleet_weights_object->via.bin.size);
+      if (fleet_weights.size() % 4 != 0) return result::failure("fleet_weights length is not a multiple of 4");
+      const std::size_t fleet_expected = f.own_count() * expected;
+      if (fleet_weights.size() / 4 != fleet_expected)
+        return result::failure("fleet_weights hold " + std::to_string(fleet_weights.size() / 4) +
+                               " floats, " + std::to_string(f.own_count()) + " own segments imply " +
+                               std::to_string(fleet_expected));
+      f.weights = le_bytes_to_floats(fleet_weights);
+      for (float w : f.weights)
+        if (!std::isfinite(w)) return result::failure("fleet_weights contain NaN or infinity");
+      a.fleet = std::move(f);
+    }
     return result::success(std::move(a));
   } catch (const std::exception& e) { // e.g. bad_alloc: still a message, not a crash
     return result::failure(std::string("cannot decode model: ") + e.what());

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,42 @@ struct model_provenance {
   }
 };
 
+/// One key of a fleet: its training rows, whether it has its own model (false: it had
+/// fewer than the fleet's min_rows and answers with the shared model), its metrics.
+struct fleet_segment {
+  std::string key;
+  std::uint64_t rows = 0;
+  bool own = true;
+  std::map<std::string, double> metrics;
+
+  friend bool operator==(const fleet_segment& a, const fleet_segment& b) {
+    return a.key == b.key && a.rows == b.rows && a.own == b.own && a.metrics == b.metrics;
+  }
+};
+
+/// A fleet: one model per value of the categorical column `by`, all of the artifact's
+/// spec, preprocessing and columns. The artifact's own weights are the shared model
+/// (trained on every row); `weights` holds the own segments' parameters one after the
+/// other, in segment order (parameter_count(spec) floats each).
+struct model_fleet {
+  std::string by;
+  bool unknown_key_shared = true; ///< an unknown key: the shared model (false: an error)
+  /// False: no shared model was trained (every key has its own model and unknown keys
+  /// are errors, so nothing would use it); the artifact's weights are then zeros.
+  bool shared = true;
+  std::uint64_t min_rows = 0;
+  std::vector<fleet_segment> segments; ///< keys unique and non-empty
+  std::vector<float> weights;
+
+  /// The segments with their own model.
+  std::size_t own_count() const;
+
+  friend bool operator==(const model_fleet& a, const model_fleet& b) {
+    return a.by == b.by && a.unknown_key_shared == b.unknown_key_shared && a.shared == b.shared &&
+           a.min_rows == b.min_rows && a.segments == b.segments && a.weights == b.weights;
+  }
+};
+
 /// Everything a model file holds, on the host.
 struct model_artifact {
   model_spec spec;              ///< validated; kind, layers, activation, task, seed, weight_decay
@@ -40,12 +77,13 @@ struct model_artifact {
   std::vector<std::string> feature_columns; ///< after preprocessing: the model's inputs
   std::map<std::string, double> metrics;
   model_provenance provenance;
+  std::optional<model_fleet> fleet; ///< a fleet (format version 2)
 
   friend bool operator==(const model_artifact& a, const model_artifact& b) {
     return a.spec == b.spec && a.classes == b.classes && a.weights == b.weights &&
            a.preprocessing == b.preprocessing && a.input_columns == b.input_columns &&
            a.feature_columns == b.feature_columns && a.metrics == b.metrics &&
-           a.provenance == b.provenance;
+           a.provenance == b.provenance && a.fleet == b.fleet;
   }
 };
 
@@ -54,11 +92,17 @@ model_artifact make_artifact(const model& m);
 /// A model with the artifact's spec and weights; throws std::invalid_argument when they
 /// do not fit each other (a decoded artifact always fits).
 model instantiate(const model_artifact& a, backend& be = default_cpu_backend());
+/// The model of a fleet's own segment `own_index` (0-based among the own segments).
+model instantiate_segment(const model_artifact& a, std::size_t own_index,
+                          backend& be = default_cpu_backend());
 
 namespace model_file {
 
 constexpr std::string_view format_name = "conveyor-model";
-constexpr int format_version = 1;
+/// The newest version this build writes and reads: 2 adds fleets. A file without a
+/// fleet is written as version 1, which older readers read; version 1 files still load.
+constexpr int format_version = 2;
+constexpr int single_model_version = 1;
 /// Caps enforced by decode and load (and by encode, so that what is written can be read).
 constexpr std::size_t max_file_bytes = (std::size_t{1} << 30) + (std::size_t{64} << 20);
 constexpr std::size_t max_weight_bytes = std::size_t{1} << 30;

@@ -5,7 +5,8 @@
 // wire::encode_prediction_reply (outputs = the request's values, labels = each row's arg-max)
 // and decoded by wire::decode_reply to the same id, model, version, shape and values
 // (bit for bit).
-// Errors must round-trip through encode_error_reply the same way.
+// Errors must round-trip through encode_error_reply the same way, and a decoded predict
+// request (its optional `key` included) through the client's encoder and back.
 #include "wire/server_codec.hpp"
 #include "wire/client_codec.hpp"
 
@@ -67,6 +68,30 @@ void round_trip_prediction(const wire::request& q) {
   }
 }
 
+/// The client's encoder writes the decoded request again (a fleet's `key` included); the
+/// server's decoder reads back the same id, model, version, key and shape.
+void round_trip_request(const wire::request& q) {
+  wire::predict_request p;
+  p.id = q.id;
+  p.model = q.model;
+  p.version = q.version;
+  p.values = q.values.data();
+  p.rows = q.rows;
+  p.columns = q.columns;
+  p.deadline_ms = q.deadline_ms;
+  p.key = q.key ? std::string_view(*q.key) : std::string_view();
+  std::string bytes;
+  wire::encode_predict_request(p, bytes);
+  static wire::request again;
+  wire::request_limits roomy = fuzz_limits();
+  roomy.max_bytes = bytes.size();
+  check(!wire::decode_request(bytes, roomy, again));
+  check(again.id == q.id && again.model == q.model && again.version == q.version);
+  check(again.rows == q.rows && again.columns == q.columns);
+  // an empty key is not sent: the client's way of saying "no key"
+  check(again.key == (q.key && !q.key->empty() ? q.key : std::nullopt));
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -96,6 +121,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check(request.rows >= 1 && request.rows <= limits.max_rows);
   check(request.columns >= 1 && request.columns <= limits.max_columns);
   check(request.values.size() == std::size_t{request.rows} * request.columns);
+  check(!request.key || request.key->size() <= wire::max_key_bytes);
   round_trip_prediction(request);
+  round_trip_request(request);
   return 0;
 }

@@ -7,7 +7,53 @@ namespace conveyor::serving {
 
 served_model::served_model(std::string n, std::uint64_t v, const compute::model_artifact& a)
     : name(std::move(n)), version(v), net(compute::instantiate(a)), features(a),
-      classifier(net.classes() > 0) {}
+      classifier(net.classes() > 0) {
+  if (!a.fleet)
+    return;
+  fleet.emplace();
+  fleet->by = a.fleet->by;
+  fleet->unknown_key_shared = a.fleet->unknown_key_shared;
+  std::size_t own = 0;
+  for (const auto& seg : a.fleet->segments)
+    fleet->members.emplace(seg.key, seg.own ? std::make_shared<const served_model>(name, version, a, own++)
+                                            : nullptr);
+}
+
+served_model::served_model(std::string n, std::uint64_t v, const compute::model_artifact& a,
+                           std::size_t own_index)
+    : name(std::move(n)), version(v), net(compute::instantiate_segment(a, own_index)),
+      features(a), classifier(net.classes() > 0) {}
+
+model_lookup select_by_key(model_lookup found, const std::optional<std::string>& key) {
+  if (!found.model)
+    return found;
+  const auto& m = *found.model;
+  const auto refuse = [&](wire::error_code code, std::string message) {
+    return model_lookup{nullptr, code, std::move(message)};
+  };
+  const std::string which = "model '" + m.name + "' version " + std::to_string(m.version);
+  if (!m.fleet) {
+    if (key)
+      return refuse(wire::error_code::bad_request,
+                    which + " is a single model, not a fleet: send no 'key'");
+    return found;
+  }
+  if (!key)
+    return refuse(wire::error_code::bad_request,
+                  which + " is a fleet by '" + m.fleet->by + "': send the row's '" + m.fleet->by +
+                    "' as 'key'");
+  auto it = m.fleet->members.find(*key);
+  if (it == m.fleet->members.end()) {
+    if (m.fleet->unknown_key_shared)
+      return found;
+    return refuse(wire::error_code::unknown_key,
+                  which + " has no model for " + m.fleet->by + " '" + key->substr(0, 128) +
+                    "' (it knows " + std::to_string(m.fleet->members.size()) + " keys)");
+  }
+  if (it->second)
+    found.model = it->second;
+  return found;
+}
 
 model_catalog::model_catalog(std::string registry_root, std::size_t keep_loaded,
                              std::size_t max_model_bytes)

@@ -34,15 +34,33 @@
 
 namespace conveyor::serving {
 
-/// One loaded version, ready to compute.
+struct served_model;
+
+/// A fleet's key index, held by its shared model's served_model.
+struct served_fleet {
+  std::string by;                 ///< the key column the fleet was trained by
+  bool unknown_key_shared = true; ///< an unknown key: the shared model (false: unknown_key)
+  /// Every key the fleet knows; null: the key answers with the shared model.
+  std::map<std::string, std::shared_ptr<const served_model>, std::less<>> members;
+};
+
+/// One loaded version, ready to compute. A fleet (a model file with one model per key) is
+/// one served_model for its shared model, holding one more per key with its own model:
+/// the same name, version and features, their own weights. A request picks one with
+/// `select_by_key`; batches never mix them (the server batches by served_model).
 struct served_model {
   served_model(std::string name, std::uint64_t version, const compute::model_artifact& a);
+  /// A fleet's member: the own segment `own_index` of `a`.
+  served_model(std::string name, std::uint64_t version, const compute::model_artifact& a,
+               std::size_t own_index);
+
 
   std::string name;
   std::uint64_t version = 0;
   compute::model net;
   feature_builder features;
   bool classifier = false;
+  std::optional<served_fleet> fleet; ///< set on a fleet (its shared model), never on a member
 
   std::uint32_t input_width() const { return features.input_width(); }
   std::uint32_t output_width() const { return static_cast<std::uint32_t>(net.output_width()); }
@@ -54,6 +72,13 @@ struct model_lookup {
   wire::error_code code = wire::error_code::unknown_model;
   std::string message;
 };
+
+/// The model that answers a request with `key` (protocol v1's optional `key`), given
+/// what `find` returned: a fleet's member for the key, its shared model for a key without
+/// one (and for an unknown key when the fleet was built so), or the error that answers
+/// the request: a fleet asked without a key, or a key for a model that is no fleet
+/// (bad_request), a key the fleet does not know (unknown_key). Never throws.
+model_lookup select_by_key(model_lookup found, const std::optional<std::string>& key);
 
 class model_catalog {
 public:

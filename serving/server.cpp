@@ -480,7 +480,7 @@ struct server::impl {
       case wire::request_op::predict:
         break;
     }
-    auto found = catalog->find(req.model, req.version);
+    auto found = select_by_key(catalog->find(req.model, req.version), req.key);
     if (!found.model) {
       answer_error(route, client, req.id, found.code, found.message, reply);
       return;

@@ -24,12 +24,12 @@ using wire::string_sink;
 void encode_predict_request(const predict_request& r, std::string& out) {
   out.clear();
   const auto count = std::size_t{r.rows} * r.columns;
-  out.reserve(64 + r.model.size() +
+  out.reserve(64 + r.model.size() + r.key.size() +
               (r.encoding == input_encoding::tensor ? count * 4 : count * 5 + r.rows * 5));
   string_sink sink{out};
   packer pk(sink);
-  // op, id, model, [version], [deadline_ms], shape + tensor | inputs
-  pk.pack_map(3 + (r.version != 0 ? 1 : 0) + (r.deadline_ms ? 1 : 0) +
+  // op, id, model, [version], [deadline_ms], [key], shape + tensor | inputs
+  pk.pack_map(3 + (r.version != 0 ? 1 : 0) + (r.deadline_ms ? 1 : 0) + (r.key.empty() ? 0 : 1) +
               (r.encoding == input_encoding::tensor ? 2 : 1));
   pack_str(pk, "op");
   pack_str(pk, "predict");
@@ -44,6 +44,10 @@ void encode_predict_request(const predict_request& r, std::string& out) {
   if (r.deadline_ms) {
     pack_str(pk, "deadline_ms");
     pk.pack_uint64(*r.deadline_ms);
+  }
+  if (!r.key.empty()) {
+    pack_str(pk, "key");
+    pack_str(pk, r.key);
   }
   if (r.encoding == input_encoding::tensor) {
     pack_str(pk, "shape");

@@ -27,6 +27,7 @@ struct predict_request {
   std::uint32_t columns = 0;
   std::optional<std::uint64_t> deadline_ms;
   input_encoding encoding = input_encoding::tensor;
+  std::string_view key;              ///< a fleet's key; empty: none (then not sent)
 };
 
 /// Request encoders. Each replaces `out` with one MessagePack map (reusing its capacity).

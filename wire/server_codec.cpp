@@ -17,6 +17,7 @@ std::string_view to_string(error_code c) {
     case error_code::bad_request: return "bad_request";
     case error_code::unknown_model: return "unknown_model";
     case error_code::unknown_version: return "unknown_version";
+    case error_code::unknown_key: return "unknown_key";
     case error_code::shape_mismatch: return "shape_mismatch";
     case error_code::too_large: return "too_large";
     case error_code::overloaded: return "overloaded";
@@ -32,7 +33,7 @@ namespace {
 /// grows with nesting, so this bounds its memory too).
 constexpr int max_depth = 8;
 
-enum class field { none, op, id, model, version, inputs, tensor, shape, deadline_ms, unknown };
+enum class field { none, op, id, model, version, inputs, tensor, shape, deadline_ms, key, unknown };
 
 field field_of(std::string_view key) {
   if (key == "op") return field::op;
@@ -43,6 +44,7 @@ field field_of(std::string_view key) {
   if (key == "tensor") return field::tensor;
   if (key == "shape") return field::shape;
   if (key == "deadline_ms") return field::deadline_ms;
+  if (key == "key") return field::key;
   return field::unknown;
 }
 
@@ -56,6 +58,7 @@ const char* name_of(field f) {
     case field::tensor: return "tensor";
     case field::shape: return "shape";
     case field::deadline_ms: return "deadline_ms";
+    case field::key: return "key";
     default: return "?";
   }
 }
@@ -127,6 +130,7 @@ struct request_visitor : msgpack::null_visitor {
           break;
         case field::op: wrong_type("a string"); break;
         case field::model: wrong_type("a string"); break;
+        case field::key: wrong_type("a string"); break;
         case field::inputs: wrong_type("an array of rows"); break;
         case field::tensor: wrong_type("bin (little-endian float32)"); break;
         case field::shape: wrong_type("an array [rows, columns]"); break;
@@ -170,7 +174,8 @@ struct request_visitor : msgpack::null_visitor {
     if (depth == 1) {
       switch (key) {
         case field::op:
-        case field::model: wrong_type("a string"); break;
+        case field::model:
+        case field::key: wrong_type("a string"); break;
         case field::id:
         case field::version:
         case field::deadline_ms: wrong_type("an unsigned integer"); break;
@@ -225,6 +230,13 @@ struct request_visitor : msgpack::null_visitor {
         out.model.assign(p, n);
         have_model = true;
       }
+      return true;
+    }
+    if (depth == 1 && key == field::key) {
+      if (n > max_key_bytes)
+        fail(error_code::bad_request, "'key' is longer than " + std::to_string(max_key_bytes) + " bytes");
+      else
+        out.key.emplace(p, n);
       return true;
     }
     return other("a string");
@@ -405,6 +417,7 @@ std::optional<request_error> decode_request(std::string_view bytes, const reques
   // reused from a request of the same shape is neither reallocated nor zero-filled;
   // `inputs` empties it first.
   out.deadline_ms.reset();
+  out.key.reset();
 
   request_visitor v(limits, out, bytes.size());
   if (bytes.size() > limits.max_bytes)

@@ -23,8 +23,9 @@ enum class error_code {
   overloaded,
   deadline_exceeded,
   internal,
+  unknown_key, ///< a fleet built to refuse keys it does not know was asked for one
 };
-constexpr int error_code_count = 8;
+constexpr int error_code_count = 9;
 std::string_view to_string(error_code c);
 
 enum class request_op { predict, models, health };
@@ -47,7 +48,12 @@ struct request {
   std::uint32_t columns = 0;
   std::vector<float> values;          ///< rows x columns, row-major (predict only)
   std::optional<std::uint64_t> deadline_ms;
+  /// predict on a fleet: the key whose model answers (at most max_key_bytes).
+  std::optional<std::string> key;
 };
+
+/// The longest `key` a request may carry.
+constexpr std::size_t max_key_bytes = 1024;
 
 /// Why a request cannot be served; `id` is the request's id where it could be read.
 struct request_error {

@@ -1,5 +1,6 @@
 #include "compute/cpu/cpu_backend.hpp"
 
+#include "compute/cpu/batched_gemm.hpp"
 #include "compute/cpu/dense_kernel.hpp"
 #include "compute/cpu/openblas.hpp"
 
@@ -259,6 +260,28 @@ std::string cpu_backend::describe() const {
   const auto version_end = k.config.find(' ', k.config.find(' ') + 1);
   return "cpu: " + k.config.substr(0, version_end) + ", kernel " + k.corename + " (" + k.reason +
          ")";
+}
+
+void cpu_backend::gemm_strided_batched(bool trans_a, bool trans_b, int m, int n, int k,
+                                       float alpha, const float* a, int lda,
+                                       std::size_t stride_a, const float* b, int ldb,
+                                       std::size_t stride_b, float beta, float* c, int ldc,
+                                       std::size_t stride_c, int count) {
+  if (count <= 0 || m <= 0 || n <= 0) return;
+  // One output column: a dot product per row, where sgemm's kernels are at their worst.
+  const bool small = n == 1 || static_cast<long long>(m) * n * k <= cpu::small_gemm_flops;
+  // Waking threads costs tens of microseconds (more on a busy machine): only for batches
+  // with work enough to pay for it.
+  const long long work = static_cast<long long>(count) * m * n * k;
+  cpu::parallel_for(count, work >= cpu::parallel_gemm_flops ? threads() : 1, [&](int i) {
+    const auto at = static_cast<std::size_t>(i);
+    if (small)
+      cpu::small_gemm(trans_a, trans_b, m, n, k, alpha, a + at * stride_a, lda,
+                      b + at * stride_b, ldb, beta, c + at * stride_c, ldc);
+    else
+      openblas::sgemm(trans_a, trans_b, m, n, k, alpha, a + at * stride_a, lda,
+                      b + at * stride_b, ldb, beta, c + at * stride_c, ldc);
+  });
 }
 
 void cpu_backend::set_threads(int n) { set_blas_threads(n); }

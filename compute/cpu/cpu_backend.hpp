@@ -24,6 +24,12 @@ public:
 
   void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
             int lda, const float* b, int ldb, float beta, float* c, int ldc) override;
+  /// Items spread over the backend's threads; each small item (m * n * k <= 2^16, or
+  /// n = 1) by an own loop, larger ones by single-threaded sgemm (compute/cpu/batched_gemm).
+  void gemm_strided_batched(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                            const float* a, int lda, std::size_t stride_a, const float* b,
+                            int ldb, std::size_t stride_b, float beta, float* c, int ldc,
+                            std::size_t stride_c, int count) override;
   void bias_activation(activation act, int rows, int cols, const float* bias,
                        float* z) override;
   void activation_backward(activation act, std::size_t n, const float* y,

@@ -66,7 +66,7 @@ PROTOCOL_VERSION = 1
 
 class ServerError(Exception):
     """The server answered `ok: false`. `code` is one of the protocol's error codes
-    (bad_request, unknown_model, unknown_version, shape_mismatch, too_large,
+    (bad_request, unknown_model, unknown_version, unknown_key, shape_mismatch, too_large,
     overloaded, deadline_exceeded, internal); `id` is the request's id (0 when the
     server could not read one)."""
 
@@ -220,10 +220,11 @@ class Client:
 
     # ---- asynchronous API ----
     def send_predict(self, model: str, rows=None, tensor=None, version: int = 0,
-                     deadline_ms: int | None = None) -> int:
+                     deadline_ms: int | None = None, key: str | None = None) -> int:
         """Sends a predict request and returns its id. Give exactly one of `rows` (a
         sequence of rows of numbers; a numpy array is converted) or `tensor` (a 2-D
-        numpy array, sent as little-endian float32 `tensor` bytes with its `shape`)."""
+        numpy array, sent as little-endian float32 `tensor` bytes with its `shape`).
+        `key`: which model of a fleet answers (a fleet needs one; a single model none)."""
         if (rows is None) == (tensor is None):
             raise ValueError("give exactly one of rows or tensor")
         req = {"op": "predict", "model": model}
@@ -240,6 +241,8 @@ class Client:
             req["shape"] = [int(t.shape[0]), int(t.shape[1])]
         if deadline_ms is not None:
             req["deadline_ms"] = int(deadline_ms)
+        if key is not None:
+            req["key"] = str(key)
         return self._send(req)
 
     def send_models(self) -> int:
@@ -273,11 +276,12 @@ class Client:
 
     # ---- synchronous API ----
     def predict(self, model: str, rows=None, tensor=None, version: int = 0,
-                deadline_ms: int | None = None, timeout_ms: int | None = None) -> Reply:
+                deadline_ms: int | None = None, timeout_ms: int | None = None,
+                key: str | None = None) -> Reply:
         """Predicts and returns the ok Reply (`model`, `version`, `outputs`, `labels`);
         raises ServerError or TimeoutError."""
         rid = self.send_predict(model, rows=rows, tensor=tensor, version=version,
-                                deadline_ms=deadline_ms)
+                                deadline_ms=deadline_ms, key=key)
         return self._wait_for(rid, timeout_ms)
 
     def models(self, timeout_ms: int | None = None) -> list:
@@ -380,6 +384,7 @@ def main(argv=None) -> int:
     pp.add_argument("--csv", required=True, help="CSV of raw feature rows ('-' for stdin)")
     pp.add_argument("--version", type=int, default=0, help="pin a version (0: latest)")
     pp.add_argument("--deadline-ms", type=int, default=None)
+    pp.add_argument("--key", default=None, help="a fleet's key (which model answers)")
     pp.add_argument("--tensor", action="store_true", help="send packed float32 (needs numpy)")
     a = p.parse_args(argv)
     if (a.curve_server_key is None) != (a.curve_secret_key is None):
@@ -408,9 +413,10 @@ def main(argv=None) -> int:
                 if a.tensor:
                     import numpy as np
                     r = c.predict(a.model, tensor=np.asarray(rows, dtype=np.float32),
-                                  version=a.version, deadline_ms=a.deadline_ms)
+                                  version=a.version, deadline_ms=a.deadline_ms, key=a.key)
                 else:
-                    r = c.predict(a.model, rows=rows, version=a.version, deadline_ms=a.deadline_ms)
+                    r = c.predict(a.model, rows=rows, version=a.version, deadline_ms=a.deadline_ms,
+                                  key=a.key)
                 print(f"model {r.model} version {r.version}: {len(r.outputs)} row(s)")
                 for i, out in enumerate(r.outputs):
                     label = f"label {r.labels[i]}  " if r.labels is not None else ""

@@ -223,3 +223,44 @@ BOOST_AUTO_TEST_CASE(an_unparseable_endpoint_is_a_usage_error) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(client_keys)
+
+/// A fleet server stand-in: answers with the request's key as the model name, and
+/// `unknown_key` for the key "nowhere".
+std::optional<std::string> keyed_server(std::string_view bytes) {
+  wire::request request;
+  std::string out;
+  if (auto error = wire::decode_request(bytes, {}, request)) {
+    wire::encode_error_reply(error->id, error->code, error->message, out);
+    return out;
+  }
+  if (request.key && *request.key == "nowhere") {
+    wire::encode_error_reply(request.id, wire::error_code::unknown_key, "no model for 'nowhere'", out);
+    return out;
+  }
+  const float one = 1.0f;
+  wire::encode_prediction_reply(request.id, request.key ? "key=" + *request.key : "no key", 1, &one,
+                                1, 1, nullptr, out);
+  return out;
+}
+
+BOOST_AUTO_TEST_CASE(every_predict_call_sends_the_key_and_none_without_it) {
+  test_router server(keyed_server);
+  client::client c(server.endpoint(), quick());
+  const float row[] = {1, 2};
+  BOOST_TEST(c.predict("stores", {{1, 2}}, 0, {}, "north").model == "key=north");
+  BOOST_TEST(c.predict("stores", row, 1, 2, 0, {}, "south").model == "key=south");
+  BOOST_TEST(c.predict("stores", row, 1, 2).model == "no key");
+  auto id = c.send_predict("stores", row, 1, 2, 0, {}, "east");
+  auto r = c.receive(2000ms);
+  BOOST_REQUIRE(r.has_value());
+  BOOST_TEST(r->id == id);
+  BOOST_TEST(r->model == "key=east");
+  auto unknown = c.predict("stores", {{1, 2}}, 0, {}, "nowhere");
+  BOOST_TEST(!unknown.ok);
+  BOOST_TEST(unknown.error.code == "unknown_key");
+  BOOST_TEST(!unknown.error.client_side);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

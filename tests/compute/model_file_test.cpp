@@ -129,8 +129,8 @@ BOOST_AUTO_TEST_CASE(each_corruption_has_its_message) {
   BOOST_TEST(error_of(flipped) == "checksum mismatch");
   BOOST_TEST(error_of(reseal(replaced(body, "conveyor-model", "conveyor-modex"))) ==
              "not a conveyor model (format 'conveyor-modex')");
-  BOOST_TEST(error_of(reseal(replaced(body, "format_version\x01", "format_version\x02"))) ==
-             "unsupported format_version 2 (this build reads 1)");
+  BOOST_TEST(error_of(reseal(replaced(body, "format_version\x01", "format_version\x03"))) ==
+             "unsupported format_version 3 (this build reads 1 to 2)");
   BOOST_TEST(error_of(reseal(replaced(body, "\x93\x04\x03\x02", "\x93\x05\x03\x02"))) ==
              "weights hold 23 floats, the spec implies 26");
   BOOST_TEST(error_of(reseal(replaced(body, "\x93\x04\x03\x02", std::string("\x93\xce\x00\x0f\x42\x41\x03\x02", 8)))) ==

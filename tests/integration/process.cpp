@@ -1,6 +1,7 @@
 #include "process.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
@@ -59,6 +60,9 @@ int child_process::wait(std::chrono::milliseconds limit) {
     auto r = ::waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
       reaped_ = true;
+      if (WIFSIGNALED(status)) // a crash: say so, since the exit status cannot
+        std::fprintf(stderr, "child_process: pid %d died of signal %d (%s)\n", pid_,
+                     WTERMSIG(status), strsignal(WTERMSIG(status)));
       return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     }
     if (std::chrono::steady_clock::now() > deadline) {

@@ -547,6 +547,47 @@ class CurveTest(unittest.TestCase):
                 load_key_file(path)
 
 
+class FleetKeyTest(unittest.TestCase):
+    """The client sends a fleet's `key` only when given one, and passes `unknown_key` on
+    (against a stand-in ROUTER that answers with the key it read as the model name)."""
+
+    def test_key_is_sent_and_unknown_key_raised(self):
+        import threading
+        ctx = zmq.Context.instance()
+        router = ctx.socket(zmq.ROUTER)
+        router.setsockopt(zmq.LINGER, 0)
+        port = router.bind_to_random_port("tcp://127.0.0.1")
+        seen = []
+
+        def serve():
+            for _ in range(3):
+                ident, payload = router.recv_multipart()
+                req = msgpack.unpackb(payload, raw=False)
+                seen.append(req)
+                if req.get("key") == "nowhere":
+                    reply = {"id": req["id"], "ok": False,
+                             "error": {"code": "unknown_key", "message": "no model for 'nowhere'"}}
+                else:
+                    reply = {"id": req["id"], "ok": True, "model": req.get("key", "no key"),
+                             "version": 1, "outputs": [[1.0]]}
+                router.send_multipart([ident, msgpack.packb(reply, use_bin_type=True)])
+
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        try:
+            with Client(f"tcp://127.0.0.1:{port}", timeout_ms=5000) as c:
+                self.assertEqual(c.predict("stores", rows=[[1.0, 2.0]], key="north").model, "north")
+                self.assertEqual(c.predict("stores", rows=[[1.0, 2.0]]).model, "no key")
+                with self.assertRaises(ServerError) as cm:
+                    c.predict("stores", rows=[[1.0, 2.0]], key="nowhere")
+                self.assertEqual(cm.exception.code, "unknown_key")
+            t.join(timeout=10)
+            self.assertNotIn("key", seen[1])
+            self.assertEqual(seen[0]["key"], "north")
+        finally:
+            router.close()
+
+
 @unittest.skipIf(SERVER_TEMPLATE, "checks the Python peer's own start-up")
 class PeerStartupTest(unittest.TestCase):
     def start(self, data: bytes):

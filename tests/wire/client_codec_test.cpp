@@ -98,6 +98,18 @@ BOOST_AUTO_TEST_CASE(an_inputs_predict_request_decodes_on_the_server_to_the_same
     BOOST_TEST(same_bits(r.values[i], sample_values[i]), "value " << i);
 }
 
+BOOST_AUTO_TEST_CASE(a_key_is_sent_only_when_given) {
+  wire::predict_request req{8, "stores", 0, sample_values.data(), 1, 9, std::nullopt,
+                              wire::input_encoding::tensor, "north"};
+  std::string bytes;
+  wire::encode_predict_request(req, bytes);
+  BOOST_TEST(decode_on_server(bytes).key.value_or("") == "north");
+  req.key = {};
+  wire::encode_predict_request(req, bytes);
+  BOOST_TEST(!decode_on_server(bytes).key.has_value());
+  BOOST_TEST(bytes.find("key") == std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(models_and_health_requests_decode_on_the_server) {
   std::string bytes;
   wire::encode_models_request(9, bytes);

@@ -543,10 +543,34 @@ BOOST_AUTO_TEST_CASE(an_error_reply_is_id_ok_false_and_code_and_message) {
   BOOST_TEST(e["message"] == "no model named 'x'");
 }
 
+BOOST_AUTO_TEST_CASE(a_key_is_read_as_a_string_and_absent_unless_sent) {
+  wire::request out;
+  auto error = wire::decode_request(predict({{"key", str("store 7")}, {"inputs", rows({{1.0f}})}}), {}, out);
+  BOOST_REQUIRE_MESSAGE(!error, (error ? error->message : ""));
+  BOOST_TEST(out.key.value_or("") == "store 7");
+  // decoding into the same request again: no key left over from the last one
+  error = wire::decode_request(predict({{"inputs", rows({{1.0f}})}}), {}, out);
+  BOOST_REQUIRE(!error);
+  BOOST_TEST(!out.key.has_value());
+  error = wire::decode_request(predict({{"key", u64(7)}, {"inputs", rows({{1.0f}})}}), {}, out);
+  BOOST_REQUIRE(error.has_value());
+  BOOST_TEST(error->message == "'key' must be a string");
+  BOOST_TEST(error->id == 7u);
+  error = wire::decode_request(predict({{"key", array({str("a")})}, {"inputs", rows({{1.0f}})}}), {}, out);
+  BOOST_REQUIRE(error.has_value());
+  BOOST_TEST(error->message == "'key' must be a string");
+  error = wire::decode_request(predict({{"key", str(std::string(1025, 'k'))}, {"inputs", rows({{1.0f}})}}), {}, out);
+  BOOST_REQUIRE(error.has_value());
+  BOOST_TEST(error->message == "'key' is longer than 1024 bytes");
+  error = wire::decode_request(predict({{"key", str("a")}, {"key", str("b")}, {"inputs", rows({{1.0f}})}}), {}, out);
+  BOOST_REQUIRE(error.has_value());
+  BOOST_TEST(error->message == "duplicate key 'key'");
+}
+
 BOOST_AUTO_TEST_CASE(every_error_code_is_spelled_as_the_protocol_lists_it) {
   const std::vector<std::string> spelled{"bad_request", "unknown_model", "unknown_version",
                                          "shape_mismatch", "too_large", "overloaded",
-                                         "deadline_exceeded", "internal"};
+                                         "deadline_exceeded", "internal", "unknown_key"};
   BOOST_REQUIRE(spelled.size() == static_cast<std::size_t>(wire::error_code_count));
   for (int c = 0; c < wire::error_code_count; ++c)
     BOOST_TEST(std::string(wire::to_string(static_cast<error_code>(c))) == spelled[c]);
