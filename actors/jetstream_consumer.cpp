@@ -4,6 +4,10 @@
 
 #include <nats/nats.h>
 
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
 namespace conveyor {
 
 namespace {
@@ -24,24 +28,8 @@ void jetstream_consumer::message_deleter::operator()(__natsMsg* m) const {
 }
 
 jetstream_consumer::jetstream_consumer(jetstream_target target, std::int64_t connect_timeout_ms)
-    : target_(std::move(target)) {
-  natsOptions* options = nullptr;
-  auto s = natsOptions_Create(&options);
-  if (s == NATS_OK)
-    s = natsOptions_SetURL(options, target_.url.c_str());
-  if (s == NATS_OK)
-    s = natsOptions_SetTimeout(options, connect_timeout_ms);
-  if (s == NATS_OK)
-    s = natsConnection_Connect(&connection_, options);
-  natsOptions_Destroy(options);
-  if (s != NATS_OK)
-    fail("cannot connect", s, 0);
-  jsOptions js_options;
-  jsOptions_Init(&js_options);
-  js_options.Wait = api_wait_ms;
-  s = natsConnection_JetStream(&js_, connection_, &js_options);
-  if (s != NATS_OK)
-    fail("cannot open a JetStream context", s, 0);
+    : target_(std::move(target)), connect_timeout_ms_(connect_timeout_ms) {
+  connect(connect_timeout_ms, true);
   bind();
 }
 
@@ -52,6 +40,41 @@ jetstream_consumer::~jetstream_consumer() {
     natsConnection_FlushTimeout(connection_, 2000);
     natsConnection_Destroy(connection_);
   }
+}
+
+bool jetstream_consumer::connect(std::int64_t timeout_ms, bool throw_unreachable) {
+  natsOptions* options = nullptr;
+  auto s = natsOptions_Create(&options);
+  if (s == NATS_OK)
+    s = natsOptions_SetURL(options, target_.url.c_str());
+  if (s == NATS_OK)
+    s = natsOptions_SetTimeout(options, std::max<std::int64_t>(timeout_ms, 1));
+  if (s == NATS_OK)
+    s = natsOptions_SetAllowReconnect(options, false);
+  if (s == NATS_OK)
+    s = natsConnection_Connect(&connection_, options);
+  natsOptions_Destroy(options);
+  if (s != NATS_OK) {
+    connection_ = nullptr;
+    if (throw_unreachable || s != NATS_NO_SERVER)
+      fail("cannot connect", s, 0);
+    return false;
+  }
+  jsOptions js_options;
+  jsOptions_Init(&js_options);
+  js_options.Wait = api_wait_ms;
+  s = natsConnection_JetStream(&js_, connection_, &js_options);
+  if (s != NATS_OK)
+    fail("cannot open a JetStream context", s, 0);
+  return true;
+}
+
+void jetstream_consumer::disconnect() {
+  unsubscribe();
+  jsCtx_Destroy(js_);
+  js_ = nullptr;
+  natsConnection_Destroy(connection_);
+  connection_ = nullptr;
 }
 
 std::string jetstream_consumer::describe() const {
@@ -121,12 +144,29 @@ void jetstream_consumer::bind() {
 
 std::vector<jetstream_consumer::message> jetstream_consumer::fetch(int max,
                                                                    std::int64_t wait_ms) {
+  std::vector<message> out;
+  if (connection_ == nullptr) {
+    // Lost earlier: one attempt per call, so the caller polls its drain flag between them.
+    auto start = std::chrono::steady_clock::now();
+    if (!connect(std::min(wait_ms, connect_timeout_ms_), false)) {
+      std::this_thread::sleep_until(start + std::chrono::milliseconds(wait_ms));
+      return out;
+    }
+    ++reconnects_;
+    confirm_acks_ = true;
+    bind();
+  }
   natsMsgList list{nullptr, 0};
   jsErrCode js_error = static_cast<jsErrCode>(0);
   auto s = natsSubscription_Fetch(&list, subscription_, max, wait_ms, &js_error);
-  std::vector<message> out;
   if (s == NATS_TIMEOUT)
     return out;
+  if (s == NATS_CONNECTION_CLOSED || s == NATS_CONNECTION_DISCONNECTED || s == NATS_IO_ERROR
+      || s == NATS_NO_SERVER || natsConnection_IsClosed(connection_)) {
+    natsMsgList_Destroy(&list);
+    disconnect(); // the next call connects again
+    return out;
+  }
   if (s != NATS_OK)
     fail("cannot fetch messages", s, js_error);
   out.reserve(static_cast<std::size_t>(list.Count));
@@ -158,6 +198,10 @@ std::vector<jetstream_consumer::message> jetstream_consumer::fetch(int max,
 }
 
 void jetstream_consumer::acknowledge_through(const message& m) {
+  if (connection_ == nullptr)
+    fail("cannot acknowledge stream sequence " + std::to_string(m.stream_sequence)
+           + ": the connection is lost (the message comes again after reconnecting)",
+         NATS_CONNECTION_CLOSED, 0);
   if (!confirm_acks_) {
     natsMsg_Ack(m.msg.get(), nullptr);
     return;

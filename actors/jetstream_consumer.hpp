@@ -9,8 +9,14 @@
 // acknowledged. Deliveries are checked to be contiguous (consumer sequence 1, 2, ...
 // since the consumer was created): a gap means another connection (a previous
 // incarnation still closing) took messages, and the consumer is reset again to its
-// acknowledged floor, so no message is ever skipped. Every failure throws step_failure with the server, stream and durable
-// name and the client's text.
+// acknowledged floor, so no message is ever skipped.
+//
+// A lost connection (the server restarted or unreachable) is not a failure: the NATS
+// client's own reconnection is off (in libnats 3.4 a fetch racing its reconnect thread
+// crashed the process), and `fetch` opens a new connection itself, at most once per
+// call, then binds the consumer again at its acknowledged floor, as a reset does. Every
+// other failure throws step_failure with the server, stream and durable name and the
+// client's text.
 #pragma once
 
 #include <cstdint>
@@ -61,6 +67,10 @@ public:
   std::vector<message> fetch(int max, std::int64_t wait_ms);
   /// How many times deliveries had a gap and the consumer was reset.
   std::uint64_t resets() const { return resets_; }
+  /// How many times the connection was lost and opened again (then the consumer was
+  /// bound again at its acknowledged floor), and whether it is open now.
+  std::uint64_t reconnects() const { return reconnects_; }
+  bool connected() const { return connection_ != nullptr; }
 
   /// Acknowledges `m` and every message before it, waiting up to a second for the
   /// server's confirmation; after one that fails, without waiting.
@@ -71,6 +81,11 @@ public:
 
 private:
   [[noreturn]] void fail(const std::string& what, int status, int js_error) const;
+  /// Connects (no automatic reconnection) and makes the JetStream context; false when the
+  /// server cannot be reached within `timeout_ms`, and with `throw_unreachable`, throws.
+  bool connect(std::int64_t timeout_ms, bool throw_unreachable);
+  /// Drops the subscription, the context and the connection (after a loss).
+  void disconnect();
   /// (Re)creates the durable consumer at its acknowledged floor and subscribes.
   void bind();
   void unsubscribe();
@@ -83,6 +98,8 @@ private:
   /// The consumer sequence the next delivery must have.
   std::uint64_t next_delivery_ = 1;
   std::uint64_t resets_ = 0;
+  std::uint64_t reconnects_ = 0;
+  std::int64_t connect_timeout_ms_ = 0;
   bool confirm_acks_ = true;
 };
 

@@ -154,15 +154,32 @@ bool nats_source::produce(emitter& out) {
     return true; // the drain ends the stream; nothing more is fetched
   if (fetched_.empty()) {
     auto resets = consumer_->resets();
+    auto reconnects = consumer_->reconnects();
+    bool was_connected = consumer_->connected();
     auto got = consumer_->fetch(static_cast<int>(options_.batch_rows), options_.max_wait_ms);
     if (consumer_->resets() != resets)
       ctx_->log_warning("another connection took messages of " + consumer_->describe() +
                         " (an earlier incarnation closing?): reading again after stream "
                         "sequence " + std::to_string(consumer_->ack_floor()));
+    if (was_connected && !consumer_->connected())
+      ctx_->log_warning("lost the connection to " + consumer_->describe() +
+                        ": connecting again every " + std::to_string(options_.max_wait_ms) +
+                        " ms");
+    if (consumer_->reconnects() != reconnects)
+      ctx_->log_info("connected again to " + consumer_->describe() +
+                     ": reading again after stream sequence " +
+                     std::to_string(consumer_->ack_floor()));
     std::optional<jetstream_consumer::message> skipped;
     for (auto& m : got) {
-      if (m.stream_sequence <= received_through_)
-        continue; // here already (delivered again: its ack wait passed, or a reset)
+      if (m.stream_sequence <= received_through_) {
+        // Here already (delivered again: its ack wait passed, a reset or a reconnection).
+        // A batch's last message is kept from its newest delivery: one from a lost
+        // connection can no longer be acknowledged.
+        auto pending = undelivered_.find(m.stream_sequence);
+        if (pending != undelivered_.end())
+          pending->second = std::move(m);
+        continue;
+      }
       received_through_ = m.stream_sequence;
       if (m.stream_sequence <= delivered_through_)
         skipped = std::move(m); // delivered before a restart
