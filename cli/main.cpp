@@ -21,6 +21,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <csignal>
 #include <iostream>
 #include <optional>
 
@@ -204,6 +205,9 @@ int kinds_command(const kind_registry& kinds, const std::string& name) {
 } // namespace
 
 int main(int argc, char** argv) {
+  // A write to a socket whose peer is gone (a NATS server, a scraper, a node) must be an
+  // error return in the library that wrote, never the end of the process.
+  std::signal(SIGPIPE, SIG_IGN);
   kind_registry kinds;
   register_builtin_kinds(kinds);
 
