@@ -30,10 +30,33 @@ double seconds_since(clock_type::time_point t) {
 /// after every step, which costs nothing there.
 constexpr std::uint64_t device_read_every = 16;
 
-/// The start broadcast: '1' (stop: the run drained before training began) or '0'
-/// followed by the checkpoint to resume from (empty: start afresh).
-std::string start_message(bool stop, const std::string& resume_path) {
-  return (stop ? "1" : "0") + resume_path;
+/// The start broadcast: '1' (stop: the run drained before training began) or '0'; the
+/// group's device transport id (compute::make_device_group_id: rank 0's NCCL id for a
+/// GPU group, else empty) as "<bytes>:<id>"; then the checkpoint to resume from
+/// (empty: start afresh).
+std::string start_message(bool stop, const std::string& group_id,
+                          const std::string& resume_path) {
+  return (stop ? "1" : "0") + std::to_string(group_id.size()) + ":" + group_id + resume_path;
+}
+
+struct start_fields {
+  bool stop = false;
+  std::string group_id;
+  std::string resume;
+};
+
+start_fields parse_start_message(const std::string& m) {
+  start_fields f;
+  const auto colon = m.find(':');
+  if (m.empty() || colon == std::string::npos)
+    throw step_failure("trainer: replica 0 sent a malformed start message");
+  f.stop = m[0] == '1';
+  const auto size = std::stoull(m.substr(1, colon - 1));
+  if (size > m.size() - colon - 1)
+    throw step_failure("trainer: replica 0 sent a malformed start message");
+  f.group_id = m.substr(colon + 1, size);
+  f.resume = m.substr(colon + 1 + size);
+  return f;
 }
 
 std::string describe(const compute::model_spec& s) {
@@ -75,17 +98,20 @@ void trainer::open(step_context& ctx) {
     }
   }
   try {
-    device_ = compute::make_backend(options_.devices.device_of(replica_));
+    device_ = compute::make_backend(options_.devices.device_of(replica_), options_.precision);
   } catch (const std::invalid_argument& e) {
     throw step_failure(std::string("trainer: ") + e.what());
   }
   if (replicas_ > 1) {
+    // Host messages first; a GPU group moves its all-reduces to the device transport
+    // once rank 0's id has arrived (begin_training).
     auto peers = std::make_unique<peer_collective>(ctx, *device_, replica_, replicas_);
     peers_ = peers.get();
-    collective_ = std::move(peers);
+    host_collective_ = std::move(peers);
   } else {
-    collective_ = compute::single_rank_collective();
+    host_collective_ = compute::single_rank_collective();
   }
+  collective_ = host_collective_.get();
 }
 
 void trainer::save_state() {
@@ -123,7 +149,9 @@ void trainer::finish(emitter&) {
       resume = options_.resume_from;
   }
   const bool stop = replica_ == 0 && ctx_ && ctx_->stop_requested();
-  collective_->start_broadcast(start_message(stop, resume));
+  const std::string group_id =
+      replica_ == 0 ? compute::make_device_group_id(options_.devices.kind, replicas_) : "";
+  collective_->start_broadcast(start_message(stop, group_id, resume));
   phase_ = phase::agreeing;
 }
 
@@ -193,16 +221,24 @@ void trainer::consume_peer(peer_message m) {
 
 bool trainer::begin_training() {
   collective_->complete();
-  const std::string& start = collective_->broadcast_result();
-  if (!start.empty() && start[0] == '1') {
+  const auto start = parse_start_message(collective_->broadcast_result());
+  if (start.stop) {
     if (replica_ == 0 && ctx_)
       ctx_->log_warning("drained before training began: no checkpoint, no model");
     end();
     return false;
   }
-  const std::string resume = start.empty() ? std::string() : start.substr(1);
-  if (!resume.empty())
-    load_checkpoint(resume);
+  if (!start.group_id.empty()) {
+    try {
+      device_collective_ = compute::make_device_collective(*host_collective_, start.group_id,
+                                                           replica_, replicas_, *device_);
+    } catch (const std::exception& e) {
+      throw step_failure(std::string("trainer: joining the GPU group: ") + e.what());
+    }
+    collective_ = device_collective_.get();
+  }
+  if (!start.resume.empty())
+    load_checkpoint(start.resume);
   phase_ = phase::training;
   start_time_ = clock_type::now();
   return true;
@@ -225,6 +261,8 @@ bool trainer::produce(emitter& out) {
         end();
         return false;
       }
+      if (!collective_->ready())
+        return true; // a device transport still joining its group
       start_step();
     }
     if (!collective_->ready())

@@ -5,8 +5,10 @@
 // acknowledges its input only once it has ended its stream, so after a restart the
 // runtime replays the data from the source.
 //
-// Devices (`devices = "cpu:N"`): N replicas form a replica group, each on its own
-// backend (compute/backend_factory). Every replica receives every batch, holds the same
+// Devices (`devices = "cpu:N"`, "gpu:all", "gpu:0,1", "auto"): N replicas form a
+// replica group, each on its own backend (compute/backend_factory), one per GPU for GPU
+// groups. A GPU group's all-reduces run over NCCL (compute/cuda/nccl_collective):
+// replica 0 makes the NCCL id and sends it in its start broadcast, a peer message. Every replica receives every batch, holds the same
 // rows, and takes its contiguous share of each global batch. Replicas keep in step
 // through a compute::collective (over peer messages: actors/peer_collective): one
 // all-reduce per optimizer step of [gradient, loss, stop vote], each replica's part
@@ -93,8 +95,12 @@ private:
   phase phase_ = phase::caching;
 
   std::unique_ptr<compute::backend> device_;
-  std::unique_ptr<compute::collective> collective_;
-  peer_collective* peers_ = nullptr; // collective_ when it runs over peer messages
+  // Host messages (peer messages, or a group of one); a GPU group's device transport
+  // (NCCL) once it has joined; and the one in use, which the device one replaces.
+  std::unique_ptr<compute::collective> host_collective_;
+  peer_collective* peers_ = nullptr; // host_collective_ when it runs over peer messages
+  std::unique_ptr<compute::collective> device_collective_;
+  compute::collective* collective_ = nullptr;
   std::unique_ptr<compute::model> model_;
   std::unique_ptr<compute::optimizer> optimizer_;
   compute::buffer epoch_loss_; // backend memory: sum over this epoch's steps of rows * loss
