@@ -66,6 +66,21 @@ std::string describe(const compute::model_spec& s) {
   return out + "] " + std::string(compute::to_string(s.hidden));
 }
 
+/// The summed energy counters (joules) of a GPU group's GPUs, or -1 when the group is
+/// not on GPUs or a GPU has no reading (no NVML).
+double group_energy_joules(const trainer_devices& d) {
+  if (d.kind != "cuda")
+    return -1;
+  double sum = 0;
+  for (int g : d.gpus) {
+    const double j = compute::gpu_energy_joules(g);
+    if (j < 0)
+      return -1;
+    sum += j;
+  }
+  return sum;
+}
+
 /// The cores this process may run on (its affinity mask: taskset, cpusets), which
 /// hardware_concurrency does not see.
 int usable_cores() {
@@ -241,6 +256,8 @@ bool trainer::begin_training() {
     load_checkpoint(start.resume);
   phase_ = phase::training;
   start_time_ = clock_type::now();
+  if (replica_ == 0)
+    energy_start_ = group_energy_joules(options_.devices);
   return true;
 }
 
@@ -477,6 +494,12 @@ void trainer::emit_model(emitter& out) {
   metrics["epochs"] = static_cast<double>(step_ / steps_per_epoch_);
   metrics["samples_per_second"] = t > 0 ? static_cast<double>(samples_) / t : 0;
   metrics["resumed_from_step"] = static_cast<double>(resumed_from_);
+  if (const double now = group_energy_joules(options_.devices); energy_start_ >= 0 && now >= 0) {
+    const double joules = now - energy_start_;
+    metrics["gpu_joules"] = joules;
+    if (joules > 0)
+      metrics["samples_per_joule"] = static_cast<double>(samples_) / joules;
+  }
   auto a = artifact();
   a.metrics = metrics;
   a.provenance.graph = options_.graph;

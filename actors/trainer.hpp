@@ -22,6 +22,11 @@
 // data has arrived: replica 0 broadcasts the checkpoint's path (the directory must be
 // visible to every replica). A fresh group starts from `resume_from` when it is set.
 //
+// Energy: where NVML reads the GPUs' energy counters, replica 0 of a GPU group reports
+// the joules its GPUs used while training (`gpu_joules`, counters summed over the
+// group's GPUs, so other work on them counts too) and `samples_per_joule` with its
+// other metrics, and the model carries them.
+//
 // Draining (step_context::stop_requested, SIGINT/SIGTERM): each replica votes in the
 // step's all-reduce, so the whole group stops after the same step. Replica 0 writes
 // `checkpoint_dir/<step>.ckpt` (whatever checkpoint_every is) and the trainer emits no
@@ -108,6 +113,7 @@ private:
   int threads_set_ = 1;
 
   std::chrono::steady_clock::time_point start_time_;
+  double energy_start_ = -1; // replica 0: the group's GPU energy counters at the start
   std::uint64_t resumed_from_ = 0;
   std::uint64_t steps_per_epoch_ = 0;
   std::uint64_t total_steps_ = 0;

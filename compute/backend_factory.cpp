@@ -41,6 +41,24 @@ int gpu_count(std::string* why_none) {
 #endif
 }
 
+double gpu_energy_joules(int gpu) {
+#if CONVEYOR_HAVE_CUDA
+  if (gpu >= 0 && gpu < gpu_count()) return cuda_energy_joules(gpu);
+#else
+  (void)gpu;
+#endif
+  return -1;
+}
+
+int gpu_utilisation_percent(int gpu) {
+#if CONVEYOR_HAVE_CUDA
+  if (gpu >= 0 && gpu < gpu_count()) return cuda_utilisation_percent(gpu);
+#else
+  (void)gpu;
+#endif
+  return -1;
+}
+
 std::unique_ptr<backend> make_backend(std::string_view device, precision p) {
   if (device == "cpu") {
     if (p != precision::fp32)

@@ -21,6 +21,12 @@ bool backend_built(std::string_view kind);
 /// none, `why_none` says why (no CUDA backend in this build, no driver, no device).
 int gpu_count(std::string* why_none = nullptr);
 
+/// GPU `gpu`'s energy counter in joules (NVML, from the driver) and its utilisation in
+/// percent; negative where there is no reading (no NVML, no such GPU, a build without
+/// CUDA). The difference of two energy readings is what the GPU used in between.
+double gpu_energy_joules(int gpu);
+int gpu_utilisation_percent(int gpu);
+
 /// A backend for `device` computing its products in `p` (the CPU backend accepts fp32
 /// only). Throws std::invalid_argument naming the device when it is malformed, its kind
 /// is not built in, or the GPU is not there.

@@ -3,7 +3,7 @@
 // host batch is uploaded, forward + backward, the optimizer update; the loss is read
 // every 16 steps (the trainer's device_read_every) and at the end. Synthetic data
 // (uniform pixels, labels r mod 10): throughput does not depend on the values.
-// With NVML present (libnvidia-ml, loaded at run time) it adds the GPU's energy over
+// With NVML present (compute::gpu_energy_joules) it adds the GPU's energy over
 // the timed steps and its utilisation. Prints one JSON line per run.
 //
 // Usage: gpu_train_bench [--device cuda:0|cpu] [--batch N]... [--precision P]...

@@ -64,6 +64,8 @@ def fashion(conveyor, env, data, epochs, device, precision, meter):
            "test_accuracy": steps["check"]["metrics"]["accuracy"],
            "samples_per_second": steps["train"]["metrics"]["samples_per_second"],
            "wall_seconds": wall}
+    if "gpu_joules" in steps["train"]["metrics"]:  # the trainer's own NVML reading
+        out["trainer_gpu_joules"] = steps["train"]["metrics"]["gpu_joules"]
     if joules is not None:
         out["joules"] = meter.joules() - joules
     if util is not None:

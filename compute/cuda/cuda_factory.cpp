@@ -2,6 +2,7 @@
 
 #include "compute/cuda/cuda_backend.hpp"
 #include "compute/cuda/nccl_collective.hpp"
+#include "compute/cuda/nvml.hpp"
 
 #include <mutex>
 
@@ -38,6 +39,10 @@ int cuda_device_count(std::string* why_none) {
 std::unique_ptr<backend> make_cuda_backend(int device, precision p) {
   return std::make_unique<cuda_backend>(device, p);
 }
+
+double cuda_energy_joules(int device) { return gpu::energy_joules(device).value_or(-1.0); }
+
+int cuda_utilisation_percent(int device) { return gpu::utilisation_percent(device).value_or(-1); }
 
 std::string make_nccl_id() {
   ncclUniqueId id;

@@ -18,6 +18,10 @@ int cuda_device_count(std::string* why_none = nullptr);
 
 std::unique_ptr<backend> make_cuda_backend(int device, precision p);
 
+/// NVML readings of GPU `device` (compute/cuda/nvml.hpp); negative when absent.
+double cuda_energy_joules(int device);
+int cuda_utilisation_percent(int device);
+
 /// A fresh NCCL unique id (its bytes): rank 0 makes it and sends it to the other ranks.
 std::string make_nccl_id();
 
