@@ -100,6 +100,9 @@ def main():
     gpu_index = int(args.device.split(":")[1]) if gpu else -1
     meter = Meter(gpu_index) if gpu else Meter(-1)
     results = {"machine": machine_lines(invocation("bench/gpu/run.sh")), "rows": []}
+    commit = os.path.join(args.bin, "COMMIT") if args.bin else ""
+    if commit and os.path.exists(commit):
+        results["machine"].append(f"binaries: built from commit {open(commit).read().strip()}")
     if gpu:
         smi = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,power.limit",
                               "--format=csv,noheader"], capture_output=True, text=True)

@@ -24,12 +24,14 @@ nccl_collective::nccl_collective(collective& host, const std::string& id, int ra
 nccl_collective::~nccl_collective() {
   if (!comm_) return;
   cudaSetDevice(device_.device());
-  // A healthy group with nothing in flight is destroyed; otherwise aborted, which does
-  // not wait for peers that may never come.
-  if (healthy_ && state() == ncclSuccess && cudaStreamSynchronize(device_.stream()) == cudaSuccess)
+  // A healthy group whose stream has finished is destroyed; otherwise aborted, which
+  // ends an all-reduce still waiting for a peer that failed (waiting for the stream
+  // would hang on it).
+  if (healthy_ && state() == ncclSuccess && cudaStreamQuery(device_.stream()) == cudaSuccess)
     ncclCommDestroy(comm_);
   else
     ncclCommAbort(comm_);
+  cudaGetLastError(); // cudaErrorNotReady from the query is not an error
 }
 
 ncclResult_t nccl_collective::state() const {
