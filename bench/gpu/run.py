@@ -39,7 +39,14 @@ def json_lines(text):
 
 
 def run(cmd, env, timeout, **kw):
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, **kw)
+    """Runs cmd; a run past `timeout` seconds is killed and reported (exit code 124) with
+    what it printed, so one hung part does not cost the others' figures."""
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, **kw)
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        err = e.stderr.decode() if isinstance(e.stderr, bytes) else (e.stderr or "")
+        p = subprocess.CompletedProcess(cmd, 124, out, err + f"\n(killed after {timeout} s)")
     if p.returncode != 0:
         print(f"failed ({p.returncode}): {' '.join(cmd)}\n{p.stdout[-2000:]}\n{p.stderr[-3000:]}")
     return p
@@ -53,7 +60,7 @@ def fashion(conveyor, env, data, epochs, device, precision, meter):
         start = time.perf_counter()
         p = run([conveyor, "--log-level", "warn", "run", os.path.join(HERE, "fashion_gpu.flow"),
                  "--set", f"data={data}", "--set", f"epochs={epochs}", "--set", f"devices={device}",
-                 "--set", f"precision={precision}", "--report", report], env, 240, cwd=d)
+                 "--set", f"precision={precision}", "--report", report], env, 150, cwd=d)
         wall = time.perf_counter() - start
         util = meter.stop()
         if p.returncode != 0:
@@ -110,7 +117,7 @@ def main():
 
     # 1. GPU tests
     t = run([bins["test_compute_gpu"], "--log_level=test_suite", "--report_level=short",
-             "--color_output=false"], env, 120)
+             "--color_output=false"], env, 90)
     results["gpu_tests"] = {"exit_code": t.returncode,
                             "summary": (t.stdout + t.stderr).strip().splitlines()[-3:]}
     os.makedirs(args.out, exist_ok=True)
@@ -121,11 +128,11 @@ def main():
     precisions = ["fp32", "bf16"] if gpu else ["fp32"]
     conf = sum((["--precision", p] for p in precisions), []) + ["--batch", "256", "--batch", "4096",
                                                                "--seconds", str(args.seconds)]
-    p = run([bins["gpu_train_bench"], "--device", args.device] + conf, env, 120)
+    p = run([bins["gpu_train_bench"], "--device", args.device] + conf, env, 90)
     results["rows"] += json_lines(p.stdout)
     if gpu and not args.no_torch:
         p = run(["python3", os.path.join(HERE, "torch_mlp_gpu.py"), "--gpu", str(gpu_index)] + conf,
-                env, 150)
+                env, 120)
         results["rows"] += json_lines(p.stdout)
 
     # 3. Fashion-MNIST to accuracy
