@@ -1,17 +1,20 @@
 """Driver for a GPU machine, in one run on one GPU (under 5 minutes):
-1. the GPU tests (test_compute_gpu: every CUDA operation against the CPU backend);
+1. the GPU tests (test_compute_gpu: every CUDA operation against the CPU backend;
+   test_actors_gpu: the trainer on one GPU against one CPU replica, every precision, a
+   group of GPUs over NCCL where there are two);
 2. training samples/s of the MLP 784-256-128-10 at batch 256 and 4096, fp32 and bf16:
    conveyor (gpu_train_bench) against PyTorch eager (torch_mlp_gpu.py, when python3 has
    torch), with GPU utilisation and joules per epoch where NVML is present;
 3. Fashion-MNIST trained to test accuracy (goal >= 0.88) by `conveyor run` on the GPU,
    with its wall time and energy.
 Prints the machine, the table and the goals' ratios; writes OUT/results.json and
-OUT/gpu_tests.log (OUT: bench/out/gpu unless --out).
+the tests' logs, OUT/test_*_gpu.log (OUT: bench/out/gpu unless --out).
 
 Usage: bench/gpu/run.sh [--bin DIR] [--data DIR] [--seconds S] [--epochs N]
                         [--device cuda:0] [--no-torch] [--out DIR]
-  --bin   a folder with conveyor, gpu_train_bench and test_compute_gpu (and lib/, added to
-          LD_LIBRARY_PATH): bench/gpu/stage.sh makes one; default: build-gpu's binaries.
+  --bin   a folder with bin/ (conveyor, gpu_train_bench, test_compute_gpu, test_actors_gpu)
+          and lib/ (added to LD_LIBRARY_PATH): bench/gpu/stage.sh makes one; default:
+          build-gpu's binaries.
   --data  the Fashion-MNIST idx .gz files; default /usr/share/datasets/fashion-mnist, else
           BIN/fashion-mnist.
   --device cpu checks the script itself on a machine without a GPU (no torch, no NVML)."""
@@ -27,11 +30,13 @@ from nvml import Meter  # noqa: E402
 
 def binaries(folder):
     if folder:
-        return {n: os.path.join(folder, "bin", n) for n in ("conveyor", "gpu_train_bench", "test_compute_gpu")}
+        return {n: os.path.join(folder, "bin", n)
+                for n in ("conveyor", "gpu_train_bench", "test_compute_gpu", "test_actors_gpu")}
     b = os.path.join(ROOT, "build-gpu")
     return {"conveyor": os.path.join(b, "conveyor"),
             "gpu_train_bench": os.path.join(b, "bench", "gpu", "gpu_train_bench"),
-            "test_compute_gpu": os.path.join(b, "tests", "compute", "test_compute_gpu")}
+            "test_compute_gpu": os.path.join(b, "tests", "compute", "test_compute_gpu"),
+            "test_actors_gpu": os.path.join(b, "tests", "actors", "test_actors_gpu")}
 
 
 def json_lines(text):
@@ -116,13 +121,15 @@ def main():
         results["gpu"] = smi.stdout.strip() or "nvidia-smi not available"
 
     # 1. GPU tests
-    t = run([bins["test_compute_gpu"], "--log_level=test_suite", "--report_level=short",
-             "--color_output=false"], env, 90)
-    results["gpu_tests"] = {"exit_code": t.returncode,
-                            "summary": (t.stdout + t.stderr).strip().splitlines()[-3:]}
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "gpu_tests.log"), "w") as f:
-        f.write(t.stdout + t.stderr)
+    results["gpu_tests"] = {}
+    for name in ("test_compute_gpu", "test_actors_gpu"):
+        t = run([bins[name], "--log_level=test_suite", "--report_level=short",
+                 "--color_output=false"], env, 90)
+        results["gpu_tests"][name] = {"exit_code": t.returncode,
+                                      "summary": (t.stdout + t.stderr).strip().splitlines()[-3:]}
+        with open(os.path.join(args.out, f"{name}.log"), "w") as f:
+            f.write(t.stdout + t.stderr)
 
     # 2. samples/s, conveyor then PyTorch, the same configurations
     precisions = ["fp32", "bf16"] if gpu else ["fp32"]
@@ -145,13 +152,13 @@ def main():
     else:
         print("no Fashion-MNIST data found: pass --data DIR")
 
-    os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
     print("\n".join(results["machine"]))
     if "gpu" in results:
         print(f"gpu: {results['gpu']}")
-    print(f"gpu tests: exit {t.returncode}: {' | '.join(results['gpu_tests']['summary'])}")
+    for name, t in results["gpu_tests"].items():
+        print(f"{name}: exit {t['exit_code']}: {' | '.join(l.strip() for l in t['summary'] if l.strip())}")
     print(f"{'runner':<13} {'batch':>5} {'prec':>5} {'samples/s':>12} {'util %':>7} {'J/epoch':>8} "
           f"{'test acc':>8} {'wall s':>7} {'J':>7}")
     for r in results["rows"]:

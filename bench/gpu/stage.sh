@@ -3,7 +3,7 @@
 # that has the driver, cuBLAS and NCCL but not conveyor's other libraries, into
 # BUILD/device.tar.gz (BUILD: build-gpu, a CUDA build; DATA: the Fashion-MNIST .gz files,
 # default /usr/share/datasets/fashion-mnist). Inside, under device/: bin/ (conveyor,
-# gpu_train_bench, test_compute_gpu, stripped), lib/ (CAF, ZeroMQ and the other shared
+# gpu_train_bench and the GPU tests, stripped), lib/ (CAF, ZeroMQ and the other shared
 # libraries they load, OpenBLAS, which the CPU backend loads at run time, and its
 # Fortran runtime), fashion-mnist/, and COMMIT (what the binaries were built from). The
 # .gz data does not shrink further; the rest compresses to about a third.
@@ -24,7 +24,7 @@ copy_libs() { # copy_libs BINARY...: the shared libraries they load, into $out/l
 out=$build/device
 rm -rf "$out" "$build/device.tar.gz"
 mkdir -p "$out/bin" "$out/lib" "$out/fashion-mnist"
-for b in conveyor bench/gpu/gpu_train_bench tests/compute/test_compute_gpu; do
+for b in conveyor bench/gpu/gpu_train_bench tests/compute/test_compute_gpu tests/actors/test_actors_gpu; do
   strip -o "$out/bin/$(basename "$b")" "$build/$b"
 done
 copy_libs "$out"/bin/*
