@@ -11,6 +11,7 @@
 #include <ctime>
 #include <filesystem>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include <sched.h>
@@ -219,8 +220,31 @@ void trainer::build_model() {
   const auto rows = static_cast<std::uint64_t>(data_.rows());
   steps_per_epoch_ = (rows + b - 1) / b;
   total_steps_ = steps_per_epoch_ * static_cast<std::uint64_t>(options_.epochs);
-  model_->reserve(static_cast<int>(std::min(b, rows) / static_cast<std::uint64_t>(replicas_) + 1));
+  const auto share = std::min(b, rows) / static_cast<std::uint64_t>(replicas_) + 1;
+  model_->reserve(static_cast<int>(share));
   epoch_loss_ = device_->allocate(1);
+  if (!device_->host_memory() && rows < (1u << 24)) // row numbers exact as floats
+    make_resident(static_cast<std::size_t>(share));
+}
+
+void trainer::make_resident(std::size_t share) {
+  const std::size_t f = data_.features(), rows = data_.rows();
+  try {
+    resident_x_ = device_->allocate(rows * f);
+    resident_y_ = device_->allocate(rows);
+    resident_order_ = device_->allocate(rows);
+    batch_x_ = device_->allocate(share * f);
+    batch_y_ = device_->allocate(share);
+  } catch (const std::runtime_error& e) { // the device's memory is full: per-step uploads
+    for (auto* b : {&resident_x_, &resident_y_, &resident_order_, &batch_x_, &batch_y_})
+      *b = compute::buffer();
+    if (ctx_)
+      ctx_->log_info(std::string("the dataset stays in host memory: ") + e.what());
+    return;
+  }
+  device_->copy_from_host(resident_x_.data(), data_.feature_matrix().data(), rows * f);
+  device_->copy_from_host(resident_y_.data(), data_.labels().data(), rows);
+  resident_ = true;
 }
 
 bool trainer::blocked() const {
@@ -329,11 +353,27 @@ void trainer::start_step() {
   const std::size_t hi = begin + n * (r + 1) / count;
   data_.shuffle_for(epoch, options_.seed);
   if (hi > lo) {
-    data_.gather(lo, hi, xb_, yb_);
+    const int rows = static_cast<int>(hi - lo);
+    // weighted by this replica's share: the all-reduce's sum is the batch's mean
+    const auto weight = static_cast<float>(static_cast<double>(hi - lo) / n);
     try {
-      // weighted by this replica's share: the all-reduce's sum is the batch's mean
-      model_->compute_gradients(xb_.data(), yb_.data(), static_cast<int>(hi - lo),
-                                static_cast<float>(static_cast<double>(hi - lo) / n));
+      if (resident_) {
+        if (resident_epoch_ != static_cast<std::int64_t>(epoch)) {
+          const auto& order = data_.order();
+          order_floats_.assign(order.begin(), order.end());
+          device_->copy_from_host(resident_order_.data(), order_floats_.data(), order.size());
+          resident_epoch_ = static_cast<std::int64_t>(epoch);
+        }
+        const int f = static_cast<int>(data_.features());
+        device_->gather_rows(rows, f, resident_x_.data(), resident_order_.data() + lo,
+                             batch_x_.data());
+        device_->gather_rows(rows, 1, resident_y_.data(), resident_order_.data() + lo,
+                             batch_y_.data());
+        model_->compute_gradients_in_backend(batch_x_.data(), batch_y_.data(), rows, weight);
+      } else {
+        data_.gather(lo, hi, xb_, yb_);
+        model_->compute_gradients(xb_.data(), yb_.data(), rows, weight);
+      }
     } catch (const std::invalid_argument& e) {
       throw step_failure(std::string("trainer: ") + e.what());
     }

@@ -22,6 +22,11 @@
 // data has arrived: replica 0 broadcasts the checkpoint's path (the directory must be
 // visible to every replica). A fresh group starts from `resume_from` when it is set.
 //
+// GPU replicas keep the dataset in device memory (uploaded once; each epoch's order, a
+// float per row, once per epoch) and gather each step's rows there, so a step uploads
+// nothing; datasets of 2^24 rows or more, or that do not fit, are gathered on the host
+// and uploaded per step as on the CPU.
+//
 // Energy: where NVML reads the GPUs' energy counters, replica 0 of a GPU group reports
 // the joules its GPUs used while training (`gpu_joules`, counters summed over the
 // group's GPUs, so other work on them counts too) and `samples_per_joule` with its
@@ -72,6 +77,7 @@ private:
 
   void save_state();
   void build_model();
+  void make_resident(std::size_t share);
   bool begin_training();
   void start_step();
   void finish_step();
@@ -122,6 +128,13 @@ private:
   std::size_t step_rows_ = 0; // rows of the global batch in flight
   bool stop_ = false;
   std::vector<float> xb_, yb_;
+  // A device replica's copy of the dataset in backend memory (features, labels, this
+  // epoch's order as floats) and its share of the batch gathered from it; none for
+  // host-memory backends, which gather on the host.
+  bool resident_ = false;
+  compute::buffer resident_x_, resident_y_, resident_order_, batch_x_, batch_y_;
+  std::int64_t resident_epoch_ = -1;
+  std::vector<float> order_floats_;
   double epoch_rows_ = 0;
   double last_epoch_loss_ = 0;
   double last_loss_ = 0;

@@ -1,8 +1,10 @@
 // gpu_train_bench: training throughput of the MLP 784-256-128-10 (relu, softmax +
-// cross-entropy, SGD momentum 0.9) on one backend, as the trainer runs it: per step the
-// host batch is uploaded, forward + backward, the optimizer update; the loss is read
-// every 16 steps (the trainer's device_read_every) and at the end. Synthetic data
-// (uniform pixels, labels r mod 10): throughput does not depend on the values.
+// cross-entropy, SGD momentum 0.9) on one backend, as the trainer runs it: on a device
+// backend the dataset is uploaded once and each epoch's shuffled order once per epoch,
+// and every step gathers its rows on the device; on the CPU the rows are gathered on
+// the host. Then forward + backward and the optimizer update; the loss is read every 16
+// steps (the trainer's device_read_every) and at the end. Synthetic data (uniform
+// pixels, labels r mod 10): throughput does not depend on the values.
 // With NVML present (compute::gpu_energy_joules) it adds the GPU's energy over
 // the timed steps and its utilisation. Prints one JSON line per run.
 //
@@ -13,6 +15,7 @@
 #include "compute/model.hpp"
 #include "compute/optimizer.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -77,10 +80,43 @@ void run(const options& o, int batch, precision p, const std::vector<float>& x,
   optimizer opt(os, m.parameter_count(), *be);
   m.reserve(batch);
   const int steps_per_epoch = o.rows / batch;
+  const auto rows = static_cast<std::size_t>(o.rows);
+  std::vector<float> order(rows), xb, yb;
+  std::mt19937 shuffle(7);
+  const bool resident = !be->host_memory();
+  buffer dx, dy, dorder, bx, by;
+  if (resident) {
+    dx = be->allocate(x.size());
+    dy = be->allocate(y.size());
+    dorder = be->allocate(rows);
+    bx = be->allocate(static_cast<std::size_t>(batch) * 784);
+    by = be->allocate(static_cast<std::size_t>(batch));
+    be->copy_from_host(dx.data(), x.data(), x.size());
+    be->copy_from_host(dy.data(), y.data(), y.size());
+  }
   int at = 0;
   const auto step = [&] {
-    const auto off = static_cast<std::size_t>(at % steps_per_epoch) * batch;
-    m.compute_gradients(x.data() + off * 784, y.data() + off, batch);
+    const int s = at % steps_per_epoch;
+    if (s == 0) { // a new epoch: a new order of the rows
+      for (std::size_t i = 0; i < rows; ++i) order[i] = static_cast<float>(i);
+      std::shuffle(order.begin(), order.end(), shuffle);
+      if (resident) be->copy_from_host(dorder.data(), order.data(), rows);
+    }
+    const auto off = static_cast<std::size_t>(s) * batch;
+    if (resident) {
+      be->gather_rows(batch, 784, dx.data(), dorder.data() + off, bx.data());
+      be->gather_rows(batch, 1, dy.data(), dorder.data() + off, by.data());
+      m.compute_gradients_in_backend(bx.data(), by.data(), batch);
+    } else {
+      xb.resize(static_cast<std::size_t>(batch) * 784);
+      yb.resize(static_cast<std::size_t>(batch));
+      for (int r = 0; r < batch; ++r) {
+        const auto src = static_cast<std::size_t>(order[off + static_cast<std::size_t>(r)]);
+        std::copy_n(x.data() + src * 784, 784, xb.data() + static_cast<std::size_t>(r) * 784);
+        yb[static_cast<std::size_t>(r)] = y[src];
+      }
+      m.compute_gradients(xb.data(), yb.data(), batch);
+    }
     opt.step(m.parameters(), m.gradients());
     ++at;
     if (at % 16 == 0) m.loss_to_host();

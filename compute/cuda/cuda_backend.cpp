@@ -130,6 +130,12 @@ void cuda_backend::fill(float* dst, float value, std::size_t n) {
   gpu::fill(compute_.get(), dst, value, n);
 }
 
+void cuda_backend::gather_rows(int rows, int cols, const float* table, const float* index,
+                               float* out) {
+  make_current();
+  gpu::gather_rows(compute_.get(), rows, cols, table, index, out);
+}
+
 std::uint16_t* cuda_backend::bf16_copy(scratch& s, const float* src, std::size_t n) {
   auto* out = static_cast<std::uint16_t*>(grow(s, n * sizeof(std::uint16_t)));
   gpu::to_bf16(compute_.get(), n, src, out);

@@ -40,6 +40,14 @@ __global__ void fill_kernel(float* dst, float value, std::size_t n) {
   CONVEYOR_GRID_STRIDE(i, n) dst[i] = value;
 }
 
+__global__ void gather_rows_kernel(std::size_t n, int cols, const float* __restrict__ table,
+                                   const float* __restrict__ index, float* __restrict__ out) {
+  CONVEYOR_GRID_STRIDE(i, n) {
+    const std::size_t row = static_cast<std::size_t>(index[i / cols]);
+    out[i] = table[row * cols + i % cols];
+  }
+}
+
 __global__ void bias_activation_kernel(activation act, std::size_t n, int cols,
                                        const float* __restrict__ bias, float* __restrict__ z) {
   CONVEYOR_GRID_STRIDE(i, n) z[i] = activate(act, z[i] + bias[i % cols]);
@@ -244,6 +252,14 @@ std::size_t reduction_scratch(std::size_t n) { return static_cast<std::size_t>(b
 void fill(cudaStream_t s, float* dst, float value, std::size_t n) {
   if (!n) return;
   fill_kernel<<<blocks_for(n), threads, 0, s>>>(dst, value, n);
+  launched();
+}
+
+void gather_rows(cudaStream_t s, int rows, int cols, const float* table, const float* index,
+                 float* out) {
+  const auto n = static_cast<std::size_t>(rows) * cols;
+  if (!n) return;
+  gather_rows_kernel<<<blocks_for(n), threads, 0, s>>>(n, cols, table, index, out);
   launched();
 }
 

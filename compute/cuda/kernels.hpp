@@ -19,6 +19,8 @@ namespace conveyor::compute::gpu {
 std::size_t reduction_scratch(std::size_t n);
 
 void fill(cudaStream_t s, float* dst, float value, std::size_t n);
+void gather_rows(cudaStream_t s, int rows, int cols, const float* table, const float* index,
+                 float* out);
 void bias_activation(cudaStream_t s, activation act, int rows, int cols, const float* bias,
                      float* z);
 void activation_backward(cudaStream_t s, activation act, std::size_t n, const float* y,

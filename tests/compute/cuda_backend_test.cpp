@@ -186,6 +186,18 @@ BOOST_FIXTURE_TEST_CASE(fused_losses_match_the_cpu_gradient_and_loss, device_fix
   expect_close(down(dloss), {loss}, elementwise);
 }
 
+BOOST_FIXTURE_TEST_CASE(gather_rows_matches_the_cpu, device_fixture) {
+  const int rows = 1000, cols = 37;
+  const auto table = random_floats(static_cast<std::size_t>(rows) * cols, 40);
+  std::vector<float> index;
+  for (int r = 0; r < 300; ++r) index.push_back(static_cast<float>((r * 7919) % rows));
+  std::vector<float> out(index.size() * cols);
+  auto dt = up(table), di = up(index), dout = gpu->allocate(out.size());
+  gpu->gather_rows(static_cast<int>(index.size()), cols, dt.data(), di.data(), dout.data());
+  cpu.gather_rows(static_cast<int>(index.size()), cols, table.data(), index.data(), out.data());
+  BOOST_TEST(down(dout) == out, boost::test_tools::per_element());
+}
+
 BOOST_FIXTURE_TEST_CASE(vector_operations_match_the_cpu, device_fixture) {
   const std::size_t n = 100003; // several blocks, and a ragged last one
   const auto x = random_floats(n, 15);

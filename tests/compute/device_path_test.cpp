@@ -46,6 +46,12 @@ public:
     cpu_.copy(mine(dst, n, "copy"), mine(src, n, "copy"), n);
   }
   void fill(float* dst, float v, std::size_t n) override { cpu_.fill(mine(dst, n, "fill"), v, n); }
+  void gather_rows(int rows, int cols, const float* table, const float* index,
+                   float* out) override {
+    const auto n = static_cast<std::size_t>(rows) * cols;
+    cpu_.gather_rows(rows, cols, mine(table, 1, "gather table"), mine(index, rows, "gather index"),
+                     mine(out, n, "gather out"));
+  }
   void gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda,
             const float* b, int ldb, float beta, float* c, int ldc) override {
     cpu_.gemm(ta, tb, m, n, k, alpha, mine(a, 1, "gemm a"), lda, mine(b, 1, "gemm b"), ldb, beta,
@@ -177,6 +183,43 @@ BOOST_AUTO_TEST_CASE(models_and_optimizers_train_through_backend_memory_only) {
       BOOST_TEST(on_dev.parameters_to_host() == restored, boost::test_tools::per_element());
     }
   }
+}
+
+// A GPU trainer's step: the dataset in backend memory, the batch's rows gathered there by
+// an order of row numbers (floats), then compute_gradients_in_backend; the same gradients
+// as compute_gradients on the rows gathered on the host.
+BOOST_AUTO_TEST_CASE(gradients_from_rows_gathered_in_backend_memory_match_host_rows) {
+  model_spec spec;
+  spec.kind = "mlp";
+  spec.layers = {5, 7, 3};
+  spec.seed = 9;
+  spec = validate(spec);
+  const int rows = 30, batch = 8;
+  const auto x = random_floats(static_cast<std::size_t>(rows) * 5, 3);
+  std::vector<float> y(rows);
+  for (int r = 0; r < rows; ++r) y[static_cast<std::size_t>(r)] = static_cast<float>(r % 3);
+  const std::vector<float> order = {17, 3, 29, 0, 11, 11, 25, 8}; // any rows, repeats too
+  std::vector<float> xb, yb;
+  for (float r : order) {
+    const auto i = static_cast<std::size_t>(r);
+    xb.insert(xb.end(), x.begin() + static_cast<long>(i * 5), x.begin() + static_cast<long>(i * 5 + 5));
+    yb.push_back(y[i]);
+  }
+  checked_device dev;
+  model on_dev(spec, dev), on_cpu(spec);
+  auto dx = dev.allocate(x.size()), dy = dev.allocate(y.size()), dorder = dev.allocate(order.size());
+  auto bx = dev.allocate(xb.size()), by = dev.allocate(yb.size());
+  dev.copy_from_host(dx.data(), x.data(), x.size());
+  dev.copy_from_host(dy.data(), y.data(), y.size());
+  dev.copy_from_host(dorder.data(), order.data(), order.size());
+  dev.gather_rows(batch, 5, dx.data(), dorder.data(), bx.data());
+  dev.gather_rows(batch, 1, dy.data(), dorder.data(), by.data());
+  on_dev.compute_gradients_in_backend(bx.data(), by.data(), batch, 0.5f);
+  on_cpu.compute_gradients(xb.data(), yb.data(), batch, 0.5f);
+  std::vector<float> g(on_dev.reduction_size());
+  dev.copy_to_host(g.data(), on_dev.gradients(), g.size());
+  const std::vector<float> c(on_cpu.gradients(), on_cpu.gradients() + g.size());
+  BOOST_TEST(g == c, boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
