@@ -90,7 +90,7 @@ def main():
     a.add_argument("--bin", default="")
     a.add_argument("--data", default="")
     a.add_argument("--seconds", type=float, default=5)
-    a.add_argument("--epochs", type=int, default=10)
+    a.add_argument("--epochs", type=int, default=20)
     a.add_argument("--device", default="cuda:0")
     a.add_argument("--no-torch", action="store_true")
     a.add_argument("--out", default=os.path.join(ROOT, "bench", "out", "gpu"))
