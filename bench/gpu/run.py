@@ -138,8 +138,9 @@ def main():
     p = run([bins["gpu_train_bench"], "--device", args.device] + conf, env, 90)
     results["rows"] += json_lines(p.stdout)
     if gpu and not args.no_torch:
+        # the machine's own environment: the bundle's libraries are for conveyor's binaries
         p = run(["python3", os.path.join(HERE, "torch_mlp_gpu.py"), "--gpu", str(gpu_index)] + conf,
-                env, 120)
+                dict(os.environ), 120)
         results["rows"] += json_lines(p.stdout)
 
     # 3. Fashion-MNIST to accuracy
