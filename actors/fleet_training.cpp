@@ -156,7 +156,7 @@ void fleet_training::start() {
     device_ = compute::make_backend("cpu");
     threads_before_ = device_->threads();
     device_->set_threads(usable_cores());
-    trainer_ = std::make_unique<compute::fleet_trainer>(spec_, o, data_.matrix().data(), data_.labels().data(),
+    trainer_ = std::make_unique<compute::fleet_trainer>(spec_, o, data_.feature_matrix().data(), data_.labels().data(),
                                                         data_.rows(), std::move(slots), *device_);
   } catch (const std::invalid_argument& e) {
     throw step_failure(std::string("trainer: ") + e.what());

@@ -11,6 +11,7 @@
 #include <ctime>
 #include <filesystem>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include <sched.h>
@@ -30,10 +31,33 @@ double seconds_since(clock_type::time_point t) {
 /// after every step, which costs nothing there.
 constexpr std::uint64_t device_read_every = 16;
 
-/// The start broadcast: '1' (stop: the run drained before training began) or '0'
-/// followed by the checkpoint to resume from (empty: start afresh).
-std::string start_message(bool stop, const std::string& resume_path) {
-  return (stop ? "1" : "0") + resume_path;
+/// The start broadcast: '1' (stop: the run drained before training began) or '0'; the
+/// group's device transport id (compute::make_device_group_id: rank 0's NCCL id for a
+/// GPU group, else empty) as "<bytes>:<id>"; then the checkpoint to resume from
+/// (empty: start afresh).
+std::string start_message(bool stop, const std::string& group_id,
+                          const std::string& resume_path) {
+  return (stop ? "1" : "0") + std::to_string(group_id.size()) + ":" + group_id + resume_path;
+}
+
+struct start_fields {
+  bool stop = false;
+  std::string group_id;
+  std::string resume;
+};
+
+start_fields parse_start_message(const std::string& m) {
+  start_fields f;
+  const auto colon = m.find(':');
+  if (m.empty() || colon == std::string::npos)
+    throw step_failure("trainer: replica 0 sent a malformed start message");
+  f.stop = m[0] == '1';
+  const auto size = std::stoull(m.substr(1, colon - 1));
+  if (size > m.size() - colon - 1)
+    throw step_failure("trainer: replica 0 sent a malformed start message");
+  f.group_id = m.substr(colon + 1, size);
+  f.resume = m.substr(colon + 1 + size);
+  return f;
 }
 
 std::string describe(const compute::model_spec& s) {
@@ -41,6 +65,21 @@ std::string describe(const compute::model_spec& s) {
   for (std::size_t i = 0; i < s.layers.size(); ++i)
     out += (i ? ", " : "") + std::to_string(s.layers[i]);
   return out + "] " + std::string(compute::to_string(s.hidden));
+}
+
+/// The summed energy counters (joules) of a GPU group's GPUs, or -1 when the group is
+/// not on GPUs or a GPU has no reading (no NVML).
+double group_energy_joules(const trainer_devices& d) {
+  if (d.kind != "cuda")
+    return -1;
+  double sum = 0;
+  for (int g : d.gpus) {
+    const double j = compute::gpu_energy_joules(g);
+    if (j < 0)
+      return -1;
+    sum += j;
+  }
+  return sum;
 }
 
 /// The cores this process may run on (its affinity mask: taskset, cpusets), which
@@ -75,17 +114,20 @@ void trainer::open(step_context& ctx) {
     }
   }
   try {
-    device_ = compute::make_backend(options_.devices.device_of(replica_));
+    device_ = compute::make_backend(options_.devices.device_of(replica_), options_.precision);
   } catch (const std::invalid_argument& e) {
     throw step_failure(std::string("trainer: ") + e.what());
   }
   if (replicas_ > 1) {
+    // Host messages first; a GPU group moves its all-reduces to the device transport
+    // once rank 0's id has arrived (begin_training).
     auto peers = std::make_unique<peer_collective>(ctx, *device_, replica_, replicas_);
     peers_ = peers.get();
-    collective_ = std::move(peers);
+    host_collective_ = std::move(peers);
   } else {
-    collective_ = compute::single_rank_collective();
+    host_collective_ = compute::single_rank_collective();
   }
+  collective_ = host_collective_.get();
 }
 
 void trainer::save_state() {
@@ -123,7 +165,9 @@ void trainer::finish(emitter&) {
       resume = options_.resume_from;
   }
   const bool stop = replica_ == 0 && ctx_ && ctx_->stop_requested();
-  collective_->start_broadcast(start_message(stop, resume));
+  const std::string group_id =
+      replica_ == 0 ? compute::make_device_group_id(options_.devices.kind, replicas_) : "";
+  collective_->start_broadcast(start_message(stop, group_id, resume));
   phase_ = phase::agreeing;
 }
 
@@ -176,8 +220,31 @@ void trainer::build_model() {
   const auto rows = static_cast<std::uint64_t>(data_.rows());
   steps_per_epoch_ = (rows + b - 1) / b;
   total_steps_ = steps_per_epoch_ * static_cast<std::uint64_t>(options_.epochs);
-  model_->reserve(static_cast<int>(std::min(b, rows) / static_cast<std::uint64_t>(replicas_) + 1));
+  const auto share = std::min(b, rows) / static_cast<std::uint64_t>(replicas_) + 1;
+  model_->reserve(static_cast<int>(share));
   epoch_loss_ = device_->allocate(1);
+  if (!device_->host_memory() && rows < (1u << 24)) // row numbers exact as floats
+    make_resident(static_cast<std::size_t>(share));
+}
+
+void trainer::make_resident(std::size_t share) {
+  const std::size_t f = data_.features(), rows = data_.rows();
+  try {
+    resident_x_ = device_->allocate(rows * f);
+    resident_y_ = device_->allocate(rows);
+    resident_order_ = device_->allocate(rows);
+    batch_x_ = device_->allocate(share * f);
+    batch_y_ = device_->allocate(share);
+  } catch (const std::runtime_error& e) { // the device's memory is full: per-step uploads
+    for (auto* b : {&resident_x_, &resident_y_, &resident_order_, &batch_x_, &batch_y_})
+      *b = compute::buffer();
+    if (ctx_)
+      ctx_->log_info(std::string("the dataset stays in host memory: ") + e.what());
+    return;
+  }
+  device_->copy_from_host(resident_x_.data(), data_.feature_matrix().data(), rows * f);
+  device_->copy_from_host(resident_y_.data(), data_.labels().data(), rows);
+  resident_ = true;
 }
 
 bool trainer::blocked() const {
@@ -193,18 +260,28 @@ void trainer::consume_peer(peer_message m) {
 
 bool trainer::begin_training() {
   collective_->complete();
-  const std::string& start = collective_->broadcast_result();
-  if (!start.empty() && start[0] == '1') {
+  const auto start = parse_start_message(collective_->broadcast_result());
+  if (start.stop) {
     if (replica_ == 0 && ctx_)
       ctx_->log_warning("drained before training began: no checkpoint, no model");
     end();
     return false;
   }
-  const std::string resume = start.empty() ? std::string() : start.substr(1);
-  if (!resume.empty())
-    load_checkpoint(resume);
+  if (!start.group_id.empty()) {
+    try {
+      device_collective_ = compute::make_device_collective(*host_collective_, start.group_id,
+                                                           replica_, replicas_, *device_);
+    } catch (const std::exception& e) {
+      throw step_failure(std::string("trainer: joining the GPU group: ") + e.what());
+    }
+    collective_ = device_collective_.get();
+  }
+  if (!start.resume.empty())
+    load_checkpoint(start.resume);
   phase_ = phase::training;
   start_time_ = clock_type::now();
+  if (replica_ == 0)
+    energy_start_ = group_energy_joules(options_.devices);
   return true;
 }
 
@@ -225,6 +302,8 @@ bool trainer::produce(emitter& out) {
         end();
         return false;
       }
+      if (!collective_->ready())
+        return true; // a device transport still joining its group
       start_step();
     }
     if (!collective_->ready())
@@ -274,11 +353,27 @@ void trainer::start_step() {
   const std::size_t hi = begin + n * (r + 1) / count;
   data_.shuffle_for(epoch, options_.seed);
   if (hi > lo) {
-    data_.gather(lo, hi, xb_, yb_);
+    const int rows = static_cast<int>(hi - lo);
+    // weighted by this replica's share: the all-reduce's sum is the batch's mean
+    const auto weight = static_cast<float>(static_cast<double>(hi - lo) / n);
     try {
-      // weighted by this replica's share: the all-reduce's sum is the batch's mean
-      model_->compute_gradients(xb_.data(), yb_.data(), static_cast<int>(hi - lo),
-                                static_cast<float>(static_cast<double>(hi - lo) / n));
+      if (resident_) {
+        if (resident_epoch_ != static_cast<std::int64_t>(epoch)) {
+          const auto& order = data_.order();
+          order_floats_.assign(order.begin(), order.end());
+          device_->copy_from_host(resident_order_.data(), order_floats_.data(), order.size());
+          resident_epoch_ = static_cast<std::int64_t>(epoch);
+        }
+        const int f = static_cast<int>(data_.features());
+        device_->gather_rows(rows, f, resident_x_.data(), resident_order_.data() + lo,
+                             batch_x_.data());
+        device_->gather_rows(rows, 1, resident_y_.data(), resident_order_.data() + lo,
+                             batch_y_.data());
+        model_->compute_gradients_in_backend(batch_x_.data(), batch_y_.data(), rows, weight);
+      } else {
+        data_.gather(lo, hi, xb_, yb_);
+        model_->compute_gradients(xb_.data(), yb_.data(), rows, weight);
+      }
     } catch (const std::invalid_argument& e) {
       throw step_failure(std::string("trainer: ") + e.what());
     }
@@ -439,6 +534,12 @@ void trainer::emit_model(emitter& out) {
   metrics["epochs"] = static_cast<double>(step_ / steps_per_epoch_);
   metrics["samples_per_second"] = t > 0 ? static_cast<double>(samples_) / t : 0;
   metrics["resumed_from_step"] = static_cast<double>(resumed_from_);
+  if (const double now = group_energy_joules(options_.devices); energy_start_ >= 0 && now >= 0) {
+    const double joules = now - energy_start_;
+    metrics["gpu_joules"] = joules;
+    if (joules > 0)
+      metrics["samples_per_joule"] = static_cast<double>(samples_) / joules;
+  }
   auto a = artifact();
   a.metrics = metrics;
   a.provenance.graph = options_.graph;

@@ -5,8 +5,10 @@
 // acknowledges its input only once it has ended its stream, so after a restart the
 // runtime replays the data from the source.
 //
-// Devices (`devices = "cpu:N"`): N replicas form a replica group, each on its own
-// backend (compute/backend_factory). Every replica receives every batch, holds the same
+// Devices (`devices = "cpu:N"`, "gpu:all", "gpu:0,1", "auto"): N replicas form a
+// replica group, each on its own backend (compute/backend_factory), one per GPU for GPU
+// groups. A GPU group's all-reduces run over NCCL (compute/cuda/nccl_collective):
+// replica 0 makes the NCCL id and sends it in its start broadcast, a peer message. Every replica receives every batch, holds the same
 // rows, and takes its contiguous share of each global batch. Replicas keep in step
 // through a compute::collective (over peer messages: actors/peer_collective): one
 // all-reduce per optimizer step of [gradient, loss, stop vote], each replica's part
@@ -19,6 +21,16 @@
 // is never resumed. A restarted group (state present) resumes from it once the replayed
 // data has arrived: replica 0 broadcasts the checkpoint's path (the directory must be
 // visible to every replica). A fresh group starts from `resume_from` when it is set.
+//
+// GPU replicas keep the dataset in device memory (uploaded once; each epoch's order, a
+// float per row, once per epoch) and gather each step's rows there, so a step uploads
+// nothing; datasets of 2^24 rows or more, or that do not fit, are gathered on the host
+// and uploaded per step as on the CPU.
+//
+// Energy: where NVML reads the GPUs' energy counters, replica 0 of a GPU group reports
+// the joules its GPUs used while training (`gpu_joules`, counters summed over the
+// group's GPUs, so other work on them counts too) and `samples_per_joule` with its
+// other metrics, and the model carries them.
 //
 // Draining (step_context::stop_requested, SIGINT/SIGTERM): each replica votes in the
 // step's all-reduce, so the whole group stops after the same step. Replica 0 writes
@@ -65,6 +77,7 @@ private:
 
   void save_state();
   void build_model();
+  void make_resident(std::size_t share);
   bool begin_training();
   void start_step();
   void finish_step();
@@ -93,8 +106,12 @@ private:
   phase phase_ = phase::caching;
 
   std::unique_ptr<compute::backend> device_;
-  std::unique_ptr<compute::collective> collective_;
-  peer_collective* peers_ = nullptr; // collective_ when it runs over peer messages
+  // Host messages (peer messages, or a group of one); a GPU group's device transport
+  // (NCCL) once it has joined; and the one in use, which the device one replaces.
+  std::unique_ptr<compute::collective> host_collective_;
+  peer_collective* peers_ = nullptr; // host_collective_ when it runs over peer messages
+  std::unique_ptr<compute::collective> device_collective_;
+  compute::collective* collective_ = nullptr;
   std::unique_ptr<compute::model> model_;
   std::unique_ptr<compute::optimizer> optimizer_;
   compute::buffer epoch_loss_; // backend memory: sum over this epoch's steps of rows * loss
@@ -102,6 +119,7 @@ private:
   int threads_set_ = 1;
 
   std::chrono::steady_clock::time_point start_time_;
+  double energy_start_ = -1; // replica 0: the group's GPU energy counters at the start
   std::uint64_t resumed_from_ = 0;
   std::uint64_t steps_per_epoch_ = 0;
   std::uint64_t total_steps_ = 0;
@@ -110,6 +128,13 @@ private:
   std::size_t step_rows_ = 0; // rows of the global batch in flight
   bool stop_ = false;
   std::vector<float> xb_, yb_;
+  // A device replica's copy of the dataset in backend memory (features, labels, this
+  // epoch's order as floats) and its share of the batch gathered from it; none for
+  // host-memory backends, which gather on the host.
+  bool resident_ = false;
+  compute::buffer resident_x_, resident_y_, resident_order_, batch_x_, batch_y_;
+  std::int64_t resident_epoch_ = -1;
+  std::vector<float> order_floats_;
   double epoch_rows_ = 0;
   double last_epoch_loss_ = 0;
   double last_loss_ = 0;

@@ -30,7 +30,10 @@ kind_entry trainer_kind() {
                    "also emit the model every N epochs (0: only at the end)"),
     optional_param("seed", param_type::integer, 42, "weight initialisation and shuffle seed"),
     optional_param("devices", param_type::string, std::string("cpu:1"),
-                   "\"cpu:N\": N data-parallel replicas"),
+                   "\"cpu:N\": N data-parallel replicas; \"gpu:all\", \"gpu:0,1\": one per "
+                   "GPU; \"auto\": every GPU, else cpu:1"),
+    choice_param("precision", {"fp32", "tf32", "bf16"}, "fp32",
+                 "GPU matrix products: fp32, tf32 tensor cores, bf16 with fp32 master weights"),
     optional_param("checkpoint_every", param_type::integer, 0,
                    "write a checkpoint every N optimizer steps (0: never)"),
     optional_param("checkpoint_dir", param_type::string, std::string("checkpoints"),

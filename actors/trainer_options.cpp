@@ -9,31 +9,82 @@
 namespace conveyor {
 
 std::string trainer_devices::device_of(int replica) const {
-  return kind == "cpu" ? std::string("cpu") : kind + ":" + std::to_string(replica);
+  return kind == "cpu" ? std::string("cpu")
+                       : "cuda:" + std::to_string(gpus.at(static_cast<std::size_t>(replica)));
 }
 
+namespace {
+
+bool all_digits(const std::string& s) {
+  return !s.empty() && s.size() <= 3 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+/// The GPUs of "all" or "0,1,..." (distinct, each present).
+std::vector<int> parse_gpus(const std::string& devices, const std::string& list) {
+  const auto bad = [&](const std::string& why) {
+    return step_failure("trainer: devices = \"" + devices + "\": " + why);
+  };
+  std::string why_none;
+  const int present = compute::gpu_count(&why_none);
+  if (!compute::backend_built("cuda"))
+    throw bad("GPU training is not built in this build (use \"cpu:N\" or \"auto\")");
+  if (present == 0)
+    throw bad("no GPU is usable on this machine (" + why_none + "); use \"cpu:N\" or \"auto\"");
+  std::vector<int> gpus;
+  if (list == "all") {
+    for (int g = 0; g < present; ++g)
+      gpus.push_back(g);
+    return gpus;
+  }
+  std::size_t at = 0;
+  while (at <= list.size()) {
+    const auto comma = std::min(list.find(',', at), list.size());
+    const auto item = list.substr(at, comma - at);
+    if (!all_digits(item))
+      throw bad("expected \"gpu:all\" or GPU numbers separated by commas, got \"" + item + "\"");
+    const int g = std::stoi(item);
+    if (g >= present)
+      throw bad("GPU " + item + " is not there (this machine has " + std::to_string(present) +
+                " GPU(s), numbered from 0)");
+    if (std::find(gpus.begin(), gpus.end(), g) != gpus.end())
+      throw bad("GPU " + item + " is listed twice (one replica per GPU)");
+    gpus.push_back(g);
+    at = comma + 1;
+  }
+  return gpus;
+}
+
+} // namespace
+
 trainer_devices parse_devices(const std::string& devices) {
+  trainer_devices d;
+  if (devices == "auto") {
+    if (compute::gpu_count() == 0)
+      return d; // cpu:1
+    d.kind = "cuda";
+    d.gpus = parse_gpus(devices, "all");
+    d.count = static_cast<int>(d.gpus.size());
+    return d;
+  }
   const auto bad = [&] {
-    return step_failure("trainer: devices must look like \"cpu:N\" (or \"cuda:N\"), got \"" +
-                        devices + "\"");
+    return step_failure("trainer: devices must be \"cpu:N\", \"gpu:all\", \"gpu:0,1,...\" or "
+                        "\"auto\", got \"" + devices + "\"");
   };
   const auto colon = devices.find(':');
   if (colon == std::string::npos)
     throw bad();
-  trainer_devices d;
-  d.kind = devices.substr(0, colon);
-  if (d.kind == "gpu")
+  const auto kind = devices.substr(0, colon);
+  const auto rest = devices.substr(colon + 1);
+  if (kind == "gpu" || kind == "cuda") {
     d.kind = "cuda";
-  if (d.kind != "cpu" && d.kind != "cuda")
+    d.gpus = parse_gpus(devices, rest);
+    d.count = static_cast<int>(d.gpus.size());
+    return d;
+  }
+  if (kind != "cpu" || !all_digits(rest))
     throw bad();
-  if (!compute::backend_built(d.kind))
-    throw step_failure("trainer: devices = \"" + devices +
-                       "\": GPU training is not built in this build (use \"cpu:N\")");
-  auto n = devices.substr(colon + 1);
-  if (n.empty() || n.size() > 3 ||
-      !std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    throw bad();
-  d.count = std::stoi(n);
+  d.count = std::stoi(rest);
   if (d.count < 1 || d.count > 256)
     throw step_failure("trainer: devices \"" + devices + "\": N must be in 1..256");
   return d;
@@ -82,6 +133,19 @@ trainer_options trainer_options::from(const step_params& params) {
     throw step_failure("trainer: 'emit_every' must be >= 0 (epochs; 0: only at the end)");
   o.seed = params.get_integer("seed");
   o.devices = parse_devices(params.get_string("devices"));
+  const auto precision = params.get_string("precision");
+  if (auto p = compute::parse_precision(precision))
+    o.precision = *p;
+  else
+    throw step_failure("trainer: 'precision' must be fp32, tf32 or bf16, got \"" + precision + "\"");
+  // "auto" on a machine without GPUs trains in fp32; an explicit
+  // CPU group cannot honour another precision.
+  if (o.devices.kind == "cpu" && o.precision != compute::precision::fp32) {
+    if (params.get_string("devices") != "auto")
+      throw step_failure("trainer: precision = \"" + precision +
+                         "\" needs GPU devices (the CPU trains in fp32)");
+    o.precision = compute::precision::fp32;
+  }
   o.checkpoint_every = params.get_integer("checkpoint_every");
   if (o.checkpoint_every < 0)
     throw step_failure("trainer: 'checkpoint_every' must be >= 0");

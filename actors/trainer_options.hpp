@@ -1,6 +1,7 @@
 // The trainer's parameters, read and checked from the graph, and its `devices`.
 #pragma once
 
+#include "compute/precision.hpp"
 #include "step/kind_registry.hpp"
 
 #include <cstdint>
@@ -9,16 +10,19 @@
 
 namespace conveyor {
 
-/// `devices = "KIND:N"`: N data-parallel replicas on devices of KIND.
+/// The data-parallel replicas of `devices`: one per CPU replica or one per GPU.
 struct trainer_devices {
   std::string kind = "cpu"; ///< "cpu" or "cuda"
   int count = 1;
-  /// The backend device of `replica`: "cpu" for every CPU replica, "cuda:r" for GPUs.
+  std::vector<int> gpus; ///< kind "cuda": the GPU of each replica
+  /// The backend device of `replica`: "cpu" for every CPU replica, "cuda:G" for GPUs.
   std::string device_of(int replica) const;
 };
 
-/// Parses `devices` ("cpu:N", "cuda:N"); throws step_failure for anything else and for
-/// a kind this build lacks (GPUs without the CUDA backend).
+/// Parses `devices`: "cpu:N" (N replicas), "gpu:all" (one replica per GPU present),
+/// "gpu:0,1" (one per GPU listed; "cuda:" is the same), "auto" (gpu:all when a GPU is
+/// usable, else cpu:1). Throws step_failure for anything else, and for GPUs that this
+/// build or this machine lacks, saying which and why.
 trainer_devices parse_devices(const std::string& devices);
 
 struct trainer_options {
@@ -35,6 +39,8 @@ struct trainer_options {
   std::int64_t emit_every = 0;
   std::int64_t seed = 42;
   trainer_devices devices;
+  /// GPU matrix products (compute/precision.hpp); fp32 on the CPU.
+  compute::precision precision = compute::precision::fp32;
   std::int64_t checkpoint_every = 0;
   std::string checkpoint_dir = "checkpoints";
   /// A checkpoint to start from when the group starts afresh (a drained run leaves one).

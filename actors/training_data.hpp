@@ -38,8 +38,11 @@ public:
   std::size_t rows() const noexcept { return rows_; }
   std::size_t features() const noexcept { return feature_columns_.size(); }
   const std::vector<float>& labels() const noexcept { return y_; }
-  /// Every row's features, rows x features, in (source, sequence) order (not shuffled).
-  const std::vector<float>& matrix() const noexcept { return x_; }
+  /// Every row's features, row-major (rows x features), in (source, sequence) order (not
+  /// shuffled).
+  const std::vector<float>& feature_matrix() const noexcept { return x_; }
+  /// The row numbers of the current order (shuffle_for).
+  const std::vector<std::uint32_t>& order() const noexcept { return order_; }
   const std::vector<std::string>& feature_columns() const noexcept { return feature_columns_; }
   /// The raw columns the preprocessing expects (one-hot outputs folded back).
   std::vector<std::string> input_columns() const;

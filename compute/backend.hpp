@@ -84,6 +84,12 @@ public:
   virtual void copy(float* dst, const float* src, std::size_t n) = 0;
   virtual void fill(float* dst, float value, std::size_t n) = 0;
 
+  /// out row r = table row index[r], for `rows` rows of `cols` floats; `index` holds
+  /// row numbers as floats (exact below 2^24) in backend memory. Minibatches drawn from
+  /// a dataset kept in backend memory (a GPU trainer's).
+  virtual void gather_rows(int rows, int cols, const float* table, const float* index,
+                           float* out) = 0;
+
   /// C = alpha * op(A) * op(B) + beta * C, op(A) m x k, op(B) k x n, C m x n.
   virtual void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                     const float* a, int lda, const float* b, int ldb, float beta, float* c,

@@ -1,9 +1,12 @@
 // Backends by device name: "cpu", and "cuda:N" (GPU N) in builds with the CUDA backend.
-// A trainer's `devices` says how many replicas run on which kind of device; replica r
-// of a "cuda:K" group trains on "cuda:r", every replica of a "cpu:K" group on "cpu".
+// A trainer's `devices` says how many replicas run on which devices; replica r of a
+// GPU group trains on the r-th GPU of the list, every replica of a "cpu:K" group on
+// "cpu".
 #pragma once
 
 #include "compute/backend.hpp"
+#include "compute/collective.hpp"
+#include "compute/precision.hpp"
 
 #include <memory>
 #include <string>
@@ -14,8 +17,28 @@ namespace conveyor::compute {
 /// True when this build has backends of `kind` ("cpu", "cuda").
 bool backend_built(std::string_view kind);
 
-/// A backend for `device`; throws std::invalid_argument naming the device when it is
-/// malformed or its kind is not built in.
-std::unique_ptr<backend> make_backend(std::string_view device);
+/// GPUs this process can use (0 in builds without the CUDA backend); when there are
+/// none, `why_none` says why (no CUDA backend in this build, no driver, no device).
+int gpu_count(std::string* why_none = nullptr);
+
+/// GPU `gpu`'s energy counter in joules (NVML, from the driver) and its utilisation in
+/// percent; negative where there is no reading (no NVML, no such GPU, a build without
+/// CUDA). The difference of two energy readings is what the GPU used in between.
+double gpu_energy_joules(int gpu);
+int gpu_utilisation_percent(int gpu);
+
+/// A backend for `device` computing its products in `p` (the CPU backend accepts fp32
+/// only). Throws std::invalid_argument naming the device when it is malformed, its kind
+/// is not built in, or the GPU is not there.
+std::unique_ptr<backend> make_backend(std::string_view device,
+                                      precision p = precision::fp32);
+
+/// A data-parallel group's device transport: what rank 0 makes and sends to the other
+/// ranks (an NCCL id for backends of kind "cuda"; empty for "cpu", which has none), and
+/// the collective over it. With no transport (`id` empty) the group keeps `host`, the
+/// collective over host messages, and make_device_collective returns null.
+std::string make_device_group_id(std::string_view kind, int ranks);
+std::unique_ptr<collective> make_device_collective(collective& host, const std::string& id,
+                                                   int rank, int size, backend& device);
 
 } // namespace conveyor::compute

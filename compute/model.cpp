@@ -119,25 +119,22 @@ void model::check_labels(const float* y, int rows) const {
   }
 }
 
-const float* model::stage_input(const float* x, int rows) {
-  if (backend_->host_memory()) return x;
-  backend_->copy_from_host(staged_x_.data(), x, static_cast<std::size_t>(rows) * input_width());
-  return staged_x_.data();
+std::size_t model::label_count(int rows) const {
+  return static_cast<std::size_t>(rows) * (head_ == output_head::squared_error ? output_width() : 1);
 }
 
-void model::forward_and_loss(const float* x, const float* y, int rows, float weight) {
+std::pair<const float*, const float*> model::stage(const float* x, const float* y, int rows) {
   if (rows < 1) throw std::invalid_argument("minibatch must have at least one row");
   check_labels(y, rows);
   reserve(rows);
+  if (backend_->host_memory()) return {x, y};
+  backend_->copy_from_host(staged_x_.data(), x, static_cast<std::size_t>(rows) * input_width());
+  backend_->copy_from_host(staged_y_.data(), y, label_count(rows));
+  return {staged_x_.data(), staged_y_.data()};
+}
+
+void model::forward_and_loss(const float* in, const float* labels, int rows, float weight) {
   backend& be = *backend_;
-  const float* in = stage_input(x, rows);
-  const float* labels = y;
-  const std::size_t label_count =
-      static_cast<std::size_t>(rows) * (head_ == output_head::squared_error ? output_width() : 1);
-  if (!be.host_memory()) {
-    be.copy_from_host(staged_y_.data(), y, label_count);
-    labels = staged_y_.data();
-  }
   const float* p = params_.data();
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const auto& l = layers_[i];
@@ -151,7 +148,7 @@ void model::forward_and_loss(const float* x, const float* y, int rows, float wei
   switch (head_) {
   case output_head::squared_error: {
     const double per = static_cast<double>(rows) * output_width();
-    be.squared_error(label_count, z, labels, static_cast<float>(weight / per), z, loss);
+    be.squared_error(label_count(rows), z, labels, static_cast<float>(weight / per), z, loss);
     break;
   }
   case output_head::sigmoid_bce:
@@ -171,14 +168,26 @@ void model::forward_and_loss(const float* x, const float* y, int rows, float wei
 }
 
 float model::loss(const float* x, const float* y, int rows) {
-  forward_and_loss(x, y, rows, 1.0f);
+  const auto [in, labels] = stage(x, y, rows);
+  forward_and_loss(in, labels, rows, 1.0f);
   return loss_to_host();
 }
 
 void model::compute_gradients(const float* x, const float* y, int rows, float weight) {
+  const auto [in, labels] = stage(x, y, rows);
+  forward_and_loss(in, labels, rows, weight);
+  backward(in, rows, weight);
+}
+
+void model::compute_gradients_in_backend(const float* x, const float* y, int rows, float weight) {
+  if (rows < 1) throw std::invalid_argument("minibatch must have at least one row");
+  reserve(rows);
   forward_and_loss(x, y, rows, weight);
+  backward(x, rows, weight);
+}
+
+void model::backward(const float* in, int rows, float weight) {
   backend& be = *backend_;
-  const float* in = backend_->host_memory() ? x : staged_x_.data();
   const float* p = params_.data();
   float* g = grads_.data();
   for (std::size_t i = layers_.size(); i-- > 0;) {

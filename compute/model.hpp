@@ -10,6 +10,7 @@
 #include "compute/model_spec.hpp"
 
 #include <cstddef>
+#include <utility>
 #include <vector>
 
 namespace conveyor::compute {
@@ -97,6 +98,11 @@ public:
   /// Throws std::invalid_argument for rows < 1 or a label out of range (naming the row).
   /// Not thread-safe on one model (it owns the training workspace).
   void compute_gradients(const float* x, const float* y, int rows, float weight = 1.0f);
+  /// compute_gradients on a minibatch already in backend memory (`x`, `y` as above, in
+  /// backend memory; labels validated by the caller): nothing is staged or read on the
+  /// host. For datasets kept resident on a device (the trainer's GPU replicas).
+  void compute_gradients_in_backend(const float* x, const float* y, int rows,
+                                    float weight = 1.0f);
 
   /// Mean loss (with the L2 term) without touching gradients() (it does write
   /// loss_slot()): for evaluation and finite-difference checks. Same rules as
@@ -113,10 +119,16 @@ public:
 
 private:
   void check_labels(const float* y, int rows) const;
-  const float* stage_input(const float* x, int rows);
-  /// Forward pass and loss (times `weight`) into loss_slot(); the output layer's
-  /// activations become the loss gradient.
-  void forward_and_loss(const float* x, const float* y, int rows, float weight);
+  /// Labels (regression: targets) of `rows` rows.
+  std::size_t label_count(int rows) const;
+  /// Validates a host minibatch and returns it in backend memory (staged for device
+  /// backends): {inputs, labels}.
+  std::pair<const float*, const float*> stage(const float* x, const float* y, int rows);
+  /// Forward pass and loss (times `weight`) into loss_slot() from backend memory; the
+  /// output layer's activations become the loss gradient.
+  void forward_and_loss(const float* in, const float* labels, int rows, float weight);
+  /// Gradients (times `weight`) after forward_and_loss on the same inputs.
+  void backward(const float* in, int rows, float weight);
 
   model_spec spec_;
   backend* backend_;

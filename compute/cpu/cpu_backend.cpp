@@ -38,6 +38,14 @@ void cpu_backend::copy(float* dst, const float* src, std::size_t n) {
 }
 void cpu_backend::fill(float* dst, float value, std::size_t n) { std::fill(dst, dst + n, value); }
 
+void cpu_backend::gather_rows(int rows, int cols, const float* table, const float* index,
+                              float* out) {
+  const auto width = static_cast<std::size_t>(cols);
+  for (int r = 0; r < rows; ++r)
+    std::memcpy(out + static_cast<std::size_t>(r) * width,
+                table + static_cast<std::size_t>(index[r]) * width, width * sizeof(float));
+}
+
 void cpu_backend::gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                        const float* a, int lda, const float* b, int ldb, float beta, float* c,
                        int ldc) {

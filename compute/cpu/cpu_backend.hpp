@@ -21,6 +21,8 @@ public:
   void copy_to_host(float* host_dst, const float* src, std::size_t n) override;
   void copy(float* dst, const float* src, std::size_t n) override;
   void fill(float* dst, float value, std::size_t n) override;
+  void gather_rows(int rows, int cols, const float* table, const float* index,
+                   float* out) override;
 
   void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
             int lda, const float* b, int ldb, float beta, float* c, int ldc) override;

@@ -1,6 +1,7 @@
 // trainer: learns, rejects bad rows naming them, diverges cleanly, N replicas match one
 // replica, and a crash mid-training resumes from the last checkpoint (through run_locally).
 #include "actors/builtin_kinds.hpp"
+#include "compute/backend_factory.hpp"
 #include "compute/checkpoint.hpp"
 #include "compute/metrics.hpp"
 #include "compute/model_file.hpp"
@@ -227,13 +228,45 @@ BOOST_AUTO_TEST_CASE(mlp_layers_that_do_not_match_the_features_fail_clearly) {
              msg);
 }
 
-BOOST_AUTO_TEST_CASE(devices_give_the_replica_count_and_gpus_are_refused) {
+BOOST_AUTO_TEST_CASE(devices_give_the_replica_count) {
   BOOST_TEST(parse_devices("cpu:1").count == 1);
   BOOST_TEST(parse_devices("cpu:4").count == 4);
   BOOST_TEST(parse_devices("cpu:4").device_of(3) == "cpu");
-  auto msg = failure_of([] { parse_devices("gpu:0"); });
-  BOOST_TEST(msg.find("GPU training is not built") != std::string::npos, msg);
   BOOST_TEST(failure_of([] { parse_devices("cpu:x"); }) != "(no failure)");
+  BOOST_TEST(failure_of([] { parse_devices("tpu:1"); }) != "(no failure)");
+}
+
+// Machines without a GPU (and builds without CUDA): every GPU form fails with the reason,
+// and "auto" trains on one CPU replica.
+BOOST_AUTO_TEST_CASE(without_a_gpu_gpu_devices_fail_clearly_and_auto_picks_the_cpu,
+                     *boost::unit_test::precondition([](boost::unit_test::test_unit_id) {
+                       return conveyor::compute::gpu_count() == 0;
+                     })) {
+  const std::string why = conveyor::compute::backend_built("cuda")
+                              ? "no GPU is usable on this machine"
+                              : "GPU training is not built in this build";
+  for (const char* d : {"gpu:0", "gpu:all", "gpu:0,1", "cuda:1"}) {
+    auto msg = failure_of([&] { parse_devices(d); });
+    BOOST_TEST(msg.find(std::string("devices = \"") + d + "\": " + why) != std::string::npos,
+               msg);
+  }
+  const auto automatic = parse_devices("auto");
+  BOOST_TEST(automatic.kind == "cpu");
+  BOOST_TEST(automatic.count == 1);
+  BOOST_TEST(automatic.device_of(0) == "cpu");
+}
+
+BOOST_AUTO_TEST_CASE(precision_other_than_fp32_needs_gpu_devices_except_under_auto) {
+  auto msg = failure_of([] {
+    make_trainer({{"model", std::string("logistic")}, {"precision", std::string("bf16")}});
+  });
+  BOOST_TEST(msg.find("precision = \"bf16\" needs GPU devices") != std::string::npos, msg);
+  if (conveyor::compute::gpu_count() == 0)
+    BOOST_TEST(failure_of([] {
+                 make_trainer({{"model", std::string("logistic")},
+                               {"precision", std::string("bf16")},
+                               {"devices", std::string("auto")}});
+               }) == "(no failure)");
 }
 
 BOOST_AUTO_TEST_CASE(a_diverging_run_fails_and_publishes_nothing) {

@@ -1,0 +1,62 @@
+#include "compute/cuda/cuda_factory.hpp"
+
+#include "compute/cuda/cuda_backend.hpp"
+#include "compute/cuda/nccl_collective.hpp"
+#include "compute/cuda/nvml.hpp"
+
+#include <mutex>
+
+#include <dlfcn.h>
+
+namespace conveyor::compute {
+
+int cuda_device_count(std::string* why_none) {
+  static std::once_flag once;
+  static int count = 0;
+  static std::string why;
+  std::call_once(once, [] {
+    const cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess) {
+      count = 0;
+      cudaGetLastError();
+      // Without the driver library CUDA says "driver version is insufficient": name the
+      // actual cause.
+      void* driver = ::dlopen("libcuda.so.1", RTLD_LAZY);
+      if (!driver) {
+        why = "no NVIDIA driver: libcuda.so.1 is not installed";
+        return;
+      }
+      ::dlclose(driver);
+      why = std::string("CUDA reports ") + cudaGetErrorString(e);
+    } else if (count == 0) {
+      why = "CUDA reports no device";
+    }
+  });
+  if (why_none) *why_none = why;
+  return count;
+}
+
+std::unique_ptr<backend> make_cuda_backend(int device, precision p) {
+  return std::make_unique<cuda_backend>(device, p);
+}
+
+double cuda_energy_joules(int device) { return gpu::energy_joules(device).value_or(-1.0); }
+
+int cuda_utilisation_percent(int device) { return gpu::utilisation_percent(device).value_or(-1); }
+
+std::string make_nccl_id() {
+  ncclUniqueId id;
+  CONVEYOR_NCCL(ncclGetUniqueId(&id));
+  return std::string(id.internal, sizeof id.internal);
+}
+
+std::unique_ptr<collective> make_nccl_collective(collective& host, const std::string& id,
+                                                 int rank, int size, backend& device) {
+  auto* gpu = dynamic_cast<cuda_backend*>(&device);
+  if (!gpu)
+    throw gpu_error(gpu_errc::nccl, std::string("an NCCL group needs CUDA backends, got \"") +
+                                        device.name() + "\"");
+  return std::make_unique<nccl_collective>(host, id, rank, size, *gpu);
+}
+
+} // namespace conveyor::compute
