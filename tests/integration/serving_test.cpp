@@ -282,10 +282,12 @@ BOOST_AUTO_TEST_CASE(conveyor_infer_streams_its_csv_and_answers_rows_before_the_
 
 BOOST_AUTO_TEST_CASE(conveyor_infer_refuses_a_line_too_long_without_reading_the_input_whole) {
   // /dev/zero has no line end: the reader must stop at its line limit. The address-space
-  // limit keeps a reader that buffers everything from taking the machine's memory.
+  // limit keeps a reader that buffers everything from taking the machine's memory; it
+  // leaves room for the libraries a CUDA build maps at start (cuBLAS and NCCL: about
+  // 1 GiB of address space), or OpenBLAS's start-up allocation cannot be made.
   auto dir = scratch_dir("infer_zero");
   child_process infer{"/bin/sh",
-                      {"-c", "ulimit -v 1048576; exec \"$0\" infer --endpoint tcp://127.0.0.1:9 "
+                      {"-c", "ulimit -v 4194304; exec \"$0\" infer --endpoint tcp://127.0.0.1:9 "
                              "--model m --csv /dev/zero",
                        conveyor_binary()},
                       dir, dir};
