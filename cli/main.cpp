@@ -4,8 +4,11 @@
 #include "cli/interrupt.hpp"
 #include "cli/infer_command.hpp"
 #include "cli/models_command.hpp"
+#include "cli/node_command.hpp"
 #include "cli/progress_line.hpp"
 #include "step/kind_registry.hpp"
+#include "cluster/cluster_file.hpp"
+#include "runtime/cluster_run.hpp"
 #include "runtime/local_run.hpp"
 #include "runtime/logging.hpp"
 
@@ -20,6 +23,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 namespace {
 
@@ -62,7 +66,7 @@ bool write_report(const std::string& path, const std::string& json) {
 
 int run_command(const kind_registry& kinds, const std::string& file,
                 const std::vector<std::string>& sets, const std::string& report_path,
-                int threads, double drain_grace_seconds) {
+                int threads, double drain_grace_seconds, const std::string& cluster_file) {
   if (!report_path.empty() && same_file(report_path, file)) {
     std::cerr << "error: --report '" << report_path << "' names the graph file; the report "
               << "would overwrite it\n";
@@ -71,6 +75,15 @@ int run_command(const kind_registry& kinds, const std::string& file,
   if (!(drain_grace_seconds > 0)) {
     std::cerr << "error: --drain-timeout must be a positive number of seconds\n";
     return exit_bad_input;
+  }
+  std::optional<cluster::cluster_config> cluster;
+  if (!cluster_file.empty()) {
+    auto loaded = cluster::load_cluster_file(cluster_file);
+    if (!loaded) {
+      std::cerr << loaded.error << '\n';
+      return exit_bad_input;
+    }
+    cluster = std::move(loaded.value);
   }
   auto overrides = cli::parse_overrides(sets);
   if (!overrides)
@@ -92,7 +105,8 @@ int run_command(const kind_registry& kinds, const std::string& file,
     static_cast<std::int64_t>(std::min(drain_grace_seconds, 86400.0) * 1000));
   cli::progress_line progress;
   options.on_progress = [&](const progress_info& p) { progress.update(p); };
-  auto report = run_locally(graph->spec, kinds, options);
+  auto report = cluster ? run_on_cluster(graph->spec, kinds, options, *cluster)
+                        : run_locally(graph->spec, kinds, options);
   progress.close();
   report.print(std::cerr);
   bool written = report_path.empty() || write_report(report_path, report.to_json());
@@ -205,7 +219,9 @@ int main(int argc, char** argv) {
   int threads = 0;
   double drain_grace = 10;
 
-  auto run = app.add_subcommand("run", "Run a graph file on an embedded node in this process");
+  std::string cluster_file;
+  auto run = app.add_subcommand("run", "Run a graph file on an embedded node in this process, "
+                                       "or with --cluster on runtime nodes");
   run->add_option("file", file, "graph file (*.flow)")->required();
   run->add_option("--set", sets, "override a graph param: NAME=VALUE (once per param)");
   run->add_option("--report", report_path,
@@ -215,6 +231,10 @@ int main(int argc, char** argv) {
                   "seconds a drain (SIGINT/SIGTERM) may take before steps still running are "
                   "abandoned and the process exits")
     ->capture_default_str();
+
+  run->add_option("--cluster", cluster_file,
+                  "cluster file (TOML): the nodes to run on, TLS files, timeouts "
+                  "(docs/operator-guide.md); without it the run is embedded in this process");
 
   auto check = app.add_subcommand("check", "Validate a graph file; exit 0 or print diagnostics");
   check->add_option("file", file, "graph file (*.flow)")->required();
@@ -230,6 +250,7 @@ int main(int argc, char** argv) {
 
   cli::models_command models{app};
   cli::infer_command infer{app};
+  cli::node_command node{app};
 
   try {
     app.parse(argc, argv);
@@ -240,7 +261,7 @@ int main(int argc, char** argv) {
     std::cerr << "warning: unknown log level '" << log_level << "', using info\n";
 
   if (run->parsed())
-    return run_command(kinds, file, sets, report_path, threads, drain_grace);
+    return run_command(kinds, file, sets, report_path, threads, drain_grace, cluster_file);
   if (check->parsed())
     return check_command(kinds, file, sets);
   if (dot->parsed())
@@ -249,5 +270,7 @@ int main(int argc, char** argv) {
     return models.run();
   if (infer.parsed())
     return infer.run();
+  if (node.parsed())
+    return node.run(kinds);
   return kinds_command(kinds, kind_name);
 }

@@ -1,4 +1,4 @@
-// Placement is round robin over the nodes that satisfy a step's `on` and `gpus`.
+// Placement is cluster::place over what the nodes offer.
 // Wiring is recomputed from the graph's edges and the current handles whenever an
 // instance changes; delivery state lives in one delivery_ledger, row counts in one
 // batch_counts.
@@ -272,31 +272,17 @@ void on_restarted(coordinator_actor* self, std::vector<spawned_instance>& spawne
 
 /// Assigns every instance to a node; `placement_failed` if a step fits on none.
 caf::error place(coordinator_state& st, std::vector<deployment>& per_node) {
-  std::vector<std::size_t> next_for(st.nodes.size(), 0);
-  std::size_t round_robin = 0;
-  for (const auto& n : st.options.graph.nodes) {
-    std::vector<std::size_t> candidates;
-    for (std::size_t i = 0; i < st.nodes.size(); ++i) {
-      const auto& labels = st.options.node_labels[i];
-      bool on_ok = n.attributes.on.empty() || st.options.node_names[i] == n.attributes.on ||
-                   std::find(labels.begin(), labels.end(), n.attributes.on) != labels.end();
-      if (on_ok && st.options.node_gpus[i] >= n.attributes.gpus)
-        candidates.push_back(i);
-    }
-    if (candidates.empty()) {
-      std::string names;
-      for (const auto& nn : st.options.node_names)
-        names += (names.empty() ? "" : ", ") + nn;
-      return make_error(runtime_errc::placement_failed,
-                        "no node can run step '" + n.name + "' (on = \"" + n.attributes.on +
-                          "\", gpus = " + std::to_string(n.attributes.gpus) + "); nodes: " +
-                          names);
-    }
-    for (int r = 0; r < n.instances; ++r) {
-      auto node = candidates[round_robin++ % candidates.size()];
-      per_node[node].instances.push_back(instance_assignment{n.name, r});
-      st.instances[instance_name(n.name, r)] = instance_info{n.name, r, node, {}, 0, false};
-    }
+  std::vector<cluster::step_demand> demands;
+  for (const auto& n : st.options.graph.nodes)
+    demands.push_back(
+      cluster::step_demand{n.name, n.instances, n.attributes.on, n.attributes.gpus});
+  auto placed = cluster::place(demands, st.options.nodes);
+  if (!placed)
+    return make_error(runtime_errc::placement_failed, placed.error);
+  for (const auto& p : *placed.value) {
+    per_node[p.node].instances.push_back(instance_assignment{p.step, p.replica, p.device});
+    st.instances[instance_name(p.step, p.replica)] =
+      instance_info{p.step, p.replica, p.node, {}, 0, false};
   }
   return caf::none;
 }
@@ -344,7 +330,7 @@ void start_run(coordinator_actor* self) {
             auto known = st.instances.find(s.instance);
             if (known == st.instances.end() || known->second.node != i || !s.handle) {
               fail_run(self, make_error(runtime_errc::deploy_failed,
-                                        "node '" + st.options.node_names[i] +
+                                        "node '" + st.options.nodes[i].name +
                                           "' answered with an instance it was not given: '" +
                                           s.instance + "'"));
               return;
@@ -356,7 +342,7 @@ void start_run(coordinator_actor* self) {
         },
         [=](caf::error& e) {
           fail_run(self, make_error(runtime_errc::deploy_failed,
-                                    "deploying on node '" + self->state.options.node_names[i] +
+                                    "deploying on node '" + self->state.options.nodes[i].name +
                                       "' failed: " + error_text(e)));
         });
 }
@@ -382,7 +368,7 @@ caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options 
       return;
     for (std::size_t i = 0; i < st.nodes.size(); ++i)
       if (st.nodes[i].address() == msg.source)
-        fail_run(self, make_error(runtime_errc::node_lost, "lost node '" + st.options.node_names[i] +
+        fail_run(self, make_error(runtime_errc::node_lost, "lost node '" + st.options.nodes[i].name +
                                                              "': " + error_text(msg.reason)));
   });
   return {

@@ -31,6 +31,10 @@
 //   N -> K  (restarted_atom, handles, planned) instances respawned
 //   N -> K  (failed_atom, step_failure_report) restart limit reached: the run fails
 //   K -> K  (stop_atom)                       the end's wait for last counters is over
+// Cluster (the runner L of `conveyor run --cluster`, a node daemon's host actor H):
+//   L -> H  (resources_atom)                  H answers with node_resources
+//   L -> H  (join_atom, run_id)               H spawns a node N for that run, answers N;
+//                                             N serves that run only and ends with it
 #pragma once
 
 #include "data/batch.hpp"
@@ -96,6 +100,8 @@ struct wiring {
 struct instance_assignment {
   std::string step;
   int replica = 0;
+  /// The first GPU ordinal placement gave it on its node; -1: none.
+  int device = -1;
 };
 
 /// What the coordinator asks a node to host. The node compiles the same graph text
@@ -116,6 +122,15 @@ struct spawned_instance {
 struct step_metrics {
   std::string step;
   std::map<std::string, double> values;
+};
+
+/// What a node daemon offers (its answer to `resources_atom`).
+struct node_resources {
+  std::string name;
+  std::vector<std::string> labels;
+  std::int32_t cores = 0;
+  std::uint64_t memory_bytes = 0;
+  std::int32_t gpus = 0;
 };
 
 // -- inspect -----------------------------------------------------------------
@@ -247,7 +262,7 @@ typename Inspector::result_type inspect(Inspector& f, wiring& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, instance_assignment& x) {
-  return f(caf::meta::type_name("instance_assignment"), x.step, x.replica);
+  return f(caf::meta::type_name("instance_assignment"), x.step, x.replica, x.device);
 }
 
 template <class Inspector>
@@ -284,6 +299,12 @@ typename Inspector::result_type inspect(Inspector& f, step_failure_report& x) {
            x.last_error);
 }
 
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_resources& x) {
+  return f(caf::meta::type_name("node_resources"), x.name, x.labels, x.cores, x.memory_bytes,
+           x.gpus);
+}
+
 } // namespace conveyor
 
 CAF_BEGIN_TYPE_ID_BLOCK(conveyor, caf::first_custom_type_id)
@@ -299,6 +320,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(conveyor, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(conveyor, (conveyor::peer_message))
   CAF_ADD_TYPE_ID(conveyor, (conveyor::progress_info))
   CAF_ADD_TYPE_ID(conveyor, (conveyor::step_metrics))
+  CAF_ADD_TYPE_ID(conveyor, (conveyor::node_resources))
   CAF_ADD_ATOM(conveyor, conveyor, batch_atom, "batch")
   CAF_ADD_ATOM(conveyor, conveyor, credit_atom, "credit")
   CAF_ADD_ATOM(conveyor, conveyor, eos_atom, "eos")
@@ -321,4 +343,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(conveyor, caf::first_custom_type_id)
   CAF_ADD_ATOM(conveyor, conveyor, progress_atom, "progress")
   CAF_ADD_ATOM(conveyor, conveyor, metrics_atom, "metrics")
   CAF_ADD_ATOM(conveyor, conveyor, abandon_atom, "abandon")
+  CAF_ADD_ATOM(conveyor, conveyor, resources_atom, "resources")
+  CAF_ADD_ATOM(conveyor, conveyor, join_atom, "join")
 CAF_END_TYPE_ID_BLOCK(conveyor)

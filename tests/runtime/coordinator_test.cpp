@@ -59,9 +59,7 @@ src -> sink
     coordinator_options o;
     o.graph = *compiled.spec;
     o.registry = &registry();
-    o.node_names = {"local"};
-    o.node_labels = {{}};
-    o.node_gpus = {0};
+    o.nodes = {cluster::node_offer{"local", {}, 1, 0}};
     o.report = report;
     coordinator = spawn_coordinator(sys, std::move(o), {node});
   }
@@ -233,9 +231,7 @@ BOOST_AUTO_TEST_CASE(a_node_that_does_not_answer_the_deployment_fails_the_run_wi
                           registry())
                .spec;
   o.registry = &registry();
-  o.node_names = {"far"};
-  o.node_labels = {{}};
-  o.node_gpus = {0};
+  o.nodes = {cluster::node_offer{"far", {}, 1, 0}};
   o.report = report;
   auto c = spawn_coordinator(sys, std::move(o), {silent});
   self->send(c, run_atom::value);
@@ -262,9 +258,7 @@ BOOST_AUTO_TEST_CASE(a_node_answering_with_an_instance_it_was_not_given_fails_th
                           registry())
                .spec;
   o.registry = &registry();
-  o.node_names = {"liar"};
-  o.node_labels = {{}};
-  o.node_gpus = {0};
+  o.nodes = {cluster::node_offer{"liar", {}, 1, 0}};
   o.report = report;
   auto c = spawn_coordinator(sys, std::move(o), {lying});
   self->send(c, run_atom::value);
