@@ -367,9 +367,11 @@ caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options 
     if (st.ended)
       return;
     for (std::size_t i = 0; i < st.nodes.size(); ++i)
-      if (st.nodes[i].address() == msg.source)
-        fail_run(self, make_error(runtime_errc::node_lost, "lost node '" + st.options.nodes[i].name +
-                                                             "': " + error_text(msg.reason)));
+      if (st.nodes[i].address() == msg.source) {
+        auto why = "lost node '" + st.options.nodes[i].name + "': " + error_text(msg.reason);
+        spdlog::error("graph {}: {}", st.options.graph.name, why);
+        fail_run(self, make_error(runtime_errc::node_lost, why));
+      }
   });
   return {
     [=](run_atom) {
