@@ -13,12 +13,17 @@
 #include <memory>
 #include <random>
 #include <sstream>
+#include <thread>
 
 namespace conveyor {
 
 namespace {
 
 constexpr auto node_answer_time = std::chrono::seconds(10);
+/// A TLS handshake with a busy node can fail transiently (CAF's OpenSSL module gives up
+/// on it with `connection_timeout` after a few tries): connecting is tried this often.
+constexpr int connect_attempts = 5;
+constexpr auto connect_retry_delay = std::chrono::milliseconds(200);
 
 /// A run id unique across coordinators and restarts: the graph's name and 64 random bits.
 std::string new_run_id(const std::string& graph) {
@@ -48,6 +53,10 @@ caf::expected<joined_node> join(caf::actor_system& system, caf::scoped_actor& se
                                 bool tls) {
   auto where = "node '" + entry.name + "' at " + cluster::to_string(entry.where);
   auto host = connect_actor(system, entry.where, tls);
+  for (int attempt = 1; !host && attempt < connect_attempts; ++attempt) {
+    std::this_thread::sleep_for(connect_retry_delay);
+    host = connect_actor(system, entry.where, tls);
+  }
   if (!host)
     return make_error(runtime_errc::node_lost,
                       "cannot reach " + where + ": " + system.render(host.error()));

@@ -3,9 +3,9 @@
 //
 // Before the run starts, every node of the cluster file is connected (over TLS when
 // the file has [tls]), asked for its resources (its name must be the one the file
-// gives it) and joined to a fresh run id; a node that cannot be reached, answers
-// nothing within 10 s or refuses fails the run before any step starts, naming the
-// node and its address. From then on it is the same run as `run_locally`'s, on the same
+// gives it) and joined to a fresh run id; a node that cannot be reached (5 tries, 200 ms
+// apart), answers nothing within 10 s or refuses fails the run before any step starts,
+// naming the node and its address. From then on it is the same run as `run_locally`'s, on the same
 // coordinator.
 #pragma once
 
