@@ -12,7 +12,8 @@
 //   name = "a"
 //   address = "127.0.0.1:7701"
 //
-// Relative paths resolve against the directory of the cluster file. Every error names
+// The file is ASCII. Relative paths resolve against the directory of the cluster file.
+// Every error names
 // the file, line and column ("cluster.toml:7:9: error: ..."); unknown keys are errors.
 #pragma once
 

@@ -142,6 +142,14 @@ BOOST_AUTO_TEST_CASE(tls_needs_all_three_readable_files_relative_to_the_cluster_
              std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(a_non_ascii_byte_is_refused_at_its_position) {
+  // U+FD7F and U+FBFF outside a string sent toml++ 3.3 into undefined behaviour (found by
+  // fuzzing); cluster files are ASCII.
+  auto e = error_of("[[node]]\nname = \"a\" \xEF\xB5\xBF\n");
+  BOOST_TEST(e == "/etc/conveyor/cluster.toml:2:12: error: byte 0xEF: a cluster file must be ASCII",
+             e);
+}
+
 BOOST_AUTO_TEST_CASE(a_cluster_file_that_cannot_be_opened_says_which) {
   auto c = load_cluster_file("/nonexistent/cluster.toml");
   BOOST_TEST(!c);
