@@ -28,6 +28,8 @@
 //   S -> K  (metrics_atom, step_metrics)      results for the run report
 //   S -> K  (done_atom, instance, last_seq)   S sent end-of-stream on all outputs
 //   S -> N  (save_atom, instance, bytes)      durable per-step state (step_context)
+//   N -> K  (save_atom, instance, bytes)      the same, forwarded: the coordinator keeps
+//                                             the latest for re-placing the instance
 //   N -> K  (restarted_atom, handles, planned) instances respawned
 //   N -> K  (failed_atom, step_failure_report) restart limit reached: the run fails
 //   K -> K  (stop_atom)                       the end's wait for last counters is over
@@ -111,6 +113,8 @@ struct deployment {
   std::string graph_source;
   std::vector<std::pair<std::string, std::string>> overrides;
   std::vector<instance_assignment> instances;
+  /// Durable state of instances re-placed from a lost node (by instance name).
+  std::vector<std::pair<std::string, std::string>> saved;
 };
 
 struct spawned_instance {
@@ -268,7 +272,7 @@ typename Inspector::result_type inspect(Inspector& f, instance_assignment& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, deployment& x) {
   return f(caf::meta::type_name("deployment"), x.file_name, x.graph_source, x.overrides,
-           x.instances);
+           x.instances, x.saved);
 }
 
 template <class Inspector>

@@ -232,6 +232,9 @@ caf::behavior node_behavior(node_actor* self, node_options options) {
       for (const auto& a : d.instances) {
         auto name = instance_name(a.step, a.replica);
         st.instances[name] = hosted_instance{a.step, a.replica, a.device, {}, 0, {}, {}};
+        for (const auto& [instance, bytes] : d.saved)
+          if (instance == name)
+            st.instances[name].saved_state = bytes;
         if (auto error = spawn_instance(self, name))
           return error;
         result.push_back(spawned_instance{name, st.instances[name].handle});
@@ -250,9 +253,14 @@ caf::behavior node_behavior(node_actor* self, node_options options) {
       self->state.options.stop_requested->store(true);
     },
     [=](save_atom, std::string& instance, std::string& bytes) {
-      auto i = self->state.instances.find(instance);
-      if (i != self->state.instances.end())
-        i->second.saved_state = std::move(bytes);
+      auto& st = self->state;
+      auto i = st.instances.find(instance);
+      if (i == st.instances.end())
+        return;
+      // The coordinator keeps a copy, so that the state survives this node.
+      if (st.coordinator)
+        self->send(st.coordinator, save_atom::value, instance, bytes);
+      i->second.saved_state = std::move(bytes);
     },
     [=](stop_atom) { stop_node(self); },
   };

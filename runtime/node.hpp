@@ -10,8 +10,9 @@
 //   `max_restarts` within `restart_window`, after a backoff that doubles each time.
 //   Respawned instances are reported to the coordinator (`restarted`), which rewires
 //   neighbours and replays sources. Past the limit it reports `failed` instead.
-// - It keeps each instance's durable state (`step_context::save_state`) and hands
-//   it to the instance's next incarnation.
+// - It keeps each instance's durable state (`step_context::save_state`), hands it to
+//   the instance's next incarnation and forwards a copy to the coordinator; a deployment
+//   may carry the state of instances re-placed from a lost node.
 // - `drain`: sets the run's stop flag, which every step it hosts reads through
 //   `step_context::stop_requested`, at once (the steps' mailboxes are not involved).
 // - `stop`: kills every instance and exits; so does the loss of its coordinator (the

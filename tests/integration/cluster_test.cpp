@@ -57,13 +57,15 @@ struct node_process {
   std::string address;
 };
 
-/// Three nodes named a, b and c, labelled with their names; node `c` also "trainer".
+/// Three nodes named a, b and c, labelled with their names; b and c also "work", c also
+/// "trainer".
 /// Heartbeats every 100 ms; a peer silent for 2 s is lost (generous: this machine is
 /// shared and busy, and a false detection would fail a run).
 struct three_nodes {
   explicit three_nodes(const std::string& dir) : dir(dir) {
     for (const char* n : {"a", "b", "c"}) {
-      std::string labels = std::string(n) + (std::string(n) == "c" ? ",trainer" : "");
+      std::string labels = std::string(n) + (std::string(n) == "c" ? ",trainer,work"
+                                             : std::string(n) == "b" ? ",work" : "");
       node_process p{n,
                      std::make_unique<child_process>(
                        conveyor_binary(),
@@ -310,6 +312,43 @@ BOOST_AUTO_TEST_CASE(sigint_to_the_coordinator_drains_the_run_on_every_node) {
   BOOST_TEST(step_of(report, "read")["rows_out"] == written);
   BOOST_TEST(written < 200000u);
   cluster.stop();
+}
+
+BOOST_AUTO_TEST_CASE(a_killed_nodes_step_moves_to_a_surviving_node_and_every_row_arrives_once) {
+  auto dir = scratch_dir("cluster-move");
+  auto csv = write_numbered_csv(dir, 50000);
+  // `slow` may run on b or c ("work"): placed on b, it moves to c when b is killed.
+  auto graph = write_file(dir + "/g.flow",
+                          "graph moving\n"
+                          "node read = csv_reader { path = \"" + csv + "\", batch = 100, on = \"a\" }\n"
+                          "node slow = chaos { delay = 5ms, on = \"work\" }\n"
+                          "node write = csv_writer { path = \"" + dir + "/out.csv\", on = \"c\" }\n"
+                          "read -> slow -> write\n");
+  three_nodes cluster{dir};
+  child_process run{conveyor_binary(),
+                    {"run", graph, "--cluster", cluster.cluster_file, "--report",
+                     dir + "/report.json"},
+                    source_dir(), dir};
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (ids_in(dir + "/out.csv").size() < 1000 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(20ms);
+  BOOST_TEST_REQUIRE(cluster.nodes[1].process->err().find("hosting slow") != std::string::npos,
+                     cluster.logs());
+  cluster.nodes[1].process->signal(SIGKILL);
+  BOOST_TEST_REQUIRE(run.wait(120s) == 0, run.err() << cluster.logs());
+  BOOST_TEST(run.err().find("lost node 'b'") != std::string::npos, run.err());
+  BOOST_TEST(run.err().find("moving slow to node 'c'") != std::string::npos, run.err());
+  auto report = load_report(dir + "/report.json");
+  BOOST_TEST(report["status"] == "completed");
+  BOOST_TEST(step_of(report, "read")["rows_out"] == 50000);
+  BOOST_TEST(step_of(report, "write")["rows_in"] == 50000);
+  auto ids = ids_in(dir + "/out.csv");
+  BOOST_TEST(ids.size() == 50000u);
+  BOOST_TEST(std::set<long>(ids.begin(), ids.end()).size() == 50000u);
+  for (std::size_t i : {0u, 2u}) {
+    cluster.nodes[i].process->signal(SIGTERM);
+    BOOST_TEST(cluster.nodes[i].process->wait(10s) == 0);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(a_killed_node_is_detected_by_its_closed_connection_and_named) {

@@ -211,7 +211,7 @@ BOOST_AUTO_TEST_CASE(a_restarted_sink_is_rewired_with_its_neighbours_and_the_sou
   caf::anon_send_exit(new_sink, caf::exit_reason::kill);
 }
 
-BOOST_AUTO_TEST_CASE(a_node_that_goes_down_fails_the_run_with_node_lost) {
+BOOST_AUTO_TEST_CASE(a_lost_node_with_no_other_node_left_fails_the_run_with_node_lost) {
   deploy_and_wire();
   self->send_exit(node, make_error(runtime_errc::unexpected_exception, "out of cheese"));
   sched.run();
@@ -221,7 +221,8 @@ BOOST_AUTO_TEST_CASE(a_node_that_goes_down_fails_the_run_with_node_lost) {
   self->receive([&](done_atom) { done = true; }, caf::after(std::chrono::seconds(0)) >> [] {});
   BOOST_TEST(done);
   BOOST_TEST(to_string(report->status) == "failed");
-  BOOST_TEST(report->error == "lost node 'local': out of cheese", report->error);
+  BOOST_TEST(report->error == "lost node 'local': out of cheese; no other node is left",
+             report->error);
 }
 
 BOOST_AUTO_TEST_CASE(a_node_that_does_not_answer_the_deployment_fails_the_run_with_deploy_failed) {

@@ -64,7 +64,8 @@ BOOST_AUTO_TEST_CASE(every_runtime_message_round_trips_through_the_binary_serial
   w.next_sequence = 7;
   w.delivered = {source_acks{"read", 5, {7, 9}}};
   w.peers = {peer, other};
-  deployment d{"g.flow", "graph g\n", {{"epochs", "2"}}, {{"train", 0, 0}, {"train", 1, 2}}};
+  deployment d{"g.flow", "graph g\n", {{"epochs", "2"}}, {{"train", 0, 0}, {"train", 1, 2}},
+               {{"train#1", "\x02state"}}};
   step_stats stats;
   stats.instance = "train#1";
   stats.step = "train";
