@@ -420,8 +420,13 @@ void replace_lost_node(coordinator_actor* self, std::size_t lost, const std::str
     auto target = node;
     self->request(st.nodes[node], deploy_timeout, deploy_atom::value, d)
       .then([=](std::vector<spawned_instance>& spawned) {
-              if (!self->state.ended)
-                on_restarted(self, spawned, false);
+              if (self->state.ended)
+                return;
+              for (const auto& i : spawned)
+                spdlog::info("graph {}: {} running again on node '{}'",
+                             self->state.options.graph.name, i.instance,
+                             self->state.options.nodes[target].name);
+              on_restarted(self, spawned, false);
             },
             [=](caf::error& e) {
               fail_run(self, make_error(runtime_errc::deploy_failed,
