@@ -5,9 +5,12 @@
 #include "cli/infer_command.hpp"
 #include "cli/keys_command.hpp"
 #include "cli/models_command.hpp"
+#include "cli/node_command.hpp"
 #include "cli/progress_line.hpp"
 #include "cli/run_metrics.hpp"
 #include "step/kind_registry.hpp"
+#include "cluster/cluster_file.hpp"
+#include "runtime/cluster_run.hpp"
 #include "runtime/local_run.hpp"
 #include "runtime/logging.hpp"
 
@@ -66,7 +69,8 @@ bool write_report(const std::string& path, const std::string& json) {
 
 int run_command(const kind_registry& kinds, const std::string& file,
                 const std::vector<std::string>& sets, const std::string& report_path,
-                int threads, double drain_grace_seconds, const std::string& metrics_listen) {
+                int threads, double drain_grace_seconds, const std::string& metrics_listen,
+                const std::string& cluster_file) {
   if (!report_path.empty() && same_file(report_path, file)) {
     std::cerr << "error: --report '" << report_path << "' names the graph file; the report "
               << "would overwrite it\n";
@@ -75,6 +79,15 @@ int run_command(const kind_registry& kinds, const std::string& file,
   if (!(drain_grace_seconds > 0)) {
     std::cerr << "error: --drain-timeout must be a positive number of seconds\n";
     return exit_bad_input;
+  }
+  std::optional<cluster::cluster_config> cluster;
+  if (!cluster_file.empty()) {
+    auto loaded = cluster::load_cluster_file(cluster_file);
+    if (!loaded) {
+      std::cerr << loaded.error << '\n';
+      return exit_bad_input;
+    }
+    cluster = std::move(loaded.value);
   }
   auto overrides = cli::parse_overrides(sets);
   if (!overrides)
@@ -108,7 +121,8 @@ int run_command(const kind_registry& kinds, const std::string& file,
     static_cast<std::int64_t>(std::min(drain_grace_seconds, 86400.0) * 1000));
   cli::progress_line progress;
   options.on_progress = [&](const progress_info& p) { progress.update(p); };
-  auto report = run_locally(graph->spec, kinds, options);
+  auto report = cluster ? run_on_cluster(graph->spec, kinds, options, *cluster)
+                        : run_locally(graph->spec, kinds, options);
   progress.close();
   report.print(std::cerr);
   bool written = report_path.empty() || write_report(report_path, report.to_json());
@@ -229,7 +243,9 @@ int main(int argc, char** argv) {
   int threads = 0;
   double drain_grace = 10;
 
-  auto run = app.add_subcommand("run", "Run a graph file on an embedded node in this process");
+  std::string cluster_file;
+  auto run = app.add_subcommand("run", "Run a graph file on an embedded node in this process, "
+                                       "or with --cluster on runtime nodes");
   run->add_option("file", file, "graph file (*.flow)")->required();
   run->add_option("--set", sets, "override a graph param: NAME=VALUE (once per param)");
   run->add_option("--report", report_path,
@@ -241,6 +257,10 @@ int main(int argc, char** argv) {
     ->capture_default_str();
   run->add_option("--metrics-listen", metrics_listen,
                   "serve Prometheus metrics of the run on http://HOST:PORT/metrics");
+
+  run->add_option("--cluster", cluster_file,
+                  "cluster file (TOML): the nodes to run on, TLS files, timeouts "
+                  "(docs/operator-guide.md); without it the run is embedded in this process");
 
   auto check = app.add_subcommand("check", "Validate a graph file; exit 0 or print diagnostics");
   check->add_option("file", file, "graph file (*.flow)")->required();
@@ -257,6 +277,7 @@ int main(int argc, char** argv) {
   cli::models_command models{app};
   cli::infer_command infer{app};
   cli::keys_command keys{app};
+  cli::node_command node{app};
 
   try {
     app.parse(argc, argv);
@@ -267,7 +288,8 @@ int main(int argc, char** argv) {
     std::cerr << "warning: unknown log level '" << log_level << "', using info\n";
 
   if (run->parsed())
-    return run_command(kinds, file, sets, report_path, threads, drain_grace, metrics_listen);
+    return run_command(kinds, file, sets, report_path, threads, drain_grace, metrics_listen,
+                       cluster_file);
   if (check->parsed())
     return check_command(kinds, file, sets);
   if (dot->parsed())
@@ -278,5 +300,7 @@ int main(int argc, char** argv) {
     return infer.run();
   if (keys.parsed())
     return keys.run();
+  if (node.parsed())
+    return node.run(kinds);
   return kinds_command(kinds, kind_name);
 }

@@ -1,4 +1,4 @@
-// Placement is round robin over the nodes that satisfy a step's `on` and `gpus`.
+// Placement is cluster::place over what the nodes offer.
 // Wiring is recomputed from the graph's edges and the current handles whenever an
 // instance changes; delivery state lives in one delivery_ledger, row counts in one
 // batch_counts.
@@ -58,6 +58,12 @@ struct coordinator_state {
   /// While the run ends: instances whose last counters have not arrived yet.
   std::set<std::string> awaiting_last_stats;
   std::size_t deploy_replies = 0;
+  /// Nodes declared lost (by index), and their CAF node ids: messages from their
+  /// actors are dropped (fenced), whatever comes back after a freeze.
+  std::set<std::size_t> lost;
+  std::set<caf::node_id> lost_ids;
+  /// The latest durable state of every instance, forwarded by the nodes.
+  std::map<std::string, std::string> saved;
 };
 
 using coordinator_actor = caf::stateful_actor<coordinator_state>;
@@ -287,31 +293,17 @@ void on_restarted(coordinator_actor* self, std::vector<spawned_instance>& spawne
 
 /// Assigns every instance to a node; `placement_failed` if a step fits on none.
 caf::error place(coordinator_state& st, std::vector<deployment>& per_node) {
-  std::vector<std::size_t> next_for(st.nodes.size(), 0);
-  std::size_t round_robin = 0;
-  for (const auto& n : st.options.graph.nodes) {
-    std::vector<std::size_t> candidates;
-    for (std::size_t i = 0; i < st.nodes.size(); ++i) {
-      const auto& labels = st.options.node_labels[i];
-      bool on_ok = n.attributes.on.empty() || st.options.node_names[i] == n.attributes.on ||
-                   std::find(labels.begin(), labels.end(), n.attributes.on) != labels.end();
-      if (on_ok && st.options.node_gpus[i] >= n.attributes.gpus)
-        candidates.push_back(i);
-    }
-    if (candidates.empty()) {
-      std::string names;
-      for (const auto& nn : st.options.node_names)
-        names += (names.empty() ? "" : ", ") + nn;
-      return make_error(runtime_errc::placement_failed,
-                        "no node can run step '" + n.name + "' (on = \"" + n.attributes.on +
-                          "\", gpus = " + std::to_string(n.attributes.gpus) + "); nodes: " +
-                          names);
-    }
-    for (int r = 0; r < n.instances; ++r) {
-      auto node = candidates[round_robin++ % candidates.size()];
-      per_node[node].instances.push_back(instance_assignment{n.name, r});
-      st.instances[instance_name(n.name, r)] = instance_info{n.name, r, node, {}, 0, false};
-    }
+  std::vector<cluster::step_demand> demands;
+  for (const auto& n : st.options.graph.nodes)
+    demands.push_back(
+      cluster::step_demand{n.name, n.instances, n.attributes.on, n.attributes.gpus});
+  auto placed = cluster::place(demands, st.options.nodes);
+  if (!placed)
+    return make_error(runtime_errc::placement_failed, placed.error);
+  for (const auto& p : *placed.value) {
+    per_node[p.node].instances.push_back(instance_assignment{p.step, p.replica, p.device});
+    st.instances[instance_name(p.step, p.replica)] =
+      instance_info{p.step, p.replica, p.node, {}, 0, false};
   }
   return caf::none;
 }
@@ -359,7 +351,7 @@ void start_run(coordinator_actor* self) {
             auto known = st.instances.find(s.instance);
             if (known == st.instances.end() || known->second.node != i || !s.handle) {
               fail_run(self, make_error(runtime_errc::deploy_failed,
-                                        "node '" + st.options.node_names[i] +
+                                        "node '" + st.options.nodes[i].name +
                                           "' answered with an instance it was not given: '" +
                                           s.instance + "'"));
               return;
@@ -371,9 +363,93 @@ void start_run(coordinator_actor* self) {
         },
         [=](caf::error& e) {
           fail_run(self, make_error(runtime_errc::deploy_failed,
-                                    "deploying on node '" + self->state.options.node_names[i] +
+                                    "deploying on node '" + self->state.options.nodes[i].name +
                                       "' failed: " + error_text(e)));
         });
+}
+
+/// True if the current message comes from an actor on a node declared lost.
+bool from_lost_node(coordinator_actor* self) {
+  const auto& sender = self->current_sender();
+  return sender && self->state.lost_ids.count(sender->node()) != 0;
+}
+
+/// Node `lost` is gone: its instances are placed again on the surviving nodes (by the
+/// same rules; its GPUs no longer count), deployed there with their last durable state,
+/// and treated as restarted after a failure: neighbours are rewired and the sources
+/// upstream replay from the last acknowledged batch, so nothing is lost and terminal
+/// steps skip what they already acknowledged. The run fails if they fit nowhere.
+void replace_lost_node(coordinator_actor* self, std::size_t lost, const std::string& why) {
+  auto& st = self->state;
+  std::vector<std::string> moved;
+  for (const auto& [name, info] : st.instances)
+    if (info.node == lost)
+      moved.push_back(name);
+  if (moved.empty()) {
+    spdlog::warn("graph {}: {}; none of its steps ran there", st.options.graph.name, why);
+    return;
+  }
+  if (!st.wired || st.draining) {
+    fail_run(self, make_error(runtime_errc::node_lost, why));
+    return;
+  }
+  std::vector<cluster::node_offer> offers;
+  std::vector<std::size_t> survivor;
+  for (std::size_t i = 0; i < st.nodes.size(); ++i)
+    if (st.lost.count(i) == 0) {
+      offers.push_back(st.options.nodes[i]);
+      survivor.push_back(i);
+    }
+  if (offers.empty()) {
+    fail_run(self, make_error(runtime_errc::node_lost, why + "; no other node is left"));
+    return;
+  }
+  std::vector<cluster::step_demand> demands;
+  for (const auto& name : moved) {
+    const auto& spec = *st.options.graph.find_node(st.instances.at(name).step);
+    demands.push_back(cluster::step_demand{name, 1, spec.attributes.on, spec.attributes.gpus});
+  }
+  auto placed = cluster::place(demands, offers);
+  if (!placed) {
+    fail_run(self, make_error(runtime_errc::node_lost, why + "; its steps cannot move: " +
+                                                         placed.error));
+    return;
+  }
+  std::map<std::size_t, deployment> per_node;
+  for (std::size_t k = 0; k < moved.size(); ++k) {
+    auto& info = st.instances.at(moved[k]);
+    auto node = survivor[placed.value->at(k).node];
+    info.node = node;
+    auto& d = per_node[node];
+    d.instances.push_back(instance_assignment{info.step, info.replica, placed.value->at(k).device});
+    if (auto saved = st.saved.find(moved[k]); saved != st.saved.end())
+      d.saved.emplace_back(moved[k], saved->second);
+    spdlog::warn("graph {}: {}; moving {} to node '{}'", st.options.graph.name, why, moved[k],
+                 st.options.nodes[node].name);
+  }
+  for (auto& [node, d] : per_node) {
+    d.file_name = st.options.file_name;
+    d.graph_source = st.options.graph_source;
+    for (const auto& [k, v] : st.options.overrides)
+      d.overrides.emplace_back(k, v);
+    auto target = node;
+    self->request(st.nodes[node], deploy_timeout, deploy_atom::value, d)
+      .then([=](std::vector<spawned_instance>& spawned) {
+              if (self->state.ended)
+                return;
+              for (const auto& i : spawned)
+                spdlog::info("graph {}: {} running again on node '{}'",
+                             self->state.options.graph.name, i.instance,
+                             self->state.options.nodes[target].name);
+              on_restarted(self, spawned, false);
+            },
+            [=](caf::error& e) {
+              fail_run(self, make_error(runtime_errc::deploy_failed,
+                                        "moving steps to node '" +
+                                          self->state.options.nodes[target].name +
+                                          "' failed: " + error_text(e)));
+            });
+  }
 }
 
 caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options options,
@@ -396,9 +472,13 @@ caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options 
     if (st.ended)
       return;
     for (std::size_t i = 0; i < st.nodes.size(); ++i)
-      if (st.nodes[i].address() == msg.source)
-        fail_run(self, make_error(runtime_errc::node_lost, "lost node '" + st.options.node_names[i] +
-                                                             "': " + error_text(msg.reason)));
+      if (st.nodes[i].address() == msg.source && st.lost.count(i) == 0) {
+        auto why = "lost node '" + st.options.nodes[i].name + "': " + error_text(msg.reason);
+        spdlog::error("graph {}: {}", st.options.graph.name, why);
+        st.lost.insert(i);
+        st.lost_ids.insert(msg.source.node());
+        replace_lost_node(self, i, why);
+      }
   });
   return {
     [=](run_atom) {
@@ -407,6 +487,8 @@ caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options 
     },
     [=](ack_atom, std::string& step, std::string& source, std::uint64_t sequence,
         source_position& position) {
+      if (from_lost_node(self))
+        return;
       auto& st = self->state;
       auto before = st.ledger.resume_point_of(source).last_sequence;
       st.ledger.ack(step, source, sequence, position);
@@ -430,6 +512,8 @@ caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options 
       check_complete(self);
     },
     [=](stats_atom, step_stats& s) {
+      if (from_lost_node(self))
+        return;
       auto& st = self->state;
       st.counts.add(s);
       if (s.last) {
@@ -450,9 +534,13 @@ caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options 
         report_and_quit(self);
     },
     [=](restarted_atom, std::vector<spawned_instance>& spawned, bool planned) {
+      if (from_lost_node(self))
+        return;
       on_restarted(self, spawned, planned);
     },
     [=](failed_atom, step_failure_report& report) {
+      if (from_lost_node(self))
+        return;
       auto& st = self->state;
       st.failure_restarts[report.step] = report.restarts;
       st.options.report->failures.push_back(std::move(report));
@@ -461,6 +549,10 @@ caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options 
     [=](progress_atom, progress_info& p) {
       if (self->state.requester)
         self->send(self->state.requester, progress_atom::value, std::move(p));
+    },
+    [=](save_atom, std::string& instance, std::string& bytes) {
+      if (!from_lost_node(self))
+        self->state.saved[instance] = std::move(bytes);
     },
     [=](metrics_atom, step_metrics& m) {
       auto& into = self->state.metrics[m.step];

@@ -15,10 +15,13 @@
 // - the run is complete when every instance reported end-of-stream since its last
 //   (re)spawn and the ledger shows every source's last batch acknowledged by every
 //   terminal step it reaches;
+// - placement (cluster/placement.hpp) accounts for labels and GPUs and spreads the rest;
+//   each instance's device ordinal goes to its node with the deployment;
 // - its handlers never throw: a node that cannot deploy or goes down, or a placement
 //   no node satisfies, fails the run with a runtime_errc error in the report.
 #pragma once
 
+#include "cluster/placement.hpp"
 #include "dsl/graph_spec.hpp"
 #include "runtime/live_counters.hpp"
 #include "runtime/run_report.hpp"
@@ -42,10 +45,10 @@ struct coordinator_options {
   std::string graph_source;
   std::map<std::string, std::string> overrides;
   const kind_registry* registry = nullptr;
-  /// Per node, in the order of the `nodes` handles: name, placement labels, GPUs.
-  std::vector<std::string> node_names;
-  std::vector<std::vector<std::string>> node_labels;
-  std::vector<int> node_gpus;
+  /// What each node offers, in the order of the `nodes` handles (cluster/placement.hpp:
+  /// the label "*" satisfies every `on` constraint, so the embedded run's single node
+  /// hosts every step whatever `on` says).
+  std::vector<cluster::node_offer> nodes;
   /// Filled in when the run ends, before `done_atom` is sent.
   std::shared_ptr<run_report> report;
   /// When set: each step's summary so far, updated as its counters or restarts arrive.

@@ -69,6 +69,8 @@ std::string render(std::uint8_t code, const caf::message& context) {
 } // namespace
 
 std::string error_text(const caf::error& e) {
+  if (!e)
+    return "no error"; // a normal exit: CAF's empty error has no category to ask
   if (e.category() != runtime_error_category())
     return caf::to_string(e);
   auto detail = context_of(e.context());

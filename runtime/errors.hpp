@@ -47,7 +47,8 @@ caf::error make_error(runtime_errc code, std::string context);
 bool is(const caf::error& e, runtime_errc code);
 
 /// For people: the context of one of ours if it has one (a step's failure is its own
-/// message, "injected failure 3"), else "code: context"; CAF's rendering for others.
+/// message, "injected failure 3"), else "code: context"; CAF's rendering for others;
+/// "no error" for an empty one (an actor that exited normally).
 std::string error_text(const caf::error& e);
 
 /// Registers the category with an actor system, so that `actor_system::render` names

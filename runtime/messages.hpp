@@ -30,9 +30,15 @@
 //   S -> K  (metrics_atom, step_metrics)      results for the run report
 //   S -> K  (done_atom, instance, last_seq)   S sent end-of-stream on all outputs
 //   S -> N  (save_atom, instance, bytes)      durable per-step state (step_context)
+//   N -> K  (save_atom, instance, bytes)      the same, forwarded: the coordinator keeps
+//                                             the latest for re-placing the instance
 //   N -> K  (restarted_atom, handles, planned) instances respawned
 //   N -> K  (failed_atom, step_failure_report) restart limit reached: the run fails
 //   K -> K  (stop_atom)                       the end's wait for last counters is over
+// Cluster (the runner L of `conveyor run --cluster`, a node daemon's host actor H):
+//   L -> H  (resources_atom)                  H answers with node_resources
+//   L -> H  (join_atom, run_id)               H spawns a node N for that run, answers N;
+//                                             N serves that run only and ends with it
 #pragma once
 
 #include "data/batch.hpp"
@@ -98,6 +104,8 @@ struct wiring {
 struct instance_assignment {
   std::string step;
   int replica = 0;
+  /// The first GPU ordinal placement gave it on its node; -1: none.
+  int device = -1;
 };
 
 /// What the coordinator asks a node to host. The node compiles the same graph text
@@ -107,6 +115,8 @@ struct deployment {
   std::string graph_source;
   std::vector<std::pair<std::string, std::string>> overrides;
   std::vector<instance_assignment> instances;
+  /// Durable state of instances re-placed from a lost node (by instance name).
+  std::vector<std::pair<std::string, std::string>> saved;
 };
 
 struct spawned_instance {
@@ -118,6 +128,15 @@ struct spawned_instance {
 struct step_metrics {
   std::string step;
   std::map<std::string, double> values;
+};
+
+/// What a node daemon offers (its answer to `resources_atom`).
+struct node_resources {
+  std::string name;
+  std::vector<std::string> labels;
+  std::int32_t cores = 0;
+  std::uint64_t memory_bytes = 0;
+  std::int32_t gpus = 0;
 };
 
 // -- inspect -----------------------------------------------------------------
@@ -249,13 +268,13 @@ typename Inspector::result_type inspect(Inspector& f, wiring& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, instance_assignment& x) {
-  return f(caf::meta::type_name("instance_assignment"), x.step, x.replica);
+  return f(caf::meta::type_name("instance_assignment"), x.step, x.replica, x.device);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, deployment& x) {
   return f(caf::meta::type_name("deployment"), x.file_name, x.graph_source, x.overrides,
-           x.instances);
+           x.instances, x.saved);
 }
 
 template <class Inspector>
@@ -286,6 +305,12 @@ typename Inspector::result_type inspect(Inspector& f, step_failure_report& x) {
            x.last_error);
 }
 
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_resources& x) {
+  return f(caf::meta::type_name("node_resources"), x.name, x.labels, x.cores, x.memory_bytes,
+           x.gpus);
+}
+
 } // namespace conveyor
 
 CAF_BEGIN_TYPE_ID_BLOCK(conveyor, caf::first_custom_type_id)
@@ -301,6 +326,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(conveyor, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(conveyor, (conveyor::peer_message))
   CAF_ADD_TYPE_ID(conveyor, (conveyor::progress_info))
   CAF_ADD_TYPE_ID(conveyor, (conveyor::step_metrics))
+  CAF_ADD_TYPE_ID(conveyor, (conveyor::node_resources))
   CAF_ADD_ATOM(conveyor, conveyor, batch_atom, "batch")
   CAF_ADD_ATOM(conveyor, conveyor, credit_atom, "credit")
   CAF_ADD_ATOM(conveyor, conveyor, eos_atom, "eos")
@@ -324,4 +350,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(conveyor, caf::first_custom_type_id)
   CAF_ADD_ATOM(conveyor, conveyor, metrics_atom, "metrics")
   CAF_ADD_ATOM(conveyor, conveyor, abandon_atom, "abandon")
   CAF_ADD_ATOM(conveyor, conveyor, delivered_atom, "delivered")
+  CAF_ADD_ATOM(conveyor, conveyor, resources_atom, "resources")
+  CAF_ADD_ATOM(conveyor, conveyor, join_atom, "join")
 CAF_END_TYPE_ID_BLOCK(conveyor)

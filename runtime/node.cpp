@@ -24,6 +24,7 @@ namespace {
 struct hosted_instance {
   std::string step;
   int replica = 0;
+  int device = -1;
   caf::actor handle;
   int incarnation = 0;
   std::optional<std::string> saved_state;
@@ -67,6 +68,7 @@ caf::error spawn_instance(node_actor* self, const std::string& name) {
   config.replicas = replicas;
   config.graph = st.graph->name;
   config.replicas_attribute = spec.attributes.replicas;
+  config.device = inst.device;
   step_actor_config cfg;
   cfg.instance = name;
   cfg.step = inst.step;
@@ -123,8 +125,25 @@ std::vector<std::string> restart_set(node_actor* self, const std::string& failed
   return set;
 }
 
+/// Kills every instance and ends the node.
+void stop_node(node_actor* self) {
+  auto& st = self->state;
+  st.stopping = true;
+  for (auto& [name, inst] : st.instances)
+    stop_instance(self, inst);
+  self->quit();
+}
+
 void on_instance_down(node_actor* self, const caf::down_msg& msg) {
   auto& st = self->state;
+  if ((st.coordinator && msg.source == st.coordinator.address()) ||
+      (st.options.owner && msg.source == st.options.owner.address())) {
+    if (!st.stopping)
+      spdlog::warn("[node {}] lost the run's coordinator ({}): stopping its steps",
+                   st.options.name, error_text(msg.reason));
+    stop_node(self);
+    return;
+  }
   auto i = st.by_address.find(msg.source);
   if (i == st.by_address.end() || st.stopping)
     return;
@@ -188,10 +207,17 @@ caf::behavior node_behavior(node_actor* self, node_options options) {
   handle_exceptions(self);
   drop_unexpected_messages(self, "node " + self->state.options.name);
   self->set_down_handler([=](caf::down_msg& msg) { on_instance_down(self, msg); });
+  if (self->state.options.owner)
+    self->monitor(self->state.options.owner);
   return {
     [=](deploy_atom, deployment& d) -> caf::result<std::vector<spawned_instance>> {
       auto& st = self->state;
-      st.coordinator = caf::actor_cast<caf::actor>(self->current_sender());
+      if (!st.coordinator) {
+        // The run's steps live as long as its coordinator: a node whose coordinator
+        // ends or becomes unreachable stops them.
+        st.coordinator = caf::actor_cast<caf::actor>(self->current_sender());
+        self->monitor(st.coordinator);
+      }
       dsl::compile_options opts;
       opts.file_name = d.file_name;
       for (const auto& [k, v] : d.overrides)
@@ -205,12 +231,18 @@ caf::behavior node_behavior(node_actor* self, node_options options) {
       std::vector<spawned_instance> result;
       for (const auto& a : d.instances) {
         auto name = instance_name(a.step, a.replica);
-        st.instances[name] = hosted_instance{a.step, a.replica, {}, 0, {}, {}};
+        st.instances[name] = hosted_instance{a.step, a.replica, a.device, {}, 0, {}, {}};
+        for (const auto& [instance, bytes] : d.saved)
+          if (instance == name)
+            st.instances[name].saved_state = bytes;
         if (auto error = spawn_instance(self, name))
           return error;
         result.push_back(spawned_instance{name, st.instances[name].handle});
       }
-      spdlog::debug("[node {}] hosting {} step instance(s)", st.options.name, result.size());
+      std::string names;
+      for (const auto& r : result)
+        names += (names.empty() ? "" : ", ") + r.instance;
+      spdlog::info("[node {}] hosting {}", st.options.name, names);
       return result;
     },
     [=](respawn_atom, std::vector<std::string>& names, bool after_failure) {
@@ -221,17 +253,16 @@ caf::behavior node_behavior(node_actor* self, node_options options) {
       self->state.options.stop_requested->store(true);
     },
     [=](save_atom, std::string& instance, std::string& bytes) {
-      auto i = self->state.instances.find(instance);
-      if (i != self->state.instances.end())
-        i->second.saved_state = std::move(bytes);
-    },
-    [=](stop_atom) {
       auto& st = self->state;
-      st.stopping = true;
-      for (auto& [name, inst] : st.instances)
-        stop_instance(self, inst);
-      self->quit();
+      auto i = st.instances.find(instance);
+      if (i == st.instances.end())
+        return;
+      // The coordinator keeps a copy, so that the state survives this node.
+      if (st.coordinator)
+        self->send(st.coordinator, save_atom::value, instance, bytes);
+      i->second.saved_state = std::move(bytes);
     },
+    [=](stop_atom) { stop_node(self); },
   };
 }
 

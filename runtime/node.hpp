@@ -10,14 +10,17 @@
 //   `max_restarts` within `restart_window`, after a backoff that doubles each time.
 //   Respawned instances are reported to the coordinator (`restarted`), which rewires
 //   neighbours and replays sources. Past the limit it reports `failed` instead.
-// - It keeps each instance's durable state (`step_context::save_state`) and hands
-//   it to the instance's next incarnation.
+// - It keeps each instance's durable state (`step_context::save_state`), hands it to
+//   the instance's next incarnation and forwards a copy to the coordinator; a deployment
+//   may carry the state of instances re-placed from a lost node.
 // - `drain`: sets the run's stop flag, which every step it hosts reads through
 //   `step_context::stop_requested`, at once (the steps' mailboxes are not involved).
-// - `stop`: kills every instance and exits.
+// - `stop`: kills every instance and exits; so does the loss of its coordinator (the
+//   sender of the first `deploy`) or of its owner (see node_options).
 // - Its handlers return errors (runtime_errc) and never throw.
 #pragma once
 
+#include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
 #include <atomic>
@@ -39,6 +42,10 @@ struct node_options {
   /// The drain flag of its steps; made by spawn_node if null. A caller that holds it
   /// (the local runner) may set it itself, ahead of the `drain` message.
   std::shared_ptr<std::atomic<bool>> stop_requested;
+  /// A node daemon's run: the actor that joined the node to the run (the runner of
+  /// `conveyor run --cluster`). The node stops its steps and ends when it goes down,
+  /// as when its coordinator does, so that no run outlives the process that started it.
+  caf::actor owner;
 };
 
 caf::actor spawn_node(caf::actor_system& system, node_options options);

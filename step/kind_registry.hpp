@@ -56,6 +56,9 @@ struct step_config {
   /// one instance (an inference server: one socket, N workers; their instance rule
   /// says 1) read it here.
   int replicas_attribute = 1;
+  /// The first GPU ordinal placement gave this instance on its node (`gpus = N`: N
+  /// consecutive ordinals from it); -1: none.
+  int device = -1;
 };
 
 /// Builds a step. Rules: it validates the parameters (throwing step_failure with a

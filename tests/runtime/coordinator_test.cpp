@@ -59,9 +59,7 @@ src -> sink
     coordinator_options o;
     o.graph = *compiled.spec;
     o.registry = &registry();
-    o.node_names = {"local"};
-    o.node_labels = {{}};
-    o.node_gpus = {0};
+    o.nodes = {cluster::node_offer{"local", {}, 1, 0}};
     o.report = report;
     coordinator = spawn_coordinator(sys, std::move(o), {node});
   }
@@ -218,7 +216,7 @@ BOOST_AUTO_TEST_CASE(a_restarted_sink_is_rewired_with_its_neighbours_and_the_sou
   caf::anon_send_exit(new_sink, caf::exit_reason::kill);
 }
 
-BOOST_AUTO_TEST_CASE(a_node_that_goes_down_fails_the_run_with_node_lost) {
+BOOST_AUTO_TEST_CASE(a_lost_node_with_no_other_node_left_fails_the_run_with_node_lost) {
   deploy_and_wire();
   self->send_exit(node, make_error(runtime_errc::unexpected_exception, "out of cheese"));
   sched.run();
@@ -228,7 +226,8 @@ BOOST_AUTO_TEST_CASE(a_node_that_goes_down_fails_the_run_with_node_lost) {
   self->receive([&](done_atom) { done = true; }, caf::after(std::chrono::seconds(0)) >> [] {});
   BOOST_TEST(done);
   BOOST_TEST(to_string(report->status) == "failed");
-  BOOST_TEST(report->error == "lost node 'local': out of cheese", report->error);
+  BOOST_TEST(report->error == "lost node 'local': out of cheese; no other node is left",
+             report->error);
 }
 
 BOOST_AUTO_TEST_CASE(a_node_that_does_not_answer_the_deployment_fails_the_run_with_deploy_failed) {
@@ -238,9 +237,7 @@ BOOST_AUTO_TEST_CASE(a_node_that_does_not_answer_the_deployment_fails_the_run_wi
                           registry())
                .spec;
   o.registry = &registry();
-  o.node_names = {"far"};
-  o.node_labels = {{}};
-  o.node_gpus = {0};
+  o.nodes = {cluster::node_offer{"far", {}, 1, 0}};
   o.report = report;
   auto c = spawn_coordinator(sys, std::move(o), {silent});
   self->send(c, run_atom::value);
@@ -267,9 +264,7 @@ BOOST_AUTO_TEST_CASE(a_node_answering_with_an_instance_it_was_not_given_fails_th
                           registry())
                .spec;
   o.registry = &registry();
-  o.node_names = {"liar"};
-  o.node_labels = {{}};
-  o.node_gpus = {0};
+  o.nodes = {cluster::node_offer{"liar", {}, 1, 0}};
   o.report = report;
   auto c = spawn_coordinator(sys, std::move(o), {lying});
   self->send(c, run_atom::value);

@@ -47,4 +47,8 @@ BOOST_AUTO_TEST_CASE(an_exception_escaping_a_handler_ends_the_actor_with_unexpec
   BOOST_TEST(error_text(reason) == "out of cheese");
 }
 
+BOOST_AUTO_TEST_CASE(the_text_of_a_normal_exit_is_no_error_rather_than_a_crash) {
+  BOOST_TEST(error_text(caf::error{}) == "no error");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -431,12 +431,21 @@ src -> p -> sink
 
 BOOST_AUTO_TEST_CASE(a_placement_no_node_satisfies_fails_the_run_with_a_reason) {
   auto r = run_text(R"(graph g
-node src = numbers { count = 10, on = "gpu-box" }
+node src = numbers { count = 10, gpus = 1 }
 node sink = collect
 src -> sink
 )");
   BOOST_TEST(to_string(r.status) == "failed");
-  BOOST_TEST(r.error.find("no node can run step 'src'") != std::string::npos);
+  BOOST_TEST(r.error.find("no node can run step 'src'") != std::string::npos, r.error);
+}
+
+BOOST_AUTO_TEST_CASE(the_embedded_node_hosts_steps_whatever_their_on_label_says) {
+  auto r = run_text(R"(graph g
+node src = numbers { count = 10, on = "gpu-box" }
+node sink = collect { on = "b" }
+src -> sink
+)");
+  BOOST_TEST(to_string(r.status) == "completed", r.error);
 }
 
 BOOST_AUTO_TEST_CASE(a_model_goes_out_after_the_work_that_follows_finish_with_its_metrics) {

@@ -64,7 +64,8 @@ BOOST_AUTO_TEST_CASE(every_runtime_message_round_trips_through_the_binary_serial
   w.next_sequence = 7;
   w.delivered = {source_acks{"read", 5, {7, 9}}};
   w.peers = {peer, other};
-  deployment d{"g.flow", "graph g\n", {{"epochs", "2"}}, {{"train", 0}, {"train", 1}}};
+  deployment d{"g.flow", "graph g\n", {{"epochs", "2"}}, {{"train", 0, 0}, {"train", 1, 2}},
+               {{"train#1", "\x02state"}}};
   step_stats stats;
   stats.instance = "train#1";
   stats.step = "train";
@@ -109,6 +110,11 @@ BOOST_AUTO_TEST_CASE(every_runtime_message_round_trips_through_the_binary_serial
                                  step_failure_report{"flaky", "flaky", 2, "injected failure"})},
     {"tick", caf::make_message(tick_atom::value)},
     {"produce", caf::make_message(produce_atom::value)},
+    {"resources", caf::make_message(resources_atom::value)},
+    {"resources reply",
+     caf::make_message(node_resources{"a", {"csv", "gpu"}, 16, 1ull << 37, 2})},
+    {"join", caf::make_message(join_atom::value, std::string{"houses-1f2e"})},
+    {"join reply", caf::make_message(peer)},
   };
   for (const auto& [name, original] : all) {
     byte_buffer bytes;

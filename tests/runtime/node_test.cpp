@@ -7,6 +7,8 @@
 #include "step/kind_registry.hpp"
 #include "test_kinds.hpp"
 
+#include <set>
+
 using namespace conveyor;
 using conveyor::testing::deterministic_fixture;
 
@@ -22,7 +24,7 @@ const kind_registry& registry() {
 }
 
 deployment deploy_of(const std::string& text, std::vector<instance_assignment> instances) {
-  return deployment{"test.flow", text, {}, std::move(instances)};
+  return deployment{"test.flow", text, {}, std::move(instances), {}};
 }
 
 const char* const two_steps = R"(graph g
@@ -135,6 +137,51 @@ BOOST_AUTO_TEST_CASE(a_drain_sets_the_flag_its_steps_read_without_their_mailboxe
   self->send(node, drain_atom::value);
   expect((drain_atom), from(self).to(node));
   BOOST_TEST(stop_requested->load());
+}
+
+BOOST_AUTO_TEST_CASE(durable_state_is_kept_and_a_copy_goes_to_the_coordinator) {
+  deploy(deploy_of(two_steps, {{"src", 0}, {"sink", 0}}));
+  self->send(node, save_atom::value, std::string{"sink"}, std::string{"\x01fitted"});
+  sched.run();
+  std::string forwarded;
+  self->receive([&](save_atom, std::string& instance, std::string& bytes) {
+    BOOST_TEST(instance == "sink");
+    forwarded = bytes;
+  }, caf::after(std::chrono::seconds(0)) >> [] {});
+  BOOST_TEST(forwarded == "\x01fitted");
+  // State for an instance the node does not host is neither kept nor forwarded.
+  self->send(node, save_atom::value, std::string{"elsewhere"}, std::string{"x"});
+  sched.run();
+  bool more = false;
+  self->receive([&](save_atom, std::string&, std::string&) { more = true; },
+                caf::after(std::chrono::seconds(0)) >> [] {});
+  BOOST_TEST(!more);
+}
+
+BOOST_AUTO_TEST_CASE(a_node_whose_coordinator_ends_stops_its_steps_and_ends) {
+  std::map<std::string, caf::actor> handles;
+  {
+    caf::scoped_actor coordinator{sys};
+    auto answer = coordinator->request(node, caf::infinite, deploy_atom::value,
+                                       deploy_of(two_steps, {{"src", 0}, {"sink", 0}}));
+    sched.run();
+    answer.receive(
+      [&](std::vector<spawned_instance>& spawned) {
+        for (auto& s : spawned)
+          handles[s.instance] = s.handle;
+      },
+      [&](caf::error& e) { BOOST_ERROR("deploy failed: " << sys.render(e)); });
+  } // the coordinator ends here
+  BOOST_TEST_REQUIRE(handles.size() == 2u);
+  self->monitor(node);
+  self->monitor(handles["sink"]);
+  sched.run();
+  std::set<caf::actor_addr> down;
+  for (int i = 0; i < 2; ++i)
+    self->receive([&](caf::down_msg& d) { down.insert(d.source); },
+                  caf::after(std::chrono::seconds(0)) >> [] {});
+  BOOST_TEST(down.count(node.address()) == 1u);
+  BOOST_TEST(down.count(handles["sink"].address()) == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

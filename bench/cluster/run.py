@@ -1,0 +1,186 @@
+"""Driver for bench/cluster, all in one run on this machine (127.0.0.1):
+
+1. Cross-node throughput. A CSV of ROWS x COLS numbers is read in batches of BATCH rows
+   by a csv_reader on node a and counted by a counter on node b (two `conveyor node`
+   processes, `conveyor run --cluster`); the same graph in one process (`conveyor run`);
+   and raw ZeroMQ PUSH/PULL (zmq_pushpull) moving as many messages of the same size as
+   the batches the counter received (bytes_in / batches). Prints MB/s of batch payload
+   for each and the ratios cluster/zeromq (goal 0.8) and cluster/one-process: when the
+   second is near 1, reading the CSV, not the transport, limits the cluster figure.
+2. Failover. A slow pipeline (reader and counter on a, chaos with delay placed on b);
+   node b gets SIGKILL (a closed connection) or SIGSTOP (silence: heartbeats every
+   100 ms, timeout 500 ms); prints the time from the signal to the coordinator's log
+   lines "lost node 'b'" (detection) and "slow running again on node 'a'" (the step
+   moved and deployed again; its restart backoff does not apply to a move). The run
+   then completes on node a.
+
+Usage: bench/cluster/run.sh [--rows N] [--cols N] [--batch N] [--repeat N]
+Environment: CONVEYOR (default build/conveyor), ZMQ_PUSHPULL (default
+build/bench/cluster/zmq_pushpull)."""
+import argparse, json, os, re, signal, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from machine import invocation, machine_lines  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+CONVEYOR = os.environ.get("CONVEYOR", os.path.join(ROOT, "build", "conveyor"))
+PUSHPULL = os.environ.get("ZMQ_PUSHPULL", os.path.join(ROOT, "build", "bench", "cluster",
+                                                       "zmq_pushpull"))
+TIMING = ["--heartbeat-interval-ms", "100", "--connection-timeout-ms", "500"]
+
+
+def start_nodes(workdir, names):
+    nodes = {}
+    for n in names:
+        out = open(os.path.join(workdir, f"{n}.out"), "w")
+        err = open(os.path.join(workdir, f"{n}.err"), "w")
+        p = subprocess.Popen([CONVEYOR, "node", "--listen", "127.0.0.1:0", "--name", n,
+                              "--labels", n] + TIMING, stdout=out, stderr=err, cwd=workdir)
+        nodes[n] = p
+    addresses = {}
+    deadline = time.time() + 30
+    for n in names:
+        while n not in addresses:
+            m = re.search(r"listening on (127\.0\.0\.1:\d+)",
+                          open(os.path.join(workdir, f"{n}.out")).read())
+            if m:
+                addresses[n] = m.group(1)
+            elif time.time() > deadline:
+                sys.exit(f"node {n} did not start")
+            else:
+                time.sleep(0.02)
+    toml = "[cluster]\nheartbeat_interval_ms = 100\nconnection_timeout_ms = 500\n"
+    for n in names:
+        toml += f'[[node]]\nname = "{n}"\naddress = "{addresses[n]}"\n'
+    path = os.path.join(workdir, "cluster.toml")
+    open(path, "w").write(toml)
+    return nodes, path
+
+
+def stop_nodes(nodes):
+    for p in nodes.values():
+        if p.poll() is None:
+            p.send_signal(signal.SIGCONT)
+            p.send_signal(signal.SIGTERM)
+    for p in nodes.values():
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def run_graph(workdir, graph, cluster=None):
+    report = os.path.join(workdir, "report.json")
+    cmd = [CONVEYOR, "--log-level", "warn", "run", graph, "--report", report]
+    if cluster:
+        cmd += ["--cluster", cluster]
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
+    if p.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{p.stderr[-3000:]}")
+    r = json.load(open(report))
+    count = next(s for s in r["steps"] if s["step"] == "count")
+    return r["wall_seconds"], count["bytes_in"]
+
+
+def zeromq(messages, size, port):
+    endpoint = f"tcp://127.0.0.1:{port}"
+    pull = subprocess.Popen([PUSHPULL, "pull", endpoint, str(messages)], stdout=subprocess.PIPE,
+                            text=True)
+    time.sleep(0.2)  # the puller binds first; a PUSH connecting early would just wait
+    push = subprocess.run([PUSHPULL, "push", endpoint, str(messages), str(size)])
+    out, _ = pull.communicate(timeout=300)
+    if push.returncode != 0 or pull.returncode != 0:
+        sys.exit("zmq_pushpull failed")
+    return json.loads(out)
+
+
+def detection(workdir, csv, sig):
+    nodes, cluster = start_nodes(workdir, ["a", "b"])
+    graph = os.path.join(workdir, "slow.flow")
+    open(graph, "w").write(
+        "graph slow\n"
+        f'node read = csv_reader {{ path = "{csv}", batch = 100, on = "a" }}\n'
+        'node slow = chaos { delay = 2ms }\n'
+        'node count = counter { on = "a" }\n'
+        "read -> slow -> count\n")
+    err_path = os.path.join(workdir, "coordinator.err")
+    with open(err_path, "w") as err:
+        run = subprocess.Popen([CONVEYOR, "run", graph, "--cluster", cluster], stderr=err,
+                               stdout=subprocess.DEVNULL, cwd=workdir)
+        deadline = time.time() + 60
+        while "step instance(s) running" not in open(err_path).read():
+            if time.time() > deadline or run.poll() is not None:
+                sys.exit("the slow run did not start:\n" + open(err_path).read())
+            time.sleep(0.01)
+        time.sleep(0.5)  # let batches flow
+        start = time.perf_counter()
+        nodes["b"].send_signal(sig)
+        marks = {}
+        while len(marks) < 2:
+            log = open(err_path).read()
+            for key, line in (("lost", "lost node 'b'"), ("again", "slow running again on node")):
+                if key not in marks and line in log:
+                    marks[key] = time.perf_counter() - start
+            if time.perf_counter() - start > 30:
+                sys.exit("no failover within 30 s:\n" + log[-3000:])
+            time.sleep(0.002)
+        run.wait(120)
+    stop_nodes(nodes)
+    return marks
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--cols", type=int, default=16)
+    ap.add_argument("--batch", type=int, default=1024)
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each; the best is kept")
+    args = ap.parse_args()
+    for path in (CONVEYOR, PUSHPULL):
+        if not os.access(path, os.X_OK):
+            sys.exit(f"missing {path}: build first (cmake --build build)")
+    with tempfile.TemporaryDirectory() as d:
+        csv = os.path.join(d, "numbers.csv")
+        with open(csv, "w") as f:
+            f.write(",".join(f"c{i}" for i in range(args.cols)) + "\n")
+            row = ",".join(str(i * 0.25) for i in range(args.cols)) + "\n"
+            f.write(row * args.rows)
+        graph = os.path.join(d, "move.flow")
+        open(graph, "w").write(
+            "graph move\n"
+            f'node read = csv_reader {{ path = "{csv}", batch = {args.batch}, on = "a" }}\n'
+            'node count = counter { on = "b" }\n'
+            "read -> count\n")
+        batches = -(-args.rows // args.batch)
+        best = {"cluster": 0.0, "local": 0.0, "zeromq": 0.0}
+        nodes, cluster = start_nodes(d, ["a", "b"])
+        try:
+            for _ in range(args.repeat):
+                wall, nbytes = run_graph(d, graph, cluster)
+                best["cluster"] = max(best["cluster"], nbytes / 1e6 / wall)
+                wall, nbytes = run_graph(d, graph)
+                best["local"] = max(best["local"], nbytes / 1e6 / wall)
+                z = zeromq(batches, nbytes // batches, 47000 + os.getpid() % 1000)
+                best["zeromq"] = max(best["zeromq"], z["mb_per_s"])
+        finally:
+            stop_nodes(nodes)
+        print(f"payload: {args.rows} rows x {args.cols} columns in {batches} batches of "
+              f"{args.batch} rows ({nbytes // batches} bytes each)")
+        print(f"  conveyor, two nodes   {best['cluster']:9.1f} MB/s")
+        print(f"  conveyor, one process {best['local']:9.1f} MB/s")
+        print(f"  zeromq push/pull      {best['zeromq']:9.1f} MB/s")
+        print(f"  cluster / zeromq      {best['cluster'] / best['zeromq']:9.2f}  (goal 0.80)")
+        print(f"  cluster / one process {best['cluster'] / best['local']:9.2f}")
+        kill = detection(d, csv, signal.SIGKILL)
+        stop = detection(d, csv, signal.SIGSTOP)
+        print(f"SIGKILL to 'lost node' {kill['lost'] * 1000:8.1f} ms, to the step running again "
+              f"{kill['again'] * 1000:8.1f} ms")
+        print(f"SIGSTOP to 'lost node' {stop['lost'] * 1000:8.1f} ms, to the step running again "
+              f"{stop['again'] * 1000:8.1f} ms  (heartbeat 100 ms, timeout 500 ms)")
+    for line in machine_lines(invocation("bench/cluster/run.sh", ["CONVEYOR", "ZMQ_PUSHPULL"])):
+        print(line)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+#include "cli/node_command.hpp"
+
+#include "cli/interrupt.hpp"
+#include "cluster/address.hpp"
+#include "cluster/cluster_file.hpp"
+#include "runtime/node_daemon.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <unistd.h>
+
+namespace conveyor::cli {
+
+namespace {
+
+constexpr int exit_bad_input = 2;
+
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0')
+    return "node";
+  return buf;
+}
+
+} // namespace
+
+node_command::node_command(CLI::App& app) {
+  node_ = app.add_subcommand("node", "Run a runtime node: serve the runs of coordinators "
+                                     "(`conveyor run --cluster`) until SIGINT/SIGTERM");
+  node_->add_option("--listen", listen_, "HOST:PORT to accept coordinators on (port 0: any free "
+                                         "port; the host is the only interface bound)")
+    ->required();
+  node_->add_option("--name", name_, "the node's name in cluster files (default: the host name)");
+  node_->add_option("--labels", labels_, "placement labels (`on = \"label\"` in graph files)")
+    ->delimiter(',');
+  node_->add_option("--tls-ca", tls_ca_, "the cluster's CA certificate (PEM)");
+  node_->add_option("--tls-cert", tls_cert_, "this node's certificate, signed by the CA (PEM)");
+  node_->add_option("--tls-key", tls_key_, "this node's private key (PEM)");
+  node_->add_option("--heartbeat-interval-ms", heartbeat_interval_ms_,
+                    "heartbeats to every peer; the same on every node and coordinator")
+    ->capture_default_str();
+  node_->add_option("--connection-timeout-ms", connection_timeout_ms_,
+                    "a peer silent this long is lost; the same everywhere")
+    ->capture_default_str();
+  node_->add_option("--threads", threads_, "actor system worker threads (0: one per core)");
+}
+
+bool node_command::parsed() const {
+  return node_->parsed();
+}
+
+int node_command::run(const kind_registry& kinds) const {
+  auto listen = cluster::parse_address(listen_, true);
+  if (!listen) {
+    std::cerr << "error: --listen: " << listen.error << '\n';
+    return exit_bad_input;
+  }
+  if (auto why = cluster::check_heartbeat(heartbeat_interval_ms_, connection_timeout_ms_);
+      !why.empty()) {
+    std::cerr << "error: " << why << '\n';
+    return exit_bad_input;
+  }
+  cluster::tls_files tls{tls_ca_, tls_cert_, tls_key_};
+  if (auto why = cluster::check_tls_files(tls); !why.empty()) {
+    std::cerr << "error: --tls-ca/--tls-cert/--tls-key: " << why << '\n';
+    return exit_bad_input;
+  }
+  node_daemon_options o;
+  o.listen = *listen.value;
+  o.name = name_.empty() ? host_name() : name_;
+  o.labels = labels_;
+  o.heartbeat_interval_ms = heartbeat_interval_ms_;
+  o.connection_timeout_ms = connection_timeout_ms_;
+  if (!tls_ca_.empty())
+    o.tls = tls;
+  o.threads = threads_;
+  o.interrupted = interrupt_requested;
+  o.on_listening = [&](const cluster::address& bound) {
+    std::cout << "conveyor node " << o.name << " listening on " << cluster::to_string(bound)
+              << std::endl;
+  };
+  install_interrupt_handlers();
+  auto result = serve_node(kinds, o);
+  if (result.status == exit_bad_input) {
+    std::cerr << "error: " << result.error << '\n';
+    return exit_bad_input;
+  }
+  if (result.status != 0) {
+    // Threads inside steps' calls cannot be joined (see serve_node).
+    spdlog::shutdown();
+    std::fflush(nullptr);
+    std::_Exit(result.status);
+  }
+  return 0;
+}
+
+} // namespace conveyor::cli

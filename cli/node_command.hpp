@@ -1,0 +1,44 @@
+// `conveyor node --listen HOST:PORT [--name N] [--labels a,b] [--tls-ca F --tls-cert F
+// --tls-key F] [--heartbeat-interval-ms 100 --connection-timeout-ms 500]`: a runtime
+// node daemon (runtime/node_daemon.hpp). It prints "listening on HOST:PORT" on stdout
+// once it accepts coordinators (port 0 picks a free port) and serves runs until
+// SIGINT/SIGTERM, which drains it within seconds.
+// Exit status: 0 drained; 1 the drain ran out of time; 2 bad options or it cannot
+// listen, with one line on stderr.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+namespace conveyor {
+class kind_registry;
+}
+
+namespace conveyor::cli {
+
+class node_command {
+public:
+  /// Adds `node` to `app`; the object must outlive parsing.
+  explicit node_command(CLI::App& app);
+  node_command(const node_command&) = delete;
+  node_command& operator=(const node_command&) = delete;
+
+  bool parsed() const;
+  int run(const kind_registry& kinds) const;
+
+private:
+  CLI::App* node_ = nullptr;
+  std::string listen_;
+  std::string name_;
+  std::vector<std::string> labels_;
+  std::string tls_ca_;
+  std::string tls_cert_;
+  std::string tls_key_;
+  int heartbeat_interval_ms_ = 100;
+  int connection_timeout_ms_ = 500;
+  int threads_ = 0;
+};
+
+} // namespace conveyor::cli
