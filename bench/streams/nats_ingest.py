@@ -50,7 +50,9 @@ def free_port():
 def start_server(store):
     port = free_port()
     log = open(os.path.join(store, "nats-server.log"), "w")
-    server = subprocess.Popen(["nats-server", "-js", "-a", "127.0.0.1", "-p", str(port),
+    # Debian installs it in /usr/sbin, which a user's PATH often lacks.
+    binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
+    server = subprocess.Popen([binary, "-js", "-a", "127.0.0.1", "-p", str(port),
                                "-sd", store], stdout=log, stderr=log)
     url = f"nats://127.0.0.1:{port}"
     deadline = time.time() + 30

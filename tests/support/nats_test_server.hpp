@@ -129,6 +129,9 @@ private:
       auto port = std::to_string(port_);
       ::execlp("nats-server", "nats-server", "-js", "-a", "127.0.0.1", "-p", port.c_str(), "-sd",
                store_dir_.c_str(), static_cast<char*>(nullptr));
+      // Debian installs it in /usr/sbin, which a user's PATH often lacks.
+      ::execl("/usr/sbin/nats-server", "nats-server", "-js", "-a", "127.0.0.1", "-p",
+              port.c_str(), "-sd", store_dir_.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
