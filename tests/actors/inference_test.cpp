@@ -10,6 +10,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "tests/support/scratch_files.hpp"
+#include "tests/support/wait_until.hpp"
 
 #include <zmq.h>
 
@@ -128,12 +129,10 @@ BOOST_AUTO_TEST_CASE(with_curve_a_listed_client_is_served_and_a_refused_key_is_l
     BOOST_TEST(r.error.code == "timeout");
   }
   // Refusals are counted as the handshakes fail: tick until both are in.
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  do {
+  conveyor::testing::wait_until([&] {
     s->tick();
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  } while ((ctx.metrics.count("refused_handshakes") == 0 || ctx.metrics["refused_handshakes"] < 2) &&
-           std::chrono::steady_clock::now() < until);
+    return ctx.metrics.count("refused_handshakes") != 0 && ctx.metrics["refused_handshakes"] >= 2;
+  });
   std::size_t logged = 0;
   for (const auto& w : ctx.warnings)
     logged += w.find(stranger_public) != std::string::npos ? 1 : 0;

@@ -7,6 +7,7 @@
 // respawn, restarted, failed, model, peer, progress, metrics, save, drain, stop and the
 // node host's resources and join.
 #include "process.hpp"
+#include "tests/support/wait_until.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
@@ -76,17 +77,10 @@ struct three_nodes {
                      {}};
       nodes.push_back(std::move(p));
     }
-    std::regex listening("listening on (127\\.0\\.0\\.1:[0-9]+)");
     for (auto& n : nodes) {
-      auto deadline = std::chrono::steady_clock::now() + 30s;
-      std::smatch m;
-      std::string out;
-      while (!std::regex_search(out = n.process->out(), m, listening)) {
-        BOOST_TEST_REQUIRE((std::chrono::steady_clock::now() < deadline),
-                           "node " << n.name << " never listened:\n" << n.process->err());
-        std::this_thread::sleep_for(20ms);
-      }
-      n.address = m[1];
+      n.address = node_address(*n.process);
+      BOOST_TEST_REQUIRE(!n.address.empty(),
+                         "node " << n.name << " never listened:\n" << n.process->err());
     }
     std::string toml = "[cluster]\nheartbeat_interval_ms = 100\nconnection_timeout_ms = 2000\n";
     for (const auto& n : nodes)
@@ -273,9 +267,7 @@ BOOST_AUTO_TEST_CASE(a_node_drains_on_sigterm_while_a_run_is_on_it_and_the_run_f
                      dir + "/report.json"},
                     source_dir(), dir};
   // Wait until rows reach the writer on node c, then stop node b.
-  auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (ids_in(dir + "/out.csv").empty() && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(20ms);
+  wait_until([&] { return !ids_in(dir + "/out.csv").empty(); }, 60s);
   cluster.nodes[1].process->signal(SIGTERM);
   BOOST_TEST(cluster.nodes[1].process->wait(10s) == 0, cluster.nodes[1].process->err());
   BOOST_TEST(run.wait(60s) == 1, run.err());
@@ -300,9 +292,7 @@ BOOST_AUTO_TEST_CASE(sigint_to_the_coordinator_drains_the_run_on_every_node) {
                     {"run", graph, "--cluster", cluster.cluster_file, "--report",
                      dir + "/report.json"},
                     source_dir(), dir};
-  auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (ids_in(dir + "/out.csv").empty() && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(20ms);
+  wait_until([&] { return !ids_in(dir + "/out.csv").empty(); }, 60s);
   run.signal(SIGINT);
   BOOST_TEST_REQUIRE(run.wait(30s) == 0, run.err() << cluster.logs());
   auto report = load_report(dir + "/report.json");
@@ -329,9 +319,7 @@ BOOST_AUTO_TEST_CASE(a_killed_nodes_step_moves_to_a_surviving_node_and_every_row
                     {"run", graph, "--cluster", cluster.cluster_file, "--report",
                      dir + "/report.json"},
                     source_dir(), dir};
-  auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (ids_in(dir + "/out.csv").size() < 1000 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(20ms);
+  wait_until([&] { return ids_in(dir + "/out.csv").size() >= 1000; }, 60s);
   BOOST_TEST_REQUIRE(cluster.nodes[1].process->err().find("hosting slow") != std::string::npos,
                      cluster.logs());
   cluster.nodes[1].process->signal(SIGKILL);
@@ -365,9 +353,7 @@ BOOST_AUTO_TEST_CASE(a_killed_node_is_detected_by_its_closed_connection_and_name
                     {"run", graph, "--cluster", cluster.cluster_file, "--report",
                      dir + "/report.json"},
                     source_dir(), dir};
-  auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (ids_in(dir + "/out.csv").empty() && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(20ms);
+  wait_until([&] { return !ids_in(dir + "/out.csv").empty(); }, 60s);
   cluster.nodes[1].process->signal(SIGKILL);
   BOOST_TEST(run.wait(60s) == 1, run.err());
   BOOST_TEST(run.err().find("lost node 'b': exit_reason(remote_link_unreachable)") !=
@@ -378,11 +364,8 @@ BOOST_AUTO_TEST_CASE(a_killed_node_is_detected_by_its_closed_connection_and_name
   // The surviving nodes stop the run's steps and keep serving.
   for (std::size_t i : {0u, 2u}) {
     auto& p = *cluster.nodes[i].process;
-    deadline = std::chrono::steady_clock::now() + 30s;
-    while (p.err().find(" ended") == std::string::npos) {
-      BOOST_TEST_REQUIRE((std::chrono::steady_clock::now() < deadline), p.err());
-      std::this_thread::sleep_for(20ms);
-    }
+    BOOST_TEST_REQUIRE(
+      wait_until([&] { return p.err().find(" ended") != std::string::npos; }, 30s), p.err());
     p.signal(SIGTERM);
     BOOST_TEST(p.wait(10s) == 0, p.err());
   }
@@ -402,9 +385,7 @@ BOOST_AUTO_TEST_CASE(a_frozen_node_is_declared_lost_and_after_sigcont_its_old_ru
                     {"run", graph, "--cluster", cluster.cluster_file, "--report",
                      dir + "/report.json"},
                     source_dir(), dir};
-  auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (ids_in(dir + "/out.csv").empty() && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(20ms);
+  wait_until([&] { return !ids_in(dir + "/out.csv").empty(); }, 60s);
   auto& b = *cluster.nodes[1].process;
   b.signal(SIGSTOP);
   // No connection closes: only the missing heartbeats can tell.
@@ -412,12 +393,13 @@ BOOST_AUTO_TEST_CASE(a_frozen_node_is_declared_lost_and_after_sigcont_its_old_ru
   BOOST_TEST(run.err().find("lost node 'b'") != std::string::npos, run.err());
   b.signal(SIGCONT);
   // Back, node b finds its coordinator gone and ends that run's node and steps.
-  deadline = std::chrono::steady_clock::now() + 30s;
-  while (b.err().find("] run slow-") == std::string::npos ||
-         b.err().find(" ended") == std::string::npos) {
-    BOOST_TEST_REQUIRE((std::chrono::steady_clock::now() < deadline), b.err());
-    std::this_thread::sleep_for(20ms);
-  }
+  BOOST_TEST_REQUIRE(wait_until(
+                       [&] {
+                         return b.err().find("] run slow-") != std::string::npos &&
+                                b.err().find(" ended") != std::string::npos;
+                       },
+                       30s),
+                     b.err());
   // And it serves the next run.
   auto fine = write_file(dir + "/fine.flow",
                          "graph fine\n"

@@ -30,16 +30,9 @@ void make_certs(const std::string& dir, const std::vector<std::string>& names) {
 }
 
 std::string wait_listening(const child_process& p) {
-  std::regex listening("listening on (127\\.0\\.0\\.1:[0-9]+)");
-  auto deadline = std::chrono::steady_clock::now() + 30s;
-  std::smatch m;
-  std::string out;
-  while (!std::regex_search(out = p.out(), m, listening)) {
-    BOOST_TEST_REQUIRE((std::chrono::steady_clock::now() < deadline),
-                       "the node never listened:\n" << p.err());
-    std::this_thread::sleep_for(20ms);
-  }
-  return m[1];
+  auto address = node_address(p);
+  BOOST_TEST_REQUIRE(!address.empty(), "the node never listened:\n" << p.err());
+  return address;
 }
 
 std::string tls_table(const std::string& certs, const std::string& me) {

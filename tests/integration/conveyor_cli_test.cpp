@@ -1,6 +1,7 @@
 // Starts the real `conveyor` binary as a separate process (the way users and
 // operators do), with real files, signals and exit codes.
 #include "process.hpp"
+#include "tests/support/wait_until.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
@@ -51,17 +52,6 @@ std::multiset<long> ids_in(const std::string& csv) {
 std::string write_file(const std::string& path, const std::string& text) {
   std::ofstream(path) << text;
   return path;
-}
-
-/// Polls `condition` until it holds or `limit` passes; returns whether it held.
-bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline)
-      return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
 }
 
 /// Lines of a CSV file after its header (0 if it does not exist yet).

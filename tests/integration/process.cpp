@@ -1,5 +1,7 @@
 #include "process.hpp"
 
+#include "tests/support/wait_until.hpp"
+
 #include <cerrno>
 #include <cstdio>
 #include <csignal>
@@ -7,6 +9,7 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <sys/wait.h>
@@ -116,6 +119,15 @@ std::string read_file(const std::string& path) {
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+std::string node_address(const child_process& node, std::chrono::milliseconds limit) {
+  static const std::regex listening("listening on (127\\.0\\.0\\.1:[0-9]+)");
+  std::smatch m;
+  std::string out;
+  if (!wait_until([&] { return std::regex_search(out = node.out(), m, listening); }, limit))
+    return {};
+  return m[1];
 }
 
 } // namespace conveyor::testing

@@ -41,6 +41,11 @@ struct run_result {
 run_result run_conveyor(const std::vector<std::string>& args,
                         std::chrono::milliseconds limit = std::chrono::seconds(60));
 
+/// The HOST:PORT a `conveyor node --listen 127.0.0.1:0` prints once it listens, waiting
+/// up to `limit`; empty if it never did.
+std::string node_address(const child_process& node,
+                         std::chrono::milliseconds limit = std::chrono::seconds(30));
+
 /// Where the built binary and the source tree are (from CMake).
 std::string conveyor_binary();
 std::string source_dir();

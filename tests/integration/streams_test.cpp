@@ -1,6 +1,7 @@
 // The stream sources in the real `conveyor` binary: a real `nats-server -js` on
 // 127.0.0.1 and a ZeroMQ PUSH socket feed never-ending runs that are drained by signals.
 #include "process.hpp"
+#include "tests/support/wait_until.hpp"
 #include "tests/support/nats_test_server.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -24,16 +25,6 @@ namespace {
 std::string write_text(const std::string& path, const std::string& text) {
   std::ofstream(path) << text;
   return path;
-}
-
-bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline)
-      return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
 }
 
 /// The ids (first column) of a CSV after its header.

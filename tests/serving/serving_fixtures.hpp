@@ -4,6 +4,7 @@
 #pragma once
 
 #include "compute/model_file.hpp"
+#include "tests/support/wait_until.hpp"
 
 #include <msgpack.hpp>
 #include <zmq.hpp>
@@ -18,18 +19,7 @@
 
 namespace conveyor::serving::testing {
 
-/// Polls `done` until it holds or `limit` passes; returns its last answer. Tests wait on
-/// observable state this way (a generous limit: the machine may be loaded), never on sleeps.
-inline bool wait_until(const std::function<bool()>& done,
-                       std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > until)
-      return done();
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
+using conveyor::testing::wait_until;
 
 /// A softmax 4 -> 3 classifier over raw columns x0..x3, with a fitted scale on x0 and a
 /// standardize on x1 (so that serving must apply preprocessing to be right). `seed`
