@@ -3,6 +3,7 @@
 // certificate, or one from another CA) that cannot even connect, let alone join a run
 // or send to a step. A node refuses to start with a partial set of TLS files.
 #include "process.hpp"
+#include "run_outputs.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -16,11 +17,6 @@ using namespace conveyor::testing;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string write_file(const std::string& path, const std::string& text) {
-  std::ofstream(path) << text;
-  return path;
-}
 
 void make_certs(const std::string& dir, const std::vector<std::string>& names) {
   std::vector<std::string> args{source_dir() + "/scripts/make-cluster-certs.sh", dir};

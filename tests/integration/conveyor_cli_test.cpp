@@ -1,6 +1,7 @@
 // Starts the real `conveyor` binary as a separate process (the way users and
 // operators do), with real files, signals and exit codes.
 #include "process.hpp"
+#include "run_outputs.hpp"
 #include "tests/support/wait_until.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -18,17 +19,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-nlohmann::json load_report(const std::string& path) {
-  return nlohmann::json::parse(read_file(path));
-}
-
-const nlohmann::json& step_of(const nlohmann::json& report, const std::string& name) {
-  for (const auto& s : report["steps"])
-    if (s["step"] == name)
-      return s;
-  throw std::runtime_error("no step " + name);
-}
-
 /// A CSV with an `id` column 0..rows-1 and two numeric columns.
 std::string write_numbered_csv(const std::string& dir, int rows) {
   auto path = dir + "/numbers.csv";
@@ -36,21 +26,6 @@ std::string write_numbered_csv(const std::string& dir, int rows) {
   out << "id,a,b\n";
   for (int i = 0; i < rows; ++i)
     out << i << ',' << (i % 97) * 0.5 << ',' << (i % 13) << '\n';
-  return path;
-}
-
-std::multiset<long> ids_in(const std::string& csv) {
-  std::multiset<long> ids;
-  std::ifstream in(csv);
-  std::string line;
-  std::getline(in, line); // header
-  while (std::getline(in, line))
-    ids.insert(std::stol(line.substr(0, line.find(','))));
-  return ids;
-}
-
-std::string write_file(const std::string& path, const std::string& text) {
-  std::ofstream(path) << text;
   return path;
 }
 

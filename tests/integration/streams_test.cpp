@@ -1,6 +1,7 @@
 // The stream sources in the real `conveyor` binary: a real `nats-server -js` on
 // 127.0.0.1 and a ZeroMQ PUSH socket feed never-ending runs that are drained by signals.
 #include "process.hpp"
+#include "run_outputs.hpp"
 #include "tests/support/wait_until.hpp"
 #include "tests/support/nats_test_server.hpp"
 
@@ -21,30 +22,6 @@ using conveyor::test::pack_row;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string write_text(const std::string& path, const std::string& text) {
-  std::ofstream(path) << text;
-  return path;
-}
-
-/// The ids (first column) of a CSV after its header.
-std::multiset<long> ids_in(const std::string& csv) {
-  std::multiset<long> ids;
-  std::ifstream in(csv);
-  std::string line;
-  std::getline(in, line);
-  while (std::getline(in, line))
-    ids.insert(std::stol(line.substr(0, line.find(','))));
-  return ids;
-}
-
-nlohmann::json step_of(const std::string& report_path, const std::string& name) {
-  auto report = nlohmann::json::parse(read_file(report_path));
-  for (const auto& s : report["steps"])
-    if (s["step"] == name)
-      return s;
-  throw std::runtime_error("no step " + name);
-}
 
 struct nats_run {
   std::string dir = scratch_dir("nats");
@@ -69,7 +46,7 @@ struct nats_run {
       text += "read -> write\n";
     else
       text += "node middle = " + middle + "\nread -> middle -> write\n";
-    return write_text(dir + "/g" + std::to_string(++graphs) + ".flow", text);
+    return write_file(dir + "/g" + std::to_string(++graphs) + ".flow", text);
   }
 
   /// Runs `graph` until `out` holds `rows` rows, then drains it with SIGINT; returns
@@ -127,8 +104,8 @@ BOOST_AUTO_TEST_CASE(a_source_replayed_after_a_failure_downstream_loses_and_doub
   auto ids = ids_in(out);
   BOOST_TEST(ids.size() == 3000u);
   BOOST_TEST((std::set<long>(ids.begin(), ids.end()) == range(0, 3000)));
-  BOOST_TEST(step_of(r.dir + "/report.json", "middle")["restarts"] == 2);
-  BOOST_TEST(step_of(r.dir + "/report.json", "read")["rows_replayed"].get<long>() > 0);
+  BOOST_TEST(step_of(load_report(r.dir + "/report.json"), "middle")["restarts"] == 2);
+  BOOST_TEST(step_of(load_report(r.dir + "/report.json"), "read")["rows_replayed"].get<long>() > 0);
   BOOST_TEST(r.server.ack_floor("ROWS", "conveyor") == 3000u);
 }
 
@@ -166,7 +143,7 @@ BOOST_AUTO_TEST_CASE(rows_published_while_the_run_streams_arrive_and_malformed_o
   auto ids = ids_in(out);
   BOOST_TEST(ids.size() == 100u);
   BOOST_TEST((std::set<long>(ids.begin(), ids.end()) == range(0, 100)));
-  BOOST_TEST(step_of(r.dir + "/report.json", "read")["rows_rejected"] == 2);
+  BOOST_TEST(step_of(load_report(r.dir + "/report.json"), "read")["rows_rejected"] == 2);
   auto bad = read_file(r.dir + "/bad.csv");
   BOOST_TEST(bad.find("51,\"field 'id': expected a number, got a string\",") != std::string::npos, bad);
   BOOST_TEST(bad.find("52,\"expected a MessagePack map of column -> value, got an array\",") != std::string::npos, bad);
@@ -177,7 +154,7 @@ BOOST_AUTO_TEST_CASE(rows_pushed_to_a_zmq_source_arrive_malformed_ones_are_count
   auto dir = scratch_dir("zmq");
   auto endpoint = "tcp://127.0.0.1:" + std::to_string(free_tcp_port());
   auto out = dir + "/out.csv";
-  auto graph = write_text(dir + "/g.flow",
+  auto graph = write_file(dir + "/g.flow",
                           "graph feed\n"
                           "node read = zmq_source { endpoint = \"" + endpoint +
                             "\", columns = [\"id\", \"x\"], batch = 64, max_wait = 50ms }\n"
@@ -204,7 +181,7 @@ BOOST_AUTO_TEST_CASE(rows_pushed_to_a_zmq_source_arrive_malformed_ones_are_count
   auto ids = ids_in(out);
   BOOST_TEST((std::set<long>(ids.begin(), ids.end()) == range(0, 500)));
   BOOST_TEST(ids.size() == 500u);
-  BOOST_TEST(step_of(dir + "/report.json", "read")["rows_rejected"] == 5);
+  BOOST_TEST(step_of(load_report(dir + "/report.json"), "read")["rows_rejected"] == 5);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -231,8 +208,8 @@ BOOST_AUTO_TEST_CASE(the_publisher_script_feeds_the_stream_example_which_quarant
              run.err());
   run.signal(SIGINT);
   BOOST_TEST_REQUIRE(run.wait(30s) == 0, run.err());
-  BOOST_TEST(step_of(dir + "/report.json", "listings")["rows_rejected"] == 2);
-  BOOST_TEST(step_of(dir + "/report.json", "listings_csv")["rows_in"].get<long>() > 250);
+  BOOST_TEST(step_of(load_report(dir + "/report.json"), "listings")["rows_rejected"] == 2);
+  BOOST_TEST(step_of(load_report(dir + "/report.json"), "listings_csv")["rows_in"].get<long>() > 250);
   auto bad = read_file(dir + "/houses.stream-quarantine.csv");
   // CSV lines 121 and 201 are the 120th and 200th rows published.
   BOOST_TEST(bad.find("\n120,\"field 'age': expected a number, got a string\",") != std::string::npos, bad);
