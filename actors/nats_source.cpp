@@ -256,11 +256,6 @@ kind_entry nats_source_kind() {
     required_param("durable", param_type::string,
                    "durable consumer name (one reader at a time; created if missing)"),
     required_param("subject", param_type::string, "subject filter within the stream"),
-    required_param("columns", param_type::list_of_string,
-                   "every column of a row, in order (the keys of each message's map)"),
-    optional_param("categorical", param_type::list_of_string, empty_list(),
-                   "columns whose values are strings (dictionary-encoded)"),
-    optional_param("label", param_type::string, "", "name of the numeric label column"),
     optional_param("batch", param_type::integer, std::int64_t{1024}, "messages per batch at most"),
     optional_param("max_wait", param_type::duration, dsl::duration_value{200'000'000},
                    "longest wait for messages before a smaller batch goes out"),
@@ -268,6 +263,11 @@ kind_entry nats_source_kind() {
                                     "CSV file receiving malformed messages "
                                     "(sequence, reason, message as hex)")),
   };
+  // The row schema's params (columns, categorical, label), listed before `batch`.
+  auto columns = stream_columns::params();
+  auto batch = std::find_if(e.schema.params.begin(), e.schema.params.end(),
+                            [](const dsl::param_schema& p) { return p.name == "batch"; });
+  e.schema.params.insert(batch, columns.begin(), columns.end());
   e.schema.outputs = {batch_port("out")};
   e.factory = [](const step_config& c) -> std::unique_ptr<step> {
     return std::make_unique<nats_source>(nats_source_options::from(c.params));

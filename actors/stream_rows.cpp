@@ -3,6 +3,8 @@
 // its exceptions become error strings here and go no further.
 #include "actors/stream_rows.hpp"
 
+#include "actors/kind_schema_builder.hpp"
+
 #include <msgpack.hpp>
 
 #include <algorithm>
@@ -50,6 +52,17 @@ bool listed(const std::vector<std::string>& l, const std::string& n) {
 }
 
 } // namespace
+
+std::vector<dsl::param_schema> stream_columns::params() {
+  using dsl::param_type;
+  return {
+    required_param("columns", param_type::list_of_string,
+                   "every column of a row, in order (the keys of each message's map)"),
+    optional_param("categorical", param_type::list_of_string, empty_list(),
+                   "columns whose values are strings (dictionary-encoded)"),
+    optional_param("label", param_type::string, "", "name of the numeric label column"),
+  };
+}
 
 stream_columns stream_columns::from(const step_params& params, const std::string& kind) {
   stream_columns c;

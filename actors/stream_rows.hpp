@@ -30,6 +30,9 @@ struct stream_columns {
   std::vector<std::string> categorical;
   std::string label;
 
+  /// The parameters that declare them (`columns`, `categorical`, `label`), for a stream
+  /// source's schema.
+  static std::vector<dsl::param_schema> params();
   /// Reads and validates them; throws step_failure naming `kind` and the parameter.
   static stream_columns from(const step_params& params, const std::string& kind);
   /// The schema of every batch: the columns in order, numeric unless listed as

@@ -5,6 +5,7 @@
 
 #include <zmq.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -165,11 +166,6 @@ kind_entry zmq_source_kind() {
   e.schema.params = {
     required_param("endpoint", param_type::string, "ZeroMQ endpoint, e.g. tcp://*:5600"),
     optional_param("bind", param_type::boolean, true, "bind the endpoint (false: connect to it)"),
-    required_param("columns", param_type::list_of_string,
-                   "every column of a row, in order (the keys of each message's map)"),
-    optional_param("categorical", param_type::list_of_string, empty_list(),
-                   "columns whose values are strings (dictionary-encoded)"),
-    optional_param("label", param_type::string, "", "name of the numeric label column"),
     optional_param("batch", param_type::integer, std::int64_t{1024}, "messages per batch at most"),
     optional_param("max_wait", param_type::duration, dsl::duration_value{200'000'000},
                    "longest wait for a first message per batch"),
@@ -177,6 +173,11 @@ kind_entry zmq_source_kind() {
                                     "CSV file receiving malformed messages "
                                     "(number, reason, message as hex)")),
   };
+  // The row schema's params (columns, categorical, label), listed before `batch`.
+  auto columns = stream_columns::params();
+  auto batch = std::find_if(e.schema.params.begin(), e.schema.params.end(),
+                            [](const dsl::param_schema& p) { return p.name == "batch"; });
+  e.schema.params.insert(batch, columns.begin(), columns.end());
   e.schema.outputs = {batch_port("out")};
   e.factory = [](const step_config& c) -> std::unique_ptr<step> {
     return std::make_unique<zmq_source>(zmq_source_options::from(c.params));
