@@ -1,5 +1,7 @@
 #include "actors/fleet_training.hpp"
 
+#include "actors/trained_model.hpp"
+
 #include "compute/backend_factory.hpp"
 #include "compute/model_file.hpp"
 
@@ -260,23 +262,8 @@ void fleet_training::emit_fleet(emitter& out) {
   metrics["models_per_second"] =
     seconds > 0 ? static_cast<double>(own_count + (has_shared_ ? 1 : 0)) / seconds : 0;
   metrics["samples_per_second"] = seconds > 0 ? static_cast<double>(trainer_->rows_seen()) / seconds : 0;
-  a.metrics = metrics;
-  a.provenance.graph = options_.graph;
-  a.provenance.step = step_name_;
-  a.provenance.data_source = data_.source();
-  a.provenance.created_unix = static_cast<std::int64_t>(std::time(nullptr));
-  std::string bytes;
-  try {
-    bytes = compute::model_file::encode(a);
-  } catch (const std::invalid_argument& e) {
-    throw step_failure(std::string("trainer: cannot encode the fleet: ") + e.what());
-  }
-  if (ctx_)
-    ctx_->report_metrics(metrics);
-  model_message m;
-  m.name = options_.name.empty() ? step_name_ : options_.name;
-  m.artifact = std::make_shared<const std::string>(std::move(bytes));
-  out.emit_model(0, std::move(m));
+  emit_trained_model(std::move(a), metrics, options_, step_name_, data_.source(), ctx_, out,
+                     "fleet");
 }
 
 void fleet_training::end() {

@@ -1,5 +1,7 @@
 #include "actors/trainer.hpp"
 
+#include "actors/trained_model.hpp"
+
 #include "actors/peer_collective.hpp"
 #include "compute/backend_factory.hpp"
 #include "compute/checkpoint.hpp"
@@ -540,24 +542,8 @@ void trainer::emit_model(emitter& out) {
     if (joules > 0)
       metrics["samples_per_joule"] = static_cast<double>(samples_) / joules;
   }
-  auto a = artifact();
-  a.metrics = metrics;
-  a.provenance.graph = options_.graph;
-  a.provenance.step = step_name_;
-  a.provenance.data_source = data_.source();
-  a.provenance.created_unix = static_cast<std::int64_t>(std::time(nullptr));
-  std::string bytes;
-  try {
-    bytes = compute::model_file::encode(a);
-  } catch (const std::invalid_argument& e) {
-    throw step_failure(std::string("trainer: cannot encode the model: ") + e.what());
-  }
-  if (ctx_)
-    ctx_->report_metrics(metrics);
-  model_message m;
-  m.name = options_.name.empty() ? step_name_ : options_.name;
-  m.artifact = std::make_shared<const std::string>(std::move(bytes));
-  out.emit_model(0, std::move(m));
+  emit_trained_model(artifact(), metrics, options_, step_name_, data_.source(), ctx_, out,
+                     "model");
 }
 
 } // namespace conveyor

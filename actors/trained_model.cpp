@@ -1,0 +1,32 @@
+#include "actors/trained_model.hpp"
+
+#include <ctime>
+#include <memory>
+#include <stdexcept>
+
+namespace conveyor {
+
+void emit_trained_model(compute::model_artifact a, const std::map<std::string, double>& metrics,
+                        const trainer_options& options, const std::string& step_name,
+                        const std::string& data_source, step_context* ctx, emitter& out,
+                        const std::string& what) {
+  a.metrics = metrics;
+  a.provenance.graph = options.graph;
+  a.provenance.step = step_name;
+  a.provenance.data_source = data_source;
+  a.provenance.created_unix = static_cast<std::int64_t>(std::time(nullptr));
+  std::string bytes;
+  try {
+    bytes = compute::model_file::encode(a);
+  } catch (const std::invalid_argument& e) {
+    throw step_failure("trainer: cannot encode the " + what + ": " + e.what());
+  }
+  if (ctx)
+    ctx->report_metrics(metrics);
+  model_message m;
+  m.name = options.name.empty() ? step_name : options.name;
+  m.artifact = std::make_shared<const std::string>(std::move(bytes));
+  out.emit_model(0, std::move(m));
+}
+
+} // namespace conveyor
