@@ -242,7 +242,8 @@ BOOST_AUTO_TEST_CASE(a_node_drains_on_sigterm_while_a_run_is_on_it_and_the_run_f
                      dir + "/report.json"},
                     source_dir(), dir};
   // Wait until rows reach the writer on node c, then stop node b.
-  wait_until([&] { return !ids_in(dir + "/out.csv").empty(); }, 60s);
+  BOOST_TEST_REQUIRE(wait_until([&] { return !ids_in(dir + "/out.csv").empty(); }, 60s),
+                     "the rows waited for never reached the writer:\n" << run.err() << cluster.logs());
   cluster.nodes[1].process->signal(SIGTERM);
   BOOST_TEST(cluster.nodes[1].process->wait(10s) == 0, cluster.nodes[1].process->err());
   BOOST_TEST(run.wait(60s) == 1, run.err());
@@ -267,7 +268,8 @@ BOOST_AUTO_TEST_CASE(sigint_to_the_coordinator_drains_the_run_on_every_node) {
                     {"run", graph, "--cluster", cluster.cluster_file, "--report",
                      dir + "/report.json"},
                     source_dir(), dir};
-  wait_until([&] { return !ids_in(dir + "/out.csv").empty(); }, 60s);
+  BOOST_TEST_REQUIRE(wait_until([&] { return !ids_in(dir + "/out.csv").empty(); }, 60s),
+                     "the rows waited for never reached the writer:\n" << run.err() << cluster.logs());
   run.signal(SIGINT);
   BOOST_TEST_REQUIRE(run.wait(30s) == 0, run.err() << cluster.logs());
   auto report = load_report(dir + "/report.json");
@@ -294,7 +296,8 @@ BOOST_AUTO_TEST_CASE(a_killed_nodes_step_moves_to_a_surviving_node_and_every_row
                     {"run", graph, "--cluster", cluster.cluster_file, "--report",
                      dir + "/report.json"},
                     source_dir(), dir};
-  wait_until([&] { return ids_in(dir + "/out.csv").size() >= 1000; }, 60s);
+  BOOST_TEST_REQUIRE(wait_until([&] { return ids_in(dir + "/out.csv").size() >= 1000; }, 60s),
+                     "the rows waited for never reached the writer:\n" << run.err() << cluster.logs());
   BOOST_TEST_REQUIRE(cluster.nodes[1].process->err().find("hosting slow") != std::string::npos,
                      cluster.logs());
   cluster.nodes[1].process->signal(SIGKILL);
@@ -328,7 +331,8 @@ BOOST_AUTO_TEST_CASE(a_killed_node_is_detected_by_its_closed_connection_and_name
                     {"run", graph, "--cluster", cluster.cluster_file, "--report",
                      dir + "/report.json"},
                     source_dir(), dir};
-  wait_until([&] { return !ids_in(dir + "/out.csv").empty(); }, 60s);
+  BOOST_TEST_REQUIRE(wait_until([&] { return !ids_in(dir + "/out.csv").empty(); }, 60s),
+                     "the rows waited for never reached the writer:\n" << run.err() << cluster.logs());
   cluster.nodes[1].process->signal(SIGKILL);
   BOOST_TEST(run.wait(60s) == 1, run.err());
   BOOST_TEST(run.err().find("lost node 'b': exit_reason(remote_link_unreachable)") !=
@@ -360,7 +364,8 @@ BOOST_AUTO_TEST_CASE(a_frozen_node_is_declared_lost_and_after_sigcont_its_old_ru
                     {"run", graph, "--cluster", cluster.cluster_file, "--report",
                      dir + "/report.json"},
                     source_dir(), dir};
-  wait_until([&] { return !ids_in(dir + "/out.csv").empty(); }, 60s);
+  BOOST_TEST_REQUIRE(wait_until([&] { return !ids_in(dir + "/out.csv").empty(); }, 60s),
+                     "the rows waited for never reached the writer:\n" << run.err() << cluster.logs());
   auto& b = *cluster.nodes[1].process;
   b.signal(SIGSTOP);
   // No connection closes: only the missing heartbeats can tell.
