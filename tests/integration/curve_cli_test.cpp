@@ -1,6 +1,7 @@
 // CurveZMQ with the real processes: `conveyor keys` makes the pairs, a graph serves with
 // them, `conveyor infer` with a listed key is answered and with an unlisted one is not.
 #include "process.hpp"
+#include "tests/support/wait_until.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -16,18 +17,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string wait_for_endpoint(const child_process& p) {
-  std::regex bound("serving on (tcp://127\\.0\\.0\\.1:[0-9]+)");
-  for (int i = 0; i < 400; ++i) {
-    std::smatch m;
-    const auto log = p.err() + p.out();
-    if (std::regex_search(log, m, bound))
-      return m[1];
-    std::this_thread::sleep_for(50ms);
-  }
-  BOOST_FAIL("the server never logged its endpoint:\n" + p.err());
-  return {};
-}
 
 std::size_t count_of(const std::string& text, const std::string& what) {
   std::size_t n = 0;
@@ -92,8 +81,8 @@ BOOST_AUTO_TEST_CASE(a_listed_client_is_answered_and_an_unlisted_one_gets_nothin
 
   std::string stranger_key = read_file(dir + "/stranger.pub");
   stranger_key = stranger_key.substr(stranger_key.find('\n') + 1, 40);
-  for (int i = 0; i < 100 && count_of(p.err(), stranger_key) == 0; ++i)
-    std::this_thread::sleep_for(50ms); // logged at the step's next tick (1 s)
+  // Logged at the step's next tick (1 s).
+  wait_until([&] { return count_of(p.err(), stranger_key) != 0; }, 5s);
   p.signal(SIGTERM);
   p.wait(30s);
   BOOST_TEST(count_of(p.err(), "refused a CurveZMQ handshake from client key " + stranger_key) == 1u,

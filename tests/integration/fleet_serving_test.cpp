@@ -3,6 +3,7 @@
 // `conveyor infer --key` ask it.
 #include "client/client.hpp"
 #include "process.hpp"
+#include "tests/support/wait_until.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -57,18 +58,6 @@ std::string write_graph(const std::string& dir) {
   return path;
 }
 
-std::string wait_for_endpoint(const child_process& p) {
-  std::regex bound("serving on (tcp://127\\.0\\.0\\.1:[0-9]+)");
-  for (int i = 0; i < 600; ++i) {
-    std::smatch m;
-    auto log = p.err() + p.out();
-    if (std::regex_search(log, m, bound))
-      return m[1];
-    std::this_thread::sleep_for(50ms);
-  }
-  BOOST_FAIL("the server never logged its endpoint:\n" + p.err());
-  return {};
-}
 
 } // namespace
 
@@ -79,14 +68,11 @@ BOOST_AUTO_TEST_CASE(a_fleet_is_trained_gated_published_and_served_by_key) {
   child_process p{conveyor_binary(), {"run", write_graph(dir)}, dir, dir};
   auto endpoint = wait_for_endpoint(p);
   conveyor::client::client c(endpoint);
-  bool served = false;
-  for (int i = 0; i < 600 && !served; ++i) {
-    auto r = c.models();
-    served = r.ok && !r.models.empty();
-    if (!served)
-      std::this_thread::sleep_for(50ms);
-  }
-  BOOST_TEST_REQUIRE(served, p.err());
+  BOOST_TEST_REQUIRE(wait_until([&] {
+                       auto r = c.models();
+                       return r.ok && !r.models.empty();
+                     }, 30s),
+                     p.err());
   BOOST_TEST(p.err().find("worst segments: flat") != std::string::npos, p.err());
 
   const std::vector<std::vector<float>> rows{{3.0f, 1.0f}, {-3.0f, 1.0f}};

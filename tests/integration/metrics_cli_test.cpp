@@ -2,6 +2,7 @@
 // its text parsed: step and edge counters, and the inference server's requests.
 #include "client/client.hpp"
 #include "process.hpp"
+#include "tests/support/wait_until.hpp"
 #include "tests/support/prometheus_text.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -20,32 +21,16 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// Waits for `pattern`'s first group in the process's log.
-std::string wait_for_log(const child_process& p, const std::string& pattern) {
-  std::regex re(pattern);
-  for (int i = 0; i < 400; ++i) {
-    std::smatch m;
-    const auto log = p.err() + p.out();
-    if (std::regex_search(log, m, re))
-      return m[1];
-    std::this_thread::sleep_for(50ms);
-  }
-  BOOST_FAIL("never logged '" + pattern + "':\n" + p.err());
-  return {};
-}
-
 /// Scrapes `port` until `done` holds for the parsed text (20 s at most); the last text.
 prometheus_text scrape_until(int port, const std::function<bool(const prometheus_text&)>& done) {
   httplib::Client http("127.0.0.1", port);
   prometheus_text last;
-  for (int i = 0; i < 400; ++i) {
+  wait_until([&] {
     auto res = http.Get("/metrics");
     BOOST_REQUIRE_MESSAGE(res && res->status == 200, "no answer from /metrics");
     last = parse_prometheus_text(res->body); // throws (fails the test) on a malformed line
-    if (done(last))
-      return last;
-    std::this_thread::sleep_for(50ms);
-  }
+    return done(last);
+  });
   return last;
 }
 
@@ -69,8 +54,10 @@ BOOST_AUTO_TEST_CASE(a_running_graph_is_scraped_over_http_with_step_edge_and_ser
   }
   child_process p{conveyor_binary(),
                   {"run", dir + "/g.flow", "--metrics-listen", "127.0.0.1:0"}, dir, dir};
-  const int port = std::stoi(wait_for_log(p, "metrics: http://127\\.0\\.0\\.1:([0-9]+)/metrics"));
-  const auto endpoint = wait_for_log(p, "serving on (tcp://127\\.0\\.0\\.1:[0-9]+)");
+  const auto port_text = wait_for_log(p, "metrics: http://127\\.0\\.0\\.1:([0-9]+)/metrics");
+  BOOST_TEST_REQUIRE(!port_text.empty(), "the metrics address was never logged:\n" << p.err());
+  const int port = std::stoi(port_text);
+  const auto endpoint = wait_for_endpoint(p);
 
   auto rows = scrape_until(port, [](const prometheus_text& t) {
     return t.value("conveyor_step_rows_in_total", {{"step", "sink"}}).value_or(0) == 3000;

@@ -2,6 +2,8 @@
 
 #include "tests/support/wait_until.hpp"
 
+#include <boost/test/unit_test.hpp>
+
 #include <cerrno>
 #include <cstdio>
 #include <csignal>
@@ -121,13 +123,25 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
-std::string node_address(const child_process& node, std::chrono::milliseconds limit) {
-  static const std::regex listening("listening on (127\\.0\\.0\\.1:[0-9]+)");
+std::string wait_for_log(const child_process& p, const std::string& pattern,
+                         std::chrono::milliseconds limit) {
+  const std::regex re(pattern);
   std::smatch m;
-  std::string out;
-  if (!wait_until([&] { return std::regex_search(out = node.out(), m, listening); }, limit))
+  std::string log;
+  if (!wait_until([&] { return std::regex_search(log = p.err() + p.out(), m, re); }, limit))
     return {};
   return m[1];
+}
+
+std::string node_address(const child_process& node) {
+  return wait_for_log(node, "listening on (127\\.0\\.0\\.1:[0-9]+)");
+}
+
+std::string wait_for_endpoint(const child_process& server) {
+  auto endpoint = wait_for_log(server, "serving on (tcp://127\\.0\\.0\\.1:[0-9]+)");
+  if (endpoint.empty())
+    BOOST_FAIL("the server never logged its endpoint:\n" + server.err());
+  return endpoint;
 }
 
 } // namespace conveyor::testing

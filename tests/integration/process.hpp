@@ -41,10 +41,16 @@ struct run_result {
 run_result run_conveyor(const std::vector<std::string>& args,
                         std::chrono::milliseconds limit = std::chrono::seconds(60));
 
-/// The HOST:PORT a `conveyor node --listen 127.0.0.1:0` prints once it listens, waiting
-/// up to `limit`; empty if it never did.
-std::string node_address(const child_process& node,
+/// The first group of `pattern` in the process's log (stderr, then stdout), waiting up
+/// to `limit` for it; empty if it never appeared.
+std::string wait_for_log(const child_process& p, const std::string& pattern,
                          std::chrono::milliseconds limit = std::chrono::seconds(30));
+/// The HOST:PORT a `conveyor node --listen 127.0.0.1:0` logs once it listens; empty if
+/// it never did.
+std::string node_address(const child_process& node);
+/// The endpoint an inference step logs once bound ("serving on tcp://..."); fails the
+/// test if it never did (30 s).
+std::string wait_for_endpoint(const child_process& server);
 
 /// Where the built binary and the source tree are (from CMake).
 std::string conveyor_binary();

@@ -5,6 +5,7 @@
 #include "serving/registry.hpp"
 #include "client/client.hpp"
 #include "process.hpp"
+#include "tests/support/wait_until.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -59,33 +60,21 @@ std::string write_graph(const std::string& dir, const std::string& csv) {
   return path;
 }
 
-/// The endpoint the server logged it bound ("serving on tcp://127.0.0.1:PORT").
-std::string wait_for_endpoint(const child_process& p) {
-  std::regex bound("serving on (tcp://127\\.0\\.0\\.1:[0-9]+)");
-  for (int i = 0; i < 300; ++i) {
-    std::smatch m;
-    auto log = p.err() + p.out();
-    if (std::regex_search(log, m, bound))
-      return m[1];
-    std::this_thread::sleep_for(50ms);
-  }
-  BOOST_FAIL("the server never logged its endpoint:\n" + p.err());
-  return {};
-}
-
 /// Waits until `models` lists `name` at `version` or above; returns the version.
 std::uint64_t wait_for_model(conveyor::client::client& c, const std::string& name,
                              std::uint64_t version) {
-  for (int i = 0; i < 600; ++i) {
+  std::uint64_t served = 0;
+  auto listed = [&] {
     auto r = c.models();
     if (r.ok)
       for (const auto& m : r.models)
         if (m.name == name && m.version >= version)
-          return m.version;
-    std::this_thread::sleep_for(50ms);
-  }
-  BOOST_FAIL("model '" + name + "' never served");
-  return 0;
+          served = m.version;
+    return served != 0;
+  };
+  if (!wait_until(listed, 30s))
+    BOOST_FAIL("model '" + name + "' never served");
+  return served;
 }
 
 /// A logistic model over raw columns x0, x1 with weights (w, w): label 1 where
@@ -265,12 +254,8 @@ BOOST_AUTO_TEST_CASE(conveyor_infer_streams_its_csv_and_answers_rows_before_the_
   {
     std::ofstream rows(fifo); // opens once infer opens it for reading
     rows << "x0,x1\n4,3\n" << std::flush;
-    bool answered = false;
-    for (int i = 0; i < 600 && !answered; ++i) {
-      answered = infer.out().find("row 1: label 1") != std::string::npos;
-      if (!answered)
-        std::this_thread::sleep_for(50ms);
-    }
+    bool answered = wait_until(
+      [&] { return infer.out().find("row 1: label 1") != std::string::npos; }, 30s);
     BOOST_TEST(answered, "no answer while the input was open: " << infer.err());
     rows << "-1,-2\n";
   }
