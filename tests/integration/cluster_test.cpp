@@ -93,6 +93,20 @@ std::string write_numbered_csv(const std::string& dir, int rows) {
   return path;
 }
 
+/// `read -> slow -> write` over three nodes: a CSV of `rows` numbered rows read on node a,
+/// a chaos step delaying each batch 5 ms on nodes labelled `slow_on`, the CSV writer
+/// (dir/out.csv) on node c. Returns the graph file; the CSV is dir/numbers.csv.
+std::string slow_pipeline(const std::string& dir, int rows, const std::string& name,
+                          const std::string& slow_on) {
+  auto csv = write_numbered_csv(dir, rows);
+  return write_file(dir + "/g.flow",
+                    "graph " + name + "\n"
+                    "node read = csv_reader { path = \"" + csv + "\", batch = 100, on = \"a\" }\n"
+                    "node slow = chaos { delay = 5ms, on = \"" + slow_on + "\" }\n"
+                    "node write = csv_writer { path = \"" + dir + "/out.csv\", on = \"c\" }\n"
+                    "read -> slow -> write\n");
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(cluster)
@@ -229,13 +243,7 @@ BOOST_AUTO_TEST_CASE(an_unreachable_node_is_named_with_its_address_and_a_bad_fil
 
 BOOST_AUTO_TEST_CASE(a_node_drains_on_sigterm_while_a_run_is_on_it_and_the_run_fails_naming_it) {
   auto dir = scratch_dir("cluster-drain");
-  auto csv = write_numbered_csv(dir, 200000);
-  auto graph = write_file(dir + "/g.flow",
-                          "graph slow\n"
-                          "node read = csv_reader { path = \"" + csv + "\", batch = 100, on = \"a\" }\n"
-                          "node slow = chaos { delay = 5ms, on = \"b\" }\n"
-                          "node write = csv_writer { path = \"" + dir + "/out.csv\", on = \"c\" }\n"
-                          "read -> slow -> write\n");
+  auto graph = slow_pipeline(dir, 200000, "slow", "b");
   three_nodes cluster{dir};
   child_process run{conveyor_binary(),
                     {"run", graph, "--cluster", cluster.cluster_file, "--report",
@@ -256,13 +264,7 @@ BOOST_AUTO_TEST_CASE(a_node_drains_on_sigterm_while_a_run_is_on_it_and_the_run_f
 
 BOOST_AUTO_TEST_CASE(sigint_to_the_coordinator_drains_the_run_on_every_node) {
   auto dir = scratch_dir("cluster-interrupt");
-  auto csv = write_numbered_csv(dir, 200000);
-  auto graph = write_file(dir + "/g.flow",
-                          "graph slow\n"
-                          "node read = csv_reader { path = \"" + csv + "\", batch = 100, on = \"a\" }\n"
-                          "node slow = chaos { delay = 5ms, on = \"b\" }\n"
-                          "node write = csv_writer { path = \"" + dir + "/out.csv\", on = \"c\" }\n"
-                          "read -> slow -> write\n");
+  auto graph = slow_pipeline(dir, 200000, "slow", "b");
   three_nodes cluster{dir};
   child_process run{conveyor_binary(),
                     {"run", graph, "--cluster", cluster.cluster_file, "--report",
@@ -283,14 +285,8 @@ BOOST_AUTO_TEST_CASE(sigint_to_the_coordinator_drains_the_run_on_every_node) {
 
 BOOST_AUTO_TEST_CASE(a_killed_nodes_step_moves_to_a_surviving_node_and_every_row_arrives_once) {
   auto dir = scratch_dir("cluster-move");
-  auto csv = write_numbered_csv(dir, 50000);
   // `slow` may run on b or c ("work"): placed on b, it moves to c when b is killed.
-  auto graph = write_file(dir + "/g.flow",
-                          "graph moving\n"
-                          "node read = csv_reader { path = \"" + csv + "\", batch = 100, on = \"a\" }\n"
-                          "node slow = chaos { delay = 5ms, on = \"work\" }\n"
-                          "node write = csv_writer { path = \"" + dir + "/out.csv\", on = \"c\" }\n"
-                          "read -> slow -> write\n");
+  auto graph = slow_pipeline(dir, 50000, "moving", "work");
   three_nodes cluster{dir};
   child_process run{conveyor_binary(),
                     {"run", graph, "--cluster", cluster.cluster_file, "--report",
@@ -319,13 +315,7 @@ BOOST_AUTO_TEST_CASE(a_killed_nodes_step_moves_to_a_surviving_node_and_every_row
 
 BOOST_AUTO_TEST_CASE(a_killed_node_is_detected_by_its_closed_connection_and_named) {
   auto dir = scratch_dir("cluster-sigkill");
-  auto csv = write_numbered_csv(dir, 200000);
-  auto graph = write_file(dir + "/g.flow",
-                          "graph slow\n"
-                          "node read = csv_reader { path = \"" + csv + "\", batch = 100, on = \"a\" }\n"
-                          "node slow = chaos { delay = 5ms, on = \"b\" }\n"
-                          "node write = csv_writer { path = \"" + dir + "/out.csv\", on = \"c\" }\n"
-                          "read -> slow -> write\n");
+  auto graph = slow_pipeline(dir, 200000, "slow", "b");
   three_nodes cluster{dir};
   child_process run{conveyor_binary(),
                     {"run", graph, "--cluster", cluster.cluster_file, "--report",
@@ -352,13 +342,7 @@ BOOST_AUTO_TEST_CASE(a_killed_node_is_detected_by_its_closed_connection_and_name
 
 BOOST_AUTO_TEST_CASE(a_frozen_node_is_declared_lost_and_after_sigcont_its_old_run_is_gone) {
   auto dir = scratch_dir("cluster-sigstop");
-  auto csv = write_numbered_csv(dir, 200000);
-  auto graph = write_file(dir + "/g.flow",
-                          "graph slow\n"
-                          "node read = csv_reader { path = \"" + csv + "\", batch = 100, on = \"a\" }\n"
-                          "node slow = chaos { delay = 5ms, on = \"b\" }\n"
-                          "node write = csv_writer { path = \"" + dir + "/out.csv\", on = \"c\" }\n"
-                          "read -> slow -> write\n");
+  auto graph = slow_pipeline(dir, 200000, "slow", "b");
   three_nodes cluster{dir};
   child_process run{conveyor_binary(),
                     {"run", graph, "--cluster", cluster.cluster_file, "--report",
@@ -383,7 +367,7 @@ BOOST_AUTO_TEST_CASE(a_frozen_node_is_declared_lost_and_after_sigcont_its_old_ru
   // And it serves the next run.
   auto fine = write_file(dir + "/fine.flow",
                          "graph fine\n"
-                         "node read = csv_reader { path = \"" + csv + "\", on = \"b\" }\n"
+                         "node read = csv_reader { path = \"" + dir + "/numbers.csv\", on = \"b\" }\n"
                          "node write = csv_writer { path = \"" + dir + "/fine.csv\", on = \"c\" }\n"
                          "read -> write\n");
   auto again = run_conveyor({"run", fine, "--cluster", cluster.cluster_file});
