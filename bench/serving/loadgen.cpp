@@ -5,10 +5,11 @@
 // DEALER sockets, one sender thread each; a reply (or its timeout) frees a slot for the
 // next request. A sender reads every reply already waiting before it sends their
 // replacements, so that a reply's latency ends when it arrives rather than after the
-// sends of the replies read before it. The report includes the generator's own CPU time:
-// it shares the machine with the server. Request k carries rows [k * rows_per_request, ...) of the test set (mod
-// its size), as raw 0..255 pixels; the server's model applies its own preprocessing. A
-// warm-up phase on the same sockets is run first and not counted.
+// sends of the replies read before it. Request k carries rows [k * rows_per_request, ...)
+// of the test set (mod its size), as raw 0..255 pixels; the server's model applies its
+// own preprocessing. A warm-up phase on the same sockets is run first and not counted.
+// The report includes the generator's own CPU time: it shares the machine with the
+// server.
 #include "bench/serving/idx_dataset.hpp"
 #include "bench/serving/load_report.hpp"
 #include "client/client.hpp"
@@ -128,7 +129,9 @@ bench::load_stats drive(client::client& c, std::uint32_t window, budget& b, cons
 double cpu_seconds() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
-  const auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  const auto sec = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
   return sec(u.ru_utime) + sec(u.ru_stime);
 }
 
