@@ -1,7 +1,8 @@
 """Driver for bench/serving/run.sh: serves the Fashion-MNIST MLP five ways and drives each
 with the same load generator (bench/serving/loadgen: DEALER, N requests in flight, one
 image per request as a float32 tensor, labels checked against t10k) at every level of
-CONCURRENCY, in the same run:
+CONCURRENCY, in the same run, level by level (at each level every server in turn, each
+started for its point and stopped after it):
   conveyor batching   examples/serve.flow, max_batch 64, max_delay 500us, 2 workers
   conveyor no batch   the same with max_batch 1
   conveyor curve      conveyor batching with CurveZMQ (bench/serving/serve_curve.flow:
@@ -254,16 +255,19 @@ def measure():
         }
         results = {}
         client_args = {"conveyor curve": curve_keys()} if "conveyor curve" in names else {}
-        for name in names:
-            endpoint = free_endpoint()
-            args = client_args.get(name, ())
-            s = server(name, commands[name](endpoint), endpoint, loadgen, workdir, args)
-            try:
-                for c in levels:
+        # Level by level, every server in turn (each started for its point and stopped
+        # after it): the points compared with each other are measured seconds apart, not
+        # minutes, so that a change in what else runs on the machine moves them alike.
+        for c in levels:
+            for name in names:
+                endpoint = free_endpoint()
+                args = client_args.get(name, ())
+                s = server(name, commands[name](endpoint), endpoint, loadgen, workdir, args)
+                try:
                     print(f"  {name}, {c} in flight ...", file=sys.stderr, flush=True)
                     results[(name, c)] = drive(loadgen, endpoint, c, seconds, workdir, s.proc.pid, args)
-            finally:
-                s.stop()
+                finally:
+                    s.stop()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     report(results, names, levels, seconds)
@@ -277,7 +281,8 @@ def report(results, names, levels, seconds):
           f"{seconds:g} s per point, loadgen and server on the same {len(os.sched_getaffinity(0))} cores")
     print(f"{'server':<18} {'in flight':>9} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7} {'accuracy':>9}"
           f" {'server CPU us/req':>18} {'loadgen CPU us/req':>19}")
-    for (name, c), r in results.items():
+    for name, c in ((n, c) for n in names for c in levels):
+        r = results[(name, c)]
         acc = "-" if name == "ceiling" else f"{r['accuracy']:.4f}"
         print(f"{name:<18} {c:>9} {r['requests_per_s']:>10,.0f} {r['latency_ms']['p50']:>8.3f} "
               f"{r['latency_ms']['p99']:>8.3f} {r['failed']:>7} {acc:>9} {r['server_cpu_us']:>18.1f} "
