@@ -8,7 +8,8 @@
 // Rules:
 // - Only the front-end thread touches the ROUTER socket; workers hand replies back
 //   through a locked outbox and wake it with an eventfd it polls beside the socket
-//   (one wake-up per chunk of a batch), so no socket is shared between threads.
+//   (one wake-up per chunk of a batch: a batch of up to 64 rows is one chunk), so no
+//   socket is shared between threads.
 // - Every request gets exactly one reply, except when the server stops first, the client
 //   has disconnected or left 10,000 replies unread (the reply is dropped and counted), or
 //   the client is not reading its replies (below): malformed input, unknown models, a
@@ -32,7 +33,8 @@
 //   reading: its requests are discarded unanswered (counted) until it reads.
 // - Requests of a few rows that find nothing queued and no batch forming form the front
 //   end's own batch: gathered while it reads the socket, computed by it once nothing more
-//   is waiting there (nothing else could have joined them), replies sent chunk by chunk.
+//   is waiting there (nothing else could have joined them), replies sent chunk by chunk
+//   (64 rows: at the default max_batch, the whole batch at once).
 //   The rest is queued for the workers.
 // - A worker forms a batch from waiting requests of the same model version, up to
 //   `max_batch` rows, waiting at most `max_delay` after the first one's arrival, and

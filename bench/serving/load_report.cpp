@@ -69,6 +69,9 @@ std::string to_text(const load_settings& s, const load_stats& st, const load_sum
          " failed in " + fixed(sum.seconds, 2) + " s\n";
   out += "  throughput " + fixed(sum.requests_per_s, 0) + " req/s, " + fixed(sum.rows_per_s, 0) +
          " rows/s\n";
+  const auto answered = static_cast<double>(std::max<std::uint64_t>(1, st.ok + st.failed));
+  out += "  own CPU    " + fixed(sum.cpu_seconds, 2) + " s (" +
+         fixed(sum.cpu_seconds * 1e6 / answered, 1) + " us per request)\n";
   out += "  latency ms p50 " + fixed(sum.p50_ms, 3) + "  p90 " + fixed(sum.p90_ms, 3) + "  p99 " +
          fixed(sum.p99_ms, 3) + "  max " + fixed(sum.max_ms, 3) + "  mean " +
          fixed(sum.mean_ms, 3) + "\n";
@@ -98,6 +101,7 @@ std::string to_json(const load_settings& s, const load_stats& st, const load_sum
   j["ok"] = st.ok;
   j["failed"] = st.failed;
   j["seconds"] = sum.seconds;
+  j["cpu_seconds"] = sum.cpu_seconds;
   j["requests_per_s"] = sum.requests_per_s;
   j["rows_per_s"] = sum.rows_per_s;
   j["latency_ms"] = {{"p50", sum.p50_ms}, {"p90", sum.p90_ms}, {"p99", sum.p99_ms},

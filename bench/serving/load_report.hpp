@@ -39,6 +39,9 @@ struct load_summary {
   double rows_per_s = 0;
   double p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0, mean_ms = 0;
   double accuracy = -1; ///< -1: no labels came back
+  /// CPU time the load generator itself used meanwhile (all its threads, ZeroMQ's I/O
+  /// thread included): it shares the machine with the server it drives.
+  double cpu_seconds = 0;
 };
 
 /// Sorts `stats.latency_ms` and computes the summary of a run of `seconds`.

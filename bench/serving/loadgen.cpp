@@ -3,14 +3,20 @@
 //
 // Closed loop: --concurrency requests are kept in flight in total, spread over --sockets
 // DEALER sockets, one sender thread each; a reply (or its timeout) frees a slot for the
-// next request. Request k carries rows [k * rows_per_request, ...) of the test set (mod
-// its size), as raw 0..255 pixels; the server's model applies its own preprocessing. A
-// warm-up phase on the same sockets is run first and not counted.
+// next request. A sender reads every reply already waiting before it sends their
+// replacements, so that a reply's latency ends when it arrives rather than after the
+// sends of the replies read before it. Request k carries rows [k * rows_per_request, ...)
+// of the test set (mod its size), as raw 0..255 pixels; the server's model applies its
+// own preprocessing. A warm-up phase on the same sockets is run first and not counted.
+// The report includes the generator's own CPU time: it shares the machine with the
+// server.
 #include "bench/serving/idx_dataset.hpp"
 #include "bench/serving/load_report.hpp"
 #include "client/client.hpp"
 
 #include <CLI/CLI.hpp>
+
+#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
@@ -105,15 +111,28 @@ bench::load_stats drive(client::client& c, std::uint32_t window, budget& b, cons
     }
     if (first_row_of.empty())
       return st;
-    auto r = c.receive(std::chrono::milliseconds(1000));
-    if (!r)
-      continue; // unanswered requests come back as timeouts
-    auto it = first_row_of.find(r->id);
-    if (it == first_row_of.end())
-      continue;
-    record(*r, it->second, cfg, data, st);
-    first_row_of.erase(it);
+    // Every reply already waiting is read (and its latency taken) before any replacement
+    // is sent: sending one costs the sender thread a wake-up of ZeroMQ's I/O thread, and
+    // the replies behind it would count that wait as the server's latency.
+    for (auto r = c.receive(std::chrono::milliseconds(1000)); r;
+         r = c.receive(std::chrono::milliseconds(0))) {
+      auto it = first_row_of.find(r->id);
+      if (it == first_row_of.end())
+        continue; // unanswered requests come back as timeouts
+      record(*r, it->second, cfg, data, st);
+      first_row_of.erase(it);
+    }
   }
+}
+
+/// CPU time of this process so far (all threads).
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  const auto sec = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return sec(u.ru_utime) + sec(u.ru_stime);
 }
 
 /// Runs one phase on all sockets; returns the merged stats and the phase's wall time.
@@ -221,12 +240,15 @@ int main(int argc, char** argv) {
 
   if (cfg.warmup > 0)
     run_phase(clients, cfg.warmup, 0, cfg, *data);
+  const double cpu_before = cpu_seconds();
   auto [stats, seconds] = run_phase(clients, cfg.requests, cfg.duration_s, cfg, *data);
+  const double cpu = cpu_seconds() - cpu_before;
 
   bench::load_settings settings{cfg.endpoint, cfg.model, cfg.version, cfg.sockets,
                                 cfg.concurrency, cfg.rows_per_request,
                                 cfg.inputs ? "inputs" : "tensor"};
   auto summary = bench::summarize(stats, seconds);
+  summary.cpu_seconds = cpu;
   if (cfg.json)
     std::cout << bench::to_json(settings, stats, summary) << '\n';
   else

@@ -1,7 +1,8 @@
 """Driver for bench/serving/run.sh: serves the Fashion-MNIST MLP five ways and drives each
 with the same load generator (bench/serving/loadgen: DEALER, N requests in flight, one
 image per request as a float32 tensor, labels checked against t10k) at every level of
-CONCURRENCY, in the same run:
+CONCURRENCY, in the same run, level by level (at each level every server in turn, each
+started for its point and stopped after it):
   conveyor batching   examples/serve.flow, max_batch 64, max_delay 500us, 2 workers
   conveyor no batch   the same with max_batch 1
   conveyor curve      conveyor batching with CurveZMQ (bench/serving/serve_curve.flow:
@@ -12,9 +13,12 @@ CONCURRENCY, in the same run:
                       each request computed alone, BLAS on one thread
   python batching     bench/serving/python_batching_peer.py: the same, with every queued
                       request drained into one numpy batch
-Prints req/s, p50/p99 latency, failures and the accuracy of the answers, then, at every
-level, conveyor batching's req/s divided by each other server's and each server's share
-of the ceiling.
+Prints req/s, p50/p99 latency, failures, the accuracy of the answers and the CPU time per
+request of the server (all its threads) and of the load generator, then, at every level,
+conveyor batching's req/s divided by each other server's, each server's share of the
+ceiling, and the serving goals (issue 9) judged on this run: at 32 in flight at least 0.5
+of the ceiling's req/s and p99 under 1 ms (next to the ceiling's own p99, the floor for
+these sockets), and faster than every Python peer at every level.
 
 Usage: bench/serving/run.sh [SECONDS per point, default 5]
 env:   CONVEYOR=path/to/conveyor (default build/conveyor; loadgen and ceiling_server are
@@ -28,9 +32,11 @@ from machine import invocation, machine_lines  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 PY = "/usr/bin/python3"
+GOAL_LEVEL, GOAL_SHARE, GOAL_P99_MS = 32, 0.5, 1.0  # issue 9's serving goals
 SERVERS = ("conveyor batching", "conveyor no batch", "conveyor curve", "ceiling", "python peer",
            "python batching")
 BASE = "conveyor batching"
+WARMUP = 500  # requests each point sends first, not counted in its figures
 
 
 # ---- child processes: each in its own session, killed with the driver ----
@@ -139,13 +145,34 @@ class server:
         stop(self.proc)
 
 
-def drive(loadgen, endpoint, concurrency, seconds, workdir, client_args=()):
+def cpu_seconds(pid):
+    """User + system CPU time of process `pid`, all its threads (/proc/PID/stat)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def drive(loadgen, endpoint, concurrency, seconds, workdir, server_pid, client_args=()):
+    """One point; adds the CPU time per request of the server (`server_cpu_us`: all its
+    threads, over the load generator's whole run, warm-up requests counted) and of the
+    load generator over its measured phase (`loadgen_cpu_us`), and the load generator's
+    share of one core then (`loadgen_cores`)."""
     log = os.path.join(workdir, "loadgen.log")
+    server_before = cpu_seconds(server_pid)
     rc, out = run([loadgen, "--endpoint", endpoint, "-c", str(concurrency), "-d", str(seconds),
-                   "--warmup", "500", "--json", *client_args], log)
+                   "--warmup", str(WARMUP), "--json", *client_args], log)
+    server_cpu = cpu_seconds(server_pid) - server_before
     if rc not in (0, 1):  # 1: the run completed with failed requests (counted in the report)
         sys.exit(f"serving: loadgen failed (exit {rc}) at {concurrency} in flight:\n{tail(log)}")
-    return json.loads(out)
+    r = json.loads(out)
+    answered = max(1, r["ok"] + r["failed"])
+    r["server_cpu_us"] = server_cpu / (answered + WARMUP) * 1e6
+    r["loadgen_cpu_us"] = r["cpu_seconds"] / answered * 1e6
+    r["loadgen_cores"] = r["cpu_seconds"] / max(r["seconds"], 1e-9)
+    return r
 
 
 def require(servers, paths):
@@ -228,16 +255,19 @@ def measure():
         }
         results = {}
         client_args = {"conveyor curve": curve_keys()} if "conveyor curve" in names else {}
-        for name in names:
-            endpoint = free_endpoint()
-            args = client_args.get(name, ())
-            s = server(name, commands[name](endpoint), endpoint, loadgen, workdir, args)
-            try:
-                for c in levels:
+        # Level by level, every server in turn (each started for its point and stopped
+        # after it): the points compared with each other are measured seconds apart, not
+        # minutes, so that a change in what else runs on the machine moves them alike.
+        for c in levels:
+            for name in names:
+                endpoint = free_endpoint()
+                args = client_args.get(name, ())
+                s = server(name, commands[name](endpoint), endpoint, loadgen, workdir, args)
+                try:
                     print(f"  {name}, {c} in flight ...", file=sys.stderr, flush=True)
-                    results[(name, c)] = drive(loadgen, endpoint, c, seconds, workdir, args)
-            finally:
-                s.stop()
+                    results[(name, c)] = drive(loadgen, endpoint, c, seconds, workdir, s.proc.pid, args)
+                finally:
+                    s.stop()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     report(results, names, levels, seconds)
@@ -249,11 +279,20 @@ def report(results, names, levels, seconds):
                                                 ("CONVEYOR", "SERVERS", "CONCURRENCY")))))
     print(f"Fashion-MNIST MLP 784-256-128-10, one image per request (float32 tensor), "
           f"{seconds:g} s per point, loadgen and server on the same {len(os.sched_getaffinity(0))} cores")
-    print(f"{'server':<18} {'in flight':>9} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7} {'accuracy':>9}")
-    for (name, c), r in results.items():
+    print(f"{'server':<18} {'in flight':>9} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7} {'accuracy':>9}"
+          f" {'server CPU us/req':>18} {'loadgen CPU us/req':>19}")
+    for name, c in ((n, c) for n in names for c in levels):
+        r = results[(name, c)]
         acc = "-" if name == "ceiling" else f"{r['accuracy']:.4f}"
         print(f"{name:<18} {c:>9} {r['requests_per_s']:>10,.0f} {r['latency_ms']['p50']:>8.3f} "
-              f"{r['latency_ms']['p99']:>8.3f} {r['failed']:>7} {acc:>9}")
+              f"{r['latency_ms']['p99']:>8.3f} {r['failed']:>7} {acc:>9} {r['server_cpu_us']:>18.1f} "
+              f"{r['loadgen_cpu_us']:>19.1f}")
+    busy = sorted(((r["loadgen_cores"], n, c) for (n, c), r in results.items() if r["loadgen_cores"] >= 0.9),
+                  reverse=True)
+    if busy:
+        print("the load generator (one sender thread and ZeroMQ's I/O thread) used "
+              + ", ".join(f"{cores:.2f} of a core for {n} at {c}" for cores, n, c in busy)
+              + ": there it may be what limits req/s")
     rate = lambda name, c: results[(name, c)]["requests_per_s"]
     others = [n for n in names if n not in (BASE, "ceiling")]
     if BASE in names and others:
@@ -267,10 +306,40 @@ def report(results, names, levels, seconds):
         print(f"{'in flight':>9} " + " ".join(f"{n:>18}" for n in shown))
         for c in levels:
             print(f"{c:>9} " + " ".join(f"{rate(n, c) / rate('ceiling', c):>18.2f}" for n in shown))
+    goals(results, names, levels)
     out = os.path.join(ROOT, "bench", "out")
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "serving.json"), "w") as f:
         json.dump({f"{n} @ {c}": r for (n, c), r in results.items()}, f, indent=2)
+
+
+def goals(results, names, levels):
+    """The serving goals judged on this run's figures (what the run measured; nothing else)."""
+    if BASE not in names:
+        return
+    lines = []
+    if GOAL_LEVEL in levels:
+        r = results[(BASE, GOAL_LEVEL)]
+        p99 = r["latency_ms"]["p99"]
+        if "ceiling" in names:
+            ceiling = results[("ceiling", GOAL_LEVEL)]
+            share = r["requests_per_s"] / ceiling["requests_per_s"]
+            lines.append(f"share of the ceiling at {GOAL_LEVEL} in flight >= {GOAL_SHARE}: {share:.2f}  "
+                         f"{'met' if share >= GOAL_SHARE else 'NOT MET'}")
+            floor = f" (the ceiling's own p99: {ceiling['latency_ms']['p99']:.3f} ms)"
+        else:
+            floor = ""
+        lines.append(f"p99 at {GOAL_LEVEL} in flight < {GOAL_P99_MS:g} ms: {p99:.3f} ms  "
+                     f"{'met' if p99 < GOAL_P99_MS else 'NOT MET'}{floor}")
+    peers = [n for n in names if n.startswith("python")]
+    if peers:
+        slowest = min((results[(BASE, c)]["requests_per_s"] / results[(n, c)]["requests_per_s"], n, c)
+                      for n in peers for c in levels)
+        lines.append(f"faster than every Python peer at every level: lowest ratio {slowest[0]:.2f}x "
+                     f"({slowest[1]} at {slowest[2]})  {'met' if slowest[0] > 1 else 'NOT MET'}")
+    if lines:
+        print(f"\ngoals ({BASE}, this run):")
+        print("\n".join("  " + l for l in lines))
 
 
 if __name__ == "__main__":

@@ -454,6 +454,44 @@ BOOST_AUTO_TEST_CASE(a_burst_of_small_requests_for_two_models_gets_every_answer_
   BOOST_TEST(stats.computing == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(batches_larger_than_a_chunk_answer_every_request_with_its_own_rows) {
+  // max_batch 300: the front end's batch and the workers' batches hold more rows than a
+  // chunk (64), so they are computed and answered chunk by chunk; requests of 1 to 3
+  // rows, so chunk boundaries fall inside what a request would cross if it were split.
+  server_options o;
+  o.workers = 2;
+  o.max_batch = 300;
+  o.max_delay = std::chrono::milliseconds(20);
+  running_server s(o);
+  const auto artifact = tiny_classifier(3);
+  s.catalog->add("m", 1, encoded(artifact));
+  peer p(s.ctx, s.start());
+  std::map<std::uint64_t, std::vector<float>> sent;
+  std::uint64_t total_rows = 0;
+  for (std::uint64_t id = 1; id <= 240; ++id) {
+    std::vector<std::vector<float>> rows;
+    for (std::uint64_t r = 0; r < 1 + id % 3; ++r)
+      rows.push_back({static_cast<float>(id % 17), 0.5f * static_cast<float>(r), -1.25f,
+                      static_cast<float>(id % 5)});
+    total_rows += rows.size();
+    p.send(predict_request(id, "m", rows));
+    for (const auto& row : rows)
+      sent[id].insert(sent[id].end(), row.begin(), row.end());
+  }
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    auto r = p.receive();
+    BOOST_REQUIRE(r);
+    BOOST_REQUIRE_MESSAGE(r->ok, r->code + ": " + r->message);
+    const auto& flat = sent.at(r->id);
+    check_close(r->outputs, expected_outputs(artifact, flat, static_cast<int>(flat.size() / 4)));
+  }
+  const auto stats = s.srv->stats();
+  BOOST_TEST(stats.rows == total_rows);
+  BOOST_TEST(stats.ok == sent.size());
+  BOOST_TEST(stats.batches * o.max_batch >= total_rows); // no batch over max_batch rows
+  BOOST_TEST(stats.computing == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(a_batch_closes_as_soon_as_it_holds_max_batch_rows) {
   // max_delay 10 minutes (a quarter without arrivals: 2.5 minutes): only the full batch
   // can close it within the replies' 20 s.
