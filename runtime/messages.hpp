@@ -31,8 +31,8 @@
 //   S -> K  (metrics_atom, step_metrics)      results for the run report
 //   S -> K  (done_atom, instance, last_seq)   S sent end-of-stream on all outputs
 //   S -> N  (save_atom, instance, bytes)      durable per-step state (step_context)
-//   N -> K  (save_atom, instance, bytes)      the same, forwarded: the coordinator keeps
-//                                             the latest for re-placing the instance
+//   S -> K  (save_atom, instance, bytes)      the same: the coordinator keeps the latest
+//                                             (re-placing, --resume); before S's later acks
 //   N -> K  (exited_atom, instance_exit)     an instance ended by itself (failed or not):
 //                                             K decides the restart (runtime/supervision)
 //   N -> K  (restarted_atom, handles, planned) instances respawned

@@ -213,9 +213,7 @@ caf::behavior node_behavior(node_actor* self, node_options options) {
       auto i = st.instances.find(instance);
       if (i == st.instances.end())
         return;
-      // The coordinator keeps a copy, so that the state survives this node.
-      if (st.coordinator)
-        self->send(st.coordinator, save_atom::value, instance, bytes);
+      // For the instance's next incarnation here; the step sent the coordinator its copy.
       i->second.saved_state = std::move(bytes);
     },
     [=](stop_atom) { stop_node(self); },

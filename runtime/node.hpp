@@ -9,9 +9,9 @@
 //   the whole graph (runtime/supervision.hpp) and sends `respawn` to every node that
 //   hosts part of the restart set. Respawned instances are reported (`restarted`); an
 //   instance that cannot be respawned is reported `failed`.
-// - It keeps each instance's durable state (`step_context::save_state`), hands it to
-//   the instance's next incarnation and forwards a copy to the coordinator; a deployment
-//   may carry the state of instances re-placed from a lost node.
+// - It keeps each instance's durable state (`step_context::save_state`) and hands it to
+//   the instance's next incarnation (the step sends the coordinator a copy itself); a
+//   deployment may carry the state of instances re-placed from a lost node or resumed.
 // - `drain`: sets the run's stop flag, which every step it hosts reads through
 //   `step_context::stop_requested`, at once (the steps' mailboxes are not involved).
 // - `stop`: kills every instance and exits; so does the loss of its coordinator (the

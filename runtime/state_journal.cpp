@@ -141,23 +141,37 @@ state_journal::state_journal(std::string dir) : dir_(std::move(dir)) {
 }
 
 void state_journal::put_run(const run_record& r) {
-  pending_[dir_ + "/run.rec"] = encode_run_record(r);
+  run_ = encode_run_record(r);
 }
 
 void state_journal::put_ledger(std::string bytes) {
-  pending_[dir_ + "/ledger.rec"] = std::move(bytes);
+  ledger_ = std::move(bytes);
 }
 
 void state_journal::put_state(const std::string& instance, std::string bytes) {
-  pending_[dir_ + "/state/" + file_name_of(instance) + ".rec"] = std::move(bytes);
+  states_[dir_ + "/state/" + file_name_of(instance) + ".rec"] = std::move(bytes);
 }
 
+namespace {
+
+void write_record(const std::string& path, const std::string& payload) {
+  write_file_atomically(path, magic + std::to_string(payload.size()) + "\n" + payload);
+}
+
+} // namespace
+
 void state_journal::flush() {
-  while (!pending_.empty()) {
-    auto first = pending_.begin();
-    write_file_atomically(first->first, magic + std::to_string(first->second.size()) + "\n" +
-                                          first->second);
-    pending_.erase(first);
+  if (run_) {
+    write_record(dir_ + "/run.rec", *run_);
+    run_.reset();
+  }
+  while (!states_.empty()) {
+    write_record(states_.begin()->first, states_.begin()->second);
+    states_.erase(states_.begin());
+  }
+  if (ledger_) {
+    write_record(dir_ + "/ledger.rec", *ledger_);
+    ledger_.reset();
   }
 }
 

@@ -54,7 +54,7 @@ public:
   void put_run(const run_record& r);
   void put_ledger(std::string bytes);
   void put_state(const std::string& instance, std::string bytes);
-  bool dirty() const { return !pending_.empty(); }
+  bool dirty() const { return run_ || !states_.empty() || ledger_; }
   /// Writes every record put since the last flush; throws std::runtime_error (the
   /// records stay pending).
   void flush();
@@ -66,7 +66,12 @@ public:
 
 private:
   std::string dir_;
-  std::map<std::string, std::string> pending_; // by file path
+  /// Written in this order: the run, the states, the ledger last, so that a ledger on
+  /// disk never acknowledges work of a step whose state arrived before it but is not on
+  /// disk yet.
+  std::optional<std::string> run_;
+  std::map<std::string, std::string> states_; // by file path
+  std::optional<std::string> ledger_;
 };
 
 } // namespace conveyor
