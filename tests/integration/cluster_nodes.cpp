@@ -55,7 +55,7 @@ std::string three_nodes::logs() const {
 }
 
 node_process* three_nodes::host_of(const std::string& instance) {
-  const std::regex hosting("hosting [^\\n]*\\b" + instance + "\\b");
+  const std::regex hosting("hosting (.*, )?" + instance + "(,|\\n)");
   for (auto& n : nodes)
     if (std::regex_search(n.process->err(), hosting))
       return &n;

@@ -138,6 +138,52 @@ BOOST_AUTO_TEST_CASE(a_trainer_on_a_killed_node_resumes_from_its_checkpoint_on_a
     }
 }
 
+BOOST_AUTO_TEST_CASE(a_replica_group_that_loses_a_replica_restarts_together_from_its_checkpoint) {
+  auto dir = scratch_dir("cluster-group-moves");
+  auto csv = write_points(dir, 2000);
+  // Two replicas on b and c ("work"); killing c moves fit#1 to b, where fit restarts
+  // with it: the pair resumes from replica 0's checkpoint.
+  auto graph = write_file(
+    dir + "/group.flow",
+    "graph moving_group\n"
+    "node data = csv_reader { path = \"" + csv + "\", label = \"label\", on = \"a\" }\n"
+    "node fit = trainer { model = \"mlp\", layers = [2, 64, 64, 2], lr = 0.05, batch = 32, "
+    "epochs = 400, checkpoint_every = 100, checkpoint_dir = \"ckpt\", devices = \"cpu:2\", "
+    "name = \"points\", on = \"work\" }\n"
+    "node models = publisher { registry = \"" + dir + "/registry\", on = \"a\" }\n"
+    "data -> fit\nfit.model -> models\n");
+  three_nodes cluster{dir, true};
+  const auto state = dir + "/state";
+  child_process run{conveyor_binary(),
+                    {"run", graph, "--cluster", cluster.cluster_file, "--state-dir", state,
+                     "--report", dir + "/report.json"},
+                    dir, dir};
+  BOOST_TEST_REQUIRE(wait_until(
+                       [&] {
+                         return read_file(state + "/state/fit.rec").find("\nbytes ") !=
+                                std::string::npos;
+                       },
+                       120s),
+                     "no checkpoint reached the coordinator:\n" << run.err() << cluster.logs());
+  auto* first = cluster.host_of("fit");
+  BOOST_TEST_REQUIRE(first != nullptr, cluster.logs());
+  auto& lost = other_worker(cluster, *first); // the node of fit#1
+  lost.process->signal(SIGKILL);
+  BOOST_TEST_REQUIRE(run.wait(300s) == 0, run.err() << cluster.logs());
+  BOOST_TEST(run.err().find("moving fit#1 to node '" + first->name + "'") != std::string::npos,
+             run.err());
+  auto report = load_report(dir + "/report.json");
+  BOOST_TEST(report["status"] == "completed");
+  BOOST_TEST(step_of(report, "fit")["metrics"]["resumed_from_step"].get<double>() > 0);
+  BOOST_TEST(step_of(report, "fit")["rows_in"] == 2 * 2000); // each replica every row, once
+  BOOST_TEST(fs::exists(dir + "/registry/points/1.model"), cluster.logs());
+  for (auto& n : cluster.nodes)
+    if (&n != &lost) {
+      n.process->signal(SIGTERM);
+      BOOST_TEST(n.process->wait(10s) == 0, n.process->err());
+    }
+}
+
 BOOST_AUTO_TEST_CASE(an_inference_step_moved_off_a_killed_node_serves_the_latest_model_at_once) {
   auto dir = scratch_dir("cluster-inference-moves");
   auto csv = write_points(dir, 2000);
