@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <map>
+#include <sstream>
 #include <stdexcept>
 
 #include <sys/stat.h>
@@ -63,7 +64,54 @@ inference_options inference_options::from(const step_config& config) {
   return o;
 }
 
+namespace {
+
+/// The durable state: the latest model of each name that reached the step, as
+/// "conveyor-models 1\n" and per model "<name> <version> <bytes>\n<artifact>".
+std::string encode_models(
+  const std::map<std::string, std::pair<std::uint64_t, std::shared_ptr<const std::string>>>& m) {
+  std::string out = "conveyor-models 1\n";
+  for (const auto& [name, latest] : m)
+    out += name + " " + std::to_string(latest.first) + " " +
+           std::to_string(latest.second->size()) + "\n" + *latest.second;
+  return out;
+}
+
+} // namespace
+
 inference::inference(inference_options options) : options_(std::move(options)) {}
+
+void inference::restore_models(const std::string& state) {
+  const std::string header = "conveyor-models 1\n";
+  if (state.compare(0, header.size(), header) != 0) {
+    ctx_->log_warning("its saved state holds no models it can read; starting without them");
+    return;
+  }
+  std::size_t at = header.size();
+  while (at < state.size()) {
+    const auto newline = state.find('\n', at);
+    std::istringstream line(state.substr(at, newline == std::string::npos ? 0 : newline - at));
+    std::string name;
+    std::uint64_t version = 0;
+    std::size_t size = 0;
+    if (newline == std::string::npos || !(line >> name >> version >> size) ||
+        size > state.size() - newline - 1) {
+      ctx_->log_warning("its saved state is malformed after " +
+                        std::to_string(latest_.size()) + " model(s); serving those");
+      return;
+    }
+    auto artifact = std::make_shared<const std::string>(state.substr(newline + 1, size));
+    at = newline + 1 + size;
+    try {
+      catalog_->add(name, version, *artifact);
+      latest_[name] = {version, std::move(artifact)};
+      ctx_->log_info("serving '" + name + "' version " + std::to_string(version) +
+                     " from its saved state");
+    } catch (const std::invalid_argument& e) {
+      ctx_->log_warning("not serving '" + name + "' from its saved state: " + e.what());
+    }
+  }
+}
 
 inference::~inference() {
   if (metrics_hook_ != 0)
@@ -82,6 +130,10 @@ void inference::open(step_context& ctx) {
                                                       options_.max_model_bytes);
   for (const auto& problem : catalog_->load_latest())
     ctx.log_warning("not serving " + problem);
+  // Models that reached an earlier incarnation, on this node or another (the coordinator
+  // keeps the state): served at once, without a shared registry.
+  if (auto state = ctx.load_state())
+    restore_models(*state);
   auto server_options = options_.server;
   if (!options_.curve_secret_key_file.empty()) {
     auto secret = wire::load_curve_key(options_.curve_secret_key_file, "curve_secret_key_file");
@@ -135,6 +187,11 @@ void inference::consume_model(std::size_t, model_message m, emitter&) {
     if (catalog_->add(m.name, m.version, *m.artifact))
       ctx_->log_info("now serving '" + m.name + "'" +
                      (m.version ? " version " + std::to_string(m.version) : std::string()));
+    auto& latest = latest_[m.name];
+    if (!latest.second || m.version >= latest.first) {
+      latest = {m.version, m.artifact};
+      ctx_->save_state(encode_models(latest_));
+    }
   } catch (const std::invalid_argument& e) {
     ctx_->reject(1, "model '" + m.name + "' cannot be served: " + e.what());
   }

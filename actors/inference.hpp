@@ -9,6 +9,9 @@
 // accepted finish on the version they resolved, new ones get the new version. A model
 // that cannot be decoded or served is logged and counted as rejected; the server keeps
 // serving what it had. Pinned versions not in memory are loaded from `registry`.
+// The latest model of each name that arrives on `model` is its durable state (the node
+// and the coordinator keep it): an instance restarted or moved to another node serves
+// those models at once, before and without any registry.
 // Every second it loads versions that appeared in `registry` meanwhile (published by
 // another process) the same way, reports its counters and latency as metrics, and fails
 // (to be restarted by supervision) if one of its threads died.
@@ -23,7 +26,10 @@
 #include "step/kind_registry.hpp"
 #include "step/step.hpp"
 
+#include <map>
 #include <memory>
+#include <string>
+#include <utility>
 
 namespace conveyor {
 
@@ -55,10 +61,15 @@ public:
 
 
 private:
+  /// Loads the models of its saved state into the catalog.
+  void restore_models(const std::string& state);
+
   inference_options options_;
   step_context* ctx_ = nullptr;
   std::shared_ptr<serving::model_catalog> catalog_;
   std::unique_ptr<serving::server> server_;
+  /// The latest model of each name that reached it (its durable state).
+  std::map<std::string, std::pair<std::uint64_t, std::shared_ptr<const std::string>>> latest_;
   /// The registry's collect hook that reads the server's queue gauges (0: none).
   std::size_t metrics_hook_ = 0;
 };

@@ -35,16 +35,20 @@ constexpr std::uint64_t device_read_every = 16;
 
 /// The start broadcast: '1' (stop: the run drained before training began) or '0'; the
 /// group's device transport id (compute::make_device_group_id: rank 0's NCCL id for a
-/// GPU group, else empty) as "<bytes>:<id>"; then the checkpoint to resume from
-/// (empty: start afresh).
-std::string start_message(bool stop, const std::string& group_id,
-                          const std::string& resume_path) {
-  return (stop ? "1" : "0") + std::to_string(group_id.size()) + ":" + group_id + resume_path;
+/// GPU group, else empty) as "<bytes>:<id>"; then what to resume from: nothing (start
+/// afresh), 'p' and a checkpoint's path (`resume_from`), or 'b' and a checkpoint's bytes
+/// (the group's own, from replica 0's durable state: no replica needs to see its files).
+std::string start_message(bool stop, const std::string& group_id, char resume_kind,
+                          const std::string& resume) {
+  return (stop ? "1" : "0") + std::to_string(group_id.size()) + ":" + group_id +
+         (resume.empty() ? std::string() : resume_kind + resume);
 }
 
 struct start_fields {
   bool stop = false;
   std::string group_id;
+  /// 'p' (a path), 'b' (checkpoint bytes) or 0 (nothing).
+  char resume_kind = 0;
   std::string resume;
 };
 
@@ -58,7 +62,11 @@ start_fields parse_start_message(const std::string& m) {
   if (size > m.size() - colon - 1)
     throw step_failure("trainer: replica 0 sent a malformed start message");
   f.group_id = m.substr(colon + 1, size);
-  f.resume = m.substr(colon + 1 + size);
+  const auto rest = colon + 1 + size;
+  if (rest < m.size()) {
+    f.resume_kind = m[rest];
+    f.resume = m.substr(rest + 1);
+  }
   return f;
 }
 
@@ -99,7 +107,10 @@ int usable_cores() {
 trainer::trainer(trainer_options options, std::string step_name, int replica, int replicas)
     : options_(std::move(options)), step_name_(std::move(step_name)), replica_(replica),
       replicas_(std::max(1, replicas)),
-      data_(options_.model != "linear", options_.implied_classes()) {}
+      data_(options_.model != "linear", options_.implied_classes()) {
+  if (sharded())
+    data_.shard(replica_, replicas_);
+}
 
 trainer::~trainer() = default;
 
@@ -113,6 +124,15 @@ void trainer::open(step_context& ctx) {
         in >> failures_;
       else if (key == "checkpoint")
         in >> checkpoint_step_;
+      else if (key == "bytes") { // the checkpoint itself, to the end of the state
+        std::size_t size = 0;
+        in >> size;
+        const auto at = static_cast<std::size_t>(in.tellg()) + 1; // past the newline
+        if (!in || at + size != s->size())
+          throw step_failure("trainer: its saved state is malformed (checkpoint bytes)");
+        checkpoint_bytes_ = s->substr(at);
+        break;
+      }
     }
   }
   try {
@@ -135,8 +155,14 @@ void trainer::open(step_context& ctx) {
 void trainer::save_state() {
   if (!ctx_)
     return;
+  // The checkpoint travels with the state (last, raw): a replica group placed on other
+  // nodes after a node was lost resumes from it without a shared filesystem.
   ctx_->save_state("failures " + std::to_string(failures_) + "\ncheckpoint " +
-                   std::to_string(checkpoint_step_) + "\n");
+                   std::to_string(checkpoint_step_) + "\n" +
+                   (checkpoint_bytes_.empty()
+                      ? std::string()
+                      : "bytes " + std::to_string(checkpoint_bytes_.size()) + "\n" +
+                          checkpoint_bytes_));
 }
 
 void trainer::consume(std::size_t, batch b, emitter&) {
@@ -146,7 +172,20 @@ void trainer::consume(std::size_t, batch b, emitter&) {
 void trainer::finish(emitter&) {
   if (phase_ != phase::caching)
     return;
+  if (sharded() && options_.batch < replicas_)
+    throw step_failure("trainer: shard = true needs batch >= the replica count (" +
+                       std::to_string(replicas_) + "): each replica takes batch / " +
+                       std::to_string(replicas_) + " rows of its shard per step");
   data_.assemble();
+  if (sharded() && ctx_) {
+    std::uint64_t all = 0;
+    for (int s = 0; s < replicas_; ++s)
+      all += data_.shard_rows(s);
+    ctx_->log_info("replica " + std::to_string(replica_) + " of " + std::to_string(replicas_) +
+                   " holds its shard: " + std::to_string(data_.rows()) + " of " +
+                   std::to_string(all) + " rows (row number sum " +
+                   std::to_string(data_.row_number_sum()) + ")");
+  }
   build_model();
   // Threads of one operation: a knob of the backend (OpenBLAS's count is process-wide).
   // Replicas already use the cores side by side: threaded BLAS in each would
@@ -160,16 +199,21 @@ void trainer::finish(emitter&) {
     ctx_->log_info(device_->describe());
 
   std::string resume;
+  char resume_kind = 'p';
   if (replica_ == 0) {
-    if (checkpoint_step_ > 0)
+    if (checkpoint_step_ > 0 && !checkpoint_bytes_.empty()) {
+      resume = checkpoint_bytes_;
+      resume_kind = 'b';
+    } else if (checkpoint_step_ > 0) {
       resume = checkpoint_path(checkpoint_step_);
-    else
+    } else {
       resume = options_.resume_from;
+    }
   }
   const bool stop = replica_ == 0 && ctx_ && ctx_->stop_requested();
   const std::string group_id =
       replica_ == 0 ? compute::make_device_group_id(options_.devices.kind, replicas_) : "";
-  collective_->start_broadcast(start_message(stop, group_id, resume));
+  collective_->start_broadcast(start_message(stop, group_id, resume_kind, resume));
   phase_ = phase::agreeing;
 }
 
@@ -189,11 +233,8 @@ void trainer::build_model() {
     spec.layers = {f, 1};
   } else if (options_.model == "logistic") {
     spec.layers = {f};
-  } else { // softmax: classes from the labels
-    float mx = 0;
-    for (float v : data_.labels())
-      mx = std::max(mx, v);
-    spec.layers = {f, std::max(2, static_cast<int>(mx) + 1)};
+  } else { // softmax: classes from the labels (of every row, so shards agree)
+    spec.layers = {f, std::max(2, static_cast<int>(data_.max_label()) + 1)};
   }
   auto act = compute::parse_activation(options_.activation);
   spec.hidden = act ? *act : compute::activation::relu;
@@ -221,6 +262,13 @@ void trainer::build_model() {
   const auto b = static_cast<std::uint64_t>(options_.batch);
   const auto rows = static_cast<std::uint64_t>(data_.rows());
   steps_per_epoch_ = (rows + b - 1) / b;
+  if (sharded()) { // the longest shard decides; the others' last steps are short or empty
+    steps_per_epoch_ = 0;
+    for (int s = 0; s < replicas_; ++s) {
+      const auto local = shard_batch(s);
+      steps_per_epoch_ = std::max(steps_per_epoch_, (data_.shard_rows(s) + local - 1) / local);
+    }
+  }
   total_steps_ = steps_per_epoch_ * static_cast<std::uint64_t>(options_.epochs);
   const auto share = std::min(b, rows) / static_cast<std::uint64_t>(replicas_) + 1;
   model_->reserve(static_cast<int>(share));
@@ -278,8 +326,11 @@ bool trainer::begin_training() {
     }
     collective_ = device_collective_.get();
   }
-  if (!start.resume.empty())
-    load_checkpoint(start.resume);
+  if (start.resume_kind == 'p')
+    load_checkpoint(compute::checkpoint_file::load(start.resume), "'" + start.resume + "'");
+  else if (start.resume_kind == 'b')
+    load_checkpoint(compute::checkpoint_file::decode(start.resume),
+                    "of step " + std::to_string(checkpoint_step_) + " (from the saved state)");
   phase_ = phase::training;
   start_time_ = clock_type::now();
   if (replica_ == 0)
@@ -348,11 +399,27 @@ void trainer::start_step() {
   const auto gb = static_cast<std::uint64_t>(options_.batch);
   const auto begin = static_cast<std::size_t>(s * gb);
   const auto end = static_cast<std::size_t>(std::min<std::uint64_t>((s + 1) * gb, data_.rows()));
-  const std::size_t n = end - begin;
+  std::size_t n = end > begin ? end - begin : 0;
   const auto r = static_cast<std::size_t>(replica_);
   const auto count = static_cast<std::size_t>(replicas_);
-  const std::size_t lo = begin + n * r / count;
-  const std::size_t hi = begin + n * (r + 1) / count;
+  std::size_t lo = begin + n * r / count;
+  std::size_t hi = begin + n * (r + 1) / count;
+  if (sharded()) { // rows [s b_r, (s + 1) b_r) of this shard's order; n: the step's rows
+    auto slice = [&](int shard) {
+      const auto local = shard_batch(shard);
+      const auto held = data_.shard_rows(shard);
+      const auto from = std::min<std::uint64_t>(s * local, held);
+      return std::make_pair(from, std::min<std::uint64_t>(from + local, held));
+    };
+    n = 0;
+    for (int shard = 0; shard < replicas_; ++shard) {
+      const auto [from, to] = slice(shard);
+      n += static_cast<std::size_t>(to - from);
+    }
+    const auto [from, to] = slice(replica_);
+    lo = static_cast<std::size_t>(from);
+    hi = static_cast<std::size_t>(to);
+  }
   data_.shuffle_for(epoch, options_.seed);
   if (hi > lo) {
     const int rows = static_cast<int>(hi - lo);
@@ -465,6 +532,7 @@ void trainer::write_checkpoint(bool prune) {
   const auto path = checkpoint_path(step_);
   try {
     compute::checkpoint_file::save(path, c);
+    checkpoint_bytes_ = compute::checkpoint_file::encode(c);
   } catch (const std::exception& e) {
     throw step_failure(std::string("trainer: cannot write checkpoint: ") + e.what());
   }
@@ -478,24 +546,23 @@ void trainer::write_checkpoint(bool prune) {
   }
 }
 
-void trainer::load_checkpoint(const std::string& path) {
-  auto c = compute::checkpoint_file::load(path);
+void trainer::load_checkpoint(const decoded<compute::checkpoint>& c, const std::string& path) {
   if (!c)
     throw step_failure("trainer: checkpoint unusable: " + c.error);
   if (!(c.value->model.spec == model_->spec()))
-    throw step_failure("trainer: checkpoint '" + path + "' holds another model (" +
+    throw step_failure("trainer: checkpoint " + path + " holds another model (" +
                        describe(c.value->model.spec) + "; this trainer builds " +
                        describe(model_->spec()) + ")");
   try {
     model_->set_parameters(c.value->model.weights.data(), c.value->model.weights.size());
     optimizer_->load_state(c.value->optimizer);
   } catch (const std::invalid_argument& e) {
-    throw step_failure("trainer: checkpoint '" + path + "' is unusable: " + e.what());
+    throw step_failure("trainer: checkpoint " + path + " is unusable: " + e.what());
   }
   step_ = c.value->step;
   resumed_from_ = step_;
   if (ctx_ && replica_ == 0)
-    ctx_->log_info("resuming from checkpoint '" + path + "' (epoch " +
+    ctx_->log_info("resuming from checkpoint " + path + " (epoch " +
                    std::to_string(c.value->epoch + 1) + ", step " + std::to_string(step_) + ")");
 }
 

@@ -13,14 +13,18 @@
 // through a compute::collective (over peer messages: actors/peer_collective): one
 // all-reduce per optimizer step of [gradient, loss, stop vote], each replica's part
 // weighted by its share of the rows, so all apply the same update and end with the
-// same weights. Replica 0 emits the model.
+// same weights. Replica 0 emits the model. With `shard = true` each replica holds only
+// its shard (training_data::shard: row F + i goes to replica (F + i) mod N) and takes
+// batch / N rows of its own shuffled shard per step (docs/kinds.md, shards).
 //
 // Checkpoints (`checkpoint_every` > 0): after every N-th optimizer step replica 0 writes
 // `checkpoint_dir/<step>.ckpt` (compute/checkpoint.hpp) atomically, keeping the newest
-// two, and records the step in its durable state, so a stale file from an earlier run
-// is never resumed. A restarted group (state present) resumes from it once the replayed
-// data has arrived: replica 0 broadcasts the checkpoint's path (the directory must be
-// visible to every replica). A fresh group starts from `resume_from` when it is set.
+// two, and records the step and the checkpoint's bytes in its durable state (which the
+// coordinator keeps), so a stale file from an earlier run is never resumed. A restarted
+// group (state present), on the same nodes or others, resumes from it once the replayed
+// data has arrived: replica 0 broadcasts the checkpoint's bytes, so no replica needs
+// the files. A fresh group starts from `resume_from` when it is set (a path every replica
+// must see).
 //
 // GPU replicas keep the dataset in device memory (uploaded once; each epoch's order, a
 // float per row, once per epoch) and gather each step's rows there, so a step uploads
@@ -42,6 +46,7 @@
 #include "actors/trainer_options.hpp"
 #include "actors/training_data.hpp"
 #include "compute/backend.hpp"
+#include "compute/checkpoint.hpp"
 #include "compute/collective.hpp"
 #include "compute/model.hpp"
 #include "compute/model_file.hpp"
@@ -76,6 +81,14 @@ private:
   enum class phase { caching, agreeing, training, done };
 
   void save_state();
+  bool sharded() const { return options_.shard && replicas_ > 1; }
+  /// Sharded: the rows replica `shard` takes per step (batch / N, the first batch % N
+  /// replicas one more, so that a step's rows sum to `batch`).
+  std::uint64_t shard_batch(int shard) const {
+    const auto b = static_cast<std::uint64_t>(options_.batch);
+    const auto count = static_cast<std::uint64_t>(replicas_);
+    return b / count + (static_cast<std::uint64_t>(shard) < b % count ? 1 : 0);
+  }
   void build_model();
   void make_resident(std::size_t share);
   bool begin_training();
@@ -86,7 +99,8 @@ private:
   compute::model_artifact artifact() const;
   std::string checkpoint_path(std::uint64_t step) const;
   void write_checkpoint(bool prune);
-  void load_checkpoint(const std::string& path);
+  /// `what` names the checkpoint in messages (a quoted path, or where its bytes came from).
+  void load_checkpoint(const decoded<compute::checkpoint>& c, const std::string& what);
   void stop_on_drain();
   void emit_model(emitter& out);
   void end();
@@ -101,6 +115,8 @@ private:
   // durable state
   std::int64_t failures_ = 0;
   std::uint64_t checkpoint_step_ = 0;
+  /// Replica 0: the bytes of the checkpoint of checkpoint_step_ (empty: none written).
+  std::string checkpoint_bytes_;
 
   training_data data_;
   phase phase_ = phase::caching;

@@ -25,6 +25,9 @@ kind_entry trainer_kind() {
     optional_param("momentum", param_type::number, 0.0, "sgd momentum"),
     optional_param("weight_decay", param_type::number, 0.0, "L2 weight decay"),
     optional_param("batch", param_type::integer, 128, "global minibatch rows (all replicas)"),
+    optional_param("shard", param_type::boolean, false,
+                   "replicas hold only their shard: row i of a batch whose first row is F goes "
+                   "to replica (F + i) mod N"),
     optional_param("epochs", param_type::integer, 1, "passes over the data"),
     optional_param("emit_every", param_type::integer, 0,
                    "also emit the model every N epochs (0: only at the end)"),

@@ -37,6 +37,8 @@ struct trainer_options {
   std::int64_t epochs = 1;
   /// Also emit the model after every `emit_every` epochs (0: only at the end).
   std::int64_t emit_every = 0;
+  /// Each replica of a group holds only its shard of the rows (training_data::shard).
+  bool shard = false;
   std::int64_t seed = 42;
   trainer_devices devices;
   /// GPU matrix products (compute/precision.hpp); fp32 on the CPU.

@@ -2,6 +2,7 @@
 
 #include "step/step.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -9,6 +10,11 @@
 #include <random>
 
 namespace conveyor {
+
+void training_data::shard(int shard, int shards) {
+  shard_ = shard;
+  shards_ = std::max(1, shards);
+}
 
 void training_data::add(const batch& b) {
   if (assembled_ || !b.schema || b.rows == 0)
@@ -63,24 +69,40 @@ void training_data::add(const batch& b) {
 
   cached c;
   c.first_row = b.first_row;
-  c.rows = b.rows;
+  // The rows of this shard (all of them unsharded), by their index in the batch.
+  std::vector<std::uint32_t> kept;
+  c.shard_rows.assign(static_cast<std::size_t>(shards_), 0);
+  for (std::uint32_t i = 0; i < b.rows; ++i) {
+    const auto s = static_cast<int>((b.first_row + i) % static_cast<std::uint64_t>(shards_));
+    ++c.shard_rows[static_cast<std::size_t>(s)];
+    if (s == shard_) {
+      kept.push_back(i);
+      c.row_number_sum += b.first_row + i;
+    }
+  }
+  c.rows = static_cast<std::uint32_t>(kept.size());
   const std::size_t f = feature_slots.size();
-  c.x.resize(std::size_t{b.rows} * f);
+  c.x.resize(kept.size() * f);
   for (std::size_t j = 0; j < f; ++j) {
     const float* col = b.float_column(feature_slots[j]);
-    for (std::size_t i = 0; i < b.rows; ++i) {
+    for (std::size_t k = 0; k < kept.size(); ++k) {
+      const auto i = kept[k];
       float v = col[i];
       if (!std::isfinite(v))
         throw step_failure("trainer: row " + std::to_string(b.first_row + i) + ", column '" +
                            names[j] + "': feature is " + (std::isnan(v) ? "NaN (missing)" : "infinite") +
                            " (impute or drop missing values in a cleaner)");
-      c.x[i * f + j] = v;
+      c.x[k * f + j] = v;
     }
   }
   const float* lab = b.float_column(label_slot);
-  c.y.assign(lab, lab + b.rows);
+  c.y.resize(kept.size());
+  for (std::size_t k = 0; k < kept.size(); ++k)
+    c.y[k] = lab[kept[k]];
+  // Every row's label is checked (and counts towards the classes), held or not: every
+  // replica must build the same model.
   for (std::size_t i = 0; i < b.rows; ++i) {
-    float v = c.y[i];
+    float v = lab[i];
     if (!std::isfinite(v))
       throw step_failure("trainer: row " + std::to_string(b.first_row + i) +
                          ": the label is missing or not finite");
@@ -103,6 +125,8 @@ void training_data::add(const batch& b) {
       c.keys[i] = key_column->dictionary[static_cast<std::size_t>(code)];
     }
   }
+  for (std::size_t i = 0; i < b.rows; ++i)
+    max_label_ = std::max(max_label_, lab[i]);
   cache_[{b.source, b.sequence}] = std::move(c);
 }
 
@@ -110,9 +134,17 @@ void training_data::assemble() {
   if (assembled_)
     return;
   rows_ = 0;
-  for (const auto& [key, c] : cache_)
+  shard_rows_.assign(static_cast<std::size_t>(shards_), 0);
+  for (const auto& [key, c] : cache_) {
     rows_ += c.rows;
-  if (rows_ == 0)
+    row_number_sum_ += c.row_number_sum;
+    for (std::size_t s = 0; s < c.shard_rows.size(); ++s)
+      shard_rows_[s] += c.shard_rows[s];
+  }
+  std::uint64_t all = 0;
+  for (auto n : shard_rows_)
+    all += n;
+  if (all == 0)
     throw step_failure("trainer: no rows to train on");
   if (rows_ > std::numeric_limits<std::uint32_t>::max())
     throw step_failure("trainer: too many rows to cache");

@@ -26,6 +26,11 @@ public:
   training_data(bool classifier, int classes, std::string by)
       : classifier_(classifier), classes_(classes), by_(std::move(by)) {}
 
+  /// From now on keeps only the rows of shard `shard` of `shards`: row i of a batch whose
+  /// first row is F belongs to shard (F + i) mod shards. Every shard's size is still
+  /// counted (shard_rows), so replicas agree on the steps of an epoch without talking.
+  void shard(int shard, int shards);
+
   /// Caches a batch (replays replace the copy of the same source and sequence). Throws
   /// step_failure for a categorical column, no label or features, other feature columns
   /// than the first batch, and a non-finite feature or a bad label (naming the row).
@@ -35,7 +40,15 @@ public:
   /// step_failure when there are no rows. Batches added after that are ignored.
   void assemble();
 
+  /// Rows held (this shard's).
   std::size_t rows() const noexcept { return rows_; }
+  /// After assemble: the rows of shard `s` (every shard counted; rows() for one's own).
+  std::uint64_t shard_rows(int s) const { return shard_rows_.at(static_cast<std::size_t>(s)); }
+  int shards() const noexcept { return shards_; }
+  /// After assemble: the sum of F + i over the rows held (a digest of which rows they are).
+  std::uint64_t row_number_sum() const noexcept { return row_number_sum_; }
+  /// The largest label of every row seen, held or not (0 when none).
+  float max_label() const noexcept { return max_label_; }
   std::size_t features() const noexcept { return feature_columns_.size(); }
   const std::vector<float>& labels() const noexcept { return y_; }
   /// Every row's features, row-major (rows x features), in (source, sequence) order (not
@@ -66,6 +79,8 @@ private:
     std::vector<float> x;
     std::vector<float> y;
     std::vector<std::string> keys; ///< with `by`: one per row
+    std::vector<std::uint32_t> shard_rows; ///< rows of the batch per shard
+    std::uint64_t row_number_sum = 0;       ///< F + i over the rows kept
   };
 
   bool classifier_;
@@ -82,6 +97,11 @@ private:
   std::vector<std::uint32_t> keys_;
   std::vector<std::uint32_t> order_;
   std::int64_t ordered_for_ = -1;
+  int shard_ = 0;
+  int shards_ = 1;
+  std::vector<std::uint64_t> shard_rows_;
+  std::uint64_t row_number_sum_ = 0;
+  float max_label_ = 0;
 };
 
 } // namespace conveyor

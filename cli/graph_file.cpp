@@ -38,9 +38,15 @@ std::optional<loaded_graph> load_graph(const std::string& path,
   }
   std::ostringstream text;
   text << in.rdbuf();
+  return compile_graph(path, text.str(), overrides, kinds);
+}
+
+std::optional<loaded_graph> compile_graph(const std::string& path, const std::string& source,
+                                          const std::map<std::string, std::string>& overrides,
+                                          const dsl::schema_catalog& kinds) {
   loaded_graph g;
   g.file_name = path;
-  g.source = text.str();
+  g.source = source;
   g.overrides = overrides;
   dsl::compile_options options;
   options.file_name = path;

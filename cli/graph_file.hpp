@@ -28,4 +28,10 @@ std::optional<loaded_graph> load_graph(const std::string& path,
                                        const std::map<std::string, std::string>& overrides,
                                        const dsl::schema_catalog& kinds);
 
+/// Compiles a graph's text as `load_graph` compiles a file's (`path` names it in the
+/// diagnostics).
+std::optional<loaded_graph> compile_graph(const std::string& path, const std::string& source,
+                                          const std::map<std::string, std::string>& overrides,
+                                          const dsl::schema_catalog& kinds);
+
 } // namespace conveyor::cli

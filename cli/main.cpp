@@ -13,6 +13,7 @@
 #include "runtime/cluster_run.hpp"
 #include "runtime/local_run.hpp"
 #include "runtime/logging.hpp"
+#include "runtime/state_journal.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -67,11 +68,40 @@ bool write_report(const std::string& path, const std::string& json) {
   return ok;
 }
 
+struct run_state_options {
+  std::string state_dir;
+  std::string resume;
+};
+
 int run_command(const kind_registry& kinds, const std::string& file,
                 const std::vector<std::string>& sets, const std::string& report_path,
                 int threads, double drain_grace_seconds, const std::string& metrics_listen,
-                const std::string& cluster_file) {
-  if (!report_path.empty() && same_file(report_path, file)) {
+                const std::string& cluster_file, const run_state_options& state) {
+  if (state.resume.empty() && file.empty()) {
+    std::cerr << "error: run: a graph file is required (or --resume STATE_DIR)\n";
+    return exit_bad_input;
+  }
+  if (!state.resume.empty() && (!file.empty() || !sets.empty())) {
+    std::cerr << "error: run --resume takes the graph and its --set values from the state "
+                 "directory; give no graph file or --set with it\n";
+    return exit_bad_input;
+  }
+  std::optional<journal_contents> resumed;
+  if (!state.resume.empty()) {
+    if (!std::filesystem::is_directory(state.resume)) {
+      std::cerr << "error: --resume '" << state.resume << "': no such directory\n";
+      return exit_bad_input;
+    }
+    resumed = state_journal::load(state.resume);
+    for (const auto& problem : resumed->problems)
+      std::cerr << "warning: --resume: " << problem << " (left out)\n";
+    if (!resumed->run) {
+      std::cerr << "error: --resume '" << state.resume << "' holds no run record (run.rec): "
+                << "not a state directory of conveyor run --state-dir\n";
+      return exit_bad_input;
+    }
+  }
+  if (!report_path.empty() && !file.empty() && same_file(report_path, file)) {
     std::cerr << "error: --report '" << report_path << "' names the graph file; the report "
               << "would overwrite it\n";
     return exit_bad_input;
@@ -92,7 +122,9 @@ int run_command(const kind_registry& kinds, const std::string& file,
   auto overrides = cli::parse_overrides(sets);
   if (!overrides)
     return exit_bad_input;
-  auto graph = cli::load_graph(file, *overrides, kinds);
+  auto graph = resumed ? cli::compile_graph(resumed->run->file_name, resumed->run->graph_source,
+                                            resumed->run->overrides, kinds)
+                       : cli::load_graph(file, *overrides, kinds);
   if (!graph)
     return exit_bad_input;
   std::optional<cli::run_metrics> metrics;
@@ -121,6 +153,13 @@ int run_command(const kind_registry& kinds, const std::string& file,
     static_cast<std::int64_t>(std::min(drain_grace_seconds, 86400.0) * 1000));
   cli::progress_line progress;
   options.on_progress = [&](const progress_info& p) { progress.update(p); };
+  // A resumed run goes on writing to the directory it resumes from, unless told otherwise.
+  options.state_dir = state.state_dir.empty() ? state.resume : state.state_dir;
+  if (resumed) {
+    spdlog::info("graph {}: resuming from the state directory {} ({} instance state(s))",
+                 graph->spec.name, state.resume, resumed->states.size());
+    options.resume = std::move(resumed);
+  }
   auto report = cluster ? run_on_cluster(graph->spec, kinds, options, *cluster)
                         : run_locally(graph->spec, kinds, options);
   progress.close();
@@ -246,7 +285,13 @@ int main(int argc, char** argv) {
   std::string cluster_file;
   auto run = app.add_subcommand("run", "Run a graph file on an embedded node in this process, "
                                        "or with --cluster on runtime nodes");
-  run->add_option("file", file, "graph file (*.flow)")->required();
+  run->add_option("file", file, "graph file (*.flow); not with --resume");
+  run_state_options run_state;
+  run->add_option("--state-dir", run_state.state_dir,
+                  "write the run's durable state (ledger, step states) to this directory, "
+                  "so that --resume can continue the run after a crash of this process");
+  run->add_option("--resume", run_state.resume,
+                  "continue the run whose --state-dir this is (its graph and --set values)");
   run->add_option("--set", sets, "override a graph param: NAME=VALUE (once per param)");
   run->add_option("--report", report_path,
                   "write the run report as JSON to this file (not the graph file)");
@@ -289,7 +334,7 @@ int main(int argc, char** argv) {
 
   if (run->parsed())
     return run_command(kinds, file, sets, report_path, threads, drain_grace, metrics_listen,
-                       cluster_file);
+                       cluster_file, run_state);
   if (check->parsed())
     return check_command(kinds, file, sets);
   if (dot->parsed())

@@ -7,8 +7,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <unistd.h>
 
@@ -46,6 +49,10 @@ node_command::node_command(CLI::App& app) {
                     "a peer silent this long is lost; the same everywhere")
     ->capture_default_str();
   node_->add_option("--threads", threads_, "actor system worker threads (0: one per core)");
+  node_->add_option("--state-dir", state_dir_,
+                    "the node's working directory (created if missing): relative paths of "
+                    "the steps it hosts resolve there; nothing in it is needed to recover a "
+                    "run");
 }
 
 bool node_command::parsed() const {
@@ -67,6 +74,21 @@ int node_command::run(const kind_registry& kinds) const {
   if (auto why = cluster::check_tls_files(tls); !why.empty()) {
     std::cerr << "error: --tls-ca/--tls-cert/--tls-key: " << why << '\n';
     return exit_bad_input;
+  }
+  if (!state_dir_.empty()) {
+    // TLS files are read once the actor system starts: after the change of directory.
+    std::error_code ec;
+    for (auto* path : {&tls.ca, &tls.certificate, &tls.key})
+      if (!path->empty())
+        *path = std::filesystem::absolute(*path, ec).string();
+    std::filesystem::create_directories(state_dir_, ec);
+    if (ec || ::chdir(state_dir_.c_str()) != 0) {
+      std::cerr << "error: --state-dir '" << state_dir_
+                << "': " << (ec ? ec.message() : std::strerror(errno)) << '\n';
+      return exit_bad_input;
+    }
+    spdlog::info("node {}: working in {} (relative paths of its steps resolve here)",
+                 name_.empty() ? host_name() : name_, state_dir_);
   }
   node_daemon_options o;
   o.listen = *listen.value;

@@ -106,6 +106,8 @@ run_report run_on_cluster(const dsl::graph_spec& graph, const kind_registry& reg
   coord_opts.registry = &registry;
   coord_opts.report = report;
   coord_opts.live = options.live;
+  coord_opts.state_dir = options.state_dir.empty() ? cluster.state_dir : options.state_dir;
+  coord_opts.resume = options.resume;
   std::vector<caf::actor> nodes;
   // Joins the nodes and lives as long as the run: a node's run ends with it.
   caf::scoped_actor runner{*system};

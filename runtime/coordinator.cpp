@@ -8,6 +8,7 @@
 #include "runtime/delivery_ledger.hpp"
 #include "runtime/errors.hpp"
 #include "runtime/messages.hpp"
+#include "runtime/supervision.hpp"
 #include "runtime/topology.hpp"
 #include "step/kind_registry.hpp"
 
@@ -26,6 +27,8 @@ constexpr auto deploy_timeout = std::chrono::seconds(30);
 /// How long the end of a run waits for the last counters of its step actors (they send
 /// them as they end); past it the report is filled without those still missing.
 constexpr auto last_stats_timeout = std::chrono::seconds(2);
+/// The state directory is written at most this often (and at the end of the run).
+constexpr auto journal_interval = std::chrono::milliseconds(100);
 
 struct instance_info {
   std::string step;
@@ -42,6 +45,7 @@ struct coordinator_state {
   coordinator_options options;
   std::vector<caf::actor> nodes;
   std::optional<topology> shape;
+  std::optional<graph_supervisor> supervisor;
   delivery_ledger ledger;
   std::map<std::string, instance_info> instances;
   std::map<std::string, int> failure_restarts; // by step
@@ -64,6 +68,10 @@ struct coordinator_state {
   std::set<caf::node_id> lost_ids;
   /// The latest durable state of every instance, forwarded by the nodes.
   std::map<std::string, std::string> saved;
+  /// The state directory's writer (options.state_dir), and whether a flush is due.
+  std::unique_ptr<state_journal> journal;
+  bool ledger_changed = false;
+  bool flush_due = false;
 };
 
 using coordinator_actor = caf::stateful_actor<coordinator_state>;
@@ -164,6 +172,28 @@ void publish(coordinator_state& st, const std::string& step) {
     st.options.live->set(summarize(st, *n));
 }
 
+/// Writes what changed to the state directory; false (and the run's error set) if it
+/// cannot.
+bool flush_journal(coordinator_actor* self) {
+  auto& st = self->state;
+  st.flush_due = false;
+  if (!st.journal)
+    return true;
+  if (st.ledger_changed)
+    st.journal->put_ledger(st.ledger.encode());
+  st.ledger_changed = false;
+  try {
+    st.journal->flush();
+  } catch (const std::exception& e) {
+    st.status = run_status::failed;
+    st.options.report->error =
+      error_text(make_error(runtime_errc::state_dir_failed, e.what()));
+    st.journal.reset(); // written no more; the run ends
+    return false;
+  }
+  return true;
+}
+
 void fill_report(coordinator_actor* self) {
   auto& st = self->state;
   auto& r = *st.options.report;
@@ -179,6 +209,7 @@ void fill_report(coordinator_actor* self) {
 /// Fills the report, tells the requester and quits.
 void report_and_quit(coordinator_actor* self) {
   auto& st = self->state;
+  flush_journal(self);
   fill_report(self);
   if (st.requester)
     self->send(st.requester, done_atom::value);
@@ -215,6 +246,15 @@ void fail_run(coordinator_actor* self, const caf::error& error) {
   end_run(self);
 }
 
+/// The state directory has news: written within journal_interval.
+void journal_changed(coordinator_actor* self) {
+  auto& st = self->state;
+  if (!st.journal || st.flush_due)
+    return;
+  st.flush_due = true;
+  self->delayed_send(self, journal_interval, tick_atom::value);
+}
+
 void check_complete(coordinator_actor* self) {
   auto& st = self->state;
   if (!st.wired || st.ended)
@@ -229,7 +269,7 @@ void check_complete(coordinator_actor* self) {
 void wire_all(coordinator_actor* self) {
   auto& st = self->state;
   for (const auto& [name, info] : st.instances) {
-    self->send(info.handle, wire_atom::value, wiring_for(st, name, false));
+    self->send(info.handle, wire_atom::value, wiring_for(st, name, st.options.resume.has_value()));
     if (st.draining) // the drain came while the nodes were deploying
       self->send(info.handle, drain_atom::value);
   }
@@ -264,10 +304,16 @@ void on_restarted(coordinator_actor* self, std::vector<spawned_instance>& spawne
       publish(st, step);
     }
   std::set<std::string> to_wire = restarted;
-  for (const auto& step : restarted_steps)
+  for (const auto& step : restarted_steps) {
     for (const auto& n : st.shape->neighbours_of(step))
       for (const auto& inst : instances_of(st, n))
         to_wire.insert(inst);
+    // A replica group restarted across nodes arrives in parts: each part's peers learn
+    // the others' new handles.
+    if (schema_of(st, step).replica_group)
+      for (const auto& inst : instances_of(st, step))
+        to_wire.insert(inst);
+  }
   for (const auto& name : to_wire)
     self->send(st.instances.at(name).handle, wire_atom::value,
                wiring_for(st, name, restarted.count(name) != 0));
@@ -291,6 +337,61 @@ void on_restarted(coordinator_actor* self, std::vector<spawned_instance>& spawne
   }
 }
 
+/// An instance ended by itself: the supervisor decides over the whole graph, and every
+/// node hosting part of the restart set respawns its part after the backoff. A restart
+/// counts once per step of the set, however many nodes it spans.
+void on_instance_exit(coordinator_actor* self, instance_exit& exit) {
+  auto& st = self->state;
+  auto i = st.instances.find(exit.instance);
+  if (i == st.instances.end() || i->second.incarnation != exit.incarnation || st.ended)
+    return;
+  std::map<std::string, std::string> steps;
+  for (const auto& [name, info] : st.instances)
+    steps[name] = info.step;
+  const auto step = i->second.step;
+  auto d = st.supervisor->on_exit(exit.instance, step, exit.failed, steps,
+                                  restart_tracker::clock::now());
+  const auto reason = exit.failed ? exit.reason : std::string{"exited"};
+  const auto& attrs = st.options.graph.find_node(step)->attributes;
+  switch (d.what) {
+  case supervision_decision::verdict::ignore:
+    spdlog::warn("graph {}: step {} exited before the end of the run", st.options.graph.name,
+                 exit.instance);
+    return;
+  case supervision_decision::verdict::give_up: {
+    spdlog::error("graph {}: step {} failed and will not restart ({} restart(s) used): {}",
+                  st.options.graph.name, exit.instance, d.restarts, reason);
+    st.failure_restarts[step] = d.restarts;
+    st.options.report->failures.push_back(
+      step_failure_report{step, exit.instance, d.restarts, reason});
+    fail_run(self, caf::none);
+    return;
+  }
+  case supervision_decision::verdict::restart:
+    break;
+  }
+  std::set<std::string> steps_restarted;
+  std::map<std::size_t, std::vector<std::string>> per_node;
+  std::string names;
+  for (const auto& name : d.instances) {
+    const auto& info = st.instances.at(name);
+    steps_restarted.insert(info.step);
+    per_node[info.node].push_back(name);
+    names += (names.empty() ? "" : ", ") + name + " on '" + st.options.nodes[info.node].name + "'";
+  }
+  spdlog::warn("graph {}: step {} failed: {}; restart {}/{} in {} ms ({}: {})",
+               st.options.graph.name, exit.instance, reason, d.restarts, attrs.max_restarts,
+               std::chrono::duration_cast<std::chrono::milliseconds>(d.delay).count(),
+               dsl::to_string(attrs.strategy), names);
+  for (const auto& s : steps_restarted) {
+    ++st.failure_restarts[s];
+    publish(st, s);
+  }
+  // `false`: the node reports them as planned respawns, already counted here.
+  for (auto& [node, list] : per_node)
+    self->delayed_send(st.nodes[node], d.delay, respawn_atom::value, list, false);
+}
+
 /// Assigns every instance to a node; `placement_failed` if a step fits on none.
 caf::error place(coordinator_state& st, std::vector<deployment>& per_node) {
   std::vector<cluster::step_demand> demands;
@@ -301,7 +402,7 @@ caf::error place(coordinator_state& st, std::vector<deployment>& per_node) {
   if (!placed)
     return make_error(runtime_errc::placement_failed, placed.error);
   for (const auto& p : *placed.value) {
-    per_node[p.node].instances.push_back(instance_assignment{p.step, p.replica, p.device});
+    per_node[p.node].instances.push_back(instance_assignment{p.step, p.replica, p.device, 0});
     st.instances[instance_name(p.step, p.replica)] =
       instance_info{p.step, p.replica, p.node, {}, 0, false};
   }
@@ -312,6 +413,11 @@ void start_run(coordinator_actor* self) {
   auto& st = self->state;
   st.started = std::chrono::steady_clock::now();
   st.shape.emplace(st.options.graph, *st.options.registry);
+  std::vector<std::string> groups;
+  for (const auto& n : st.options.graph.nodes)
+    if (schema_of(st, n.name).replica_group)
+      groups.push_back(n.name);
+  st.supervisor.emplace(st.options.graph, *st.shape, std::move(groups));
   for (const auto& n : st.options.graph.nodes) {
     if (!st.shape->is_source(n.name))
       continue;
@@ -328,11 +434,38 @@ void start_run(coordinator_actor* self) {
       }
     }
   }
+  if (!st.options.state_dir.empty()) {
+    try {
+      st.journal = std::make_unique<state_journal>(st.options.state_dir);
+    } catch (const std::exception& e) {
+      fail_run(self, make_error(runtime_errc::state_dir_failed, e.what()));
+      return;
+    }
+    st.journal->put_run(
+      run_record{st.options.file_name, st.options.graph_source, st.options.overrides});
+    journal_changed(self);
+  }
+  if (st.options.resume) {
+    if (auto line = st.ledger.restore(st.options.resume->ledger)) {
+      fail_run(self, make_error(runtime_errc::state_dir_failed,
+                                "the ledger record is malformed at line " + std::to_string(line)));
+      return;
+    }
+    st.saved = st.options.resume->states;
+    st.ledger_changed = true;
+    for (const auto& [name, bytes] : st.saved)
+      if (st.journal)
+        st.journal->put_state(name, bytes);
+  }
   std::vector<deployment> per_node(st.nodes.size());
   if (auto error = place(st, per_node)) {
     fail_run(self, error);
     return;
   }
+  for (auto& d : per_node)
+    for (const auto& a : d.instances)
+      if (auto saved = st.saved.find(instance_name(a.step, a.replica)); saved != st.saved.end())
+        d.saved.emplace_back(saved->first, saved->second);
   std::vector<std::size_t> used;
   for (std::size_t i = 0; i < per_node.size(); ++i) {
     per_node[i].file_name = st.options.file_name;
@@ -421,12 +554,27 @@ void replace_lost_node(coordinator_actor* self, std::size_t lost, const std::str
     auto node = survivor[placed.value->at(k).node];
     info.node = node;
     auto& d = per_node[node];
-    d.instances.push_back(instance_assignment{info.step, info.replica, placed.value->at(k).device});
+    // on_restarted counts the move as the next incarnation
+    d.instances.push_back(instance_assignment{info.step, info.replica, placed.value->at(k).device,
+                                              info.incarnation + 1});
     if (auto saved = st.saved.find(moved[k]); saved != st.saved.end())
       d.saved.emplace_back(moved[k], saved->second);
     spdlog::warn("graph {}: {}; moving {} to node '{}'", st.options.graph.name, why, moved[k],
                  st.options.nodes[node].name);
   }
+  // The replicas of a moved replica group that survived restart with it: they were in
+  // the middle of one computation with the lost replica.
+  std::map<std::size_t, std::vector<std::string>> group_rest;
+  for (const auto& [name, info] : st.instances)
+    if (info.node != lost && std::find(moved.begin(), moved.end(), name) == moved.end() &&
+        schema_of(st, info.step).replica_group)
+      for (const auto& m : moved)
+        if (st.instances.at(m).step == info.step) {
+          group_rest[info.node].push_back(name);
+          break;
+        }
+  for (auto& [node, names] : group_rest)
+    self->send(st.nodes[node], respawn_atom::value, names, false);
   for (auto& [node, d] : per_node) {
     d.file_name = st.options.file_name;
     d.graph_source = st.options.graph_source;
@@ -491,7 +639,10 @@ caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options 
         return;
       auto& st = self->state;
       auto before = st.ledger.resume_point_of(source).last_sequence;
-      st.ledger.ack(step, source, sequence, position);
+      if (st.ledger.ack(step, source, sequence, position)) {
+        st.ledger_changed = true;
+        journal_changed(self);
+      }
       // The source learns what is delivered everywhere (a broker source acknowledges it).
       auto after = st.ledger.resume_point_of(source);
       auto i = st.instances.find(source);
@@ -538,6 +689,10 @@ caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options 
         return;
       on_restarted(self, spawned, planned);
     },
+    [=](exited_atom, instance_exit& exit) {
+      if (!from_lost_node(self))
+        on_instance_exit(self, exit);
+    },
     [=](failed_atom, step_failure_report& report) {
       if (from_lost_node(self))
         return;
@@ -551,8 +706,18 @@ caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options 
         self->send(self->state.requester, progress_atom::value, std::move(p));
     },
     [=](save_atom, std::string& instance, std::string& bytes) {
-      if (!from_lost_node(self))
-        self->state.saved[instance] = std::move(bytes);
+      if (from_lost_node(self))
+        return;
+      auto& st = self->state;
+      if (st.journal) {
+        st.journal->put_state(instance, bytes);
+        journal_changed(self);
+      }
+      st.saved[instance] = std::move(bytes);
+    },
+    [=](tick_atom) { // journal_interval after a change
+      if (!flush_journal(self) && !self->state.ended)
+        end_run(self);
     },
     [=](metrics_atom, step_metrics& m) {
       auto& into = self->state.metrics[m.step];

@@ -25,11 +25,13 @@
 #include "dsl/graph_spec.hpp"
 #include "runtime/live_counters.hpp"
 #include "runtime/run_report.hpp"
+#include "runtime/state_journal.hpp"
 
 #include <caf/fwd.hpp>
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,6 +55,14 @@ struct coordinator_options {
   std::shared_ptr<run_report> report;
   /// When set: each step's summary so far, updated as its counters or restarts arrive.
   std::shared_ptr<live_counters> live;
+  /// When set: the state directory (runtime/state_journal.hpp) the coordinator writes the
+  /// run, the ledger and every instance's latest durable state to; a directory it cannot
+  /// write fails the run (`state_dir_failed`).
+  std::string state_dir;
+  /// `conveyor run --resume`: what the state directory held. Every instance starts with
+  /// its saved state, the ledger with its acknowledgements: sources resume after the
+  /// last batch every terminal step acknowledged, terminal steps skip what they had.
+  std::optional<journal_contents> resume;
 };
 
 caf::actor spawn_coordinator(caf::actor_system& system, coordinator_options options,

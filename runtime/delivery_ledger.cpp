@@ -3,6 +3,7 @@
 #include "runtime/delivery_ledger.hpp"
 
 #include <algorithm>
+#include <sstream>
 
 namespace conveyor {
 
@@ -83,6 +84,55 @@ delivery_ledger::delivered_to(const std::string& terminal) const {
     out.push_back(std::move(a));
   }
   return out;
+}
+
+std::string delivery_ledger::encode() const {
+  std::ostringstream out;
+  auto line = [&](const char* word, const std::string& source, const std::string& terminal,
+                  std::uint64_t seq, const source_position& p) {
+    out << word << ' ' << source << ' ' << terminal << ' ' << seq << ' ' << p.byte_offset << ' '
+        << p.line << ' ' << p.row << '\n';
+  };
+  for (const auto& [source, s] : sources_)
+    for (const auto& [terminal, rt] : s.routes) {
+      if (rt.watermark > 0)
+        line("upto", source, terminal, rt.watermark, rt.watermark_position);
+      for (const auto& [seq, pos] : rt.above)
+        line("ack", source, terminal, seq, pos);
+    }
+  return out.str();
+}
+
+std::size_t delivery_ledger::restore(const std::string& text) {
+  std::istringstream in(text);
+  std::string l;
+  std::size_t number = 0;
+  while (std::getline(in, l)) {
+    ++number;
+    std::istringstream fields(l);
+    std::string word, source, terminal;
+    std::uint64_t seq = 0;
+    source_position p;
+    if (!(fields >> word >> source >> terminal >> seq >> p.byte_offset >> p.line >> p.row) ||
+        (word != "ack" && word != "upto") || seq == 0)
+      return number;
+    auto s = sources_.find(source);
+    if (s == sources_.end())
+      continue;
+    auto r = s->second.routes.find(terminal);
+    if (r == s->second.routes.end())
+      continue;
+    auto& rt = r->second;
+    if (word == "upto" && seq > rt.watermark) { // every sequence up to it
+      rt.watermark = seq;
+      rt.watermark_position = p;
+      while (!rt.above.empty() && rt.above.begin()->first <= rt.watermark)
+        rt.above.erase(rt.above.begin());
+    } else if (word == "ack") {
+      ack(terminal, source, seq, p);
+    }
+  }
+  return 0;
 }
 
 } // namespace conveyor

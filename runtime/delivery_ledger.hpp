@@ -56,6 +56,15 @@ public:
   /// Sources registered (with or without routes).
   void add_source(const std::string& source);
 
+  /// Every acknowledgement as text, one line per route's watermark
+  /// (`upto SOURCE TERMINAL SEQUENCE BYTE_OFFSET LINE ROW`) and per sequence acknowledged
+  /// above it (`ack ...`, the same fields). Ends of streams are not kept: a resumed run's sources
+  /// report theirs again.
+  std::string encode() const;
+  /// Replays `encode`'s text into a ledger whose routes are declared; lines for unknown
+  /// routes are skipped. Returns the number of the first malformed line, or 0.
+  std::size_t restore(const std::string& text);
+
 private:
   struct route {
     std::uint64_t watermark = 0;

@@ -34,6 +34,8 @@ std::string to_string(runtime_errc code) {
       return "drain_timeout";
     case runtime_errc::unexpected_exception:
       return "unexpected_exception";
+    case runtime_errc::state_dir_failed:
+      return "state_dir_failed";
   }
   return "runtime_error(" + std::to_string(static_cast<int>(code)) + ")";
 }

@@ -33,6 +33,8 @@ enum class runtime_errc : std::uint8_t {
   drain_timeout,
   /// An actor's handler threw: a bug in the runtime. The actor ends with this error.
   unexpected_exception,
+  /// The coordinator's state directory could not be written or read.
+  state_dir_failed,
 };
 
 /// The atom of the category ("conveyor").

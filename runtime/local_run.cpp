@@ -39,6 +39,8 @@ run_report run_locally(const dsl::graph_spec& graph, const kind_registry& regist
   coord_opts.nodes = {cluster::node_offer{node_opts.name, {"*"}, 1, node_opts.gpus}};
   coord_opts.report = report;
   coord_opts.live = options.live;
+  coord_opts.state_dir = options.state_dir;
+  coord_opts.resume = options.resume;
   auto coordinator = spawn_coordinator(*system, std::move(coord_opts), {node});
 
   auto result = drive_run(*system, coordinator, report, graph, options, stop_requested);

@@ -5,11 +5,13 @@
 #include "dsl/graph_spec.hpp"
 #include "runtime/live_counters.hpp"
 #include "runtime/run_report.hpp"
+#include "runtime/state_journal.hpp"
 #include "step/step.hpp"
 
 #include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 namespace conveyor {
@@ -34,6 +36,11 @@ struct local_run_options {
   std::chrono::milliseconds drain_grace = std::chrono::seconds(10);
   /// When set, kept up to date with each step's counters while the run runs.
   std::shared_ptr<live_counters> live;
+  /// The coordinator's state directory (`--state-dir`; runtime/state_journal.hpp); empty:
+  /// none (a cluster run then uses its cluster file's `state_dir`, if any).
+  std::string state_dir;
+  /// `--resume`: the state directory's contents, which the run continues from.
+  std::optional<journal_contents> resume;
 };
 
 /// Runs the graph to its end and returns the report. Never throws for failures of

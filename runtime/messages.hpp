@@ -16,7 +16,8 @@
 //   L -> K  (abandon_atom)                    the drain's grace period ran out: end now
 //   K -> N  (deploy_atom, deployment)         N spawns the step instances, replies with handles
 //   K -> N  (drain_atom)                      N sets its steps' stop_requested flag
-//   K -> N  (respawn_atom, names, false)      replay live sources (planned respawn)
+//   K -> N  (respawn_atom, names, false)      respawn these instances: replay live sources, or
+//                                             restart a failure's set after its backoff
 //   K -> N  (stop_atom)                       the run has ended: stop every instance
 //   K -> S  (wire_atom, wiring)               S's neighbours (again after every restart);
 //                                             a restarted source resumes as it says
@@ -30,10 +31,13 @@
 //   S -> K  (metrics_atom, step_metrics)      results for the run report
 //   S -> K  (done_atom, instance, last_seq)   S sent end-of-stream on all outputs
 //   S -> N  (save_atom, instance, bytes)      durable per-step state (step_context)
-//   N -> K  (save_atom, instance, bytes)      the same, forwarded: the coordinator keeps
-//                                             the latest for re-placing the instance
+//   S -> K  (save_atom, instance, bytes)      the same: the coordinator keeps the latest
+//                                             (re-placing, --resume); before S's later acks
+//   N -> K  (exited_atom, instance_exit)     an instance ended by itself (failed or not):
+//                                             K decides the restart (runtime/supervision)
 //   N -> K  (restarted_atom, handles, planned) instances respawned
-//   N -> K  (failed_atom, step_failure_report) restart limit reached: the run fails
+//   N -> K  (failed_atom, step_failure_report) an instance could not be respawned: the run
+//                                             fails
 //   K -> K  (stop_atom)                       the end's wait for last counters is over
 // Cluster (the runner L of `conveyor run --cluster`, a node daemon's host actor H):
 //   L -> H  (resources_atom)                  H answers with node_resources
@@ -106,6 +110,9 @@ struct instance_assignment {
   int replica = 0;
   /// The first GPU ordinal placement gave it on its node; -1: none.
   int device = -1;
+  /// Its incarnation: 0 at the start; an instance moved from a lost node continues the
+  /// count, so that the coordinator recognises its reports.
+  std::int32_t incarnation = 0;
 };
 
 /// What the coordinator asks a node to host. The node compiles the same graph text
@@ -128,6 +135,17 @@ struct spawned_instance {
 struct step_metrics {
   std::string step;
   std::map<std::string, double> values;
+};
+
+/// An instance that ended by itself, as its node saw it (the node stops instances
+/// itself only when told to; those exits are not reported).
+struct instance_exit {
+  std::string instance;
+  /// The incarnation that ended: the coordinator ignores reports about replaced ones.
+  std::int32_t incarnation = 0;
+  bool failed = false;
+  /// The error's text; empty for an exit without error.
+  std::string reason;
 };
 
 /// What a node daemon offers (its answer to `resources_atom`).
@@ -268,7 +286,8 @@ typename Inspector::result_type inspect(Inspector& f, wiring& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, instance_assignment& x) {
-  return f(caf::meta::type_name("instance_assignment"), x.step, x.replica, x.device);
+  return f(caf::meta::type_name("instance_assignment"), x.step, x.replica, x.device,
+           x.incarnation);
 }
 
 template <class Inspector>
@@ -306,6 +325,11 @@ typename Inspector::result_type inspect(Inspector& f, step_failure_report& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, instance_exit& x) {
+  return f(caf::meta::type_name("instance_exit"), x.instance, x.incarnation, x.failed, x.reason);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_resources& x) {
   return f(caf::meta::type_name("node_resources"), x.name, x.labels, x.cores, x.memory_bytes,
            x.gpus);
@@ -327,6 +351,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(conveyor, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(conveyor, (conveyor::progress_info))
   CAF_ADD_TYPE_ID(conveyor, (conveyor::step_metrics))
   CAF_ADD_TYPE_ID(conveyor, (conveyor::node_resources))
+  CAF_ADD_TYPE_ID(conveyor, (conveyor::instance_exit))
   CAF_ADD_ATOM(conveyor, conveyor, batch_atom, "batch")
   CAF_ADD_ATOM(conveyor, conveyor, credit_atom, "credit")
   CAF_ADD_ATOM(conveyor, conveyor, eos_atom, "eos")
@@ -352,4 +377,5 @@ CAF_BEGIN_TYPE_ID_BLOCK(conveyor, caf::first_custom_type_id)
   CAF_ADD_ATOM(conveyor, conveyor, delivered_atom, "delivered")
   CAF_ADD_ATOM(conveyor, conveyor, resources_atom, "resources")
   CAF_ADD_ATOM(conveyor, conveyor, join_atom, "join")
+  CAF_ADD_ATOM(conveyor, conveyor, exited_atom, "exited")
 CAF_END_TYPE_ID_BLOCK(conveyor)

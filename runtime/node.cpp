@@ -1,13 +1,12 @@
 // Supervision: every hosted instance is monitored; a down message from an instance
-// the node did not stop itself is a failure, judged by that step's restart_tracker.
-// Respawning is a delayed self-message, so the node keeps serving while it waits.
+// the node did not stop itself is reported to the coordinator (`exited`), which decides
+// the restart over the whole graph and sends `respawn` after the backoff.
 #include "runtime/node.hpp"
 
 #include "dsl/front_end.hpp"
 #include "runtime/errors.hpp"
 #include "runtime/messages.hpp"
 #include "step/kind_registry.hpp"
-#include "runtime/restart_tracker.hpp"
 #include "runtime/step_actor.hpp"
 #include "runtime/topology.hpp"
 
@@ -28,7 +27,6 @@ struct hosted_instance {
   caf::actor handle;
   int incarnation = 0;
   std::optional<std::string> saved_state;
-  std::optional<restart_tracker> restarts;
 };
 
 struct node_state {
@@ -104,27 +102,6 @@ void stop_instance(node_actor* self, hosted_instance& inst) {
   inst.handle = nullptr;
 }
 
-/// The instances a failure of `failed` restarts, by the step's strategy.
-std::vector<std::string> restart_set(node_actor* self, const std::string& failed) {
-  auto& st = self->state;
-  const auto& step = st.instances.at(failed).step;
-  auto strategy = st.graph->find_node(step)->attributes.strategy;
-  const auto* entry = st.options.registry->find(st.graph->find_node(step)->kind);
-  bool group = entry != nullptr && entry->schema.replica_group;
-  std::vector<std::string> set{failed};
-  std::set<std::string> downstream;
-  if (strategy == dsl::restart_strategy::rest_for_one)
-    downstream = st.shape->downstream_of(step);
-  for (const auto& [name, inst] : st.instances) {
-    if (name == failed)
-      continue;
-    if (strategy == dsl::restart_strategy::one_for_all || downstream.count(inst.step) != 0 ||
-        (group && inst.step == step))
-      set.push_back(name);
-  }
-  return set;
-}
-
 /// Kills every instance and ends the node.
 void stop_node(node_actor* self) {
   auto& st = self->state;
@@ -151,34 +128,13 @@ void on_instance_down(node_actor* self, const caf::down_msg& msg) {
   st.by_address.erase(i);
   auto& inst = st.instances.at(name);
   inst.handle = nullptr;
-  const auto& attrs = st.graph->find_node(inst.step)->attributes;
-  auto reason = msg.reason ? error_text(msg.reason) : std::string{"exited"};
-  if (!msg.reason && attrs.restart != dsl::restart_policy::always) {
-    spdlog::warn("[node {}] step {} exited before the end of the run", st.options.name, name);
-    return;
-  }
-  if (!inst.restarts)
-    inst.restarts.emplace(attrs.max_restarts, std::chrono::nanoseconds(attrs.restart_window_ns),
-                          std::chrono::nanoseconds(attrs.backoff_ns));
-  auto decision = attrs.restart == dsl::restart_policy::never
-                    ? restart_tracker::decision{}
-                    : inst.restarts->on_failure(restart_tracker::clock::now());
-  if (!decision.allowed) {
-    spdlog::error("[node {}] step {} failed and will not restart ({} restart(s) used): {}",
-                  st.options.name, name, inst.restarts->total(), reason);
-    step_failure_report report{inst.step, name, inst.restarts->total(), reason};
-    self->send(st.coordinator, failed_atom::value, std::move(report));
-    return;
-  }
-  auto set = restart_set(self, name);
-  for (const auto& other : set)
-    if (other != name)
-      stop_instance(self, st.instances.at(other));
-  spdlog::warn("[node {}] step {} failed: {}; restart {}/{} in {} ms ({})", st.options.name, name,
-               reason, inst.restarts->total(), attrs.max_restarts,
-               std::chrono::duration_cast<std::chrono::milliseconds>(decision.delay).count(),
-               dsl::to_string(attrs.strategy));
-  self->delayed_send(self, decision.delay, respawn_atom::value, set, true);
+  // The coordinator decides whether and what restarts (runtime/supervision.hpp), over
+  // the whole graph wherever its steps run.
+  instance_exit exit{name, inst.incarnation, static_cast<bool>(msg.reason),
+                     msg.reason ? error_text(msg.reason) : std::string{}};
+  if (exit.failed)
+    spdlog::warn("[node {}] step {} failed: {}", st.options.name, name, exit.reason);
+  self->send(st.coordinator, exited_atom::value, std::move(exit));
 }
 
 void respawn(node_actor* self, const std::vector<std::string>& names, bool after_failure) {
@@ -231,7 +187,7 @@ caf::behavior node_behavior(node_actor* self, node_options options) {
       std::vector<spawned_instance> result;
       for (const auto& a : d.instances) {
         auto name = instance_name(a.step, a.replica);
-        st.instances[name] = hosted_instance{a.step, a.replica, a.device, {}, 0, {}, {}};
+        st.instances[name] = hosted_instance{a.step, a.replica, a.device, {}, a.incarnation, {}};
         for (const auto& [instance, bytes] : d.saved)
           if (instance == name)
             st.instances[name].saved_state = bytes;
@@ -257,9 +213,7 @@ caf::behavior node_behavior(node_actor* self, node_options options) {
       auto i = st.instances.find(instance);
       if (i == st.instances.end())
         return;
-      // The coordinator keeps a copy, so that the state survives this node.
-      if (st.coordinator)
-        self->send(st.coordinator, save_atom::value, instance, bytes);
+      // For the instance's next incarnation here; the step sent the coordinator its copy.
       i->second.saved_state = std::move(bytes);
     },
     [=](stop_atom) { stop_node(self); },

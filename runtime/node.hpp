@@ -4,15 +4,14 @@
 // - `deploy` (from the coordinator): compiles the graph text it is sent, spawns the
 //   listed instances and replies with their handles; it does not start them (the
 //   coordinator wires them).
-// - When an instance fails, the node applies the step's policy: `restart`
-//   (never/on_failure/always), `strategy` (one_for_one; rest_for_one: also the
-//   steps downstream of it; one_for_all: every step it hosts), at most
-//   `max_restarts` within `restart_window`, after a backoff that doubles each time.
-//   Respawned instances are reported to the coordinator (`restarted`), which rewires
-//   neighbours and replays sources. Past the limit it reports `failed` instead.
-// - It keeps each instance's durable state (`step_context::save_state`), hands it to
-//   the instance's next incarnation and forwards a copy to the coordinator; a deployment
-//   may carry the state of instances re-placed from a lost node.
+// - When an instance ends by itself (failed or not), the node reports it to the
+//   coordinator (`exited`), which applies the step's restart policy and strategy over
+//   the whole graph (runtime/supervision.hpp) and sends `respawn` to every node that
+//   hosts part of the restart set. Respawned instances are reported (`restarted`); an
+//   instance that cannot be respawned is reported `failed`.
+// - It keeps each instance's durable state (`step_context::save_state`) and hands it to
+//   the instance's next incarnation (the step sends the coordinator a copy itself); a
+//   deployment may carry the state of instances re-placed from a lost node or resumed.
 // - `drain`: sets the run's stop flag, which every step it hosts reads through
 //   `step_context::stop_requested`, at once (the steps' mailboxes are not involved).
 // - `stop`: kills every instance and exits; so does the loss of its coordinator (the

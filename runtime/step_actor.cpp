@@ -143,6 +143,10 @@ std::optional<std::string> host_context::load_state() const {
 }
 void host_context::save_state(std::string bytes) {
   st_.cfg.saved_state = bytes;
+  // To the coordinator directly, not through the node: it then has the state before any
+  // acknowledgement this step sends later (one sender, one receiver: in order), so its
+  // ledger never records a batch as delivered by a step whose state it lacks.
+  self_->send(st_.coordinator, save_atom::value, st_.cfg.instance, bytes);
   self_->send(st_.node, save_atom::value, st_.cfg.instance, std::move(bytes));
 }
 void host_context::log_info(const std::string& message) {
@@ -280,12 +284,24 @@ public:
 
   void on_eos(std::uint32_t out_port, std::uint32_t in_port) {
     auto slot = find_producer(self_->current_sender(), out_port, in_port);
-    if (slot == nullptr || slot->ended)
+    if (slot == nullptr)
       return;
+    const bool again = slot->ended;
     slot->ended = true;
     for (const auto& p : st_.producers)
       if (!p.ended)
         return;
+    if (again) {
+      // The producer ended again with no batch in between: a replay upstream had nothing
+      // left to send. The end goes on once more (finish does not run again), so that a
+      // consumer restarted or moved since, which never saw it, learns it too. A service
+      // ends its stream only when drained.
+      if (st_.finished && !st_.working && !st_.cfg.logic->is_service()) {
+        st_.eos_pending = true;
+        flush();
+      }
+      return;
+    }
     finish_step();
     flush();
   }

@@ -6,6 +6,7 @@
 // fails only at run time): deploy, wire, batch, credit, eos, ack, stats, done,
 // respawn, restarted, failed, model, peer, progress, metrics, save, drain, stop and the
 // node host's resources and join.
+#include "cluster_nodes.hpp"
 #include "process.hpp"
 #include "run_outputs.hpp"
 #include "tests/support/wait_until.hpp"
@@ -23,91 +24,6 @@
 
 using namespace conveyor::testing;
 using namespace std::chrono_literals;
-
-namespace {
-
-/// A running `conveyor node` and the address it printed.
-struct node_process {
-  std::string name;
-  std::unique_ptr<child_process> process;
-  std::string address;
-};
-
-/// Three nodes named a, b and c, labelled with their names; b and c also "work", c also
-/// "trainer".
-/// Heartbeats every 100 ms; a peer silent for 2 s is lost (generous: this machine is
-/// shared and busy, and a false detection would fail a run).
-struct three_nodes {
-  explicit three_nodes(const std::string& dir) : dir(dir) {
-    for (const char* n : {"a", "b", "c"}) {
-      std::string labels = std::string(n) + (std::string(n) == "c" ? ",trainer,work"
-                                             : std::string(n) == "b" ? ",work" : "");
-      node_process p{n,
-                     std::make_unique<child_process>(
-                       conveyor_binary(),
-                       std::vector<std::string>{"node", "--listen", "127.0.0.1:0", "--name", n,
-                                                "--labels", labels, "--heartbeat-interval-ms",
-                                                "100", "--connection-timeout-ms", "2000"},
-                       dir, dir),
-                     {}};
-      nodes.push_back(std::move(p));
-    }
-    for (auto& n : nodes) {
-      n.address = node_address(*n.process);
-      BOOST_TEST_REQUIRE(!n.address.empty(),
-                         "node " << n.name << " never listened:\n" << n.process->err());
-    }
-    std::string toml = "[cluster]\nheartbeat_interval_ms = 100\nconnection_timeout_ms = 2000\n";
-    for (const auto& n : nodes)
-      toml += "[[node]]\nname = \"" + n.name + "\"\naddress = \"" + n.address + "\"\n";
-    cluster_file = write_file(dir + "/cluster.toml", toml);
-  }
-
-  /// SIGTERM to every node; each must drain and exit 0 within seconds.
-  void stop() {
-    for (auto& n : nodes)
-      n.process->signal(SIGTERM);
-    for (auto& n : nodes)
-      BOOST_TEST(n.process->wait(10s) == 0, "node " << n.name << ":\n" << n.process->err());
-  }
-
-  std::string logs() const {
-    std::string all;
-    for (const auto& n : nodes)
-      all += "--- node " + n.name + "\n" + n.process->err();
-    return all;
-  }
-
-  std::string dir;
-  std::vector<node_process> nodes;
-  std::string cluster_file;
-};
-
-/// A CSV with an `id` column 0..rows-1 and two numeric columns.
-std::string write_numbered_csv(const std::string& dir, int rows) {
-  auto path = dir + "/numbers.csv";
-  std::ofstream out(path);
-  out << "id,a,b\n";
-  for (int i = 0; i < rows; ++i)
-    out << i << ',' << (i % 97) * 0.5 << ',' << (i % 13) << '\n';
-  return path;
-}
-
-/// `read -> slow -> write` over three nodes: a CSV of `rows` numbered rows read on node a,
-/// a chaos step delaying each batch 5 ms on nodes labelled `slow_on`, the CSV writer
-/// (dir/out.csv) on node c. Returns the graph file; the CSV is dir/numbers.csv.
-std::string slow_pipeline(const std::string& dir, int rows, const std::string& name,
-                          const std::string& slow_on) {
-  auto csv = write_numbered_csv(dir, rows);
-  return write_file(dir + "/g.flow",
-                    "graph " + name + "\n"
-                    "node read = csv_reader { path = \"" + csv + "\", batch = 100, on = \"a\" }\n"
-                    "node slow = chaos { delay = 5ms, on = \"" + slow_on + "\" }\n"
-                    "node write = csv_writer { path = \"" + dir + "/out.csv\", on = \"c\" }\n"
-                    "read -> slow -> write\n");
-}
-
-} // namespace
 
 BOOST_AUTO_TEST_SUITE(cluster)
 

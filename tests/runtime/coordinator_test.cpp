@@ -1,6 +1,7 @@
 // The coordinator, message by message, under CAF's deterministic scheduler with a
 // stand-in node: deployment and wiring, a drain that arrives while nodes deploy, the
-// end of a run, a restart's rewiring and replay, and a lost node.
+// end of a run, a restart's rewiring and replay, a lost node, and a restart set that
+// spans two nodes.
 #include "deterministic.hpp"
 
 #include "dsl/front_end.hpp"
@@ -28,11 +29,17 @@ caf::behavior idle(caf::event_based_actor* self) {
 }
 
 /// Stands in for a node: spawns an idle actor per instance it is asked to host and
-/// answers with their handles, which the test reads from `hosted`.
+/// answers with their handles, which the test reads from `hosted`; records the instances
+/// it is told to respawn in `respawned` (when given).
 caf::behavior fake_node(caf::event_based_actor* self,
-                        std::shared_ptr<std::map<std::string, caf::actor>> hosted) {
+                        std::shared_ptr<std::map<std::string, caf::actor>> hosted,
+                        std::shared_ptr<std::vector<std::string>> respawned) {
   drop_unexpected_messages(self, "fake node");
   return {
+    [=](respawn_atom, std::vector<std::string>& names, bool) {
+      if (respawned)
+        respawned->insert(respawned->end(), names.begin(), names.end());
+    },
     [=](deploy_atom, deployment& d) {
       std::vector<spawned_instance> result;
       for (const auto& a : d.instances) {
@@ -55,7 +62,7 @@ src -> sink
 )",
                                  registry());
     BOOST_TEST_REQUIRE(compiled.ok());
-    node = sys.spawn(fake_node, hosted);
+    node = sys.spawn(fake_node, hosted, std::shared_ptr<std::vector<std::string>>{});
     coordinator_options o;
     o.graph = *compiled.spec;
     o.registry = &registry();
@@ -276,6 +283,45 @@ BOOST_AUTO_TEST_CASE(a_node_answering_with_an_instance_it_was_not_given_fails_th
              report->error);
   caf::anon_send_exit(stranger, caf::exit_reason::kill);
   caf::anon_send_exit(lying, caf::exit_reason::kill);
+}
+
+BOOST_AUTO_TEST_CASE(a_failure_on_one_node_restarts_its_rest_for_one_set_on_both_after_the_backoff) {
+  auto compiled = dsl::compile(R"(graph g
+node src = numbers { on = "x" }
+node p = pass { strategy = "rest_for_one", backoff = 200ms, on = "x" }
+node sink = collect { on = "y" }
+src -> p -> sink
+)",
+                               registry());
+  BOOST_TEST_REQUIRE(compiled.ok());
+  auto on_x = std::make_shared<std::vector<std::string>>();
+  auto on_y = std::make_shared<std::vector<std::string>>();
+  auto x = sys.spawn(fake_node, hosted, on_x);
+  auto y = sys.spawn(fake_node, hosted, on_y);
+  coordinator_options o;
+  o.graph = *compiled.spec;
+  o.registry = &registry();
+  o.nodes = {cluster::node_offer{"x", {"x"}, 1, 0}, cluster::node_offer{"y", {"y"}, 1, 0}};
+  o.report = std::make_shared<run_report>();
+  auto k = spawn_coordinator(sys, std::move(o), {x, y});
+  self->send(k, run_atom::value);
+  sched.run();
+  // A report about an incarnation the coordinator does not know is dropped.
+  caf::send_as(x, k, exited_atom::value, instance_exit{"p", 7, true, "stale"});
+  sched.run();
+  advance_time(std::chrono::seconds(1));
+  sched.run();
+  BOOST_TEST(on_x->empty());
+  caf::send_as(x, k, exited_atom::value, instance_exit{"p", 0, true, "boom"});
+  sched.run();
+  BOOST_TEST(on_x->empty()); // the backoff first
+  advance_time(std::chrono::milliseconds(200));
+  sched.run();
+  BOOST_TEST((*on_x == std::vector<std::string>{"p"}));
+  BOOST_TEST((*on_y == std::vector<std::string>{"sink"}));
+  for (auto& a : {k, x, y})
+    caf::anon_send_exit(a, caf::exit_reason::kill);
+  sched.run();
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -108,6 +108,8 @@ BOOST_AUTO_TEST_CASE(every_runtime_message_round_trips_through_the_binary_serial
                                     std::vector<spawned_instance>{{"clean", other}}, true)},
     {"failed", caf::make_message(failed_atom::value,
                                  step_failure_report{"flaky", "flaky", 2, "injected failure"})},
+    {"exited", caf::make_message(exited_atom::value,
+                                 instance_exit{"fit#1", 3, true, "trainer: diverged"})},
     {"tick", caf::make_message(tick_atom::value)},
     {"produce", caf::make_message(produce_atom::value)},
     {"resources", caf::make_message(resources_atom::value)},

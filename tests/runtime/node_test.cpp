@@ -1,6 +1,6 @@
 // The node, message by message, under CAF's deterministic scheduler (the test plays
-// the coordinator): deployment, supervision with backoff, the restart limit, a graph
-// it cannot compile, and the drain flag.
+// the coordinator): deployment, exits reported to the coordinator, respawns on its
+// order, a graph it cannot compile, and the drain flag.
 #include "deterministic.hpp"
 
 #include "runtime/node.hpp"
@@ -84,16 +84,28 @@ BOOST_AUTO_TEST_CASE(a_deployment_spawns_the_listed_instances_and_answers_with_t
   BOOST_TEST(bool(handles["sink"]));
 }
 
-BOOST_AUTO_TEST_CASE(a_failed_instance_is_respawned_after_its_backoff_and_reported_restarted) {
+BOOST_AUTO_TEST_CASE(a_failed_instance_is_reported_to_the_coordinator_and_not_restarted_by_the_node) {
   auto handles = deploy(deploy_of(two_steps, {{"src", 0}, {"sink", 0}}));
-  self->send_exit(handles["sink"], make_error(runtime_errc::step_failed, "boom"));
+  self->send_exit(handles["sink"], make_error(runtime_errc::step_failed, "disk full"));
   sched.run();
-  // Nothing yet: the node waits for the backoff (a delayed message to itself).
+  instance_exit exit;
+  self->receive([&](exited_atom, instance_exit& e) { exit = std::move(e); });
+  BOOST_TEST(exit.instance == "sink");
+  BOOST_TEST(exit.incarnation == 0);
+  BOOST_TEST(exit.failed);
+  BOOST_TEST(exit.reason == "disk full");
+  // The coordinator decides: the node waits, whatever the backoff.
+  advance_time(std::chrono::seconds(5));
+  sched.run();
   BOOST_TEST(!restarted_reported());
-  advance_time(std::chrono::milliseconds(250));
+}
+
+BOOST_AUTO_TEST_CASE(respawn_replaces_the_listed_instances_and_reports_the_next_incarnation) {
+  auto handles = deploy(deploy_of(two_steps, {{"src", 0}, {"sink", 0, -1, 4}}));
+  self->send(node, respawn_atom::value, std::vector<std::string>{"sink"}, false);
   sched.run();
   std::vector<spawned_instance> restarted;
-  bool planned = true;
+  bool planned = false;
   self->receive([&](restarted_atom, std::vector<spawned_instance>& s, bool p) {
     restarted = std::move(s);
     planned = p;
@@ -101,23 +113,13 @@ BOOST_AUTO_TEST_CASE(a_failed_instance_is_respawned_after_its_backoff_and_report
   BOOST_TEST_REQUIRE(restarted.size() == 1u);
   BOOST_TEST(restarted[0].instance == "sink");
   BOOST_TEST((restarted[0].handle != handles["sink"]));
-  BOOST_TEST(!planned);
-}
-
-BOOST_AUTO_TEST_CASE(a_step_that_may_not_restart_is_reported_failed_with_its_last_error) {
-  auto handles = deploy(deploy_of(R"(graph g
-node src = numbers
-node sink = collect { restart = "never" }
-src -> sink
-)",
-                                  {{"src", 0}, {"sink", 0}}));
-  self->send_exit(handles["sink"], make_error(runtime_errc::step_failed, "disk full"));
+  BOOST_TEST(planned);
+  // A deployment's incarnation is where the count continues (a moved instance).
+  self->send_exit(restarted[0].handle, make_error(runtime_errc::step_failed, "again"));
   sched.run();
-  step_failure_report report;
-  self->receive([&](failed_atom, step_failure_report& r) { report = std::move(r); });
-  BOOST_TEST(report.step == "sink");
-  BOOST_TEST(report.restarts == 0);
-  BOOST_TEST(report.last_error == "disk full");
+  instance_exit exit;
+  self->receive([&](exited_atom, instance_exit& e) { exit = std::move(e); });
+  BOOST_TEST(exit.incarnation == 5);
 }
 
 BOOST_AUTO_TEST_CASE(a_graph_the_node_cannot_compile_is_refused_with_graph_invalid) {
@@ -139,23 +141,15 @@ BOOST_AUTO_TEST_CASE(a_drain_sets_the_flag_its_steps_read_without_their_mailboxe
   BOOST_TEST(stop_requested->load());
 }
 
-BOOST_AUTO_TEST_CASE(durable_state_is_kept_and_a_copy_goes_to_the_coordinator) {
+BOOST_AUTO_TEST_CASE(durable_state_is_kept_for_the_next_incarnation_and_not_forwarded) {
   deploy(deploy_of(two_steps, {{"src", 0}, {"sink", 0}}));
   self->send(node, save_atom::value, std::string{"sink"}, std::string{"\x01fitted"});
   sched.run();
-  std::string forwarded;
-  self->receive([&](save_atom, std::string& instance, std::string& bytes) {
-    BOOST_TEST(instance == "sink");
-    forwarded = bytes;
-  }, caf::after(std::chrono::seconds(0)) >> [] {});
-  BOOST_TEST(forwarded == "\x01fitted");
-  // State for an instance the node does not host is neither kept nor forwarded.
-  self->send(node, save_atom::value, std::string{"elsewhere"}, std::string{"x"});
-  sched.run();
-  bool more = false;
-  self->receive([&](save_atom, std::string&, std::string&) { more = true; },
+  // The step sends the coordinator its copy itself (in order with its acknowledgements).
+  bool forwarded = false;
+  self->receive([&](save_atom, std::string&, std::string&) { forwarded = true; },
                 caf::after(std::chrono::seconds(0)) >> [] {});
-  BOOST_TEST(!more);
+  BOOST_TEST(!forwarded);
 }
 
 BOOST_AUTO_TEST_CASE(a_node_whose_coordinator_ends_stops_its_steps_and_ends) {

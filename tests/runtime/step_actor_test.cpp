@@ -216,6 +216,28 @@ BOOST_AUTO_TEST_CASE(a_failing_step_ends_with_step_failed_and_its_counters_still
   step_actor = nullptr; // gone
 }
 
+BOOST_AUTO_TEST_CASE(an_end_of_stream_that_comes_again_without_batches_is_passed_on_again) {
+  spawn(pass_schema());
+  wiring w;
+  w.inputs = {in_link{0, "src", producer, 0}};
+  w.outputs = {out_link{0, "sink", "sink", consumer, 0, false}};
+  self->send(step_actor, wire_atom::value, w);
+  expect((wire_atom, wiring), from(self).to(step_actor));
+  expect((credit_atom, std::uint32_t, std::int32_t), from(step_actor).to(producer));
+  auto end_from_producer = [&] {
+    caf::send_as(producer, step_actor, eos_atom::value, std::uint32_t{0}, std::uint32_t{0});
+    expect((eos_atom, std::uint32_t, std::uint32_t), from(producer).to(step_actor));
+  };
+  end_from_producer();
+  expect((produce_atom), from(step_actor).to(step_actor)); // finish, then the end
+  expect((eos_atom, std::uint32_t, std::uint32_t), from(step_actor).to(consumer));
+  // A replay upstream that had nothing left to send ends again: a consumer restarted
+  // since (a new incarnation waiting for the end) hears it too.
+  end_from_producer();
+  expect((eos_atom, std::uint32_t, std::uint32_t), from(step_actor).to(consumer));
+  BOOST_TEST(*consumed == 0);
+}
+
 BOOST_AUTO_TEST_CASE(a_drained_source_ends_its_stream_and_reports_its_last_batch) {
   spawn(source_schema());
   wiring w;
