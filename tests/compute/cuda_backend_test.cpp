@@ -315,7 +315,7 @@ BOOST_AUTO_TEST_CASE(nccl_all_reduce_sums_the_ranks_on_every_gpu) {
       try {
         auto be = make_backend("cuda:" + std::to_string(r));
         auto host = single_rank_collective(); // broadcasts are not used here
-        auto group = make_device_collective(*host, id, r, ranks, *be);
+        auto group = make_device_collective(*host, id, r, ranks, *be, std::chrono::seconds(60));
         std::vector<float> mine(n, static_cast<float>(r + 1));
         auto data = be->allocate(n);
         be->copy_from_host(data.data(), mine.data(), n);
