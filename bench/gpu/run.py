@@ -121,7 +121,8 @@ def serve_and_drive(bins, env, data, registry, device, seconds, out):
                 print(f"the {device} server did not answer; its log:\n"
                       + open(log_path).read()[-3000:])
                 return None
-            probe = run(client + ["-n", "1", "--warmup", "0", "--timeout-ms", "300"], env, 30)
+            probe = subprocess.run(client + ["-n", "1", "--warmup", "0", "--timeout-ms", "300"],
+                                   capture_output=True, text=True, env=env, timeout=30)
             if probe.returncode == 0 and json.loads(probe.stdout)["ok"] == 1:
                 break
             time.sleep(0.2)
