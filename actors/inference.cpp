@@ -1,5 +1,6 @@
 #include "actors/inference.hpp"
 
+#include "compute/backend_factory.hpp"
 #include "compute/cpu/cpu_backend.hpp"
 #include "actors/kind_schema_builder.hpp"
 
@@ -58,6 +59,31 @@ inference_options inference_options::from(const step_config& config) {
                        std::to_string(compute::model_file::max_file_bytes >> 20) + "MiB");
   o.curve_secret_key_file = p.get_string("curve_secret_key_file");
   o.curve_allowed_clients_file = p.get_string("curve_allowed_clients_file");
+  const auto device = p.get_string("device");
+  if (device == "auto") {
+    std::string why;
+    if (compute::gpu_count(&why) > 0)
+      o.device = "cuda:0";
+    else
+      o.cpu_fallback = why;
+  } else if (device != "cpu") {
+    // gpu:N or cuda:N, present on this machine: refused here, when the graph is checked.
+    const auto colon = device.find(':');
+    const auto kind = device.substr(0, colon);
+    const auto n = colon == std::string::npos ? std::string() : device.substr(colon + 1);
+    if ((kind != "gpu" && kind != "cuda") || n.empty() || n.size() > 3 ||
+        n.find_first_not_of("0123456789") != std::string::npos)
+      throw step_failure("inference: device must be \"cpu\", \"gpu:N\" or \"auto\", got \"" +
+                         device + "\"");
+    std::string why;
+    const int gpus = compute::gpu_count(&why);
+    if (std::stoi(n) >= gpus)
+      throw step_failure("inference: device = \"" + device + "\": " +
+                         (gpus == 0 ? "no GPU is usable on this machine (" + why + ")"
+                                    : "this machine has " + std::to_string(gpus) + " GPU(s)") +
+                         "; use \"cpu\" or \"auto\"");
+    o.device = "cuda:" + n;
+  }
   if (o.curve_secret_key_file.empty() != o.curve_allowed_clients_file.empty())
     throw step_failure("inference: 'curve_secret_key_file' and 'curve_allowed_clients_file' "
                        "go together (set both for CurveZMQ, or neither)");
@@ -126,8 +152,16 @@ void inference::open(step_context& ctx) {
   // oversubscribe the cores (measured on 2 cores at 32 in flight: 48k req/s with one
   // BLAS thread, 34k with two). Process-wide; a trainer takes the cores while it trains.
   compute::set_blas_threads(1);
+  if (!options_.cpu_fallback.empty())
+    ctx.log_info("device = \"auto\": no GPU is usable (" + options_.cpu_fallback +
+                 "); computing on the CPU");
+  try {
+    device_ = std::make_unique<compute::locked_backend>(compute::make_backend(options_.device));
+  } catch (const std::exception& e) {
+    throw step_failure(std::string("inference: ") + e.what());
+  }
   catalog_ = std::make_shared<serving::model_catalog>(options_.registry, options_.keep_loaded,
-                                                      options_.max_model_bytes);
+                                                      options_.max_model_bytes, device_.get());
   for (const auto& problem : catalog_->load_latest())
     ctx.log_warning("not serving " + problem);
   // Models that reached an earlier incarnation, on this node or another (the coordinator
@@ -151,6 +185,9 @@ void inference::open(step_context& ctx) {
   auto recorded = std::make_shared<serving::server_metrics>(metrics::default_registry(),
                                                            ctx.step_name());
   server_options.metrics = recorded;
+  server_options.compute_backend = [device = options_.device] {
+    return compute::make_backend(device);
+  };
   server_ = std::make_unique<serving::server>(server_options, catalog_);
   metrics_hook_ = metrics::default_registry().add_collect_hook(
     [recorded, server = server_.get()] {
@@ -172,7 +209,8 @@ void inference::open(step_context& ctx) {
     server_options.curve ? "CurveZMQ, " + std::to_string(server_options.curve->allowed_clients.size()) +
                              " allowed client key(s), "
                          : std::string();
-  ctx.log_info("serving on " + server_->endpoint() + " (" + security + std::to_string(options_.server.workers) +
+  ctx.log_info("serving on " + server_->endpoint() + " (" + security + "computing on " +
+               device_->describe() + ", " + std::to_string(options_.server.workers) +
                " worker(s), max_batch " + std::to_string(options_.server.max_batch) +
                ", max_delay " + std::to_string(options_.server.max_delay.count()) + "us); " +
                (models.empty() ? std::string("no models yet") : "models: " + models));
@@ -192,7 +230,7 @@ void inference::consume_model(std::size_t, model_message m, emitter&) {
       latest = {m.version, m.artifact};
       ctx_->save_state(encode_models(latest_));
     }
-  } catch (const std::invalid_argument& e) {
+  } catch (const std::exception& e) { // undecodable, unservable, or no room on the device
     ctx_->reject(1, "model '" + m.name + "' cannot be served: " + e.what());
   }
 }
@@ -251,6 +289,7 @@ void inference::tick() {
     metrics["refused_handshakes"] = static_cast<double>(s.refused_handshakes);
   if (s.batches != 0)
     metrics["rows_per_batch"] = static_cast<double>(s.rows) / static_cast<double>(s.batches);
+  metrics["model_bytes"] = static_cast<double>(device_->floats_held() * sizeof(float));
   metrics["latency_p50_ms"] = s.latency_p50_ms;
   metrics["latency_p99_ms"] = s.latency_p99_ms;
   ctx_->report_metrics(metrics);
@@ -290,6 +329,9 @@ kind_entry inference_kind() {
                    "versions per model kept in memory (the latest always)"),
     optional_param("max_model_bytes", param_type::size, dsl::size_value{256ull << 20},
                    "model files larger than this are not loaded (refused unread)"),
+    optional_param("device", param_type::string, std::string("cpu"),
+                   "where batches are computed: \"cpu\", \"gpu:N\" (checked against this "
+                   "machine), or \"auto\" (gpu:0 where a GPU is usable, else cpu)"),
     dsl::reads_file(optional_param("curve_secret_key_file", param_type::string, std::string(),
                                    "CurveZMQ: the server's secret key (Z85; `conveyor keys`); "
                                    "with curve_allowed_clients_file")),

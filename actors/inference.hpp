@@ -19,8 +19,15 @@
 // server admitting only the listed client keys; each refused key is logged once.
 // It records requests, latencies and drops in the process's metrics registry
 // (metrics::default_registry(), labeled by its step name: docs/metrics.md).
+// `device` ("cpu", "gpu:N", "auto") says where batches are computed: the models'
+// parameters live on that device in one shared backend (compute::locked_backend, whose
+// size is the `model_bytes` metric), and each computing thread computes with a backend
+// of its own there (on a GPU, its own stream), through the same protocol, batching,
+// pinning and hot swap. Many models, and many servers of a process, share one GPU (the
+// CUDA runtime's one context per device).
 #pragma once
 
+#include "compute/locked_backend.hpp"
 #include "serving/model_catalog.hpp"
 #include "serving/server.hpp"
 #include "step/kind_registry.hpp"
@@ -42,6 +49,11 @@ struct inference_options {
   /// fails the step at start naming the file and line.
   std::string curve_secret_key_file;
   std::string curve_allowed_clients_file;
+  /// Where models are computed: "cpu", or "cuda:N" (`device = "gpu:N"`, checked against
+  /// the machine when the graph is checked). "auto" becomes "cuda:0" where a GPU is
+  /// usable, else "cpu" with `cpu_fallback` saying why.
+  std::string device = "cpu";
+  std::string cpu_fallback;
 
   static inference_options from(const step_config& config);
 };
@@ -66,6 +78,9 @@ private:
 
   inference_options options_;
   step_context* ctx_ = nullptr;
+  /// Holds the served models' parameters on `device` (before the catalog: it outlives
+  /// every model).
+  std::unique_ptr<compute::locked_backend> device_;
   std::shared_ptr<serving::model_catalog> catalog_;
   std::unique_ptr<serving::server> server_;
   /// The latest model of each name that reached it (its durable state).

@@ -29,7 +29,20 @@ std::shared_ptr<std::string> peer_collective::outgoing(std::size_t bytes) {
   return sent_.back();
 }
 
+namespace {
+
+[[noreturn]] void throw_aborted() {
+  throw std::runtime_error("the group's collective was aborted (a replica did not take part "
+                           "within collective_timeout)");
+}
+
+} // namespace
+
+void peer_collective::abort() noexcept { aborted_ = true; }
+
 void peer_collective::start_all_reduce(float* data, std::size_t n) {
+  if (aborted_)
+    throw_aborted();
   ++sequence_;
   current_ = operation::all_reduce;
   data_ = data;
@@ -47,6 +60,8 @@ void peer_collective::start_all_reduce(float* data, std::size_t n) {
 }
 
 void peer_collective::start_broadcast(std::string bytes) {
+  if (aborted_)
+    throw_aborted();
   ++sequence_;
   current_ = operation::broadcast;
   if (rank_ == 0) {
@@ -56,6 +71,8 @@ void peer_collective::start_broadcast(std::string bytes) {
 }
 
 bool peer_collective::ready() const {
+  if (aborted_)
+    return true; // complete() says so
   switch (current_) {
   case operation::none:
     return true;
@@ -71,6 +88,11 @@ bool peer_collective::ready() const {
 }
 
 void peer_collective::complete() {
+  if (aborted_) {
+    inbox_.clear();
+    current_ = operation::none;
+    throw_aborted();
+  }
   if (current_ == operation::broadcast && rank_ != 0)
     broadcast_ = *part(0);
   if (current_ == operation::all_reduce) {
@@ -109,7 +131,7 @@ void peer_collective::complete() {
 }
 
 void peer_collective::deliver(peer_message m) {
-  if (!m.bytes || m.from_replica < 0 || m.from_replica >= size_ || m.from_replica == rank_ ||
+  if (aborted_ || !m.bytes || m.from_replica < 0 || m.from_replica >= size_ || m.from_replica == rank_ ||
       m.tag < sequence_ || (m.tag == sequence_ && current_ == operation::none))
     return; // not a part of an operation still to complete
   auto& parts = inbox_[m.tag];

@@ -12,6 +12,7 @@
 #include "compute/collective.hpp"
 #include "step/step.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -32,6 +33,10 @@ public:
   bool ready() const override;
   void complete() override;
   const std::string& broadcast_result() const override { return broadcast_; }
+  /// Stops waiting for the peers: the operation in flight is dropped with the parts
+  /// held for it, later messages are ignored, and complete() and every later start
+  /// throw.
+  void abort() noexcept override;
 
   /// A message from another replica (the step's consume_peer hands every one here);
   /// parts of operations this rank has not started yet are kept until it does.
@@ -57,6 +62,7 @@ private:
   std::vector<std::shared_ptr<std::string>> sent_; // message buffers, reused when free
   std::vector<float> staging_; // host copy of device data
   std::vector<const char*> parts_;
+  std::atomic<bool> aborted_{false};
 };
 
 } // namespace conveyor

@@ -124,6 +124,8 @@ void trainer::open(step_context& ctx) {
         in >> failures_;
       else if (key == "checkpoint")
         in >> checkpoint_step_;
+      else if (key == "hangs")
+        in >> hangs_;
       else if (key == "bytes") { // the checkpoint itself, to the end of the state
         std::size_t size = 0;
         in >> size;
@@ -135,6 +137,9 @@ void trainer::open(step_context& ctx) {
       }
     }
   }
+  if (!options_.devices.cpu_fallback.empty() && replica_ == 0)
+    ctx.log_info("devices = \"auto\": no GPU is usable (" + options_.devices.cpu_fallback +
+                 "); training on one CPU replica");
   try {
     device_ = compute::make_backend(options_.devices.device_of(replica_), options_.precision);
   } catch (const std::invalid_argument& e) {
@@ -158,7 +163,8 @@ void trainer::save_state() {
   // The checkpoint travels with the state (last, raw): a replica group placed on other
   // nodes after a node was lost resumes from it without a shared filesystem.
   ctx_->save_state("failures " + std::to_string(failures_) + "\ncheckpoint " +
-                   std::to_string(checkpoint_step_) + "\n" +
+                   std::to_string(checkpoint_step_) + "\nhangs " + std::to_string(hangs_) +
+                   "\n" +
                    (checkpoint_bytes_.empty()
                       ? std::string()
                       : "bytes " + std::to_string(checkpoint_bytes_.size()) + "\n" +
@@ -298,6 +304,8 @@ void trainer::make_resident(std::size_t share) {
 }
 
 bool trainer::blocked() const {
+  if (hung_)
+    return true;
   if (phase_ == phase::agreeing || (phase_ == phase::training && in_flight_))
     return !collective_->ready();
   return false;
@@ -319,8 +327,9 @@ bool trainer::begin_training() {
   }
   if (!start.group_id.empty()) {
     try {
-      device_collective_ = compute::make_device_collective(*host_collective_, start.group_id,
-                                                           replica_, replicas_, *device_);
+      device_collective_ = compute::make_device_collective(
+          *host_collective_, start.group_id, replica_, replicas_, *device_,
+          std::chrono::milliseconds(options_.collective_timeout_ms));
     } catch (const std::exception& e) {
       throw step_failure(std::string("trainer: joining the GPU group: ") + e.what());
     }
@@ -333,6 +342,7 @@ bool trainer::begin_training() {
                     "of step " + std::to_string(checkpoint_step_) + " (from the saved state)");
   phase_ = phase::training;
   start_time_ = clock_type::now();
+  waiting_since_ = start_time_; // a device transport may still be joining
   if (replica_ == 0)
     energy_start_ = group_energy_joules(options_.devices);
   return true;
@@ -358,6 +368,8 @@ bool trainer::produce(emitter& out) {
       if (!collective_->ready())
         return true; // a device transport still joining its group
       start_step();
+      if (hung_)
+        return true; // blocked() from now on
     }
     if (!collective_->ready())
       return true; // blocked() until the peers' parts arrive
@@ -393,6 +405,16 @@ void trainer::start_step() {
     save_state();
     throw step_failure("trainer: injected failure at step " + std::to_string(step_ + 1) +
                        " (fail_at_step)");
+  }
+  if (replica_ == replicas_ - 1 && replicas_ > 1 && options_.hang_at_step > 0 &&
+      step_ + 1 == static_cast<std::uint64_t>(options_.hang_at_step) && hangs_ == 0) {
+    ++hangs_;
+    save_state();
+    hung_ = true;
+    if (ctx_)
+      ctx_->log_warning("trainer: injected hang at step " + std::to_string(step_ + 1) +
+                        " (hang_at_step): this replica no longer takes part");
+    return;
   }
   const std::uint64_t epoch = step_ / steps_per_epoch_;
   const std::uint64_t s = step_ % steps_per_epoch_;
@@ -452,8 +474,25 @@ void trainer::start_step() {
   const bool stop = ctx_ && ctx_->stop_requested();
   device_->fill(model_->spare_slot(), stop ? 1.0f : 0.0f, 1);
   collective_->start_all_reduce(model_->gradients(), model_->reduction_size());
+  waiting_since_ = clock_type::now();
   step_rows_ = n;
   in_flight_ = true;
+}
+
+void trainer::tick() {
+  if (phase_ != phase::training || hung_ || collective_->ready())
+    return;
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+      clock_type::now() - waiting_since_);
+  if (waited.count() < options_.collective_timeout_ms)
+    return;
+  collective_->abort();
+  const std::string what = in_flight_ ? "the all-reduce of step " + std::to_string(step_ + 1)
+                                      : std::string("joining the GPU group");
+  throw step_failure("trainer: " + what + " did not complete within " +
+                     std::to_string(options_.collective_timeout_ms) +
+                     " ms (collective_timeout): a replica is hung or gone; the group's "
+                     "collective is aborted and the group restarts from its last checkpoint");
 }
 
 void trainer::finish_step() {

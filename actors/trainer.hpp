@@ -36,6 +36,15 @@
 // group's GPUs, so other work on them counts too) and `samples_per_joule` with its
 // other metrics, and the model carries them.
 //
+// Watchdog (`collective_timeout`, default 60 s): a replica waits for its peers only
+// between its own calls (blocked(), in the actor's event loop), and the runtime calls
+// tick() about once a second; an all-reduce still incomplete after the timeout means a
+// hung replica (stuck in a call, a machine paused, a lost message), so the waiting
+// replica aborts the collective (NCCL: ncclCommAbort; the peer collective stops waiting)
+// and fails, and supervision restarts the whole group from its last checkpoint. A GPU
+// group's all-reduces are queued on the device and look complete to the host; the NCCL
+// collective watches them itself with the same timeout (compute/cuda/nccl_collective).
+//
 // Draining (step_context::stop_requested, SIGINT/SIGTERM): each replica votes in the
 // step's all-reduce, so the whole group stops after the same step. Replica 0 writes
 // `checkpoint_dir/<step>.ckpt` (whatever checkpoint_every is) and the trainer emits no
@@ -75,6 +84,10 @@ public:
   bool produce(emitter& out) override;
   bool blocked() const override;
   void consume_peer(peer_message m) override;
+  /// The group's watchdog: an all-reduce (or a GPU group's joining) still waiting
+  /// `collective_timeout` after this replica started it aborts the collective and fails
+  /// the step, so the group restarts from its last checkpoint.
+  void tick() override;
   bool acknowledge_on_consume() const override { return false; }
 
 private:
@@ -117,6 +130,7 @@ private:
   std::uint64_t checkpoint_step_ = 0;
   /// Replica 0: the bytes of the checkpoint of checkpoint_step_ (empty: none written).
   std::string checkpoint_bytes_;
+  std::int64_t hangs_ = 0; // hang_at_step hangs injected so far
 
   training_data data_;
   phase phase_ = phase::caching;
@@ -141,6 +155,10 @@ private:
   std::uint64_t total_steps_ = 0;
   std::uint64_t step_ = 0; // global optimizer steps done
   bool in_flight_ = false; // this step's all-reduce is started
+  bool hung_ = false; // hang_at_step: this replica no longer takes part
+  // When this replica started the collective operation it waits for (the watchdog's
+  // clock): an all-reduce, or joining the device group.
+  std::chrono::steady_clock::time_point waiting_since_;
   std::size_t step_rows_ = 0; // rows of the global batch in flight
   bool stop_ = false;
   std::vector<float> xb_, yb_;

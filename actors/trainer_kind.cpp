@@ -57,10 +57,17 @@ kind_entry trainer_kind() {
     optional_param("patience", param_type::integer, 3,
                    "fleets: epochs without a better validation loss before a segment stops "
                    "(0: never)"),
+    optional_param("collective_timeout", param_type::duration,
+                   dsl::duration_value{60'000'000'000},
+                   "replica groups: an all-reduce not completed this long after a replica "
+                   "started it means a hung replica: the group's collective is aborted and "
+                   "the group restarts from its last checkpoint"),
     optional_param("fail_at_step", param_type::integer, 0,
                    "testing: fail at this global optimizer step (0: never)"),
     optional_param("fail_times", param_type::integer, 1,
                    "testing: how many times fail_at_step fails across restarts"),
+    optional_param("hang_at_step", param_type::integer, 0,
+                   "testing: the last replica stops taking part at this step, once (0: never)"),
   };
   e.schema.inputs = {batch_port("in")};
   e.schema.outputs = {dsl::port_schema{"model", "model"}};

@@ -60,8 +60,11 @@ std::vector<int> parse_gpus(const std::string& devices, const std::string& list)
 trainer_devices parse_devices(const std::string& devices) {
   trainer_devices d;
   if (devices == "auto") {
-    if (compute::gpu_count() == 0)
+    std::string why;
+    if (compute::gpu_count(&why) == 0) {
+      d.cpu_fallback = why;
       return d; // cpu:1
+    }
     d.kind = "cuda";
     d.gpus = parse_gpus(devices, "all");
     d.count = static_cast<int>(d.gpus.size());
@@ -177,8 +180,15 @@ trainer_options trainer_options::from(const step_params& params) {
     if (o.checkpoint_every > 0 || !o.resume_from.empty() || o.emit_every > 0)
       throw step_failure("trainer: a fleet (by) takes no checkpoint_every, resume_from or emit_every");
   }
+  const auto timeout_ns = params.get_duration_ns("collective_timeout");
+  if (timeout_ns < 1'000'000 || timeout_ns > std::int64_t{24} * 3600 * 1'000'000'000)
+    throw step_failure("trainer: 'collective_timeout' must be between 1ms and 24h");
+  o.collective_timeout_ms = timeout_ns / 1'000'000;
   o.fail_at_step = params.get_integer("fail_at_step");
   o.fail_times = params.get_integer("fail_times");
+  o.hang_at_step = params.get_integer("hang_at_step");
+  if (o.fail_at_step < 0 || o.hang_at_step < 0)
+    throw step_failure("trainer: 'fail_at_step' and 'hang_at_step' must be >= 0");
   return o;
 }
 

@@ -15,6 +15,8 @@ struct trainer_devices {
   std::string kind = "cpu"; ///< "cpu" or "cuda"
   int count = 1;
   std::vector<int> gpus; ///< kind "cuda": the GPU of each replica
+  /// "auto" on a machine without a usable GPU: why (the trainer logs it); else empty.
+  std::string cpu_fallback;
   /// The backend device of `replica`: "cpu" for every CPU replica, "cuda:G" for GPUs.
   std::string device_of(int replica) const;
 };
@@ -60,8 +62,15 @@ struct trainer_options {
   double validation = 0.1;
   /// Fleets: epochs without a better validation loss before a segment stops (0: never).
   std::int64_t patience = 3;
+  /// A replica group's watchdog: an all-reduce (or a GPU group's joining) that has not
+  /// completed this long after this replica started it aborts the group's collective and
+  /// fails the group, which restarts from its last checkpoint (a hung replica).
+  std::int64_t collective_timeout_ms = 60'000;
   std::int64_t fail_at_step = 0;
   std::int64_t fail_times = 1;
+  /// Testing: the group's last replica stops taking part at this step (once per run,
+  /// counted in its durable state), as a hung replica would (0: never).
+  std::int64_t hang_at_step = 0;
 
   /// The classes the parameters imply for a classifier (logistic: 2; softmax or mlp with
   /// layers: the output width, 2 for one output); 0 when the data must tell.

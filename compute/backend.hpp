@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <utility>
 
 namespace conveyor::compute {
 
@@ -31,6 +32,13 @@ public:
     return *this;
   }
   ~buffer();
+
+  /// Gives up ownership: the memory is the caller's to release through its backend.
+  float* detach() noexcept {
+    owner_ = nullptr;
+    size_ = 0;
+    return std::exchange(data_, nullptr);
+  }
 
   float* data() noexcept { return data_; }
   const float* data() const noexcept { return data_; }
@@ -157,6 +165,11 @@ public:
   virtual void adam_update(std::size_t n, float lr, float beta1, float beta2, float eps,
                            long long step, float* w, const float* g, float* m,
                            float* v) = 0;
+
+  /// Waits until every operation queued so far has finished, so that other backends
+  /// on the same device (other streams) may read what it wrote. The CPU's operations
+  /// are done when they return.
+  virtual void synchronize() {}
 
   /// Called by `buffer`'s destructor.
   virtual void release(float* data, std::size_t n) noexcept = 0;

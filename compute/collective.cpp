@@ -13,6 +13,7 @@ public:
   bool ready() const override { return true; }
   void complete() override {}
   const std::string& broadcast_result() const override { return bytes_; }
+  void abort() noexcept override {} // nobody to wait for
 
 private:
   std::string bytes_;

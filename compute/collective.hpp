@@ -11,7 +11,9 @@
 // - ready() never blocks: a caller that gets false returns to its event loop and asks
 //   again when something arrives (an implementation over stream-ordered device
 //   operations is ready at once: later device work waits for it on the stream);
-// - results are bit-identical on every rank (sums are taken in rank order).
+// - results are bit-identical on every rank (sums are taken in rank order);
+// - an operation that does not complete within the group's timeout (a hung rank) is
+//   ended by abort(): the caller's watchdog (the trainer's `collective_timeout`).
 #pragma once
 
 #include <cstddef>
@@ -40,6 +42,13 @@ public:
   /// when a rank sent something malformed (a gradient of the wrong size).
   virtual void complete() = 0;
   virtual const std::string& broadcast_result() const = 0;
+
+  /// Ends the group's transport for good, as the watchdog does when an operation has
+  /// not completed within its timeout (a rank is hung): the operation in flight is
+  /// abandoned (NCCL: ncclCommAbort, which also frees a stream stuck in it), ready() is
+  /// true, and complete() and every later start throw. The group then restarts as one
+  /// unit. May be called from another thread than the one that uses the collective.
+  virtual void abort() noexcept = 0;
 };
 
 /// A group of one: every operation is ready at once and changes nothing.

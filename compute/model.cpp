@@ -212,11 +212,23 @@ void model::backward(const float* in, int rows, float weight) {
 }
 
 void model::predict(const float* x, int rows, float* out, predict_workspace& ws) const {
+  predict(x, rows, out, ws, *backend_);
+}
+
+void model::predict(const float* x, int rows, float* out, predict_workspace& ws,
+                    backend& be) const {
   if (rows < 0) throw std::invalid_argument("predict: negative row count");
-  backend& be = *backend_;
+  if (be.host_memory() != backend_->host_memory())
+    throw std::invalid_argument(std::string("predict: backend \"") + be.name() +
+                                "\" cannot read the parameters held by \"" +
+                                backend_->name() + "\"");
   int widest = input_width();
   for (const auto& l : layers_) widest = std::max(widest, l.out);
   const int block = std::min(rows, predict_block_rows);
+  if (ws.owner_ != &be) {
+    ws = predict_workspace();
+    ws.owner_ = &be;
+  }
   if (ws.capacity_rows_ < block) {
     ws.ping_ = be.allocate(static_cast<std::size_t>(block) * widest);
     ws.pong_ = be.allocate(static_cast<std::size_t>(block) * widest);

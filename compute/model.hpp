@@ -35,6 +35,7 @@ public:
 
 private:
   friend class model;
+  const backend* owner_ = nullptr; ///< the backend its buffers came from
   buffer ping_, pong_, input_, output_;
   int capacity_rows_ = 0;
 };
@@ -116,6 +117,11 @@ public:
   void predict(const float* x, int rows, float* out, predict_workspace& ws) const;
   /// Convenience: a fresh workspace per call.
   void predict(const float* x, int rows, float* out) const;
+  /// predict computed by `be` rather than the model's own backend: a thread's own
+  /// stream on the GPU that holds the parameters (an inference worker's), or any CPU
+  /// backend for a model in host memory. `be` must be able to read the model's memory
+  /// (the same kind and device); `ws` follows `be` (it is remade for another backend).
+  void predict(const float* x, int rows, float* out, predict_workspace& ws, backend& be) const;
 
 private:
   void check_labels(const float* y, int rows) const;

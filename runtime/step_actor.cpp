@@ -366,10 +366,9 @@ public:
       call([&] { st_.cfg.logic->delivered(up_to); });
   }
 
-  /// Services: the periodic upkeep call.
+  /// The periodic upkeep call (step::tick), for every step once opened.
   void on_tick() {
-    if (st_.opened && st_.cfg.logic->is_service() &&
-        !self_->getf(caf::abstract_actor::is_terminated_flag))
+    if (st_.opened && !self_->getf(caf::abstract_actor::is_terminated_flag))
       call([&] { st_.cfg.logic->tick(); });
   }
 

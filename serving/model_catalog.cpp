@@ -5,23 +5,27 @@
 
 namespace conveyor::serving {
 
-served_model::served_model(std::string n, std::uint64_t v, const compute::model_artifact& a)
-    : name(std::move(n)), version(v), net(compute::instantiate(a)), features(a),
+served_model::served_model(std::string n, std::uint64_t v, const compute::model_artifact& a,
+                           compute::backend& be)
+    : name(std::move(n)), version(v), net(compute::instantiate(a, be)), features(a),
       classifier(net.classes() > 0) {
-  if (!a.fleet)
+  if (!a.fleet) {
+    be.synchronize(); // other streams on the device read the parameters
     return;
+  }
   fleet.emplace();
   fleet->by = a.fleet->by;
   fleet->unknown_key_shared = a.fleet->unknown_key_shared;
   std::size_t own = 0;
   for (const auto& seg : a.fleet->segments)
-    fleet->members.emplace(seg.key, seg.own ? std::make_shared<const served_model>(name, version, a, own++)
+    fleet->members.emplace(seg.key, seg.own ? std::make_shared<const served_model>(name, version, a, own++, be)
                                             : nullptr);
+  be.synchronize();
 }
 
 served_model::served_model(std::string n, std::uint64_t v, const compute::model_artifact& a,
-                           std::size_t own_index)
-    : name(std::move(n)), version(v), net(compute::instantiate_segment(a, own_index)),
+                           std::size_t own_index, compute::backend& be)
+    : name(std::move(n)), version(v), net(compute::instantiate_segment(a, own_index, be)),
       features(a), classifier(net.classes() > 0) {}
 
 model_lookup select_by_key(model_lookup found, const std::optional<std::string>& key) {
@@ -56,8 +60,8 @@ model_lookup select_by_key(model_lookup found, const std::optional<std::string>&
 }
 
 model_catalog::model_catalog(std::string registry_root, std::size_t keep_loaded,
-                             std::size_t max_model_bytes)
-    : keep_loaded_(keep_loaded < 1 ? 1 : keep_loaded), max_model_bytes_(max_model_bytes) {
+                             std::size_t max_model_bytes, compute::backend* device)
+    : device_(device ? *device : compute::default_cpu_backend()), keep_loaded_(keep_loaded < 1 ? 1 : keep_loaded), max_model_bytes_(max_model_bytes) {
   if (!registry_root.empty())
     registry_.emplace(std::move(registry_root));
 }
@@ -79,7 +83,7 @@ std::shared_ptr<const served_model> model_catalog::load_version(const std::strin
     auto a = registry_->load(name, version, max_model_bytes_);
     if (!a)
       throw std::invalid_argument(a.error);
-    return std::make_shared<const served_model>(name, version, *a.value);
+    return std::make_shared<const served_model>(name, version, *a.value, device_);
   } catch (const std::exception& e) {
     problem = (path.empty() ? name + " version " + std::to_string(version) : path) + ": " + e.what();
   }
@@ -161,7 +165,7 @@ bool model_catalog::add(const std::string& name, std::uint64_t version, std::str
   auto a = compute::model_file::decode(artifact);
   if (!a)
     throw std::invalid_argument(a.error);
-  insert(std::make_shared<const served_model>(name, version, *a.value), published);
+  insert(std::make_shared<const served_model>(name, version, *a.value, device_), published);
   return true;
 }
 

@@ -48,11 +48,14 @@ struct served_fleet {
 /// one served_model for its shared model, holding one more per key with its own model:
 /// the same name, version and features, their own weights. A request picks one with
 /// `select_by_key`; batches never mix them (the server batches by served_model).
+/// Its parameters live in `be` (the catalog's device; see model_catalog) and are in place
+/// when the constructor returns.
 struct served_model {
-  served_model(std::string name, std::uint64_t version, const compute::model_artifact& a);
+  served_model(std::string name, std::uint64_t version, const compute::model_artifact& a,
+               compute::backend& be = compute::default_cpu_backend());
   /// A fleet's member: the own segment `own_index` of `a`.
   served_model(std::string name, std::uint64_t version, const compute::model_artifact& a,
-               std::size_t own_index);
+               std::size_t own_index, compute::backend& be = compute::default_cpu_backend());
 
 
   std::string name;
@@ -84,8 +87,12 @@ class model_catalog {
 public:
   /// `registry_root` empty: models arrive only through `add`. Model files larger than
   /// `max_model_bytes` are refused (from the registry unread, see model_file::load).
+  /// `device`: where the models' parameters live, shared by every model and thread (a
+  /// compute::locked_backend: the inference step's device); null: the CPU's default
+  /// backend. It must outlive the catalog and every model handed out.
   explicit model_catalog(std::string registry_root = {}, std::size_t keep_loaded = 4,
-                         std::size_t max_model_bytes = compute::model_file::max_file_bytes);
+                         std::size_t max_model_bytes = compute::model_file::max_file_bytes,
+                         compute::backend* device = nullptr);
 
   /// Loads the newest version that loads of every model in the registry. Returns one
   /// message per version that could not be loaded (skipped, not fatal: an older version
@@ -137,6 +144,7 @@ private:
   void evict(versions& v);
 
   std::optional<registry> registry_;
+  compute::backend& device_;
   std::size_t keep_loaded_;
   std::size_t max_model_bytes_;
   mutable std::mutex mutex_;

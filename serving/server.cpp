@@ -169,6 +169,8 @@ struct worker_buffers {
   std::vector<std::optional<std::string>> unusable; ///< per job; empty: all usable
   std::string encoded;    ///< the reply being encoded
   std::vector<outgoing> done;
+  /// The thread's own backend (server_options::compute_backend); null: the model's.
+  std::unique_ptr<compute::backend> device;
   /// The metrics series of the model computed last (looked up again when it changes):
   /// no lock per chunk while one model is served.
   std::string metrics_model;
@@ -298,8 +300,8 @@ struct server::impl {
   std::uint32_t front_end_rows = 0;
   std::size_t front_end_bytes = 0; ///< its jobs' cost: at most max_queue_bytes, as a worker's batch
   std::vector<std::vector<float>> spare_values; ///< see max_spare_buffers
-  compute::predict_workspace front_end_workspace;
   worker_buffers front_end_buffers;
+  compute::predict_workspace front_end_workspace; // after: its memory is the buffers' device's
 
   // Counters (front end and workers); the histogram under its own lock.
   std::atomic<std::uint64_t> requests{0}, ok{0}, rows{0}, batches{0}, dropped{0}, unread_refused{0},
@@ -807,10 +809,11 @@ struct server::impl {
     ring_scratch.clear();
   }
 
-  void run_worker() {
+  void run_worker(std::unique_ptr<compute::backend> device) {
     block_signals();
-    compute::predict_workspace workspace;
     worker_buffers buffers;
+    buffers.device = std::move(device);
+    compute::predict_workspace workspace; // after: its memory is the device's
     try {
       for (;;) {
         auto batch = next_batch();
@@ -884,7 +887,10 @@ struct server::impl {
       }
       find_unusable(m, live, b);
       b.outputs.resize(static_cast<std::size_t>(total) * width);
-      m.net.predict(b.features.data(), static_cast<int>(total), b.outputs.data(), ws);
+      if (b.device)
+        m.net.predict(b.features.data(), static_cast<int>(total), b.outputs.data(), ws, *b.device);
+      else
+        m.net.predict(b.features.data(), static_cast<int>(total), b.outputs.data(), ws);
       if (m.classifier) {
         b.labels.resize(total);
         for (std::uint32_t r = 0; r < total; ++r)
@@ -1015,10 +1021,24 @@ void server::start() {
       throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
     }
   }
+  // Every computing thread's backend before any thread starts (making one may fail).
+  std::vector<std::unique_ptr<compute::backend>> devices(static_cast<std::size_t>(s.options.workers));
+  if (s.options.compute_backend) {
+    try {
+      if (!s.front_end_buffers.device)
+        s.front_end_buffers.device = s.options.compute_backend();
+      for (auto& d : devices)
+        d = s.options.compute_backend();
+    } catch (...) {
+      s.router.reset();
+      throw;
+    }
+  }
   s.stopping = false;
   s.running = true;
   for (int i = 0; i < s.options.workers; ++i)
-    s.workers.emplace_back([&s] { s.run_worker(); });
+    s.workers.emplace_back(
+      [&s, d = std::move(devices[static_cast<std::size_t>(i)])]() mutable { s.run_worker(std::move(d)); });
   s.front_end = std::thread([&s] { s.run_front_end(); });
 }
 

@@ -52,6 +52,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -80,6 +81,10 @@ struct server_options {
   std::optional<curve_server_keys> curve; ///< none: plain TCP, every client served
   /// Where to record requests, latencies and drops (none: only stats()).
   std::shared_ptr<server_metrics> metrics;
+  /// Makes the backend each computing thread (the front end, every worker) computes
+  /// with, made once per thread at start (a GPU: a stream of its own on the device
+  /// holding the catalog's models); none: each model's own backend.
+  std::function<std::unique_ptr<compute::backend>()> compute_backend;
 };
 
 struct server_stats {

@@ -183,8 +183,10 @@ public:
   /// end their stream, so the run goes on, until the run is drained (SIGINT/SIGTERM).
   /// Meanwhile it calls `tick` about once a second.
   virtual bool is_service() const { return false; }
-  /// Services: periodic upkeep (report metrics, check on own threads). Throwing stops
-  /// the step and hands it to supervision, as from any other call.
+  /// Periodic upkeep, about once a second from `open` on, between the other calls:
+  /// services report metrics and check on their own threads; a replica waiting for its
+  /// peers checks how long it has waited (the trainer's watchdog). Throwing stops the
+  /// step and hands it to supervision, as from any other call.
   virtual void tick() {}
 
   /// Terminal steps: true to have each batch acknowledged as soon as `consume`

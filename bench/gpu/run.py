@@ -6,19 +6,25 @@
    conveyor (gpu_train_bench) against PyTorch eager (torch_mlp_gpu.py, when python3 has
    torch), with GPU utilisation and joules per epoch where NVML is present;
 3. Fashion-MNIST trained to test accuracy (goal >= 0.88) by `conveyor run` on the GPU,
-   with its wall time and energy.
+   with its wall time and energy, published to a registry;
+4. inference: that model served by `conveyor run bench/gpu/serve_gpu.flow` on the GPU
+   (device = "gpu:N") and on the CPU (device = "cpu"), the same server settings
+   otherwise (max_batch 64, max_delay 500us, 2 workers), each driven by bench/serving's
+   loadgen at 128 requests in flight (one image per request) for --seconds: req/s,
+   p50/p99 latency, answers' accuracy, and the GPU's over the CPU's req/s (goal >= 10x).
 Prints the machine, the table and the goals' ratios; writes OUT/results.json and
 the tests' logs, OUT/test_*_gpu.log (OUT: bench/out/gpu unless --out).
 
 Usage: bench/gpu/run.sh [--bin DIR] [--data DIR] [--seconds S] [--epochs N]
                         [--device cuda:0] [--no-torch] [--out DIR]
-  --bin   a folder with bin/ (conveyor, gpu_train_bench, test_compute_gpu, test_actors_gpu)
-          and lib/ (added to LD_LIBRARY_PATH): bench/gpu/stage.sh makes one; default:
-          build-gpu's binaries.
+  --bin   a folder with bin/ (conveyor, gpu_train_bench, loadgen, test_compute_gpu,
+          test_actors_gpu) and lib/ (the CUDA plugin libconveyor_cuda.so and the other
+          libraries, added to LD_LIBRARY_PATH): bench/gpu/stage.sh makes one; default:
+          build-gpu's binaries (the plugin: build-gpu/libconveyor_cuda.so).
   --data  the Fashion-MNIST idx .gz files; default /usr/share/datasets/fashion-mnist, else
           BIN/fashion-mnist.
   --device cpu checks the script itself on a machine without a GPU (no torch, no NVML)."""
-import argparse, json, os, subprocess, sys, tempfile, time
+import argparse, json, os, signal, socket, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -31,10 +37,12 @@ from nvml import Meter  # noqa: E402
 def binaries(folder):
     if folder:
         return {n: os.path.join(folder, "bin", n)
-                for n in ("conveyor", "gpu_train_bench", "test_compute_gpu", "test_actors_gpu")}
+                for n in ("conveyor", "gpu_train_bench", "loadgen", "test_compute_gpu",
+                          "test_actors_gpu")}
     b = os.path.join(ROOT, "build-gpu")
     return {"conveyor": os.path.join(b, "conveyor"),
             "gpu_train_bench": os.path.join(b, "bench", "gpu", "gpu_train_bench"),
+            "loadgen": os.path.join(b, "bench", "serving", "loadgen"),
             "test_compute_gpu": os.path.join(b, "tests", "compute", "test_compute_gpu"),
             "test_actors_gpu": os.path.join(b, "tests", "actors", "test_actors_gpu")}
 
@@ -57,7 +65,7 @@ def run(cmd, env, timeout, **kw):
     return p
 
 
-def fashion(conveyor, env, data, epochs, device, precision, meter):
+def fashion(conveyor, env, data, epochs, device, precision, meter, registry):
     with tempfile.TemporaryDirectory() as d:
         report = os.path.join(d, "r.json")
         joules = meter.joules()
@@ -65,7 +73,8 @@ def fashion(conveyor, env, data, epochs, device, precision, meter):
         start = time.perf_counter()
         p = run([conveyor, "--log-level", "warn", "run", os.path.join(HERE, "fashion_gpu.flow"),
                  "--set", f"data={data}", "--set", f"epochs={epochs}", "--set", f"devices={device}",
-                 "--set", f"precision={precision}", "--report", report], env, 150, cwd=d)
+                 "--set", f"precision={precision}", "--set", f"registry={registry}",
+                 "--report", report], env, 150, cwd=d)
         wall = time.perf_counter() - start
         util = meter.stop()
         if p.returncode != 0:
@@ -83,6 +92,53 @@ def fashion(conveyor, env, data, epochs, device, precision, meter):
     if util is not None:
         out["gpu_utilisation_percent"] = util
     return out
+
+
+def free_endpoint():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+
+
+def serve_and_drive(bins, env, data, registry, device, seconds, out):
+    """Serves `registry` on `device` with serve_gpu.flow and drives it at 128 in flight;
+    the loadgen report (req/s, latency, accuracy) or None."""
+    endpoint = free_endpoint()
+    log_path = os.path.join(out, f"serve_{device.replace(':', '')}.log")
+    images = os.path.join(data, "t10k-images-idx3-ubyte.gz")
+    labels = os.path.join(data, "t10k-labels-idx1-ubyte.gz")
+    client = [bins["loadgen"], "--endpoint", endpoint, "--model", "fashion", "--images", images,
+              "--labels", labels, "--json"]
+    with open(log_path, "w") as log:
+        server = subprocess.Popen([bins["conveyor"], "run", os.path.join(HERE, "serve_gpu.flow"),
+                                   "--set", f"registry={registry}", "--set", f"endpoint={endpoint}",
+                                   "--set", f"device={device}"], env=env, stdout=log,
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # ready once one request is answered
+            if server.poll() is not None or time.monotonic() > deadline:
+                print(f"the {device} server did not answer; its log:\n"
+                      + open(log_path).read()[-3000:])
+                return None
+            probe = subprocess.run(client + ["-n", "1", "--warmup", "0", "--timeout-ms", "300"],
+                                   capture_output=True, text=True, env=env, timeout=30)
+            if probe.returncode == 0 and json.loads(probe.stdout)["ok"] == 1:
+                break
+            time.sleep(0.2)
+        p = run(client + ["-c", "128", "-d", str(seconds), "--warmup", "500"], env, seconds + 60)
+        if p.returncode not in (0, 1):  # 1: completed with failed requests, counted
+            return None
+        r = json.loads(p.stdout)
+        r["runner"], r["device"] = "conveyor serve", device
+        return r
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
 
 
 def main():
@@ -105,6 +161,8 @@ def main():
     libs += [d for d in ("/usr/local/cuda-13.0/targets/x86_64-linux/lib", "/usr/local/cuda/lib64")
              if os.path.isdir(d)]
     env["LD_LIBRARY_PATH"] = ":".join(libs + [p for p in [env.get("LD_LIBRARY_PATH", "")] if p])
+    if not args.bin:  # the build folder's plugin; the bundle's is in lib/, on the path above
+        env.setdefault("CONVEYOR_CUDA_PLUGIN", os.path.join(ROOT, "build-gpu", "libconveyor_cuda.so"))
     data = args.data or next((d for d in ("/usr/share/datasets/fashion-mnist",
                                           os.path.join(args.bin, "fashion-mnist"))
                               if os.path.exists(os.path.join(d, "t10k-labels-idx1-ubyte.gz"))), "")
@@ -143,13 +201,20 @@ def main():
                 dict(os.environ), 120)
         results["rows"] += json_lines(p.stdout)
 
-    # 3. Fashion-MNIST to accuracy
+    # 3. Fashion-MNIST to accuracy, published for 4.
+    registry = os.path.join(os.path.abspath(args.out), "registry")
+    results["serving"] = []
     if data:
         device = f"gpu:{gpu_index}" if gpu else "cpu:1"
         for precision in precisions:
-            f = fashion(bins["conveyor"], env, data, args.epochs, device, precision, meter)
+            f = fashion(bins["conveyor"], env, data, args.epochs, device, precision, meter, registry)
             if f:
                 results["rows"].append(f)
+        # 4. inference at 128 in flight: the GPU server against the CPU server
+        for device in ([f"gpu:{gpu_index}"] if gpu else []) + ["cpu"]:
+            r = serve_and_drive(bins, env, data, registry, device, args.seconds, args.out)
+            if r:
+                results["serving"].append(r)
     else:
         print("no Fashion-MNIST data found: pass --data DIR")
 
@@ -176,6 +241,14 @@ def main():
         if runner == "conveyor" and peer:
             goal = 5 if batch == 256 else 1.5
             print(f"conveyor / pytorch at batch {batch} {precision}: {sps / peer:.2f}x (goal {goal}x)")
+    for r in results["serving"]:
+        print(f"serving on {r['device']:<6} at 128 in flight: {r['requests_per_s']:,.0f} req/s, "
+              f"p50 {r['latency_ms']['p50']:.2f} ms, p99 {r['latency_ms']['p99']:.2f} ms, "
+              f"failed {r['failed']}, accuracy {r['accuracy'] or 0:.4f}")
+    rps = {r["device"]: r["requests_per_s"] for r in results["serving"]}
+    if rps.get("cpu") and len(rps) > 1:
+        g = next(d for d in rps if d != "cpu")
+        print(f"serving {g} / cpu at 128 in flight: {rps[g] / rps['cpu']:.2f}x (goal 10x)")
     for r in results["rows"]:
         if "test_accuracy" in r:
             ok = "meets" if r["test_accuracy"] >= 0.88 else "MISSES"

@@ -76,7 +76,7 @@ public:
   /// The compute stream: a collective queues its work here, in order with the step.
   cudaStream_t stream() const noexcept { return compute_.get(); }
   /// Waits for everything queued so far.
-  void synchronize();
+  void synchronize() override;
 
 private:
   /// Device memory that grows on demand and is reused across calls (stream-ordered).

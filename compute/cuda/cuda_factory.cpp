@@ -1,4 +1,6 @@
-#include "compute/cuda/cuda_factory.hpp"
+// The plugin's table (compute/cuda/cuda_plugin.hpp): GPUs present, a backend per GPU,
+// NVML readings and the NCCL collective.
+#include "compute/cuda/cuda_plugin.hpp"
 
 #include "compute/cuda/cuda_backend.hpp"
 #include "compute/cuda/nccl_collective.hpp"
@@ -10,7 +12,9 @@
 
 namespace conveyor::compute {
 
-int cuda_device_count(std::string* why_none) {
+namespace {
+
+int device_count(std::string* why_none) {
   static std::once_flag once;
   static int count = 0;
   static std::string why;
@@ -36,13 +40,13 @@ int cuda_device_count(std::string* why_none) {
   return count;
 }
 
-std::unique_ptr<backend> make_cuda_backend(int device, precision p) {
+std::unique_ptr<backend> make_backend(int device, precision p) {
   return std::make_unique<cuda_backend>(device, p);
 }
 
-double cuda_energy_joules(int device) { return gpu::energy_joules(device).value_or(-1.0); }
+double energy_joules(int device) { return gpu::energy_joules(device).value_or(-1.0); }
 
-int cuda_utilisation_percent(int device) { return gpu::utilisation_percent(device).value_or(-1); }
+int utilisation_percent(int device) { return gpu::utilisation_percent(device).value_or(-1); }
 
 std::string make_nccl_id() {
   ncclUniqueId id;
@@ -51,12 +55,24 @@ std::string make_nccl_id() {
 }
 
 std::unique_ptr<collective> make_nccl_collective(collective& host, const std::string& id,
-                                                 int rank, int size, backend& device) {
+                                                 int rank, int size, backend& device,
+                                                 std::chrono::milliseconds timeout) {
   auto* gpu = dynamic_cast<cuda_backend*>(&device);
   if (!gpu)
     throw gpu_error(gpu_errc::nccl, std::string("an NCCL group needs CUDA backends, got \"") +
                                         device.name() + "\"");
-  return std::make_unique<nccl_collective>(host, id, rank, size, *gpu);
+  return std::make_unique<nccl_collective>(host, id, rank, size, *gpu, timeout);
 }
 
+const cuda_plugin table{cuda_plugin_abi, device_count,        make_backend,
+                        energy_joules,   utilisation_percent, make_nccl_id,
+                        make_nccl_collective};
+
+} // namespace
+
 } // namespace conveyor::compute
+
+extern "C" __attribute__((visibility("default"))) const conveyor::compute::cuda_plugin*
+conveyor_cuda_plugin() {
+  return &conveyor::compute::table;
+}

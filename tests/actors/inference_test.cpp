@@ -2,6 +2,8 @@
 // metrics, and an endpoint it cannot bind. (The server itself: tests/serving;
 // the step in a real run: tests/integration/serving_test.cpp.)
 #include "actors/inference.hpp"
+#include "compute/backend_factory.hpp"
+#include "inference_device_cases.hpp"
 #include "client/client.hpp"
 #include "serving/registry.hpp"
 #include "step_harness.hpp"
@@ -219,6 +221,45 @@ BOOST_AUTO_TEST_CASE(out_of_range_parameters_are_refused_by_name) {
                             return std::string(e.what()).find(std::string("'") + key + "'") != std::string::npos;
                           });
   }
+}
+
+// The CPU twin of tests/actors/inference_gpu_test.cpp: the same checks through the same
+// code path (a backend per computing thread, the models' parameters in one shared one).
+BOOST_AUTO_TEST_CASE(a_cpu_device_server_answers_as_the_model_computes_through_batching_pinning_and_hot_swap) {
+  test::serve_on_device_and_compare("cpu");
+}
+
+BOOST_AUTO_TEST_CASE(without_a_gpu_device_gpu_fails_at_check_and_auto_computes_on_the_cpu,
+                     *boost::unit_test::precondition([](boost::unit_test::test_unit_id) {
+                       return compute::gpu_count() == 0;
+                     })) {
+  std::string why;
+  compute::gpu_count(&why);
+  for (const char* d : {"gpu:0", "cuda:1"}) {
+    try {
+      make_inference({{"device", std::string(d)}});
+      BOOST_FAIL("accepted device " << d);
+    } catch (const step_failure& e) {
+      BOOST_TEST(std::string(e.what()) == std::string("inference: device = \"") + d +
+                                              "\": no GPU is usable on this machine (" + why +
+                                              "); use \"cpu\" or \"auto\"");
+    }
+  }
+  auto s = make_inference({{"device", std::string("auto")}});
+  test::fake_context ctx;
+  s->open(ctx);
+  BOOST_TEST_REQUIRE(!ctx.info.empty());
+  BOOST_TEST(ctx.info.front() == "device = \"auto\": no GPU is usable (" + why +
+                                     "); computing on the CPU");
+}
+
+BOOST_AUTO_TEST_CASE(a_malformed_device_is_refused_naming_it) {
+  BOOST_CHECK_EXCEPTION(make_inference({{"device", std::string("tpu:0")}}), step_failure,
+                        [](const step_failure& e) {
+                          return std::string(e.what()).find("device must be \"cpu\", \"gpu:N\" or "
+                                                            "\"auto\", got \"tpu:0\"") !=
+                                 std::string::npos;
+                        });
 }
 
 BOOST_AUTO_TEST_SUITE_END()

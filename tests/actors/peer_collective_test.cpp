@@ -136,4 +136,23 @@ BOOST_AUTO_TEST_CASE(message_buffers_are_reused_only_once_every_peer_let_go) {
   BOOST_TEST(g.ctx[0].sent.back() != g.ctx[0].sent[2]);
 }
 
+BOOST_AUTO_TEST_CASE(an_aborted_all_reduce_stops_waiting_for_a_silent_rank_and_refuses_further_work) {
+  group g(3);
+  std::vector<std::vector<float>> data{{1, 2}, {3, 4}, {5, 6}};
+  g.ranks[0]->start_all_reduce(data[0].data(), 2);
+  g.ranks[1]->start_all_reduce(data[1].data(), 2);
+  // rank 2 hangs: it never starts
+  g.deliver(0);
+  BOOST_TEST(!g.ranks[0]->ready());
+  g.ranks[0]->abort(); // the watchdog's timeout
+  BOOST_TEST(g.ranks[0]->ready());
+  BOOST_CHECK_THROW(g.ranks[0]->complete(), std::runtime_error);
+  BOOST_TEST(data[0] == (std::vector<float>{1, 2})); // untouched
+  BOOST_CHECK_THROW(g.ranks[0]->start_all_reduce(data[0].data(), 2), std::runtime_error);
+  BOOST_CHECK_THROW(g.ranks[0]->start_broadcast("x"), std::runtime_error);
+  g.ranks[2]->start_all_reduce(data[2].data(), 2); // a late part changes nothing
+  g.deliver(0);
+  BOOST_TEST(g.ranks[0]->ready());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -404,6 +404,69 @@ BOOST_AUTO_TEST_CASE(a_trainer_crashing_mid_run_resumes_from_its_checkpoint_and_
   }
 }
 
+// The watchdog: replica 1 stops taking part at step 23 (hang_at_step), so replica 0's
+// all-reduce never completes; after collective_timeout it aborts the collective, the group
+// restarts as one from the checkpoint at step 20 and finishes.
+BOOST_AUTO_TEST_CASE(a_hung_replica_trips_the_watchdog_and_the_group_resumes_from_its_checkpoint) {
+  test::temp_dir dir;
+  std::string csv = "x0,x1,y\n";
+  std::mt19937 rng(11);
+  std::normal_distribution<float> n(0.0f, 1.0f);
+  for (int i = 0; i < 300; ++i) {
+    float a = n(rng), b = n(rng);
+    csv += std::to_string(a) + "," + std::to_string(b) + "," + (a + b > 0 ? "1" : "0") + "\n";
+  }
+  test::write_file(dir.file("data.csv"), csv);
+  std::string text = "graph t\n"
+                     "node data = csv_reader { path = \"" + dir.file("data.csv") +
+                     "\", label = \"y\", batch = 50 }\n"
+                     "node fit = trainer { model = \"logistic\", lr = 0.5, batch = 20, "
+                     "epochs = 4, checkpoint_every = 5, checkpoint_dir = \"" +
+                     dir.file("ckpt") + "\", hang_at_step = 23, collective_timeout = 200ms, "
+                     "devices = \"cpu:2\", max_restarts = 3, backoff = 5ms }\n"
+                     "node check = evaluator { metric = \"accuracy\", min = 0.9 }\n"
+                     "data -> fit\n"
+                     "fit.model -> check.model\n"
+                     "data -> check.data\n";
+  kind_registry reg;
+  register_builtin_kinds(reg);
+  dsl::compile_options copts;
+  copts.file_name = "t.flow";
+  auto compiled = dsl::compile(text, reg, copts);
+  BOOST_TEST_REQUIRE(compiled.ok(), dsl::format_diagnostics(compiled.diagnostics, text));
+  local_run_options options;
+  options.file_name = "t.flow";
+  options.graph_source = text;
+  options.threads = 2;
+  auto report = run_locally(*compiled.spec, reg, options);
+  BOOST_TEST_REQUIRE((report.status == run_status::completed), report.to_json());
+  const step_summary* fit = nullptr;
+  const step_summary* check = nullptr;
+  for (const auto& s : report.steps) {
+    if (s.step == "fit")
+      fit = &s;
+    if (s.step == "check")
+      check = &s;
+  }
+  BOOST_TEST_REQUIRE(fit);
+  BOOST_TEST_REQUIRE(check);
+  BOOST_TEST(fit->restarts == 1); // the group restarts as one
+  BOOST_TEST(fit->metrics.at("steps") == 60.0);
+  BOOST_TEST(fit->metrics.at("resumed_from_step") == 20.0);
+  BOOST_TEST(check->metrics.at("accuracy") > 0.9);
+}
+
+BOOST_AUTO_TEST_CASE(collective_timeout_is_checked_and_defaults_to_a_minute) {
+  BOOST_TEST(trainer_options::from(test::params_for(trainer_kind(),
+                                                     {{"model", std::string("logistic")}}))
+                 .collective_timeout_ms == 60000);
+  auto msg = failure_of([] {
+    make_trainer({{"model", std::string("logistic")},
+                  {"collective_timeout", dsl::value{dsl::duration_value{0}}}});
+  });
+  BOOST_TEST(msg.find("'collective_timeout' must be between 1ms and 24h") != std::string::npos, msg);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(trainer_drain)

@@ -52,7 +52,7 @@ BOOST_AUTO_TEST_CASE(cpu_groups_have_no_device_transport) {
   BOOST_TEST(make_device_group_id("cpu", 4).empty());
   auto host = single_rank_collective();
   auto be = make_backend("cpu");
-  BOOST_TEST(!make_device_collective(*host, "", 0, 1, *be));
+  BOOST_TEST(!make_device_collective(*host, "", 0, 1, *be, std::chrono::seconds(1)));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -12,6 +12,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <memory>
@@ -300,6 +301,47 @@ BOOST_AUTO_TEST_CASE(a_training_step_of_each_model_matches_the_cpu) {
   }
 }
 
+// The NCCL watchdog: rank 1 joins and then never starts its all-reduce (a hung rank).
+// Rank 0's all-reduce is queued on its stream and looks ready; its next wait for the
+// stream returns once the watchdog has aborted the communicator (500 ms), and every
+// later operation fails naming the timeout. Needs two GPUs (NCCL takes one rank per GPU).
+BOOST_AUTO_TEST_CASE(a_rank_that_never_joins_the_all_reduce_is_cut_off_by_the_watchdog,
+                     *utf::precondition([](utf::test_unit_id) { return gpu_count() >= 2; })) {
+  const std::string id = make_device_group_id("cuda", 2);
+  const auto limit = std::chrono::milliseconds(500);
+  std::string rank0_error;
+  std::atomic<bool> rank0_done{false};
+  std::thread hung([&] {
+    auto be = make_backend("cuda:1");
+    auto host = single_rank_collective();
+    auto group = make_device_collective(*host, id, 1, 2, *be, limit);
+    while (!group->ready()) std::this_thread::yield(); // joined
+    while (!rank0_done) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    group->abort(); // its supervisor ends it
+  });
+  {
+    auto be = make_backend("cuda:0");
+    auto host = single_rank_collective();
+    auto group = make_device_collective(*host, id, 0, 2, *be, limit);
+    while (!group->ready()) std::this_thread::yield();
+    auto data = be->allocate(1000);
+    group->start_all_reduce(data.data(), 1000);
+    std::vector<float> out(1000);
+    try {
+      be->copy_to_host(out.data(), data.data(), 1000); // waits for the stream: freed by the abort
+    } catch (const std::exception&) {
+    }
+    try {
+      group->start_all_reduce(data.data(), 1000);
+    } catch (const std::exception& e) {
+      rank0_error = e.what();
+    }
+  }
+  rank0_done = true;
+  hung.join();
+  BOOST_TEST(rank0_error.find("collective_timeout") != std::string::npos, rank0_error);
+}
+
 // One rank per GPU (one rank on a machine with one), each on its own thread as trainer
 // replicas are: the non-blocking join and an all-reduce, polled through ready().
 BOOST_AUTO_TEST_CASE(nccl_all_reduce_sums_the_ranks_on_every_gpu) {
@@ -315,7 +357,7 @@ BOOST_AUTO_TEST_CASE(nccl_all_reduce_sums_the_ranks_on_every_gpu) {
       try {
         auto be = make_backend("cuda:" + std::to_string(r));
         auto host = single_rank_collective(); // broadcasts are not used here
-        auto group = make_device_collective(*host, id, r, ranks, *be);
+        auto group = make_device_collective(*host, id, r, ranks, *be, std::chrono::seconds(60));
         std::vector<float> mine(n, static_cast<float>(r + 1));
         auto data = be->allocate(n);
         be->copy_from_host(data.data(), mine.data(), n);
