@@ -296,9 +296,14 @@ typename Inspector::result_type inspect(Inspector& f, handled_batch& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, credit_wait& x) {
+  return f(caf::meta::type_name("credit_wait"), x.port, x.consumer_step, x.wait_ns);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, step_stats& x) {
   return f(caf::meta::type_name("step_stats"), x.instance, x.step, x.incarnation, x.scope,
-           x.busy_ns, x.rejected_outside_batches, x.handled, x.last);
+           x.busy_ns, x.rejected_outside_batches, x.handled, x.credit_waits, x.last);
 }
 
 template <class Inspector>

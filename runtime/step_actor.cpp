@@ -419,6 +419,7 @@ public:
 
   /// Sends the counters and the batches handled since the last report.
   void send_stats() {
+    record_credit_waits();
     self_->send(st_.coordinator, stats_atom::value, *st_.stats);
     st_.stats->handled.clear();
   }
@@ -550,6 +551,21 @@ private:
       send_stats();
       self_->send(st_.coordinator, done_atom::value, st_.cfg.instance, last);
     }
+  }
+
+  /// The credit waits so far, a wait still going on included, into the stats.
+  void record_credit_waits() {
+    const auto now = std::chrono::steady_clock::now();
+    st_.stats->credit_waits.clear();
+    for (std::size_t port = 0; port < st_.outputs.size(); ++port)
+      for (const auto& g : st_.outputs[port]) {
+        auto ns = g.credit_wait_ns;
+        if (g.blocked_since != std::chrono::steady_clock::time_point{})
+          ns += static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(now - g.blocked_since).count());
+        st_.stats->credit_waits.push_back(
+          credit_wait{static_cast<std::uint32_t>(port), g.step, ns});
+      }
   }
 
   static bool ready(const consumer_slot& m) { return !m.via_data_plane || m.remote; }
