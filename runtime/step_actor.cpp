@@ -528,7 +528,7 @@ private:
       st_.outbox.pop_front();
     }
     for (auto& p : st_.producers)
-      if (p.owed > 0) {
+      if (p.owed > 0 && (p.token == 0 || p.owed >= remote_credit_chunk())) {
         self_->send(p.link.producer, credit_atom::value, p.link.out_port,
                     static_cast<std::int32_t>(p.owed));
         p.owed = 0;
@@ -567,6 +567,13 @@ private:
           credit_wait{static_cast<std::uint32_t>(port), g.step, ns});
       }
   }
+
+  /// Credit to a producer in another process goes back in chunks of a quarter of the
+  /// window: each credit message crosses the control plane (through the coordinator's
+  /// process), which one per batch made the limit of cross-node throughput. It cannot
+  /// stall: a producer out of credit has `buffer` batches on their way here, whose
+  /// handling owes at least a chunk.
+  int remote_credit_chunk() const { return std::max(1, st_.cfg.buffer / 4); }
 
   static bool ready(const consumer_slot& m) { return !m.via_data_plane || m.remote; }
 
