@@ -51,7 +51,9 @@ node_daemon_result serve_node(const kind_registry& registry, const node_daemon_o
     return {2, "cannot start the data plane: " + error};
   }
   spdlog::info("[node {}] data plane on {}{}", options.name, data_plane::get()->address(),
-               options.tls ? " (CurveZMQ)" : "");
+               options.tls ? " (CurveZMQ, server key " +
+                               data_plane::get()->advertise(0).server_key + ")"
+                           : "");
   if (options.on_listening)
     options.on_listening(bound);
 

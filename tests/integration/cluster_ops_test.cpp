@@ -3,7 +3,9 @@
 // node a to node b over the data plane (the nodes' metrics count the frames);
 // `conveyor status` shows the nodes, where each step runs and the edges' credit waits
 // (the coordinator's metrics export them); a status against an address where nothing
-// listens says so.
+// listens says so. In a TLS cluster the data plane admits only the CurveZMQ key its node
+// handed out over the control plane: a stranger that knows the node's public key is
+// still refused.
 #include "process.hpp"
 #include "run_outputs.hpp"
 #include "tests/support/prometheus_text.hpp"
@@ -19,6 +21,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <zmq.h>
 
 using namespace conveyor::testing;
 using conveyor::test::parse_prometheus_text;
@@ -29,15 +32,15 @@ namespace {
 
 /// A node labelled with its name, serving metrics on a free port.
 struct metered_node {
-  metered_node(const std::string& name, const std::string& dir)
-      : name(name),
-        process(std::make_unique<child_process>(
-          conveyor_binary(),
-          std::vector<std::string>{"node", "--listen", "127.0.0.1:0", "--name", name, "--labels",
-                                   name, "--metrics-listen", "127.0.0.1:0",
-                                   "--heartbeat-interval-ms", "100", "--connection-timeout-ms",
-                                   "2000"},
-          dir, dir)) {
+  metered_node(const std::string& name, const std::string& dir,
+               const std::vector<std::string>& extra = {})
+      : name(name) {
+    std::vector<std::string> args{"node", "--listen", "127.0.0.1:0", "--name", name, "--labels",
+                                  name, "--metrics-listen", "127.0.0.1:0",
+                                  "--heartbeat-interval-ms", "100", "--connection-timeout-ms",
+                                  "2000"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    process = std::make_unique<child_process>(conveyor_binary(), args, dir, dir);
     address = node_address(*process);
     BOOST_TEST_REQUIRE(!address.empty(), "node " << name << " never listened:\n" << process->err());
     auto port = wait_for_log(*process, "metrics: http://127\\.0\\.0\\.1:([0-9]+)/metrics");
@@ -150,6 +153,44 @@ BOOST_AUTO_TEST_CASE(status_and_metrics_show_nodes_steps_data_plane_and_credit_w
     n->process->signal(SIGTERM);
     BOOST_TEST(n->process->wait(10s) == 0, n->process->err());
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_tls_nodes_data_plane_refuses_a_curve_client_with_a_key_it_did_not_hand_out) {
+  auto dir = scratch_dir("cluster-ops-curve");
+  child_process certs{"/bin/bash",
+                      {source_dir() + "/scripts/make-cluster-certs.sh", dir + "/certs", "a"},
+                      source_dir(), dir};
+  BOOST_TEST_REQUIRE(certs.wait(60s) == 0, certs.err());
+  metered_node a{"a", dir,
+                 {"--tls-ca", dir + "/certs/ca.pem", "--tls-cert", dir + "/certs/a.pem",
+                  "--tls-key", dir + "/certs/a.key"}};
+  auto endpoint = wait_for_log(*a.process, "data plane on (tcp://127\\.0\\.0\\.1:[0-9]+) \\(CurveZMQ");
+  auto server_key = wait_for_log(*a.process, "data plane on .* \\(CurveZMQ, server key (.{40})\\)");
+  BOOST_TEST_REQUIRE(!endpoint.empty(), a.process->err());
+  BOOST_TEST_REQUIRE(server_key.size() == 40u, a.process->err());
+
+  // A stranger who knows the server's public key, with a key pair of its own.
+  void* ctx = zmq_ctx_new();
+  void* push = zmq_socket(ctx, ZMQ_PUSH);
+  char pub[41] = {}, sec[41] = {};
+  BOOST_TEST_REQUIRE(zmq_curve_keypair(pub, sec) == 0);
+  zmq_setsockopt(push, ZMQ_CURVE_SERVERKEY, server_key.c_str(), 40);
+  zmq_setsockopt(push, ZMQ_CURVE_PUBLICKEY, pub, 40);
+  zmq_setsockopt(push, ZMQ_CURVE_SECRETKEY, sec, 40);
+  int linger = 0;
+  zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof linger);
+  BOOST_TEST_REQUIRE(zmq_connect(push, endpoint.c_str()) == 0);
+  zmq_send(push, "CVDP", 4, ZMQ_DONTWAIT);
+
+  auto seen = scrape_until(a.metrics_port, [](const prometheus_text& t) {
+    auto v = t.value("conveyor_data_plane_refused_handshakes_total");
+    return v && *v >= 1;
+  });
+  BOOST_TEST(seen.value("conveyor_data_plane_frames_received_total").value_or(-1) == 0);
+  zmq_close(push);
+  zmq_ctx_term(ctx);
+  a.process->signal(SIGTERM);
+  BOOST_TEST(a.process->wait(10s) == 0, a.process->err());
 }
 
 BOOST_AUTO_TEST_CASE(status_where_nothing_listens_names_the_address_and_exits_1) {
