@@ -3,6 +3,7 @@
 #include "actors/chaos.hpp"
 #include "actors/cleaner.hpp"
 #include "actors/counter.hpp"
+#include "actors/generate.hpp"
 #include "actors/csv_reader.hpp"
 #include "actors/csv_writer.hpp"
 #include "actors/idx_reader.hpp"
@@ -23,6 +24,7 @@ void register_builtin_kinds(kind_registry& registry) {
   registry.add(splitter_kind());
   registry.add(csv_writer_kind());
   registry.add(counter_kind());
+  registry.add(generate_kind());
   registry.add(chaos_kind());
   registry.add(trainer_kind());
   registry.add(evaluator_kind());

@@ -2,6 +2,7 @@
 
 #include "actors/kind_schema_builder.hpp"
 
+#include <chrono>
 #include <cstdio>
 #include <string>
 
@@ -26,6 +27,12 @@ void counter::open(step_context& ctx) {
 }
 
 void counter::consume(std::size_t port, batch b, emitter& out) {
+  auto now = std::chrono::steady_clock::now();
+  if (received_ == 0)
+    first_ = now;
+  last_ = now;
+  ++received_;
+  bytes_ += b.payload_bytes();
   auto before = rows_;
   rows_ += b.rows;
   ++batches_;
@@ -37,6 +44,13 @@ void counter::consume(std::size_t port, batch b, emitter& out) {
 void counter::finish(emitter& out) {
   ctx_->log_info("total: " + std::to_string(rows_) + " rows in " + std::to_string(batches_) +
                  " batches");
+  // What this incarnation received, first batch to last: a transport's rate (bench/cluster).
+  if (received_ > 1) {
+    auto seconds = std::chrono::duration<double>(last_ - first_).count();
+    ctx_->report_metrics({{"first_to_last_seconds", seconds},
+                          {"batches_received", static_cast<double>(received_)},
+                          {"bytes_received", static_cast<double>(bytes_)}});
+  }
 }
 
 kind_entry counter_kind() {

@@ -5,6 +5,7 @@
 #include "step/kind_registry.hpp"
 #include "step/step.hpp"
 
+#include <chrono>
 #include <cstdint>
 
 namespace conveyor {
@@ -30,6 +31,11 @@ private:
   step_context* ctx_ = nullptr;
   std::uint64_t rows_ = 0;
   std::uint64_t batches_ = 0;
+  /// This incarnation's arrivals (not durable): for the rate in the report's metrics.
+  std::uint64_t received_ = 0;
+  std::uint64_t bytes_ = 0;
+  std::chrono::steady_clock::time_point first_;
+  std::chrono::steady_clock::time_point last_;
 };
 
 kind_entry counter_kind();

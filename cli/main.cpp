@@ -6,6 +6,7 @@
 #include "cli/keys_command.hpp"
 #include "cli/models_command.hpp"
 #include "cli/node_command.hpp"
+#include "cli/status_command.hpp"
 #include "cli/progress_line.hpp"
 #include "cli/run_metrics.hpp"
 #include "step/kind_registry.hpp"
@@ -323,6 +324,7 @@ int main(int argc, char** argv) {
   cli::infer_command infer{app};
   cli::keys_command keys{app};
   cli::node_command node{app};
+  cli::status_command status{app};
 
   try {
     app.parse(argc, argv);
@@ -347,5 +349,7 @@ int main(int argc, char** argv) {
     return keys.run();
   if (node.parsed())
     return node.run(kinds);
+  if (status.parsed())
+    return status.run();
   return kinds_command(kinds, kind_name);
 }

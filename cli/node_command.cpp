@@ -3,6 +3,8 @@
 #include "cli/interrupt.hpp"
 #include "cluster/address.hpp"
 #include "cluster/cluster_file.hpp"
+#include "metrics/http_endpoint.hpp"
+#include "runtime/data_plane.hpp"
 #include "runtime/node_daemon.hpp"
 
 #include <spdlog/spdlog.h>
@@ -13,6 +15,8 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <unistd.h>
 
 namespace conveyor::cli {
@@ -27,6 +31,53 @@ std::string host_name() {
     return "node";
   return buf;
 }
+
+/// The node's own metrics: its data plane's counters, copied at each scrape.
+struct node_metrics {
+  metrics::registry& reg = metrics::default_registry();
+  std::size_t hook = 0;
+  metrics::http_endpoint endpoint{reg};
+
+  node_metrics() {
+    struct entry {
+      const char* name;
+      const char* help;
+      std::atomic<std::uint64_t> data_plane_counters::*field;
+    };
+    static const entry entries[] = {
+      {"conveyor_data_plane_frames_received_total",
+       "Frames (batches, models, end-of-stream) this node received from other nodes",
+       &data_plane_counters::frames_in},
+      {"conveyor_data_plane_bytes_received_total", "Bytes of those frames",
+       &data_plane_counters::bytes_in},
+      {"conveyor_data_plane_frames_sent_total", "Frames this node's steps sent to other nodes",
+       &data_plane_counters::frames_out},
+      {"conveyor_data_plane_bytes_sent_total", "Bytes of those frames",
+       &data_plane_counters::bytes_out},
+      {"conveyor_data_plane_fenced_frames_total",
+       "Frames dropped: for a step incarnation that is gone or no longer wired that way",
+       &data_plane_counters::fenced},
+      {"conveyor_data_plane_malformed_frames_total", "Frames dropped: they did not decode",
+       &data_plane_counters::malformed},
+      {"conveyor_data_plane_refused_handshakes_total",
+       "CurveZMQ handshakes refused (a key the node did not advertise)",
+       &data_plane_counters::refused},
+    };
+    hook = reg.add_collect_hook([this] {
+      auto* plane = data_plane::get();
+      if (plane == nullptr)
+        return;
+      for (const auto& e : entries)
+        reg.counter_family(e.name, e.help, {})
+          .with({})
+          .set(static_cast<double>((plane->counters().*e.field).load()));
+    });
+  }
+  ~node_metrics() {
+    endpoint.stop();
+    reg.remove_collect_hook(hook);
+  }
+};
 
 } // namespace
 
@@ -53,6 +104,8 @@ node_command::node_command(CLI::App& app) {
                     "the node's working directory (created if missing): relative paths of "
                     "the steps it hosts resolve there; nothing in it is needed to recover a "
                     "run");
+  node_->add_option("--metrics-listen", metrics_listen_,
+                    "serve the node's Prometheus metrics on http://HOST:PORT/metrics");
 }
 
 bool node_command::parsed() const {
@@ -89,6 +142,25 @@ int node_command::run(const kind_registry& kinds) const {
     }
     spdlog::info("node {}: working in {} (relative paths of its steps resolve here)",
                  name_.empty() ? host_name() : name_, state_dir_);
+  }
+  std::optional<node_metrics> served;
+  if (!metrics_listen_.empty()) {
+    std::string why;
+    auto where = metrics::parse_listen_address(metrics_listen_, why);
+    if (!where) {
+      std::cerr << "error: --metrics-listen: " << why << '\n';
+      return exit_bad_input;
+    }
+    try {
+      served.emplace();
+      served->endpoint.start(*where);
+    } catch (const std::exception& e) {
+      std::cerr << "error: " << e.what() << '\n';
+      return exit_bad_input;
+    }
+    std::cout << "metrics: http://" << (where->host.find(':') != std::string::npos
+                                          ? "[" + where->host + "]" : where->host)
+              << ":" << served->endpoint.port() << "/metrics" << std::endl;
   }
   node_daemon_options o;
   o.listen = *listen.value;

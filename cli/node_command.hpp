@@ -2,7 +2,8 @@
 // --tls-key F] [--heartbeat-interval-ms 100 --connection-timeout-ms 500] [--state-dir D]`:
 // a runtime node daemon (runtime/node_daemon.hpp). It prints "listening on HOST:PORT" on stdout
 // once it accepts coordinators (port 0 picks a free port) and serves runs until
-// SIGINT/SIGTERM, which drains it within seconds.
+// SIGINT/SIGTERM, which drains it within seconds. `--metrics-listen HOST:PORT` serves
+// the node's Prometheus metrics (its data plane, its inference servers) on /metrics.
 // Exit status: 0 drained; 1 the drain ran out of time; 2 bad options or it cannot
 // listen, with one line on stderr.
 // `--state-dir D` is the node's working directory (created if missing): the steps'
@@ -43,6 +44,7 @@ private:
   int connection_timeout_ms_ = 500;
   std::string state_dir_;
   int threads_ = 0;
+  std::string metrics_listen_;
 };
 
 } // namespace conveyor::cli

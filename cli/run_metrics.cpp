@@ -2,6 +2,8 @@
 
 #include "step/kind_registry.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <stdexcept>
 
 namespace conveyor::cli {
@@ -33,6 +35,11 @@ run_metrics::run_metrics(const std::string& listen, const dsl::graph_spec& graph
       batches_(reg().counter_family("conveyor_edge_batches_total",
                                     "Batches sent on an edge (each batch once, replays apart)",
                                     {"from", "to"})),
+      credit_wait_(reg().counter_family(
+        "conveyor_edge_credit_wait_seconds_total",
+        "Time the producer of an edge waited for the consumer's credit (backpressure)",
+        {"from", "to"})),
+      graph_name_(graph.name),
       endpoint_(reg()) {
   std::string why;
   auto where = metrics::parse_listen_address(listen, why);
@@ -49,8 +56,10 @@ run_metrics::run_metrics(const std::string& listen, const dsl::graph_spec& graph
     for (std::size_t i = 0; kind && i < kind->outputs.size(); ++i)
       if (kind->outputs[i].name == e.from_port)
         port = static_cast<std::uint32_t>(i);
-    edges_.push_back({e.from_node + "." + e.from_port, e.to_node + "." + e.to_port, e.from_node, port});
+    edges_.push_back(
+      {e.from_node + "." + e.from_port, e.to_node + "." + e.to_port, e.from_node, port, e.to_node});
   }
+  endpoint_.add_route("/status", "application/json", [this] { return status_json(); });
   hook_ = reg().add_collect_hook([this] { collect(); });
   try {
     endpoint_.start(*where);
@@ -88,7 +97,65 @@ void run_metrics::collect() {
       if (auto b = s->second.batches_out.find(e.out_port); b != s->second.batches_out.end())
         n = b->second;
     batches_.with({e.from, e.to}).set(static_cast<double>(n));
+    double waited = 0;
+    if (auto s = steps.find(e.producer); s != steps.end())
+      if (auto w = s->second.credit_wait_seconds.find({e.out_port, e.consumer});
+          w != s->second.credit_wait_seconds.end())
+        waited = w->second;
+    credit_wait_.with({e.from, e.to}).set(waited);
   }
+}
+
+std::string run_metrics::status_json() const {
+  const auto now = std::chrono::steady_clock::now();
+  const auto steps = counters_->steps();
+  const auto instances = counters_->instances();
+  nlohmann::json doc;
+  doc["graph"] = graph_name_;
+  doc["uptime_seconds"] = std::chrono::duration<double>(now - started_).count();
+  doc["nodes"] = nlohmann::json::array();
+  for (const auto& [name, n] : counters_->nodes())
+    doc["nodes"].push_back({{"name", name},
+                            {"address", n.address},
+                            {"labels", n.labels},
+                            {"cores", n.cores},
+                            {"memory_bytes", n.memory_bytes},
+                            {"gpus", n.gpus},
+                            {"heartbeat_age_seconds",
+                             std::chrono::duration<double>(now - n.last_heard).count()}});
+  doc["steps"] = nlohmann::json::array();
+  for (const auto& [name, kind] : kinds_) {
+    nlohmann::json step{{"step", name}, {"kind", kind}};
+    if (auto s = steps.find(name); s != steps.end()) {
+      step["rows_in"] = s->second.rows_in;
+      step["rows_out"] = s->second.rows_out;
+      step["rows_rejected"] = s->second.rows_rejected;
+      step["restarts"] = s->second.restarts;
+    }
+    step["instances"] = nlohmann::json::array();
+    for (const auto& [instance, i] : instances)
+      if (i.step == name)
+        step["instances"].push_back({{"instance", instance},
+                                     {"node", i.node},
+                                     {"state", i.state},
+                                     {"incarnation", i.incarnation}});
+    doc["steps"].push_back(std::move(step));
+  }
+  doc["edges"] = nlohmann::json::array();
+  for (const auto& e : edges_) {
+    std::uint64_t batches = 0;
+    double waited = 0;
+    if (auto s = steps.find(e.producer); s != steps.end()) {
+      if (auto b = s->second.batches_out.find(e.out_port); b != s->second.batches_out.end())
+        batches = b->second;
+      if (auto w = s->second.credit_wait_seconds.find({e.out_port, e.consumer});
+          w != s->second.credit_wait_seconds.end())
+        waited = w->second;
+    }
+    doc["edges"].push_back(
+      {{"from", e.from}, {"to", e.to}, {"batches", batches}, {"credit_wait_seconds", waited}});
+  }
+  return doc.dump();
 }
 
 } // namespace conveyor::cli

@@ -56,6 +56,14 @@ http_endpoint::http_endpoint(registry& r) : impl_(std::make_unique<impl>(r)) {}
 
 http_endpoint::~http_endpoint() { stop(); }
 
+void http_endpoint::add_route(const std::string& path, const std::string& content_type,
+                              std::function<std::string()> render) {
+  impl_->server.Get(path, [content_type, render = std::move(render)](const httplib::Request&,
+                                                                    httplib::Response& res) {
+    res.set_content(render(), content_type);
+  });
+}
+
 void http_endpoint::start(const listen_address& where) {
   auto& s = *impl_;
   if (s.thread.joinable())

@@ -1,10 +1,12 @@
 // The `/metrics` HTTP endpoint: serves a registry's text exposition (format 0.0.4) on
 // HOST:PORT with its own threads (two: a scrape renders the registry, which takes
-// microseconds; more would only cost memory). Any other path answers 404.
+// microseconds; more would only cost memory). Any other path (but routes added with
+// add_route) answers 404.
 #pragma once
 
 #include "metrics/registry.hpp"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +29,10 @@ public:
   http_endpoint(const http_endpoint&) = delete;
   http_endpoint& operator=(const http_endpoint&) = delete;
 
+  /// Also serves GET `path` with what `render` returns at each request (call before
+  /// `start`): `conveyor run --cluster` serves its status as JSON on /status.
+  void add_route(const std::string& path, const std::string& content_type,
+                 std::function<std::string()> render);
   /// Binds and starts serving. Throws std::runtime_error("cannot listen on HOST:PORT
   /// for /metrics: REASON") when the address cannot be bound (in use, not this machine's).
   void start(const listen_address& where);

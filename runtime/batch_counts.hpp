@@ -34,6 +34,14 @@ struct handled_batch {
   std::uint64_t rejected = 0;
 };
 
+/// How long a producer waited for credit on one edge (its output port to one consumer
+/// step): where backpressure holds the graph back.
+struct credit_wait {
+  std::uint32_t port = 0;
+  std::string consumer_step;
+  std::uint64_t wait_ns = 0;
+};
+
 /// What one incarnation of one step instance reports, periodically and when it ends.
 struct step_stats {
   std::string instance;
@@ -50,6 +58,8 @@ struct step_stats {
   std::vector<handled_batch> handled;
   /// The incarnation has ended: nothing follows this report.
   bool last = false;
+  /// Cumulative for the incarnation: time blocked on credit, per edge.
+  std::vector<credit_wait> credit_waits;
 };
 
 class batch_counts {

@@ -5,6 +5,7 @@
 #include "runtime/errors.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/run_driver.hpp"
+#include "runtime/status_probe.hpp"
 
 #include <caf/io/all.hpp>
 #include <spdlog/spdlog.h>
@@ -44,6 +45,7 @@ run_report not_started(const dsl::graph_spec& graph, const caf::error& why) {
 
 struct joined_node {
   node_resources resources;
+  caf::actor host;
   caf::actor run_node;
 };
 
@@ -61,6 +63,7 @@ caf::expected<joined_node> join(caf::actor_system& system, caf::scoped_actor& se
     return make_error(runtime_errc::node_lost,
                       "cannot reach " + where + ": " + system.render(host.error()));
   joined_node out;
+  out.host = *host;
   caf::error failed;
   self->request(*host, node_answer_time, resources_atom::value)
     .receive([&](node_resources& r) { out.resources = std::move(r); },
@@ -109,6 +112,7 @@ run_report run_on_cluster(const dsl::graph_spec& graph, const kind_registry& reg
   coord_opts.state_dir = options.state_dir.empty() ? cluster.state_dir : options.state_dir;
   coord_opts.resume = options.resume;
   std::vector<caf::actor> nodes;
+  std::vector<std::pair<std::string, caf::actor>> hosts;
   // Joins the nodes and lives as long as the run: a node's run ends with it.
   caf::scoped_actor runner{*system};
   for (const auto& entry : cluster.nodes) {
@@ -122,8 +126,15 @@ run_report run_on_cluster(const dsl::graph_spec& graph, const kind_registry& reg
                  cluster::to_string(entry.where), r.cores, r.memory_bytes >> 20, r.gpus);
     coord_opts.nodes.push_back(cluster::node_offer{r.name, r.labels, r.cores, r.gpus});
     nodes.push_back(joined->run_node);
+    hosts.emplace_back(r.name, joined->host);
+    if (options.live)
+      options.live->set_node(node_status{r.name, cluster::to_string(entry.where), r.labels, r.cores,
+                                         r.memory_bytes, r.gpus,
+                                         std::chrono::steady_clock::now()});
   }
   auto coordinator = spawn_coordinator(*system, std::move(coord_opts), std::move(nodes));
+  if (options.live)
+    spawn_status_probe(*system, std::move(hosts), coordinator, options.live);
   auto result = drive_run(*system, coordinator, report, graph, options, nullptr);
   if (!result.abandoned.empty())
     system.release(); // see run_locally

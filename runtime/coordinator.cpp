@@ -160,6 +160,8 @@ step_summary summarize(coordinator_state& st, const dsl::node_spec& n) {
       continue;
     s.rows_rejected += stats.rejected_outside_batches;
     s.busy_seconds += static_cast<double>(stats.busy_ns) / 1e9;
+    for (const auto& w : stats.credit_waits)
+      s.credit_wait_seconds[{w.port, w.consumer_step}] += static_cast<double>(w.wait_ns) / 1e9;
   }
   return s;
 }
@@ -170,6 +172,12 @@ void publish(coordinator_state& st, const std::string& step) {
     return;
   if (const auto* n = st.options.graph.find_node(step))
     st.options.live->set(summarize(st, *n));
+  for (const auto& [name, info] : st.instances)
+    if (info.step == step)
+      st.options.live->set_instance(
+        {name, step, info.node < st.options.nodes.size() ? st.options.nodes[info.node].name : "",
+         st.lost.count(info.node) != 0 ? "lost" : info.done ? "ended" : "running",
+         info.incarnation});
 }
 
 /// Writes what changed to the state directory; false (and the run's error set) if it

@@ -10,6 +10,12 @@
 //   P -> C  (eos_atom, out_port, in_port)     no more batches on this edge (until a replay)
 //   P -> C  (model_atom, out_port, in_port, model_message)  models need no credit (rare)
 //   R -> R' (peer_atom, peer_message)         between replicas of a replica group
+// Edges between processes (runtime/data_plane.hpp): C advertises, P sends over ZeroMQ,
+// the receiving process's data plane hands the frames to C as local messages:
+//   C -> P  (dp_endpt_atom, out_port, data_endpoint)  before C's first credit to P
+//   D -> C  (dp_batch_atom, token, batch)     D: C's process's data plane receiver
+//   D -> C  (dp_eos_atom, token)
+//   D -> C  (dp_model_atom, token, model_message)
 // Control (coordinator K, node N, step S, the runner L that started the run):
 //   L -> K  (run_atom)                        start; K answers L with (done_atom) at the end
 //   L -> K  (drain_atom)                      SIGINT/SIGTERM: drain the run
@@ -47,6 +53,7 @@
 
 #include "data/batch.hpp"
 #include "runtime/batch_counts.hpp"
+#include "runtime/data_plane.hpp"
 #include "runtime/run_report.hpp"
 #include "step/step.hpp"
 
@@ -308,9 +315,14 @@ typename Inspector::result_type inspect(Inspector& f, handled_batch& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, credit_wait& x) {
+  return f(caf::meta::type_name("credit_wait"), x.port, x.consumer_step, x.wait_ns);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, step_stats& x) {
   return f(caf::meta::type_name("step_stats"), x.instance, x.step, x.incarnation, x.scope,
-           x.busy_ns, x.rejected_outside_batches, x.handled, x.last);
+           x.busy_ns, x.rejected_outside_batches, x.handled, x.credit_waits, x.last);
 }
 
 template <class Inspector>
@@ -335,6 +347,12 @@ typename Inspector::result_type inspect(Inspector& f, node_resources& x) {
            x.gpus);
 }
 
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, data_endpoint& x) {
+  return f(caf::meta::type_name("data_endpoint"), x.address, x.consumer, x.token, x.server_key,
+           x.client_public, x.client_secret);
+}
+
 } // namespace conveyor
 
 CAF_BEGIN_TYPE_ID_BLOCK(conveyor, caf::first_custom_type_id)
@@ -352,6 +370,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(conveyor, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(conveyor, (conveyor::step_metrics))
   CAF_ADD_TYPE_ID(conveyor, (conveyor::node_resources))
   CAF_ADD_TYPE_ID(conveyor, (conveyor::instance_exit))
+  CAF_ADD_TYPE_ID(conveyor, (conveyor::data_endpoint))
   CAF_ADD_ATOM(conveyor, conveyor, batch_atom, "batch")
   CAF_ADD_ATOM(conveyor, conveyor, credit_atom, "credit")
   CAF_ADD_ATOM(conveyor, conveyor, eos_atom, "eos")
@@ -378,4 +397,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(conveyor, caf::first_custom_type_id)
   CAF_ADD_ATOM(conveyor, conveyor, resources_atom, "resources")
   CAF_ADD_ATOM(conveyor, conveyor, join_atom, "join")
   CAF_ADD_ATOM(conveyor, conveyor, exited_atom, "exited")
+  CAF_ADD_ATOM(conveyor, conveyor, dp_endpt_atom, "dp_endpt")
+  CAF_ADD_ATOM(conveyor, conveyor, dp_batch_atom, "dp_batch")
+  CAF_ADD_ATOM(conveyor, conveyor, dp_eos_atom, "dp_eos")
+  CAF_ADD_ATOM(conveyor, conveyor, dp_model_atom, "dp_model")
 CAF_END_TYPE_ID_BLOCK(conveyor)

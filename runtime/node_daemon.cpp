@@ -2,6 +2,7 @@
 
 #include "cluster/resources.hpp"
 #include "runtime/actor_system_setup.hpp"
+#include "runtime/data_plane.hpp"
 #include "runtime/errors.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/node_host.hpp"
@@ -44,6 +45,15 @@ node_daemon_result serve_node(const kind_registry& registry, const node_daemon_o
   spdlog::info("[node {}] listening on {}{} ({} cores, {} MiB, {} GPU(s), labels: {})",
                options.name, cluster::to_string(bound), options.tls ? " (TLS)" : "", found.cores,
                found.memory_bytes >> 20, found.gpus, fmt::join(options.labels, ","));
+  if (auto error = data_plane::start(options.listen.host, options.tls.has_value());
+      !error.empty()) {
+    caf::anon_send_exit(host, caf::exit_reason::user_shutdown);
+    return {2, "cannot start the data plane: " + error};
+  }
+  spdlog::info("[node {}] data plane on {}{}", options.name, data_plane::get()->address(),
+               options.tls ? " (CurveZMQ, server key " +
+                               data_plane::get()->advertise(0).server_key + ")"
+                           : "");
   if (options.on_listening)
     options.on_listening(bound);
 
@@ -69,6 +79,7 @@ node_daemon_result serve_node(const kind_registry& registry, const node_daemon_o
     return {1, "drain timed out"};
   }
   system->middleman().close(*port);
+  data_plane::stop();
   spdlog::info("[node {}] drained", options.name);
   return {0, {}};
 }

@@ -6,6 +6,7 @@
 #include <map>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace conveyor {
@@ -40,6 +41,9 @@ struct step_summary {
   /// Distinct batches emitted, by output port index (replays not counted again). Not in
   /// the JSON report; read by the metrics endpoint for its per-edge counts.
   std::map<std::uint32_t, std::uint64_t> batches_out;
+  /// Time the step's instances waited for credit, by (output port, consumer step), in
+  /// seconds over every incarnation. Not in the JSON report; for metrics and status.
+  std::map<std::pair<std::uint32_t, std::string>, double> credit_wait_seconds;
   /// Results the step reported (an evaluator's accuracy, a trainer's final loss).
   std::map<std::string, double> metrics;
 };

@@ -7,8 +7,15 @@
 // Counters: every batch handled is recorded by identity (batch_counts) and sent with
 // the stats; the last stats go out when the actor ends, however it ends (killed by its
 // node included), so no incarnation's work goes uncounted.
+// Edges to another process go over the data plane (runtime/data_plane.hpp) when the
+// process has one: the consumer advertises its endpoint before its first credit, the
+// producer holds everything for that consumer until the advertisement has arrived,
+// then sends batches, models and end-of-stream as frames, in order; credits stay CAF
+// messages. A producer blocked on credit records how long (credit waits, per edge).
 #include "runtime/step_actor.hpp"
 
+#include "runtime/data_plane.hpp"
+#include "runtime/data_plane_codec.hpp"
 #include "runtime/errors.hpp"
 #include "runtime/messages.hpp"
 
@@ -31,6 +38,10 @@ constexpr int logged_rejections = 5;
 struct consumer_slot {
   out_link link;
   int credit = 0;
+  /// The consumer is in another process and this one has a data plane: items wait
+  /// until `remote` (its advertisement) has arrived, then go as frames.
+  bool via_data_plane = false;
+  std::optional<data_endpoint> remote;
 };
 
 /// The replicas of one consumer step on one output port: each batch goes to one of
@@ -39,6 +50,10 @@ struct consumer_group {
   std::string step;
   std::vector<consumer_slot> members;
   std::size_t next = 0;
+  /// Since when a batch has waited for credit from this group (epoch: not waiting),
+  /// and the waits so far.
+  std::chrono::steady_clock::time_point blocked_since{};
+  std::uint64_t credit_wait_ns = 0;
 };
 
 /// What waits in the outbox: a batch (needs credit) or a model (does not), for an
@@ -61,6 +76,8 @@ struct producer_slot {
   bool ended = false;
   /// Credits earned by handled batches, not yet returned (held while blocked).
   int owed = 0;
+  /// The token this consumer advertised to a producer in another process (0: none).
+  std::uint64_t token = 0;
 };
 
 struct host_state;
@@ -101,6 +118,12 @@ struct host_state {
   std::vector<held_ack> held_acks;
   /// Credit that arrived before the wiring that names its sender.
   std::map<std::pair<caf::actor_addr, std::uint32_t>, int> early_credit;
+  /// Advertisements that arrived before the wiring that names their sender.
+  std::map<std::pair<caf::actor_addr, std::uint32_t>, data_endpoint> early_endpoints;
+  /// This process's data plane (null: everything goes as CAF messages) and the
+  /// sockets to consumers in other processes.
+  data_plane* plane = nullptr;
+  std::unique_ptr<data_sender> sender;
   bool producing = false;
   bool source_done = false;
   /// A consumer whose `finish` ran and whose `produce` still has work.
@@ -240,7 +263,41 @@ public:
   }
 
   void on_batch(std::uint32_t out_port, std::uint32_t in_port, batch& b) {
-    auto slot = find_producer(self_->current_sender(), out_port, in_port);
+    consume_batch(find_producer(self_->current_sender(), out_port, in_port), in_port, b);
+  }
+
+  /// Frames from the data plane: accepted only under a token of the current wiring.
+  void on_data_batch(std::uint64_t token, batch& b) {
+    if (auto slot = find_token(token))
+      consume_batch(slot, slot->link.in_port, b);
+  }
+  void on_data_eos(std::uint64_t token) {
+    if (auto slot = find_token(token))
+      end_input(slot);
+  }
+  void on_data_model(std::uint64_t token, model_message& m) {
+    if (auto slot = find_token(token))
+      on_model(slot->link.in_port, m);
+  }
+
+  /// A consumer in another process says where to send.
+  void on_endpoint(std::uint32_t out_port, data_endpoint& e) {
+    auto sender = caf::actor_cast<caf::actor_addr>(self_->current_sender());
+    bool matched = false;
+    if (out_port < st_.outputs.size())
+      for (auto& g : st_.outputs[out_port])
+        for (auto& m : g.members)
+          if (m.link.consumer.address() == sender) {
+            m.remote = e;
+            matched = true;
+          }
+    if (!matched)
+      st_.early_endpoints[{sender, out_port}] = std::move(e);
+    flush();
+    maybe_produce();
+  }
+
+  void consume_batch(producer_slot* slot, std::uint32_t in_port, batch& b) {
     if (slot != nullptr)
       slot->ended = false;
     st_.finished = false;
@@ -283,7 +340,10 @@ public:
   }
 
   void on_eos(std::uint32_t out_port, std::uint32_t in_port) {
-    auto slot = find_producer(self_->current_sender(), out_port, in_port);
+    end_input(find_producer(self_->current_sender(), out_port, in_port));
+  }
+
+  void end_input(producer_slot* slot) {
     if (slot == nullptr)
       return;
     const bool again = slot->ended;
@@ -374,6 +434,7 @@ public:
 
   /// Sends the counters and the batches handled since the last report.
   void send_stats() {
+    record_credit_waits();
     self_->send(st_.coordinator, stats_atom::value, *st_.stats);
     st_.stats->handled.clear();
   }
@@ -436,18 +497,31 @@ private:
     while (!st_.outbox.empty()) {
       auto& [port, item, rejected] = st_.outbox.front();
       auto& groups = st_.outputs[port];
+      if (!all_ready(groups))
+        return;
       if (auto m = std::get_if<model_message>(&item)) {
         for (auto& g : groups)
           for (auto& member : g.members)
-            self_->send(member.link.consumer, model_atom::value, member.link.out_port,
-                        member.link.in_port, *m);
+            if (!send_model(member, *m))
+              return;
         st_.outbox.pop_front();
         continue;
       }
       auto& b = std::get<batch>(item);
       for (auto& g : groups)
-        if (!has_credit(g))
+        if (!has_credit(g)) {
+          if (g.blocked_since == std::chrono::steady_clock::time_point{})
+            g.blocked_since = std::chrono::steady_clock::now();
           return;
+        }
+      for (auto& g : groups)
+        if (g.blocked_since != std::chrono::steady_clock::time_point{}) {
+          g.credit_wait_ns += static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(
+              std::chrono::steady_clock::now() - g.blocked_since)
+              .count());
+          g.blocked_since = {};
+        }
       if (!groups.empty())
         st_.stats->handled.push_back(handled_batch{true, static_cast<std::uint32_t>(port),
                                                    b.source, b.sequence, b.rows, 0, rejected});
@@ -463,21 +537,21 @@ private:
       }
       for (std::size_t i = 0; i < targets.size(); ++i) {
         --targets[i]->credit;
-        const auto& link = targets[i]->link;
-        if (i + 1 == targets.size())
-          self_->send(link.consumer, batch_atom::value, link.out_port, link.in_port, std::move(b));
-        else
-          self_->send(link.consumer, batch_atom::value, link.out_port, link.in_port, b);
+        if (!send_batch(*targets[i], b, i + 1 == targets.size()))
+          return;
       }
       st_.outbox.pop_front();
     }
     for (auto& p : st_.producers)
-      if (p.owed > 0) {
+      if (p.owed > 0 && (p.token == 0 || p.owed >= remote_credit_chunk())) {
         self_->send(p.link.producer, credit_atom::value, p.link.out_port,
                     static_cast<std::int32_t>(p.owed));
         p.owed = 0;
       }
     if (st_.eos_pending) {
+      for (const auto& groups : st_.outputs)
+        if (!all_ready(groups))
+          return; // sent once every consumer in another process has advertised
       st_.eos_pending = false;
       for (auto& a : st_.held_acks)
         self_->send(st_.coordinator, ack_atom::value, st_.cfg.ack_route, a.source, a.sequence,
@@ -486,11 +560,91 @@ private:
       for (auto& groups : st_.outputs)
         for (auto& g : groups)
           for (auto& m : g.members)
-            self_->send(m.link.consumer, eos_atom::value, m.link.out_port, m.link.in_port);
+            if (!send_eos(m))
+              return;
       std::uint64_t last = st_.cfg.source ? st_.next_sequence - 1 : 0;
       send_stats();
       self_->send(st_.coordinator, done_atom::value, st_.cfg.instance, last);
     }
+  }
+
+  /// The credit waits so far, a wait still going on included, into the stats.
+  void record_credit_waits() {
+    const auto now = std::chrono::steady_clock::now();
+    st_.stats->credit_waits.clear();
+    for (std::size_t port = 0; port < st_.outputs.size(); ++port)
+      for (const auto& g : st_.outputs[port]) {
+        auto ns = g.credit_wait_ns;
+        if (g.blocked_since != std::chrono::steady_clock::time_point{})
+          ns += static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(now - g.blocked_since).count());
+        st_.stats->credit_waits.push_back(
+          credit_wait{static_cast<std::uint32_t>(port), g.step, ns});
+      }
+  }
+
+  /// Credit to a producer in another process goes back in chunks of a quarter of the
+  /// window: each credit message crosses the control plane (through the coordinator's
+  /// process), which one per batch made the limit of cross-node throughput. It cannot
+  /// stall: a producer out of credit has `buffer` batches on their way here, whose
+  /// handling owes at least a chunk.
+  int remote_credit_chunk() const { return std::max(1, st_.cfg.buffer / 4); }
+
+  static bool ready(const consumer_slot& m) { return !m.via_data_plane || m.remote; }
+
+  static bool all_ready(const std::vector<consumer_group>& groups) {
+    for (const auto& g : groups)
+      for (const auto& m : g.members)
+        if (!ready(m))
+          return false;
+    return true;
+  }
+
+  /// A send over the data plane that fails (the consumer's address cannot be used)
+  /// fails the step, which its node restarts.
+  bool sent(bool ok, const std::string& error) {
+    if (!ok) {
+      spdlog::error("[{}] failed: data plane: {}", st_.cfg.instance, error);
+      self_->quit(make_error(runtime_errc::step_failed, "data plane: " + error));
+    }
+    return ok;
+  }
+
+  frame_header header_for(const consumer_slot& m) const {
+    return frame_header{frame_kind::batch, m.remote->consumer, m.remote->token};
+  }
+
+  /// `last`: the batch is not needed after this send (moved where possible).
+  bool send_batch(consumer_slot& m, batch& b, bool last) {
+    if (m.remote) {
+      std::string error;
+      return sent(st_.sender->send(*m.remote, encode_batch_frame(header_for(m), b), error), error);
+    }
+    if (last)
+      self_->send(m.link.consumer, batch_atom::value, m.link.out_port, m.link.in_port,
+                  std::move(b));
+    else
+      self_->send(m.link.consumer, batch_atom::value, m.link.out_port, m.link.in_port, b);
+    return true;
+  }
+
+  bool send_model(consumer_slot& m, const model_message& model) {
+    if (m.remote) {
+      std::string error;
+      return sent(st_.sender->send(*m.remote, encode_model_frame(header_for(m), model), error),
+                  error);
+    }
+    self_->send(m.link.consumer, model_atom::value, m.link.out_port, m.link.in_port, model);
+    return true;
+  }
+
+  bool send_eos(consumer_slot& m) {
+    if (m.remote) {
+      std::string error;
+      return sent(st_.sender->send(*m.remote, encode_eos_frame(header_for(m)), error), error);
+    }
+    self_->send(m.link.consumer, eos_atom::value, m.link.out_port, m.link.in_port);
+    return true;
   }
 
   static bool is_broadcast(const consumer_group& g) {
@@ -501,7 +655,7 @@ private:
   static bool has_credit(const consumer_group& g) {
     if (is_broadcast(g)) {
       for (const auto& m : g.members)
-        if (m.credit <= 0)
+        if (m.credit <= 0 || !ready(m))
           return false;
       return true;
     }
@@ -510,7 +664,7 @@ private:
 
   static bool any_credit(const consumer_group& g) {
     for (const auto& m : g.members)
-      if (m.credit > 0)
+      if (m.credit > 0 && ready(m))
         return true;
     return false;
   }
@@ -518,7 +672,7 @@ private:
   static consumer_slot& pick(consumer_group& g) {
     for (std::size_t k = 0; k < g.members.size(); ++k) {
       auto& m = g.members[(g.next + k) % g.members.size()];
-      if (m.credit > 0) {
+      if (m.credit > 0 && ready(m)) {
         g.next = (g.next + k + 1) % g.members.size();
         return m;
       }
@@ -534,20 +688,36 @@ private:
       auto& groups = next[link.out_port];
       auto g = std::find_if(groups.begin(), groups.end(),
                             [&](const consumer_group& x) { return x.step == link.consumer_step; });
+      const auto& previous = st_.outputs.size() > link.out_port ? st_.outputs[link.out_port]
+                                                                 : std::vector<consumer_group>{};
       if (g == groups.end()) {
         groups.push_back(consumer_group{link.consumer_step, {}, 0});
         g = std::prev(groups.end());
+        for (const auto& old : previous)
+          if (old.step == link.consumer_step) { // the edge's waits outlive rewiring
+            g->credit_wait_ns = old.credit_wait_ns;
+            g->blocked_since = old.blocked_since;
+          }
       }
-      consumer_slot slot{link, 0};
-      for (const auto& old : st_.outputs.size() > link.out_port ? st_.outputs[link.out_port]
-                                                                 : std::vector<consumer_group>{})
+      consumer_slot slot;
+      slot.link = link;
+      slot.via_data_plane = st_.plane != nullptr && link.consumer &&
+                            link.consumer.node() != self_->node();
+      for (const auto& old : previous)
         for (const auto& m : old.members)
-          if (m.link.consumer == link.consumer && m.link.in_port == link.in_port)
+          if (m.link.consumer == link.consumer && m.link.in_port == link.in_port) {
             slot.credit = m.credit;
+            slot.remote = m.remote;
+          }
       auto early = st_.early_credit.find({link.consumer.address(), link.out_port});
       if (early != st_.early_credit.end()) {
         slot.credit += early->second;
         st_.early_credit.erase(early);
+      }
+      auto advertised = st_.early_endpoints.find({link.consumer.address(), link.out_port});
+      if (advertised != st_.early_endpoints.end()) {
+        slot.remote = std::move(advertised->second);
+        st_.early_endpoints.erase(advertised);
       }
       g->members.push_back(std::move(slot));
     }
@@ -565,9 +735,15 @@ private:
           slot = old;
           known = true;
         }
-      if (!known)
+      if (!known) {
+        if (st_.plane != nullptr && link.producer && link.producer.node() != self_->node()) {
+          auto endpoint = st_.plane->advertise(self_->id());
+          slot.token = endpoint.token;
+          self_->send(link.producer, dp_endpt_atom::value, link.out_port, std::move(endpoint));
+        }
         self_->send(link.producer, credit_atom::value, link.out_port,
                     static_cast<std::int32_t>(st_.cfg.buffer));
+      }
       next.push_back(std::move(slot));
     }
     st_.producers = std::move(next);
@@ -579,6 +755,17 @@ private:
       if (p.link.producer == caf::actor_cast<caf::actor>(sender) &&
           p.link.out_port == out_port && p.link.in_port == in_port)
         return &p;
+    return nullptr;
+  }
+
+  /// The producer slot a data-plane frame's token names; null (the frame dropped and
+  /// counted as fenced) for a token of an earlier wiring or a replaced incarnation.
+  producer_slot* find_token(std::uint64_t token) {
+    for (auto& p : st_.producers)
+      if (p.token != 0 && p.token == token)
+        return &p;
+    if (st_.plane != nullptr)
+      st_.plane->counters().fenced.fetch_add(1, std::memory_order_relaxed);
     return nullptr;
   }
 
@@ -615,10 +802,18 @@ caf::behavior step_actor(caf::stateful_actor<host_state>* self, step_actor_confi
   st.stats->step = st.cfg.step;
   st.stats->incarnation = st.cfg.incarnation;
   st.stats->scope = st.cfg.ack_route;
+  st.plane = data_plane::get();
+  if (st.plane != nullptr) {
+    st.plane->attach(self->id(), caf::actor_cast<caf::actor>(self));
+    st.sender = std::make_unique<data_sender>(*st.plane);
+  }
   handle_exceptions(self);
   drop_unexpected_messages(self, "[" + st.cfg.instance + "]");
   // The last counters, however the actor ends (a failure, or killed by its node).
-  self->attach_functor([stats = st.stats, coordinator = st.coordinator](const caf::error&) {
+  self->attach_functor([stats = st.stats, coordinator = st.coordinator, plane = st.plane,
+                        id = self->id()](const caf::error&) {
+    if (plane != nullptr)
+      plane->detach(id);
     stats->last = true;
     caf::anon_send(coordinator, stats_atom::value, *stats);
   });
@@ -637,6 +832,10 @@ caf::behavior step_actor(caf::stateful_actor<host_state>* self, step_actor_confi
       host->on_model(in_port, m);
     },
     [=](peer_atom, peer_message& m) { host->on_peer(m); },
+    [=](dp_endpt_atom, std::uint32_t out_port, data_endpoint& e) { host->on_endpoint(out_port, e); },
+    [=](dp_batch_atom, std::uint64_t token, batch& b) { host->on_data_batch(token, b); },
+    [=](dp_eos_atom, std::uint64_t token) { host->on_data_eos(token); },
+    [=](dp_model_atom, std::uint64_t token, model_message& m) { host->on_data_model(token, m); },
     [=](produce_atom) { host->on_produce(); },
     [=](drain_atom) { host->on_drain(); },
     [=](delivered_atom, std::uint64_t, source_position& up_to) { host->on_delivered(up_to); },

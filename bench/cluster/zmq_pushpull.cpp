@@ -1,8 +1,9 @@
 // The raw ZeroMQ baseline of bench/cluster: one process PUSHes N messages of B bytes,
 // another PULLs them; the puller prints {"messages":N,"bytes":...,"seconds":...,"mb_per_s":...}
 // timed from its first message to its last.
-//   zmq_pushpull pull ENDPOINT N
-//   zmq_pushpull push ENDPOINT N BYTES
+//   zmq_pushpull pull ENDPOINT N [HWM]
+//   zmq_pushpull push ENDPOINT N BYTES [HWM]
+// HWM (default 64) is the sockets' high-water mark, like the runtime's credits.
 #include <zmq.h>
 
 #include <chrono>
@@ -14,14 +15,16 @@
 
 int main(int argc, char** argv) {
   if (argc < 4 || (std::strcmp(argv[1], "push") == 0 && argc < 5)) {
-    std::fprintf(stderr, "usage: %s pull ENDPOINT N | push ENDPOINT N BYTES\n", argv[0]);
+    std::fprintf(stderr, "usage: %s pull ENDPOINT N [HWM] | push ENDPOINT N BYTES [HWM]\n",
+                 argv[0]);
     return 2;
   }
   bool push = std::strcmp(argv[1], "push") == 0;
   long n = std::atol(argv[3]);
   void* ctx = zmq_ctx_new();
   void* sock = zmq_socket(ctx, push ? ZMQ_PUSH : ZMQ_PULL);
-  int hwm = 64; // like the runtime's bounded window of unacknowledged batches
+  const int hwm_arg = push ? 5 : 4;
+  int hwm = argc > hwm_arg ? std::atoi(argv[hwm_arg]) : 64; // like the runtime's credits
   zmq_setsockopt(sock, push ? ZMQ_SNDHWM : ZMQ_RCVHWM, &hwm, sizeof hwm);
   if ((push ? zmq_connect(sock, argv[2]) : zmq_bind(sock, argv[2])) != 0) {
     std::fprintf(stderr, "%s: %s\n", argv[2], zmq_strerror(zmq_errno()));

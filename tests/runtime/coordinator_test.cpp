@@ -85,7 +85,7 @@ src -> sink
 
   /// The last counters of an instance's first incarnation, as it sends them when it ends.
   void send_last_stats(const std::string& name, std::vector<handled_batch> handled) {
-    step_stats s{name, name, 0, name, 0, 0, std::move(handled), true};
+    step_stats s{name, name, 0, name, 0, 0, std::move(handled), true, {}};
     caf::send_as(instance(name), coordinator, stats_atom::value, std::move(s));
     expect((stats_atom, step_stats), from(instance(name)).to(coordinator));
   }
@@ -140,7 +140,9 @@ BOOST_AUTO_TEST_CASE(the_run_completes_once_every_instance_is_done_and_every_bat
   caf::anon_send(coordinator, stats_atom::value,
                  step_stats{"src", "src", 0, "src", 1000, 0,
                             {handled_batch{true, 0, "src", 1, 10, 0, 0},
-                             handled_batch{true, 0, "src", 2, 10, 0, 0}}});
+                             handled_batch{true, 0, "src", 2, 10, 0, 0}},
+                            false,
+                            {}});
   sched.run();
   inject((done_atom, std::string, std::uint64_t),
          from(src).to(coordinator).with(done_atom::value, std::string{"src"}, std::uint64_t{2}));

@@ -117,6 +117,15 @@ BOOST_AUTO_TEST_CASE(every_runtime_message_round_trips_through_the_binary_serial
      caf::make_message(node_resources{"a", {"csv", "gpu"}, 16, 1ull << 37, 2})},
     {"join", caf::make_message(join_atom::value, std::string{"houses-1f2e"})},
     {"join reply", caf::make_message(peer)},
+    {"data plane endpoint",
+     caf::make_message(dp_endpt_atom::value, std::uint32_t{1},
+                       data_endpoint{"tcp://10.0.0.2:40123", 17, 0x1234567890abcdefull,
+                                     "server-key", "client-public", "client-secret"})},
+    {"data plane batch", caf::make_message(dp_batch_atom::value, std::uint64_t{99}, sample_batch())},
+    {"data plane eos", caf::make_message(dp_eos_atom::value, std::uint64_t{99})},
+    {"data plane model",
+     caf::make_message(dp_model_atom::value, std::uint64_t{99},
+                       model_message{"fashion", std::make_shared<const std::string>("bytes"), 3})},
   };
   for (const auto& [name, original] : all) {
     byte_buffer bytes;

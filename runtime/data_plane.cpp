@@ -1,0 +1,322 @@
+#include "runtime/data_plane.hpp"
+
+#include "runtime/data_plane_codec.hpp"
+#include "runtime/messages.hpp"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+namespace conveyor {
+
+namespace {
+
+constexpr const char* zap_endpoint = "inproc://zeromq.zap.01";
+constexpr int poll_ms = 100;
+
+std::string zmq_error() { return zmq_strerror(zmq_errno()); }
+
+struct curve_pair {
+  std::string public_key;
+  std::string secret_key;
+};
+
+curve_pair make_curve_pair() {
+  char pub[41] = {};
+  char sec[41] = {};
+  if (zmq_curve_keypair(pub, sec) != 0)
+    return {};
+  return {pub, sec};
+}
+
+std::string frame_text(zmq_msg_t& m) {
+  return std::string(static_cast<const char*>(zmq_msg_data(&m)), zmq_msg_size(&m));
+}
+
+std::string bracketed(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
+} // namespace
+
+struct data_plane::impl {
+  void* context = nullptr;
+  void* pull = nullptr;
+  void* zap = nullptr;
+  std::string address;
+  bool curve = false;
+  curve_pair server;
+  curve_pair client;
+  std::thread receiver;
+  std::atomic<bool> stopping{false};
+  data_plane_counters counters;
+  mutable std::mutex mutex;
+  std::unordered_map<std::uint64_t, caf::actor> actors;
+  mutable std::mt19937_64 tokens{std::random_device{}()};
+
+  void run() {
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    zmq_pollitem_t items[2] = {{pull, 0, ZMQ_POLLIN, 0}, {zap, 0, ZMQ_POLLIN, 0}};
+    const int n = zap != nullptr ? 2 : 1;
+    while (!stopping.load()) {
+      if (zmq_poll(items, n, poll_ms) < 0) {
+        if (zmq_errno() == EINTR)
+          continue;
+        spdlog::error("data plane: poll failed: {}", zmq_error());
+        break;
+      }
+      if (n == 2 && (items[1].revents & ZMQ_POLLIN) != 0)
+        answer_zap();
+      if ((items[0].revents & ZMQ_POLLIN) == 0)
+        continue;
+      // Drain what is queued before polling again.
+      while (zmq_msg_recv(&msg, pull, ZMQ_DONTWAIT) >= 0)
+        deliver(std::string_view(static_cast<const char*>(zmq_msg_data(&msg)),
+                                 zmq_msg_size(&msg)));
+    }
+    zmq_msg_close(&msg);
+  }
+
+  void deliver(std::string_view bytes) {
+    counters.frames_in.fetch_add(1, std::memory_order_relaxed);
+    counters.bytes_in.fetch_add(bytes.size(), std::memory_order_relaxed);
+    frame f;
+    std::string error;
+    if (!decode_frame(bytes, f, error)) {
+      if (counters.malformed.fetch_add(1) < 5)
+        spdlog::warn("data plane: dropped a frame that does not decode: {}", error);
+      return;
+    }
+    caf::actor to;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      auto i = actors.find(f.header.consumer);
+      if (i != actors.end())
+        to = i->second;
+    }
+    if (!to) {
+      counters.fenced.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    switch (f.header.kind) {
+      case frame_kind::batch:
+        caf::anon_send(to, dp_batch_atom::value, f.header.token, std::move(f.data));
+        break;
+      case frame_kind::eos:
+        caf::anon_send(to, dp_eos_atom::value, f.header.token);
+        break;
+      case frame_kind::model:
+        caf::anon_send(to, dp_model_atom::value, f.header.token, std::move(f.model));
+        break;
+    }
+  }
+
+  /// ZAP (RFC 27): admits the CURVE client key this process advertises, nothing else.
+  void answer_zap() {
+    std::vector<std::string> parts;
+    zmq_msg_t part;
+    int more = 1;
+    while (more != 0) {
+      zmq_msg_init(&part);
+      if (zmq_msg_recv(&part, zap, 0) < 0) {
+        zmq_msg_close(&part);
+        return;
+      }
+      parts.push_back(frame_text(part));
+      more = zmq_msg_more(&part);
+      zmq_msg_close(&part);
+    }
+    if (parts.size() < 6)
+      return;
+    bool allowed = false;
+    if (parts[5] == "CURVE" && parts.size() >= 7 && parts[6].size() == 32) {
+      char z85[41] = {};
+      zmq_z85_encode(z85, reinterpret_cast<const std::uint8_t*>(parts[6].data()), 32);
+      allowed = client.public_key == z85;
+    }
+    if (!allowed)
+      counters.refused.fetch_add(1, std::memory_order_relaxed);
+    const std::string status = allowed ? "200" : "400";
+    const std::string reply[] = {"1.0", parts[1], status, allowed ? "OK" : "not a cluster key",
+                                 "", ""};
+    for (std::size_t i = 0; i < 6; ++i)
+      zmq_send(zap, reply[i].data(), reply[i].size(), i + 1 < 6 ? ZMQ_SNDMORE : 0);
+  }
+};
+
+namespace {
+
+std::mutex process_mutex;
+data_plane* process_plane = nullptr; // never destroyed: actors detach until the process ends
+
+} // namespace
+
+data_plane::data_plane(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+data_plane::~data_plane() = default;
+
+std::string data_plane::start(const std::string& host, bool curve) {
+  std::lock_guard<std::mutex> lock(process_mutex);
+  if (process_plane != nullptr)
+    return "the data plane is already running";
+  auto p = std::make_unique<impl>();
+  p->curve = curve;
+  p->context = zmq_ctx_new();
+  auto fail = [&](const std::string& what) {
+    std::string text = what + ": " + zmq_error();
+    for (void* s : {p->pull, p->zap})
+      if (s != nullptr)
+        zmq_close(s);
+    zmq_ctx_term(p->context);
+    return text;
+  };
+  if (curve) {
+    if (zmq_has("curve") == 0)
+      return "this libzmq has no CurveZMQ: the data plane of a TLS cluster needs it";
+    p->server = make_curve_pair();
+    p->client = make_curve_pair();
+    // The handler first: a CURVE socket without one admits every client.
+    p->zap = zmq_socket(p->context, ZMQ_REP);
+    if (zmq_bind(p->zap, zap_endpoint) != 0)
+      return fail("cannot start the data plane's CurveZMQ handler");
+  }
+  p->pull = zmq_socket(p->context, ZMQ_PULL);
+  int unlimited = 0; // credits bound what is in flight on every edge
+  zmq_setsockopt(p->pull, ZMQ_RCVHWM, &unlimited, sizeof unlimited);
+  if (curve) {
+    int on = 1;
+    zmq_setsockopt(p->pull, ZMQ_CURVE_SERVER, &on, sizeof on);
+    zmq_setsockopt(p->pull, ZMQ_CURVE_SECRETKEY, p->server.secret_key.c_str(), 40);
+    zmq_setsockopt(p->pull, ZMQ_ZAP_DOMAIN, "conveyor", 8);
+  }
+  const bool wildcard = host == "0.0.0.0" || host == "::" || host == "*";
+  if (host.find(':') != std::string::npos) {
+    int on = 1;
+    zmq_setsockopt(p->pull, ZMQ_IPV6, &on, sizeof on);
+  }
+  std::string bind_to = "tcp://" + (wildcard ? std::string("*") : bracketed(host)) + ":0";
+  if (zmq_bind(p->pull, bind_to.c_str()) != 0)
+    return fail("cannot bind the data plane on " + bind_to);
+  char last[256] = {};
+  std::size_t size = sizeof last;
+  zmq_getsockopt(p->pull, ZMQ_LAST_ENDPOINT, last, &size);
+  std::string bound = last;
+  auto port = bound.substr(bound.rfind(':') + 1);
+  std::string advertised = host;
+  if (wildcard) {
+    char name[256] = {};
+    gethostname(name, sizeof name - 1);
+    advertised = name;
+  }
+  p->address = "tcp://" + bracketed(advertised) + ":" + port;
+  auto* raw = p.get();
+  process_plane = new data_plane(std::move(p));
+  raw->receiver = std::thread([raw] { raw->run(); });
+  return {};
+}
+
+void data_plane::stop() {
+  std::lock_guard<std::mutex> lock(process_mutex);
+  if (process_plane == nullptr)
+    return;
+  auto& p = *process_plane->impl_;
+  p.stopping = true;
+  if (p.receiver.joinable())
+    p.receiver.join();
+  std::lock_guard<std::mutex> actors_lock(p.mutex);
+  p.actors.clear();
+}
+
+data_plane* data_plane::get() {
+  std::lock_guard<std::mutex> lock(process_mutex);
+  return process_plane;
+}
+
+data_endpoint data_plane::advertise(std::uint64_t consumer) const {
+  data_endpoint e;
+  e.address = impl_->address;
+  e.consumer = consumer;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    do
+      e.token = impl_->tokens();
+    while (e.token == 0);
+  }
+  if (impl_->curve) {
+    e.server_key = impl_->server.public_key;
+    e.client_public = impl_->client.public_key;
+    e.client_secret = impl_->client.secret_key;
+  }
+  return e;
+}
+
+void data_plane::attach(std::uint64_t id, const caf::actor& handle) {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  if (!impl_->stopping)
+    impl_->actors[id] = handle;
+}
+
+void data_plane::detach(std::uint64_t id) {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->actors.erase(id);
+}
+
+const std::string& data_plane::address() const { return impl_->address; }
+bool data_plane::curve() const { return impl_->curve; }
+data_plane_counters& data_plane::counters() { return impl_->counters; }
+void* data_plane::context() const { return impl_->context; }
+
+data_sender::~data_sender() {
+  for (auto& [key, socket] : sockets_)
+    zmq_close(socket);
+}
+
+bool data_sender::send(const data_endpoint& to, std::string frame, std::string& error) {
+  const auto key = to.address + "|" + to.client_public;
+  auto i = sockets_.find(key);
+  if (i == sockets_.end()) {
+    void* s = zmq_socket(plane_.context(), ZMQ_PUSH);
+    int unlimited = 0; // bounded by credits, not by the socket
+    int linger = 0;    // frames still queued when a producer ends are replayed if needed
+    zmq_setsockopt(s, ZMQ_SNDHWM, &unlimited, sizeof unlimited);
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    if (!to.server_key.empty()) {
+      zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, to.server_key.c_str(), to.server_key.size());
+      zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, to.client_public.c_str(), to.client_public.size());
+      zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, to.client_secret.c_str(), to.client_secret.size());
+    }
+    if (to.address.find('[') != std::string::npos) {
+      int on = 1;
+      zmq_setsockopt(s, ZMQ_IPV6, &on, sizeof on);
+    }
+    if (zmq_connect(s, to.address.c_str()) != 0) {
+      error = "cannot connect to " + to.address + ": " + zmq_error();
+      zmq_close(s);
+      return false;
+    }
+    i = sockets_.emplace(key, s).first;
+  }
+  auto* held = new std::string(std::move(frame));
+  zmq_msg_t msg;
+  zmq_msg_init_data(
+    &msg, held->data(), held->size(),
+    [](void*, void* hint) { delete static_cast<std::string*>(hint); }, held);
+  const auto size = held->size();
+  if (zmq_msg_send(&msg, i->second, ZMQ_DONTWAIT) < 0) {
+    error = "cannot send to " + to.address + ": " + zmq_error();
+    zmq_msg_close(&msg);
+    return false;
+  }
+  plane_.counters().frames_out.fetch_add(1, std::memory_order_relaxed);
+  plane_.counters().bytes_out.fetch_add(size, std::memory_order_relaxed);
+  return true;
+}
+
+} // namespace conveyor

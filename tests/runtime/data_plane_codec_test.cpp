@@ -1,0 +1,109 @@
+// The data plane's frames (runtime/data_plane_codec.hpp): what a producer encodes, the
+// receiving node decodes unchanged; bytes that are not a frame are refused with what
+// and where, never read past their end.
+#include "runtime/data_plane_codec.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+using namespace conveyor;
+
+namespace {
+
+batch sample() {
+  batch b;
+  b.source = "read";
+  b.sequence = 7;
+  b.position = source_position{10, 2, 3};
+  b.first_row = 5;
+  b.rows = 2;
+  auto schema = std::make_shared<table_schema>();
+  schema->columns = {{"x", column_kind::numeric}, {"city", column_kind::categorical},
+                     {"y", column_kind::label}};
+  b.schema = schema;
+  b.floats = {1.5f, -2.25f, 0.0f, 1.0f};
+  b.categoricals = {categorical_column{{"Oslo", "Bergen"}, {1, -1}}};
+  auto transform = std::make_shared<preprocessing>();
+  column_op op;
+  op.op = column_op::kind::scale;
+  op.column = "x";
+  op.a = 2;
+  op.b = 0.5;
+  transform->ops.push_back(op);
+  b.transform = transform;
+  return b;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(data_plane_codec)
+
+BOOST_AUTO_TEST_CASE(a_batch_frame_decodes_to_the_same_header_and_batch) {
+  auto b = sample();
+  auto bytes = encode_batch_frame(frame_header{frame_kind::batch, 42, 0xfeedull}, b);
+  frame f;
+  std::string error;
+  BOOST_TEST_REQUIRE(decode_frame(bytes, f, error), error);
+  BOOST_TEST((f.header.kind == frame_kind::batch));
+  BOOST_TEST(f.header.consumer == 42u);
+  BOOST_TEST(f.header.token == 0xfeedull);
+  BOOST_TEST(f.data.source == "read");
+  BOOST_TEST(f.data.sequence == 7u);
+  BOOST_TEST((f.data.position == b.position));
+  BOOST_TEST(f.data.first_row == 5u);
+  BOOST_TEST(f.data.rows == 2u);
+  BOOST_TEST((*f.data.schema == *b.schema));
+  BOOST_TEST(f.data.floats == b.floats);
+  BOOST_TEST_REQUIRE(f.data.categoricals.size() == 1u);
+  BOOST_TEST(f.data.categoricals[0].dictionary == b.categoricals[0].dictionary);
+  BOOST_TEST(f.data.categoricals[0].codes == b.categoricals[0].codes);
+  BOOST_TEST_REQUIRE(f.data.transform != nullptr);
+  BOOST_TEST_REQUIRE(f.data.transform->ops.size() == 1u);
+  BOOST_TEST(f.data.transform->ops[0].column == "x");
+}
+
+BOOST_AUTO_TEST_CASE(eos_and_model_frames_decode_to_what_was_encoded) {
+  frame f;
+  std::string error;
+  BOOST_TEST_REQUIRE(decode_frame(encode_eos_frame({frame_kind::eos, 1, 2}), f, error), error);
+  BOOST_TEST((f.header.kind == frame_kind::eos));
+  BOOST_TEST(f.header.token == 2u);
+  model_message m{"fashion", std::make_shared<const std::string>(std::string("a\0b", 3)), 4};
+  BOOST_TEST_REQUIRE(decode_frame(encode_model_frame({frame_kind::model, 1, 3}, m), f, error),
+                     error);
+  BOOST_TEST((f.header.kind == frame_kind::model));
+  BOOST_TEST(f.model.name == "fashion");
+  BOOST_TEST(f.model.version == 4u);
+  BOOST_TEST(*f.model.artifact == std::string("a\0b", 3));
+}
+
+BOOST_AUTO_TEST_CASE(every_truncation_of_a_frame_is_refused_with_its_offset) {
+  auto bytes = encode_batch_frame(frame_header{frame_kind::batch, 1, 2}, sample());
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    frame f;
+    std::string error;
+    BOOST_TEST_REQUIRE(!decode_frame(std::string_view(bytes).substr(0, n), f, error), n);
+    BOOST_TEST(error.find("at byte") != std::string::npos, error);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_frame_with_bad_magic_trailing_bytes_or_a_huge_count_is_refused) {
+  frame f;
+  std::string error;
+  BOOST_TEST(!decode_frame("XXXX\x01\x02", f, error));
+  BOOST_TEST(error.find("bad magic") != std::string::npos, error);
+  auto bytes = encode_eos_frame({frame_kind::eos, 1, 2}) + "x";
+  BOOST_TEST(!decode_frame(bytes, f, error));
+  BOOST_TEST(error.find("trailing bytes") != std::string::npos, error);
+  // A batch whose column count claims more than the frame holds.
+  batch b;
+  b.schema = std::make_shared<table_schema>();
+  auto huge = encode_batch_frame({frame_kind::batch, 1, 2}, b);
+  // source (4+0), sequence, 3 positions, first_row (8 each), rows (4): the column count follows.
+  const std::size_t at = 4 + 1 + 1 + 8 + 8 + 4 + 8 * 5 + 4;
+  huge[at] = '\xff';
+  huge[at + 1] = '\xff';
+  BOOST_TEST(!decode_frame(huge, f, error));
+  BOOST_TEST(error.find("larger than the frame") != std::string::npos, error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
