@@ -193,13 +193,17 @@ void trainer::finish(emitter&) {
                    std::to_string(data_.row_number_sum()) + ")");
   }
   build_model();
-  // Threads of one operation: a knob of the backend (OpenBLAS's count is process-wide).
-  // Replicas already use the cores side by side: threaded BLAS in each would
-  // oversubscribe them (measured: cpu:2 ran at half the speed of cpu:1). A single
-  // replica takes every core while it trains, and gives the setting back when done (an
+  // A single replica takes every core while it trains, replicas one each (more would
+  // oversubscribe them: cpu:2 with threaded BLAS in each ran at half the speed of
+  // cpu:1). On the CPU the model splits each step's rows over its own threads, each
+  // part's products single-threaded: OpenBLAS's threads would hand over every product
+  // (measured: a quarter of the step's time in wake-ups). The backend's knob
+  // (OpenBLAS's count, process-wide) goes back to what it was when training ends (an
   // inference server in the same process wants 1).
+  const int cores = replicas_ > 1 ? 1 : usable_cores();
+  model_->set_training_threads(cores);
   threads_before_ = device_->threads();
-  threads_set_ = replicas_ > 1 ? 1 : usable_cores();
+  threads_set_ = model_->training_threads() > 1 ? 1 : cores;
   device_->set_threads(threads_set_);
   if (replica_ == 0 && ctx_)
     ctx_->log_info(device_->describe());
@@ -502,7 +506,7 @@ void trainer::finish_step() {
     throw step_failure(std::string("trainer: ") + e.what());
   }
   in_flight_ = false;
-  optimizer_->step(model_->parameters(), model_->gradients());
+  model_->apply(*optimizer_);
   ++step_;
   samples_ += step_rows_;
   device_->axpy(1, static_cast<float>(step_rows_), model_->loss_slot(), epoch_loss_.data());

@@ -1,5 +1,7 @@
 #include "compute/model.hpp"
 
+#include "compute/cpu/worker_team.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -11,6 +13,9 @@ namespace conveyor::compute {
 namespace {
 
 constexpr int predict_block_rows = 1024;
+
+/// Parameters below which the optimizer's update runs on one thread.
+constexpr std::size_t min_parallel_update = 1 << 16;
 
 // Platform-independent draws from std::mt19937_64 (the standard library's distributions
 // differ between implementations; these do not).
@@ -66,6 +71,10 @@ model::model(const model_spec& spec, backend& be) : spec_(validate(spec)), backe
   const auto init = initial_parameters(spec_, layers_, offset);
   backend_->copy_from_host(params_.data(), init.data(), offset);
 }
+
+model::model(model&&) noexcept = default;
+model& model::operator=(model&&) noexcept = default;
+model::~model() = default;
 
 int model::classes() const noexcept {
   if (head_ == output_head::squared_error) return 0;
@@ -133,33 +142,38 @@ std::pair<const float*, const float*> model::stage(const float* x, const float* 
   return {staged_x_.data(), staged_y_.data()};
 }
 
-void model::forward_and_loss(const float* in, const float* labels, int rows, float weight) {
+void model::forward_and_loss(const float* in, const float* labels, const part& w, float weight) {
   backend& be = *backend_;
   const float* p = params_.data();
+  const int rows = w.end - w.begin;
+  const auto lo = static_cast<std::size_t>(w.begin);
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const auto& l = layers_[i];
-    const float* a_prev = i == 0 ? in : acts_[i - 1].data();
+    const float* a_prev = i == 0 ? in + lo * l.in : acts_[i - 1].data() + lo * l.in;
+    float* z = acts_[i].data() + lo * l.out;
     be.gemm(false, false, rows, l.out, l.in, 1.0f, a_prev, l.in, p + l.weight_offset, l.out, 0.0f,
-            acts_[i].data(), l.out);
-    be.bias_activation(l.act, rows, l.out, p + l.bias_offset, acts_[i].data());
+            z, l.out);
+    be.bias_activation(l.act, rows, l.out, p + l.bias_offset, z);
   }
-  float* z = acts_.back().data(); // logits / predictions, overwritten by the loss gradient
-  float* loss = loss_slot();
+  // logits / predictions, overwritten by the loss gradient
+  float* z = acts_.back().data() + lo * static_cast<std::size_t>(output_width());
+  const float* y = labels + lo * (label_count(1));
+  float* loss = w.loss;
   switch (head_) {
   case output_head::squared_error: {
-    const double per = static_cast<double>(rows) * output_width();
-    be.squared_error(label_count(rows), z, labels, static_cast<float>(weight / per), z, loss);
+    const double per = static_cast<double>(w.rows) * output_width();
+    be.squared_error(label_count(rows), z, y, static_cast<float>(weight / per), z, loss);
     break;
   }
   case output_head::sigmoid_bce:
-    be.sigmoid_binary_cross_entropy(rows, z, labels, static_cast<float>(weight / rows), z, loss);
+    be.sigmoid_binary_cross_entropy(rows, z, y, static_cast<float>(weight / w.rows), z, loss);
     break;
   case output_head::softmax_ce:
-    be.softmax_cross_entropy(rows, output_width(), z, labels, static_cast<float>(weight / rows), z,
+    be.softmax_cross_entropy(rows, output_width(), z, y, static_cast<float>(weight / w.rows), z,
                              loss);
     break;
   }
-  if (spec_.weight_decay > 0)
+  if (spec_.weight_decay > 0 && w.first)
     for (const auto& l : layers_) {
       const std::size_t n = static_cast<std::size_t>(l.in) * l.out;
       be.add_dot(n, 0.5f * spec_.weight_decay * weight, p + l.weight_offset, p + l.weight_offset,
@@ -169,21 +183,121 @@ void model::forward_and_loss(const float* in, const float* labels, int rows, flo
 
 float model::loss(const float* x, const float* y, int rows) {
   const auto [in, labels] = stage(x, y, rows);
-  forward_and_loss(in, labels, rows, 1.0f);
+  forward_and_loss(in, labels, part{0, rows, rows, loss_slot(), true}, 1.0f);
   return loss_to_host();
 }
 
 void model::compute_gradients(const float* x, const float* y, int rows, float weight) {
   const auto [in, labels] = stage(x, y, rows);
-  forward_and_loss(in, labels, rows, weight);
-  backward(in, rows, weight);
+  train_step(in, labels, rows, weight);
 }
 
 void model::compute_gradients_in_backend(const float* x, const float* y, int rows, float weight) {
   if (rows < 1) throw std::invalid_argument("minibatch must have at least one row");
   reserve(rows);
-  forward_and_loss(x, y, rows, weight);
-  backward(x, rows, weight);
+  train_step(x, y, rows, weight);
+}
+
+void model::set_training_threads(int n) {
+  n = std::max(1, n);
+  if (!dynamic_cast<cpu_backend*>(backend_) || n == training_threads_) return;
+  team_ = n > 1 ? std::make_unique<cpu::worker_team>(n) : nullptr;
+  part_losses_ = n > 1 ? backend_->allocate(static_cast<std::size_t>(n)) : buffer();
+  training_threads_ = n;
+}
+
+int model::training_parts(int rows) const {
+  if (training_threads_ <= 1 || rows < 2) return 1;
+  // multiply-adds of one row's step: forward and weight gradient of every layer, input
+  // gradient of all but the first
+  long long per_row = 0;
+  for (std::size_t i = 0; i < layers_.size(); ++i)
+    per_row += static_cast<long long>(layers_[i].in) * layers_[i].out * (i == 0 ? 2 : 3);
+  const long long rows_per_part = std::max(1LL, (min_part_work + per_row - 1) / per_row);
+  return static_cast<int>(std::clamp<long long>(rows / rows_per_part, 1, training_threads_));
+}
+
+namespace {
+
+/// Where part t of n begins in [0, size): at size * t / n, rounded up to a multiple of
+/// `align` (16: whole cache lines of a row), so parts of a matrix's columns do not share
+/// cache lines.
+int part_begin(int size, int t, int n, int align = 1) {
+  if (t >= n) return size;
+  const auto at = static_cast<int>(static_cast<long long>(size) * t / n);
+  return std::min(size, (at + align - 1) / align * align);
+}
+
+} // namespace
+
+void model::train_step(const float* in, const float* labels, int rows, float weight) {
+  const int parts = training_parts(rows);
+  if (parts == 1) {
+    forward_and_loss(in, labels, part{0, rows, rows, loss_slot(), true}, weight);
+    backward(in, rows, weight);
+    return;
+  }
+  // Part t on thread t: the forward pass and loss of its rows; then, layer by layer from
+  // the output, the weight gradient's columns of its share (over all rows: every part's
+  // output gradients are in by then, hence the barrier) and the input gradient of its
+  // rows. Each gradient is written by one part, whole, so nothing is summed afterwards.
+  backend& be = *backend_;
+  const float* p = params_.data();
+  float* g = grads_.data();
+  float* losses = part_losses_.data();
+  team_->run(parts, [&](int t) {
+    const part w{part_begin(rows, t, parts), part_begin(rows, t + 1, parts), rows, losses + t,
+                 false};
+    forward_and_loss(in, labels, w, weight);
+    const int own = w.end - w.begin;
+    const auto lo = static_cast<std::size_t>(w.begin);
+    for (std::size_t i = layers_.size(); i-- > 0;) {
+      team_->barrier(); // every row's gradient at this layer's output is in
+      const auto& l = layers_[i];
+      const float* delta = i + 1 == layers_.size() ? acts_[i].data() : deltas_[i].data();
+      const float* a_prev = i == 0 ? in : acts_[i - 1].data();
+      const int c0 = part_begin(l.out, t, parts, 16), c1 = part_begin(l.out, t + 1, parts, 16);
+      if (c1 > c0)
+        be.gemm(true, false, l.in, c1 - c0, rows, 1.0f, a_prev, l.in, delta + c0, l.out, 0.0f,
+                g + l.weight_offset + c0, l.out);
+      if (static_cast<int>(i % static_cast<std::size_t>(parts)) == t)
+        be.column_sums(rows, l.out, delta, 0.0f, g + l.bias_offset);
+      if (i > 0) {
+        float* d_prev = deltas_[i - 1].data() + lo * l.in;
+        be.gemm(false, true, own, l.in, l.out, 1.0f, delta + lo * l.out, l.out,
+                p + l.weight_offset, l.out, 0.0f, d_prev, l.in);
+        be.activation_backward(layers_[i - 1].act, static_cast<std::size_t>(own) * l.in,
+                               acts_[i - 1].data() + lo * l.in, d_prev);
+      }
+    }
+  });
+  double loss = 0;
+  for (int t = 0; t < parts; ++t) loss += losses[t];
+  *loss_slot() = static_cast<float>(loss);
+  if (spec_.weight_decay > 0)
+    for (const auto& l : layers_) {
+      const std::size_t n = static_cast<std::size_t>(l.in) * l.out;
+      be.add_dot(n, 0.5f * spec_.weight_decay * weight, p + l.weight_offset, p + l.weight_offset,
+                 loss_slot());
+      be.axpy(n, spec_.weight_decay * weight, p + l.weight_offset, g + l.weight_offset);
+    }
+}
+
+void model::apply(optimizer& opt) {
+  const int parts = training_threads_ > 1 ? training_threads_ : 1;
+  opt.advance();
+  float* params = params_.data();
+  const float* grads = grads_.data();
+  const std::size_t n = params_.size();
+  if (parts == 1 || n < min_parallel_update) {
+    opt.update(params, grads, 0, n);
+    return;
+  }
+  team_->run(parts, [&](int t) {
+    const auto lo = static_cast<std::size_t>(part_begin(static_cast<int>(n), t, parts, 16));
+    const auto hi = static_cast<std::size_t>(part_begin(static_cast<int>(n), t + 1, parts, 16));
+    opt.update(params, grads, lo, hi - lo);
+  });
 }
 
 void model::backward(const float* in, int rows, float weight) {

@@ -8,12 +8,18 @@
 #include "compute/backend.hpp"
 #include "compute/cpu/cpu_backend.hpp"
 #include "compute/model_spec.hpp"
+#include "compute/optimizer.hpp"
 
 #include <cstddef>
+#include <memory>
 #include <utility>
 #include <vector>
 
 namespace conveyor::compute {
+
+namespace cpu {
+class worker_team;
+}
 
 /// Where one dense layer sits in the flat buffers, and what follows it.
 struct dense_layer {
@@ -47,8 +53,9 @@ public:
   /// zero. Same seed, same weights, on every platform (own normal/uniform from
   /// std::mt19937_64 bits). `be` must outlive the model.
   explicit model(const model_spec& spec, backend& be = default_cpu_backend());
-  model(model&&) noexcept = default;
-  model& operator=(model&&) noexcept = default;
+  model(model&&) noexcept;
+  model& operator=(model&&) noexcept;
+  ~model();
 
   const model_spec& spec() const noexcept { return spec_; }
   const std::vector<dense_layer>& layers() const noexcept { return layers_; }
@@ -87,6 +94,25 @@ public:
   /// Preallocates the training workspace for minibatches of up to `rows` rows, so that
   /// `compute_gradients` allocates nothing. It grows on demand otherwise.
   void reserve(int rows);
+
+  /// Threads that one compute_gradients may use (default 1). With n > 1 on the CPU
+  /// backend, a minibatch is split by rows into training_parts(rows) parts whose forward
+  /// and backward each run on a thread of the model's own (persistent) team, products
+  /// and all, and the parts' gradients are summed: the same gradient up to the order of
+  /// float sums. Each part's products are meant to run single-threaded, so the backend's
+  /// own threads (OpenBLAS's) should be 1 meanwhile. Other backends ignore it (a device
+  /// backend is driven by one thread).
+  void set_training_threads(int n);
+  int training_threads() const noexcept { return training_threads_; }
+  /// Parts a minibatch of `rows` rows is split into: up to training_threads(), each of
+  /// at least min_part_work multiply-adds (smaller ones cost more to hand over than
+  /// they save).
+  int training_parts(int rows) const;
+  static constexpr long long min_part_work = 1LL << 18;
+
+  /// opt.step(parameters(), gradients()), the update split over the training threads
+  /// (the optimizer's update is elementwise: slices of it run side by side).
+  void apply(optimizer& opt);
 
   /// Forward and backward on one minibatch. `x`: rows x input_width (host, row-major);
   /// `y`: rows labels (classification: class index as float; binary 0 or 1) or
@@ -130,11 +156,20 @@ private:
   /// Validates a host minibatch and returns it in backend memory (staged for device
   /// backends): {inputs, labels}.
   std::pair<const float*, const float*> stage(const float* x, const float* y, int rows);
-  /// Forward pass and loss (times `weight`) into loss_slot() from backend memory; the
-  /// output layer's activations become the loss gradient.
-  void forward_and_loss(const float* in, const float* labels, int rows, float weight);
-  /// Gradients (times `weight`) after forward_and_loss on the same inputs.
+  /// The rows [begin, end) of a minibatch of `rows` rows, whose loss (times its weight)
+  /// goes to `loss`; `first` adds the L2 term to it.
+  struct part {
+    int begin, end, rows;
+    float* loss;
+    bool first;
+  };
+  /// Forward pass and loss (times `weight`: a part's share of the minibatch's mean) of a
+  /// part, from backend memory; the output layer's activations become the loss gradient.
+  void forward_and_loss(const float* in, const float* labels, const part& w, float weight);
+  /// Gradients (times `weight`) after forward_and_loss on all `rows` rows, on this thread.
   void backward(const float* in, int rows, float weight);
+  /// Forward and backward of a staged minibatch, on training_parts(rows) threads.
+  void train_step(const float* in, const float* labels, int rows, float weight);
 
   model_spec spec_;
   backend* backend_;
@@ -146,6 +181,10 @@ private:
   std::vector<buffer> acts_, deltas_;
   buffer staged_x_, staged_y_;
   int capacity_rows_ = 0;
+  // training threads (CPU backend): the team, and each part's loss
+  int training_threads_ = 1;
+  std::unique_ptr<cpu::worker_team> team_;
+  buffer part_losses_;
 };
 
 } // namespace conveyor::compute

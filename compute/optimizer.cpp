@@ -40,13 +40,18 @@ void optimizer::set_learning_rate(float lr) {
 }
 
 void optimizer::step(float* params, const float* grads) {
-  ++step_;
+  advance();
+  update(params, grads, 0, size_);
+}
+
+void optimizer::update(float* params, const float* grads, std::size_t begin, std::size_t n) {
   if (spec_.kind == optimizer_kind::sgd)
-    backend_->sgd_momentum_update(size_, spec_.learning_rate, spec_.momentum, params, grads,
-                                  first_.data());
+    backend_->sgd_momentum_update(n, spec_.learning_rate, spec_.momentum, params + begin,
+                                  grads + begin, first_.empty() ? nullptr : first_.data() + begin);
   else
-    backend_->adam_update(size_, spec_.learning_rate, spec_.beta1, spec_.beta2, spec_.eps, step_,
-                          params, grads, first_.data(), second_.data());
+    backend_->adam_update(n, spec_.learning_rate, spec_.beta1, spec_.beta2, spec_.eps, step_,
+                          params + begin, grads + begin, first_.data() + begin,
+                          second_.data() + begin);
 }
 
 optimizer_state optimizer::state() const {

@@ -53,8 +53,14 @@ public:
   /// For schedules; takes effect at the next step.
   void set_learning_rate(float lr);
 
-  /// params -= update(grads), advancing the state by one step.
+  /// params -= update(grads), advancing the state by one step: advance(), then update()
+  /// of all of it.
   void step(float* params, const float* grads);
+  /// The two halves of step(), for callers that split the update over threads
+  /// (model::apply): advance() once, then update() of disjoint slices [begin, begin + n)
+  /// of the buffers (`params` and `grads` point at their starts), side by side.
+  void advance() noexcept { ++step_; }
+  void update(float* params, const float* grads, std::size_t begin, std::size_t n);
 
   optimizer_state state() const;
   /// Throws std::invalid_argument when the state's kind or sizes do not match.

@@ -2,6 +2,7 @@
 
 #include "compute/cpu/batched_gemm.hpp"
 #include "compute/cpu/dense_kernel.hpp"
+#include "compute/cpu/elementwise.hpp"
 #include "compute/cpu/openblas.hpp"
 
 #include <algorithm>
@@ -15,6 +16,7 @@ namespace conveyor::compute {
 namespace {
 constexpr std::size_t alignment = 64;
 }
+
 
 buffer cpu_backend::allocate(std::size_t n) {
   if (n == 0) return buffer(this, nullptr, 0);
@@ -81,16 +83,17 @@ void cpu_backend::dense_forward(activation act, int rows, int in, int out, const
 
 void cpu_backend::bias_activation(activation act, int rows, int cols, const float* bias,
                                   float* z) {
+  if (act == activation::relu)
+    return cpu::bias_relu(rows, cols, bias, z);
+  if (act == activation::identity)
+    return cpu::bias_add(rows, cols, bias, z);
   for (int r = 0; r < rows; ++r) {
     float* __restrict row = z + static_cast<std::size_t>(r) * cols;
     const float* __restrict b = bias;
     switch (act) {
     case activation::identity:
-      for (int j = 0; j < cols; ++j) row[j] += b[j];
-      break;
     case activation::relu:
-      for (int j = 0; j < cols; ++j) row[j] = std::max(row[j] + b[j], 0.0f);
-      break;
+      break; // above: cpu_loops, vectorized per instruction set
     case activation::tanh:
       for (int j = 0; j < cols; ++j) row[j] = std::tanh(row[j] + b[j]);
       break;
@@ -107,7 +110,7 @@ void cpu_backend::activation_backward(activation act, std::size_t n, const float
   case activation::identity:
     break;
   case activation::relu:
-    for (std::size_t i = 0; i < n; ++i) g[i] = y[i] > 0.0f ? g[i] : 0.0f;
+    cpu::relu_backward(n, y, g);
     break;
   case activation::tanh:
     for (std::size_t i = 0; i < n; ++i) g[i] *= 1.0f - y[i] * y[i];
@@ -124,10 +127,7 @@ void cpu_backend::column_sums(int rows, int cols, const float* a, float beta,
     std::fill(out, out + cols, 0.0f);
   else if (beta != 1.0f)
     for (int j = 0; j < cols; ++j) out[j] *= beta;
-  for (int r = 0; r < rows; ++r) {
-    const float* __restrict row = a + static_cast<std::size_t>(r) * cols;
-    for (int j = 0; j < cols; ++j) out[j] += row[j];
-  }
+  cpu::add_rows(rows, cols, a, out);
 }
 
 void cpu_backend::softmax_rows(int rows, int cols, float* z) {
@@ -227,15 +227,7 @@ void cpu_backend::add_dot(std::size_t n, float alpha, const float* x, const floa
 void cpu_backend::sgd_momentum_update(std::size_t n, float lr, float momentum,
                                       float* __restrict w, const float* __restrict g,
                                       float* __restrict v) {
-  if (momentum == 0.0f) {
-    for (std::size_t i = 0; i < n; ++i) w[i] -= lr * g[i];
-    return;
-  }
-  for (std::size_t i = 0; i < n; ++i) {
-    const float vi = momentum * v[i] + g[i];
-    v[i] = vi;
-    w[i] -= lr * vi;
-  }
+  cpu::sgd_momentum(n, lr, momentum, w, g, v);
 }
 
 void cpu_backend::adam_update(std::size_t n, float lr, float beta1, float beta2, float eps,

@@ -1,7 +1,9 @@
 #include "compute/cpu/cpu_backend.hpp"
+#include "test_data.hpp"
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -92,6 +94,48 @@ BOOST_AUTO_TEST_CASE(the_thread_count_is_a_knob_of_the_backend) {
   be.set_threads(1);
   BOOST_TEST(be.threads() == 1);
   BOOST_TEST(blas_threads() == 1); // OpenBLAS's count: process-wide
+}
+
+BOOST_AUTO_TEST_CASE(vectorized_elementwise_loops_match_scalar_loops_at_every_tail_length) {
+  // the loops run as 16-, 8- or 4-float vectors (compute/cpu/elementwise): every
+  // remainder of a row or vector length is checked against plain scalar arithmetic
+  cpu_backend be;
+  const auto close = [](float a, float b) { return std::fabs(a - b) <= 1e-6f * (1 + std::fabs(b)); };
+  for (int cols = 1; cols <= 35; ++cols)
+    for (int rows : {1, 3}) {
+      const std::size_t n = static_cast<std::size_t>(rows) * cols;
+      const auto z0 = test::random_floats(n, 40 + cols), bias = test::random_floats(cols, 41);
+      auto relu = z0, plus = z0;
+      be.bias_activation(activation::relu, rows, cols, bias.data(), relu.data());
+      be.bias_activation(activation::identity, rows, cols, bias.data(), plus.data());
+      auto grad = test::random_floats(n, 42);
+      const auto grad0 = grad;
+      be.activation_backward(activation::relu, n, relu.data(), grad.data());
+      std::vector<float> sums(cols, 0.5f);
+      be.column_sums(rows, cols, z0.data(), 2.0f, sums.data());
+      for (int r = 0; r < rows; ++r)
+        for (int j = 0; j < cols; ++j) {
+          const std::size_t i = static_cast<std::size_t>(r) * cols + j;
+          BOOST_TEST(plus[i] == z0[i] + bias[j]);
+          BOOST_TEST(relu[i] == std::max(z0[i] + bias[j], 0.0f));
+          BOOST_TEST(grad[i] == (relu[i] > 0 ? grad0[i] : 0.0f));
+        }
+      for (int j = 0; j < cols; ++j) {
+        float expected = 1.0f;
+        for (int r = 0; r < rows; ++r) expected += z0[static_cast<std::size_t>(r) * cols + j];
+        BOOST_TEST(close(sums[j], expected));
+      }
+      for (float momentum : {0.0f, 0.9f}) {
+        auto w = test::random_floats(n, 43), v = test::random_floats(n, 44);
+        const auto g = test::random_floats(n, 45), w0 = w, v0 = v;
+        be.sgd_momentum_update(n, 0.05f, momentum, w.data(), g.data(), v.data());
+        for (std::size_t i = 0; i < n; ++i) {
+          const float vi = momentum == 0.0f ? g[i] : momentum * v0[i] + g[i];
+          BOOST_TEST(close(w[i], w0[i] - 0.05f * vi));
+          BOOST_TEST(close(v[i], momentum == 0.0f ? v0[i] : vi));
+        }
+      }
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

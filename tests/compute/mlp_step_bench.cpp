@@ -1,14 +1,19 @@
 // Times training steps (forward, backward, SGD-momentum update) of the Fashion-MNIST MLP
-// 784-256-128-10 (relu) on random data, for batch 128 and 512 with 1 and 2 BLAS threads,
-// and prints samples/s. Not a test: timings depend on the machine. Usage:
-//   mlp_step_bench [seconds per configuration, default 2]
+// 784-256-128-10 (relu) on random data, for batch 128 and 512, on one thread, with 2
+// OpenBLAS threads per product, and with 2 training threads (the rows split, each part's
+// products single-threaded: what the trainer does), and prints samples/s. Not a test:
+// timings depend on the machine. Usage:
+//   mlp_step_bench [seconds per configuration, default 2] [BLAS threads, training threads, batch]
+// (the last three: that configuration alone, e.g. under perf stat)
 #include "compute/model.hpp"
 #include "compute/optimizer.hpp"
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <utility>
 #include <vector>
 
 using namespace conveyor::compute;
@@ -22,10 +27,17 @@ int main(int argc, char** argv) {
   for (auto& v : x) v = u(gen);
   for (auto& v : y) v = static_cast<float>(gen() % 10);
 
-  std::printf("%-8s %-8s %12s %10s %10s\n", "batch", "threads", "samples/s", "ms/step", "loss");
-  for (int threads : {1, 2})
-    for (int batch : {128, 512}) {
-      set_blas_threads(threads);
+  std::printf("%-8s %-6s %-6s %12s %10s %10s\n", "batch", "blas", "step", "samples/s", "ms/step",
+              "loss");
+  std::vector<std::array<int, 3>> configs; // BLAS threads, training threads, batch
+  if (argc > 4)
+    configs.push_back({std::atoi(argv[2]), std::atoi(argv[3]), std::atoi(argv[4])});
+  else
+    for (const auto& [blas, step_threads] : {std::pair{1, 1}, {2, 1}, {1, 2}})
+      for (int batch : {128, 512})
+        configs.push_back({blas, step_threads, batch});
+  for (const auto& [blas, step_threads, batch] : configs) {
+      set_blas_threads(blas);
       model_spec s;
       s.kind = "mlp";
       s.layers = {784, 256, 128, 10};
@@ -33,6 +45,7 @@ int main(int argc, char** argv) {
       s.seed = 1;
       model m(s);
       m.reserve(batch);
+      m.set_training_threads(step_threads);
       optimizer_spec os;
       os.learning_rate = 0.01f;
       os.momentum = 0.9f;
@@ -42,7 +55,7 @@ int main(int argc, char** argv) {
       for (int i = 0; i < 10; ++i) { // warm-up
         m.compute_gradients(x.data() + static_cast<std::size_t>(i % batches) * batch * 784,
                             y.data() + static_cast<std::size_t>(i % batches) * batch, batch);
-        opt.step(m.parameters(), m.gradients());
+        m.apply(opt);
       }
       long steps = 0;
       const auto start = std::chrono::steady_clock::now();
@@ -51,12 +64,13 @@ int main(int argc, char** argv) {
         const int b = static_cast<int>(steps % batches);
         m.compute_gradients(x.data() + static_cast<std::size_t>(b) * batch * 784,
                             y.data() + static_cast<std::size_t>(b) * batch, batch);
-        opt.step(m.parameters(), m.gradients());
+        m.apply(opt);
         ++steps;
         elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       }
       loss = m.loss_to_host();
-      std::printf("%-8d %-8d %12.0f %10.3f %10.4f\n", batch, threads, steps * batch / elapsed,
+      std::printf("%-8d %-6d %-6d %12.0f %10.3f %10.4f\n", batch, blas, step_threads,
+                  steps * batch / elapsed,
                   1000.0 * elapsed / steps, loss);
     }
   return 0;
