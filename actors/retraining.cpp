@@ -53,7 +53,8 @@ double seconds_between(retraining::clock_type::time_point a,
 } // namespace
 
 retraining::retraining(trainer_options options, std::string step_name)
-    : options_(std::move(options)), step_name_(std::move(step_name)) {}
+    : options_(std::move(options)), step_name_(std::move(step_name)), pending_(true),
+      pending_why_("the first full window") {}
 
 void retraining::consume(std::size_t, batch b, emitter& out) {
   const auto now = now_();

@@ -8,7 +8,8 @@
 // Every row of the window went through the same preprocessing: a batch with another
 // upstream transform (the cleaner refitted) empties it first, and counts as a trigger.
 //
-// Triggers: `retrain_every_rows` new rows, `retrain_every` elapsed (both checked as rows
+// The first model is trained as soon as the window is first full. Then triggers:
+// `retrain_every_rows` new rows, `retrain_every` elapsed (both checked as rows
 // arrive), a model on the `retrain` input (from a drift step: the served model, which
 // `warm_start` then starts from; the window is emptied, since the rows before a drift
 // come from another distribution), and a new upstream preprocessing. A trigger fires once
