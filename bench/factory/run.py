@@ -158,13 +158,18 @@ def main():
                        "stream")
         expected = args.rows / args.rate if args.rate > 0 else 60
         probes = [start([keyed_load, "--endpoint", endpoint, "--probe", f, "--columns", "3",
-                         "--seconds", str(expected + 60), "--interval", str(args.interval)],
+                         "--seconds", str(expected + 20), "--interval", str(args.interval)],
                         name) for f, name in ((before, "probe_before"), (after, "probe_after"))]
         load = None
-        if not args.no_load:
+        if not args.no_load:  # from the first served fleet to the end of the stream
+            began = time.time()
+            wait_for("a served fleet", lambda: any(
+                line.startswith("{") and json.loads(line)["accuracy"] >= 0
+                for line in open(os.path.join(out, "probe_before.out"))), expected + 120)
             load = start([keyed_load, "--endpoint", endpoint, "--keys", str(args.segments),
                           "--columns", "3", "--sockets", str(args.sockets),
-                          "--in-flight", str(args.in_flight), "--seconds", str(expected)], "load")
+                          "--in-flight", str(args.in_flight),
+                          "--seconds", str(max(1.0, expected - (time.time() - began)))], "load")
         stream.wait()
         if load:
             load.wait()
