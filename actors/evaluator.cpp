@@ -151,7 +151,7 @@ struct scored_rows {
 };
 
 scored_rows predict_all(const compute::model_artifact& a,
-                        const std::map<std::pair<std::string, std::uint64_t>, batch>& data_) {
+                        const std::map<std::pair<std::string, std::uint64_t>, batch>& data) {
   scored_rows out;
   auto fail = [&](std::string why) {
     out.why = std::move(why);
@@ -182,7 +182,7 @@ scored_rows predict_all(const compute::model_artifact& a,
   std::vector<std::size_t> row_model; // fleets: each row's index into models
   std::vector<std::string> row_key;
   std::uint64_t skipped = 0, unknown = 0;
-  for (const auto& [key, raw] : data_) {
+  for (const auto& [key, raw] : data) {
     batch b = raw;
     try {
       apply_preprocessing(a.preprocessing, b);

@@ -199,10 +199,7 @@ trainer_options trainer_options::from(const step_params& params) {
                          "window of the newest rows: set window_rows or window as well");
     return o;
   }
-  if (o.devices.kind != "cpu" && o.devices.count != 1)
-    throw step_failure("trainer: a retraining trainer (window_rows or window) trains one replica: "
-                       "devices = \"cpu:1\" or one GPU");
-  if (o.devices.kind == "cpu" && o.devices.count != 1)
+  if (o.devices.count != 1)
     throw step_failure("trainer: a retraining trainer (window_rows or window) trains one replica: "
                        "devices = \"cpu:1\" or one GPU");
   if (o.checkpoint_every > 0 || !o.resume_from.empty() || o.emit_every > 0 || o.fail_at_step > 0)
