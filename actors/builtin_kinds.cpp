@@ -6,6 +6,7 @@
 #include "actors/generate.hpp"
 #include "actors/csv_reader.hpp"
 #include "actors/csv_writer.hpp"
+#include "actors/drift.hpp"
 #include "actors/idx_reader.hpp"
 #include "actors/inference.hpp"
 #include "actors/nats_source.hpp"
@@ -30,6 +31,7 @@ void register_builtin_kinds(kind_registry& registry) {
   registry.add(evaluator_kind());
   registry.add(inference_kind());
   registry.add(publisher_kind());
+  registry.add(drift_kind());
   registry.add(nats_source_kind());
   registry.add(zmq_source_kind());
 }

@@ -199,6 +199,17 @@ cleaner_options cleaner_options::from(const step_params& params) {
   if (f < 0)
     throw step_failure("cleaner: parameter 'fit_rows' must be >= 0 (0: fit on all rows)");
   o.fit_rows = static_cast<std::uint64_t>(f);
+  const auto every = params.get_integer("refit_every_rows");
+  if (every < 0)
+    throw step_failure("cleaner: parameter 'refit_every_rows' must be >= 0 (0: no row trigger)");
+  o.refit_every_rows = static_cast<std::uint64_t>(every);
+  o.refit_every_ns = params.get_duration_ns("refit_every");
+  o.refit_on_drift = params.get_bool("refit_on_drift");
+  if (o.refits() && o.fit_rows == 0)
+    throw step_failure("cleaner: refitting on a stream (refit_every_rows, refit_every, "
+                       "refit_on_drift) refits on the newest fit_rows rows: set fit_rows > 0");
+  if (o.refits() && o.fit_rows > (std::uint64_t{1} << 24))
+    throw step_failure("cleaner: refitting on a stream keeps fit_rows rows: at most 16777216");
   return o;
 }
 
@@ -240,16 +251,25 @@ void cleaner::filter_missing(batch& b) {
 void cleaner::fit() {
   if (held_.empty())
     return;
+  fitted_ = std::make_shared<const preprocessing>(fit_on(held_));
+  fitted_at_ = std::chrono::steady_clock::now();
+  rows_since_fit_ = 0;
+  ctx_->save_state(encode_preprocessing(*fitted_));
+  ctx_->log_info("fitted " + std::to_string(fitted_->ops.size()) + " ops on " +
+                 std::to_string(held_rows_) + " rows");
+}
+
+preprocessing cleaner::fit_on(std::deque<batch>& held) const {
   preprocessing all;
   auto stage = [&](std::vector<column_op> ops) {
     if (ops.empty())
       return;
     preprocessing p{std::move(ops)};
-    for (auto& b : held_)
+    for (auto& b : held)
       apply_preprocessing(p, b);
     all.ops.insert(all.ops.end(), p.ops.begin(), p.ops.end());
   };
-  auto schema = [&]() -> const table_schema& { return *held_.front().schema; };
+  auto schema = [&]() -> const table_schema& { return *held.front().schema; };
 
   // 1. drop
   std::vector<column_op> ops;
@@ -265,11 +285,11 @@ void cleaner::fit() {
   if (options_.missing == cleaner_options::missing_policy::impute) {
     ops.clear();
     auto numeric = resolve({"*"}, schema(), column_kind::numeric, "missing");
-    auto st = mean_and_range(held_, numeric);
+    auto st = mean_and_range(held, numeric);
     for (std::size_t t = 0; t < numeric.size(); ++t)
       ops.push_back({op_kind::impute, numeric[t], st[t].mean(), 0, {}});
     for (const auto& name : resolve({"*"}, schema(), column_kind::categorical, "missing")) {
-      auto counts = value_counts(held_, name);
+      auto counts = value_counts(held, name);
       const std::string* best = nullptr;
       std::uint64_t best_count = 0;
       for (const auto& [value, n] : counts)
@@ -287,8 +307,8 @@ void cleaner::fit() {
   if (!options_.standardize.empty()) {
     ops.clear();
     auto targets = resolve(options_.standardize, schema(), column_kind::numeric, "standardize");
-    auto st = mean_and_range(held_, targets);
-    add_deviations(held_, targets, st);
+    auto st = mean_and_range(held, targets);
+    add_deviations(held, targets, st);
     for (std::size_t t = 0; t < targets.size(); ++t) {
       double sd = st[t].count > 0 ? std::sqrt(st[t].sum_sq_dev / static_cast<double>(st[t].count))
                                   : 0.0;
@@ -301,7 +321,7 @@ void cleaner::fit() {
   if (!options_.min_max.empty()) {
     ops.clear();
     auto targets = resolve(options_.min_max, schema(), column_kind::numeric, "min_max");
-    auto st = mean_and_range(held_, targets);
+    auto st = mean_and_range(held, targets);
     for (std::size_t t = 0; t < targets.size(); ++t) {
       double lo = st[t].count > 0 ? st[t].min : 0.0;
       double hi = st[t].count > 0 ? st[t].max : 1.0;
@@ -330,17 +350,50 @@ void cleaner::fit() {
     for (const auto& name :
          resolve(options_.one_hot, schema(), column_kind::categorical, "one_hot")) {
       column_op op{op_kind::one_hot, name, 0, 0, {}};
-      for (const auto& [value, n] : value_counts(held_, name))
+      for (const auto& [value, n] : value_counts(held, name))
         op.categories.push_back(value);
       ops.push_back(std::move(op));
     }
     stage(std::move(ops));
   }
+  return all;
+}
 
-  fitted_ = std::make_shared<const preprocessing>(std::move(all));
+void cleaner::keep_recent(const batch& b) {
+  if (b.rows == 0)
+    return;
+  recent_.push_back(b);
+  recent_rows_ += b.rows;
+  while (recent_rows_ - recent_.front().rows >= options_.fit_rows) {
+    recent_rows_ -= recent_.front().rows;
+    recent_.pop_front();
+  }
+}
+
+void cleaner::refit() {
+  auto rows = recent_; // fitting transforms the rows it fits on: the window stays raw
+  fitted_ = std::make_shared<const preprocessing>(fit_on(rows));
+  fitted_at_ = std::chrono::steady_clock::now();
+  rows_since_fit_ = 0;
+  drift_pending_ = false;
+  ++refits_;
   ctx_->save_state(encode_preprocessing(*fitted_));
-  ctx_->log_info("fitted " + std::to_string(fitted_->ops.size()) + " ops on " +
-                 std::to_string(held_rows_) + " rows");
+  ctx_->log_info("refitted " + std::to_string(fitted_->ops.size()) + " ops on the newest " +
+                 std::to_string(recent_rows_) + " rows");
+  ctx_->report_metrics({{"refits", static_cast<double>(refits_)}});
+}
+
+void cleaner::consume_model(std::size_t, model_message m, emitter&) {
+  if (!options_.refit_on_drift) {
+    ctx_->log_warning("a model arrived on 'refit' ('" + m.name +
+                      "') but refit_on_drift is false; not refitting");
+    return;
+  }
+  ctx_->log_info("drift reported on model '" + m.name + "': refitting once " +
+                 std::to_string(options_.fit_rows) + " new rows have come");
+  recent_.clear();
+  recent_rows_ = 0;
+  drift_pending_ = true;
 }
 
 void cleaner::emit_transformed(batch b, emitter& out, bool already_transformed) {
@@ -373,6 +426,22 @@ bool cleaner_options::needs_statistics() const {
 
 void cleaner::consume(std::size_t port, batch b, emitter& out) {
   filter_missing(b);
+  if (options_.refits()) {
+    keep_recent(b);
+    rows_since_fit_ += b.rows;
+    if (fitted_ && !recent_.empty()) {
+      const bool window_full = recent_rows_ >= options_.fit_rows;
+      const bool due =
+        drift_pending_ ? window_full
+                       : (options_.refit_every_rows > 0 &&
+                          rows_since_fit_ >= options_.refit_every_rows) ||
+                           (options_.refit_every_ns > 0 &&
+                            std::chrono::steady_clock::now() - fitted_at_ >=
+                              std::chrono::nanoseconds(options_.refit_every_ns));
+      if (due)
+        refit();
+    }
+  }
   if (fitted_) {
     emit_transformed(std::move(b), out, false);
     return;
@@ -415,8 +484,15 @@ kind_entry cleaner_kind() {
                  "rows with missing values: keep, drop (counted as rejects) or impute"),
     optional_param("fit_rows", param_type::integer, 100000,
                    "rows used to fit statistics; 0: all rows (held until the input ends)"),
+    optional_param("refit_every_rows", param_type::integer, 0,
+                   "streams: refit on the newest fit_rows rows after this many new rows "
+                   "(0: never)"),
+    optional_param("refit_every", param_type::duration, dsl::value{dsl::duration_value{0}},
+                   "streams: refit on the newest fit_rows rows this often (0: never)"),
+    optional_param("refit_on_drift", param_type::boolean, false,
+                   "streams: refit on fit_rows new rows after a model arrives on 'refit'"),
   };
-  e.schema.inputs = {batch_port("in")};
+  e.schema.inputs = {batch_port("in"), dsl::port_schema{"refit", "model"}};
   e.schema.outputs = {batch_port("out")};
   e.factory = [](const step_config& c) -> std::unique_ptr<step> {
     return std::make_unique<cleaner>(cleaner_options::from(c.params));

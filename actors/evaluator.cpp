@@ -4,6 +4,7 @@
 #include "compute/metrics.hpp"
 #include "compute/model_file.hpp"
 #include "actors/kind_schema_builder.hpp"
+#include "serving/registry.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -30,6 +31,17 @@ evaluator_options evaluator_options::from(const step_params& params) {
   o.segment_min = params.get_number("segment_min");
   o.segment_max = params.get_number("segment_max");
   o.worst = params.get_integer("worst");
+  o.window_rows = params.get_integer("window_rows");
+  o.against_served = params.get_bool("against_served");
+  o.registry = params.get_string("registry");
+  o.margin = params.get_number("margin");
+  if (o.window_rows < 0 || o.window_rows > (std::int64_t{1} << 24))
+    throw step_failure("evaluator: 'window_rows' must be in 0..16777216 (0: all the data)");
+  if (!(o.margin >= 0) || !std::isfinite(o.margin))
+    throw step_failure("evaluator: 'margin' must be a number >= 0");
+  if (!o.registry.empty() && !o.against_served)
+    throw step_failure("evaluator: 'registry' names where the served model is read from; it "
+                       "needs against_served = true");
   if (o.worst < 0)
     throw step_failure("evaluator: 'worst' must be >= 0");
   if (o.segment_min > o.segment_max)
@@ -42,18 +54,64 @@ evaluator_options evaluator_options::from(const step_params& params) {
 
 evaluator::evaluator(evaluator_options options) : options_(std::move(options)) {}
 
-void evaluator::consume(std::size_t, batch b, emitter&) {
+void evaluator::consume(std::size_t, batch b, emitter& out) {
   if (b.rows == 0 || !b.schema)
     return;
   auto key = std::make_pair(b.source, b.sequence);
+  if (options_.window_rows == 0) {
+    data_[key] = std::move(b);
+    return;
+  }
+  // A window of the newest rows: drop the oldest batches beyond it, in arrival order.
+  if (auto it = data_.find(key); it != data_.end())
+    return; // a replay
+  window_rows_ += b.rows;
+  arrival_.push_back(key);
   data_[key] = std::move(b);
+  const auto bound = static_cast<std::uint64_t>(options_.window_rows);
+  while (window_rows_ - data_[arrival_.front()].rows >= bound) {
+    window_rows_ -= data_[arrival_.front()].rows;
+    data_.erase(arrival_.front());
+    arrival_.pop_front();
+  }
+  if (window_rows_ >= bound)
+    while (!held_.empty()) {
+      auto m = std::move(held_.front());
+      held_.pop_front();
+      evaluate(m, out);
+    }
 }
 
 void evaluator::consume_model(std::size_t, model_message m, emitter& out) {
-  if (data_done_)
+  const bool window_full =
+    options_.window_rows > 0 && window_rows_ >= static_cast<std::uint64_t>(options_.window_rows);
+  if (data_done_ || window_full)
     evaluate(m, out);
   else
     held_.push_back(std::move(m));
+}
+
+void evaluator::load_served(const std::string& name) {
+  if (options_.registry.empty())
+    return;
+  try {
+    serving::registry reg(options_.registry);
+    auto latest = reg.latest(name);
+    if (!latest)
+      return;
+    auto loaded = reg.load(name, latest->version);
+    if (!loaded) {
+      if (ctx_)
+        ctx_->log_warning("cannot read the served model '" + name + "' version " +
+                          std::to_string(latest->version) + ": " + loaded.error);
+      return;
+    }
+    served_ = std::move(*loaded.value);
+    served_label_ = "version " + std::to_string(latest->version);
+  } catch (const std::exception& e) {
+    if (ctx_)
+      ctx_->log_warning(std::string("cannot read the registry: ") + e.what());
+  }
 }
 
 void evaluator::finish(emitter&) {
@@ -79,18 +137,26 @@ bool higher_is_better(const std::string& metric) {
 
 } // namespace
 
-std::optional<double> evaluator::evaluate(const model_message& m, emitter& out) {
-  auto warn = [&](const std::string& why) {
-    if (ctx_)
-      ctx_->log_warning("model '" + m.name + "': " + why + "; skipping it");
-    return std::nullopt;
+namespace {
+
+/// Predictions of `a` on every usable row of `data` (a fleet row by its key's model), with
+/// the labels; or why it cannot be scored (`why`).
+struct scored_rows {
+  std::vector<float> pred, labels;
+  std::vector<std::string> row_key; ///< fleets: each row's key ("" for the shared model)
+  std::size_t rows = 0;
+  int width = 1;
+  std::uint64_t skipped = 0, unknown = 0;
+  std::string why;
+};
+
+scored_rows predict_all(const compute::model_artifact& a,
+                        const std::map<std::pair<std::string, std::uint64_t>, batch>& data) {
+  scored_rows out;
+  auto fail = [&](std::string why) {
+    out.why = std::move(why);
+    return out;
   };
-  if (!m.artifact)
-    return warn("the message carries no artifact");
-  auto decoded = compute::model_file::decode(*m.artifact);
-  if (!decoded)
-    return warn("cannot decode the model: " + decoded.error);
-  auto& a = *decoded.value;
   // The models: the artifact's own (a fleet's shared model), then a fleet's own segments.
   std::vector<compute::model> models;
   std::map<std::string, std::size_t, std::less<>> model_of_key; // fleet key -> models index
@@ -108,7 +174,7 @@ std::optional<double> evaluator::evaluate(const model_message& m, emitter& out) 
       }
     }
   } catch (const std::exception& e) {
-    return warn(std::string("cannot build the model: ") + e.what());
+    return fail(std::string("cannot build the model: ") + e.what());
   }
   const std::size_t f = a.feature_columns.size();
   const int width = models.front().output_width();
@@ -116,12 +182,12 @@ std::optional<double> evaluator::evaluate(const model_message& m, emitter& out) 
   std::vector<std::size_t> row_model; // fleets: each row's index into models
   std::vector<std::string> row_key;
   std::uint64_t skipped = 0, unknown = 0;
-  for (const auto& [key, raw] : data_) {
+  for (const auto& [key, raw] : data) {
     batch b = raw;
     try {
       apply_preprocessing(a.preprocessing, b);
     } catch (const std::exception& e) {
-      return warn(std::string("its preprocessing does not fit the data: ") + e.what());
+      return fail(std::string("its preprocessing does not fit the data: ") + e.what());
     }
     std::vector<std::size_t> slots(f, SIZE_MAX);
     std::size_t label_slot = SIZE_MAX;
@@ -142,13 +208,13 @@ std::optional<double> evaluator::evaluate(const model_message& m, emitter& out) 
       ++k;
     }
     if (label_slot == SIZE_MAX)
-      return warn("the evaluation data has no label column");
+      return fail("the evaluation data has no label column");
     if (a.fleet && !keys)
-      return warn("the evaluation data lacks the fleet's key column '" + a.fleet->by +
+      return fail("the evaluation data lacks the fleet's key column '" + a.fleet->by +
                   "' (categorical)");
     for (std::size_t j = 0; j < f; ++j)
       if (slots[j] == SIZE_MAX)
-        return warn("the evaluation data lacks its feature column '" + a.feature_columns[j] +
+        return fail("the evaluation data lacks its feature column '" + a.feature_columns[j] +
                     "' (after its preprocessing)");
     const float* lab = b.float_column(label_slot);
     for (std::size_t i = 0; i < b.rows; ++i) {
@@ -175,15 +241,8 @@ std::optional<double> evaluator::evaluate(const model_message& m, emitter& out) 
       labels.push_back(lab[i]);
     }
   }
-  if (skipped > 0 && ctx_)
-    ctx_->log_warning("model '" + m.name + "': " + std::to_string(skipped) +
-                      " evaluation rows with missing values were left out");
-  if (unknown > 0 && ctx_)
-    ctx_->log_warning("model '" + m.name + "': " + std::to_string(unknown) +
-                      " evaluation rows with a key the fleet does not know (it answers those "
-                      "with an error) were left out");
   if (labels.empty())
-    return warn("no evaluation rows");
+    return fail("no evaluation rows");
   const std::size_t rows = labels.size();
   const auto w = static_cast<std::size_t>(width);
   std::vector<float> pred(rows * w);
@@ -209,6 +268,46 @@ std::optional<double> evaluator::evaluate(const model_message& m, emitter& out) 
         std::copy_n(gp.data() + i * w, w, pred.data() + group[i] * w);
     }
   }
+  out.pred = std::move(pred);
+  out.labels = std::move(labels);
+  out.row_key = std::move(row_key);
+  out.rows = rows;
+  out.width = width;
+  out.skipped = skipped;
+  out.unknown = unknown;
+  return out;
+}
+
+} // namespace
+
+std::optional<double> evaluator::evaluate(const model_message& m, emitter& out) {
+  auto warn = [&](const std::string& why) {
+    if (ctx_)
+      ctx_->log_warning("model '" + m.name + "': " + why + "; skipping it");
+    return std::nullopt;
+  };
+  if (!m.artifact)
+    return warn("the message carries no artifact");
+  auto decoded = compute::model_file::decode(*m.artifact);
+  if (!decoded)
+    return warn("cannot decode the model: " + decoded.error);
+  auto& a = *decoded.value;
+  auto scored = predict_all(a, data_);
+  if (!scored.why.empty())
+    return warn(scored.why);
+  if (scored.skipped > 0 && ctx_)
+    ctx_->log_warning("model '" + m.name + "': " + std::to_string(scored.skipped) +
+                      " evaluation rows with missing values were left out");
+  if (scored.unknown > 0 && ctx_)
+    ctx_->log_warning("model '" + m.name + "': " + std::to_string(scored.unknown) +
+                      " evaluation rows with a key the fleet does not know (it answers those "
+                      "with an error) were left out");
+  const std::size_t rows = scored.rows;
+  const int width = scored.width;
+  const auto w = static_cast<std::size_t>(width);
+  const auto& pred = scored.pred;
+  const auto& labels = scored.labels;
+  const auto& row_key = scored.row_key;
   auto value = compute::metric_by_name(options_.metric, pred.data(), labels.data(), rows, width);
   if (!value)
     return warn("metric '" + options_.metric + "' is unknown");
@@ -220,9 +319,37 @@ std::optional<double> evaluator::evaluate(const model_message& m, emitter& out) 
     why = options_.metric + " " + format_value(v) + " is below min " + format_value(options_.min);
   else if (v > options_.max)
     why = options_.metric + " " + format_value(v) + " is above max " + format_value(options_.max);
+  // Against the served model: the same rows, the same metric.
+  std::optional<double> served_value;
+  if (options_.against_served && !served_) // nothing forwarded yet: the registry's newest
+    load_served(m.name);
+  if (options_.against_served && served_) {
+    auto ss = predict_all(*served_, data_);
+    std::optional<double> sv;
+    if (ss.why.empty())
+      sv = compute::metric_by_name(options_.metric, ss.pred.data(), ss.labels.data(), ss.rows,
+                                   ss.width);
+    if (sv && !std::isnan(*sv))
+      served_value = *sv;
+    else if (ctx_)
+      ctx_->log_warning("model '" + m.name + "': the served model (" + served_label_ +
+                        ") cannot be scored on these rows" +
+                        (ss.why.empty() ? std::string() : ": " + ss.why) +
+                        "; gating on min and max alone");
+  }
+  const bool higher = higher_is_better(options_.metric);
+  if (why.empty() && served_value &&
+      (higher ? v < *served_value - options_.margin : v > *served_value + options_.margin))
+    why = options_.metric + " " + format_value(v) + " is worse than the served model's " +
+          format_value(*served_value) + " (" + served_label_ + ") on the same " +
+          std::to_string(rows) + " rows";
 
   std::map<std::string, double> reported{{options_.metric, v}};
   std::string summary = options_.metric + " " + format_value(v) + " on " + std::to_string(rows) + " rows";
+  if (served_value) {
+    reported["served_" + options_.metric] = *served_value;
+    summary += " (served model, " + served_label_ + ": " + format_value(*served_value) + ")";
+  }
   if (a.fleet) {
     // Each known key's figure on its own rows (rows of unknown keys count in the aggregate only).
     std::map<std::string, std::vector<std::size_t>> rows_of_key;
@@ -242,7 +369,6 @@ std::optional<double> evaluator::evaluate(const model_message& m, emitter& out) 
       if (sv && !std::isnan(*sv))
         figures.emplace_back(*sv, key);
     }
-    const bool higher = higher_is_better(options_.metric);
     std::sort(figures.begin(), figures.end(), [&](const auto& p, const auto& q) {
       return higher ? p.first < q.first : p.first > q.first;
     });
@@ -292,6 +418,10 @@ std::optional<double> evaluator::evaluate(const model_message& m, emitter& out) 
     return warn(std::string("cannot re-encode the model: ") + e.what());
   }
   out.emit_model(0, std::move(fwd));
+  if (options_.against_served) {
+    served_ = std::move(a);
+    served_label_ = "the model last forwarded";
+  }
   return v;
 }
 
@@ -311,6 +441,15 @@ kind_entry evaluator_kind() {
     optional_param("segment_max", param_type::number, 1e300,
                    "fleets: forward only when every segment's metric is <= segment_max"),
     optional_param("worst", param_type::integer, 5, "fleets: how many worst segments to log"),
+    optional_param("window_rows", param_type::integer, 0,
+                   "streams: evaluate on the newest N data rows (0: all the data, once it ends)"),
+    optional_param("against_served", param_type::boolean, false,
+                   "forward only models at least as good as the served one on the same rows"),
+    optional_param("registry", param_type::string, std::string(""),
+                   "against_served: where the served model is read from until this step "
+                   "has forwarded one"),
+    optional_param("margin", param_type::number, 0.0,
+                   "against_served: how much worse than the served model a model may be"),
   };
   e.schema.inputs = {dsl::port_schema{"model", "model"}, batch_port("data")};
   e.schema.outputs = {dsl::port_schema{"out", "model"}};

@@ -18,8 +18,15 @@
 // the aggregate inside [min, max] and every segment inside [segment_min, segment_max].
 // The `worst` worst segments are logged by name, and each segment's figure is written
 // into the fleet's per-segment metrics.
+//
+// Streams (`window_rows` > 0): the data is a window of the newest rows (acknowledged as
+// consumed), and a model is evaluated as soon as it arrives once the window is full.
+// `against_served`: the served model (the last one this step forwarded; before that, the
+// newest version of the model's name in `registry`) is scored on the same rows, and a
+// model worse than it (by more than `margin`) is held back; both figures are reported.
 #pragma once
 
+#include "compute/model_file.hpp"
 #include "step/kind_registry.hpp"
 #include "step/step.hpp"
 
@@ -40,6 +47,10 @@ struct evaluator_options {
   double segment_min = -1e300; ///< fleets: every segment's metric at least this
   double segment_max = 1e300;
   std::int64_t worst = 5;      ///< fleets: how many of the worst segments to name
+  std::int64_t window_rows = 0; ///< streams: the newest rows evaluated on (0: all, at the end)
+  bool against_served = false;  ///< forward only models not worse than the served one
+  std::string registry;         ///< against_served: the served model until one is forwarded
+  double margin = 0;            ///< against_served: how much worse a model may be
 
   static evaluator_options from(const step_params& params);
 };
@@ -54,17 +65,26 @@ public:
   void finish(emitter& out) override;
   /// Evaluates the held models, one per call.
   bool produce(emitter& out) override;
-  bool acknowledge_on_consume() const override { return false; }
+  bool acknowledge_on_consume() const override { return options_.window_rows > 0; }
 
   /// Evaluates one model on the cached data; returns the metric (nullopt: skipped).
   std::optional<double> evaluate(const model_message& m, emitter& out);
 
 private:
+  void load_served(const std::string& name);
+
   evaluator_options options_;
   step_context* ctx_ = nullptr;
   std::map<std::pair<std::string, std::uint64_t>, batch> data_;
   std::deque<model_message> held_;
   bool data_done_ = false;
+  // Windows: batches in arrival order, and their rows.
+  std::deque<std::pair<std::string, std::uint64_t>> arrival_;
+  std::uint64_t window_rows_ = 0;
+  // against_served: the model serving answers with (the last one forwarded, else the
+  // registry's newest), and how the log names it.
+  std::optional<compute::model_artifact> served_;
+  std::string served_label_;
 };
 
 kind_entry evaluator_kind();

@@ -262,7 +262,7 @@ void fleet_training::emit_fleet(emitter& out) {
   metrics["models_per_second"] =
     seconds > 0 ? static_cast<double>(own_count + (has_shared_ ? 1 : 0)) / seconds : 0;
   metrics["samples_per_second"] = seconds > 0 ? static_cast<double>(trainer_->rows_seen()) / seconds : 0;
-  emit_trained_model(std::move(a), metrics, options_, step_name_, data_.source(), ctx_, out,
+  emit_trained_model(std::move(a), metrics, options_, step_name_, data_, ctx_, out,
                      "fleet");
 }
 

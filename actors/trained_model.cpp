@@ -8,12 +8,14 @@ namespace conveyor {
 
 void emit_trained_model(compute::model_artifact a, const std::map<std::string, double>& metrics,
                         const trainer_options& options, const std::string& step_name,
-                        const std::string& data_source, step_context* ctx, emitter& out,
+                        const training_data& data, step_context* ctx, emitter& out,
                         const std::string& what) {
   a.metrics = metrics;
+  a.trained_on = compute::describe_features(data.feature_matrix().data(), data.rows(),
+                                            data.feature_columns());
   a.provenance.graph = options.graph;
   a.provenance.step = step_name;
-  a.provenance.data_source = data_source;
+  a.provenance.data_source = data.source();
   a.provenance.created_unix = static_cast<std::int64_t>(std::time(nullptr));
   std::string bytes;
   try {

@@ -1,9 +1,12 @@
 // How a trainer step hands on what it trained (one model or a fleet): the artifact is
 // stamped with its metrics and provenance, encoded as a model file (docs/model-format.md),
-// its metrics reported to the run, and the file emitted on the step's model output.
+// its metrics reported to the run, and the file emitted on the step's model output. The
+// artifact also records the training rows' feature histograms (compute/feature_distribution),
+// which the drift kind compares live rows with.
 #pragma once
 
 #include "actors/trainer_options.hpp"
+#include "actors/training_data.hpp"
 #include "compute/model_file.hpp"
 #include "step/step.hpp"
 
@@ -16,7 +19,7 @@ namespace conveyor {
 /// Throws step_failure saying it cannot encode the `what` ("model", "fleet").
 void emit_trained_model(compute::model_artifact a, const std::map<std::string, double>& metrics,
                         const trainer_options& options, const std::string& step_name,
-                        const std::string& data_source, step_context* ctx, emitter& out,
+                        const training_data& data, step_context* ctx, emitter& out,
                         const std::string& what);
 
 } // namespace conveyor

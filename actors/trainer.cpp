@@ -652,7 +652,7 @@ void trainer::emit_model(emitter& out) {
     if (joules > 0)
       metrics["samples_per_joule"] = static_cast<double>(samples_) / joules;
   }
-  emit_trained_model(artifact(), metrics, options_, step_name_, data_.source(), ctx_, out,
+  emit_trained_model(artifact(), metrics, options_, step_name_, data_, ctx_, out,
                      "model");
 }
 

@@ -1,6 +1,7 @@
 // The trainer kind: its schema (parameters and ports) and factory.
 #include "actors/kind_schema_builder.hpp"
 #include "actors/fleet_training.hpp"
+#include "actors/retraining.hpp"
 #include "actors/trainer.hpp"
 
 namespace conveyor {
@@ -68,8 +69,20 @@ kind_entry trainer_kind() {
                    "testing: how many times fail_at_step fails across restarts"),
     optional_param("hang_at_step", param_type::integer, 0,
                    "testing: the last replica stops taking part at this step, once (0: never)"),
+    optional_param("window_rows", param_type::integer, 0,
+                   "retraining on a stream: each retrain uses at most the newest N rows (0: "
+                   "no row bound)"),
+    optional_param("window", param_type::duration, dsl::value{dsl::duration_value{0}},
+                   "retraining on a stream: each retrain uses the rows of at most this long "
+                   "ago (0: no age bound)"),
+    optional_param("retrain_every_rows", param_type::integer, 0,
+                   "retraining: retrain after this many new rows (0: never on a count)"),
+    optional_param("retrain_every", param_type::duration, dsl::value{dsl::duration_value{0}},
+                   "retraining: retrain this often (0: never on a clock)"),
+    optional_param("warm_start", param_type::boolean, false,
+                   "retraining, single models: start from the previous model's weights"),
   };
-  e.schema.inputs = {batch_port("in")};
+  e.schema.inputs = {batch_port("in"), dsl::port_schema{"retrain", "model"}};
   e.schema.outputs = {dsl::port_schema{"model", "model"}};
   e.schema.replica_group = true;
   e.factory = [](const step_config& c) -> std::unique_ptr<step> {
@@ -79,6 +92,8 @@ kind_entry trainer_kind() {
       name = name.substr(0, hash);
     auto options = trainer_options::from(c.params);
     options.graph = c.graph;
+    if (options.retraining())
+      return std::make_unique<retraining>(std::move(options), name);
     if (!options.by.empty())
       return std::make_unique<fleet_training>(std::move(options), name);
     return std::make_unique<trainer>(std::move(options), name, c.replica, c.replicas);

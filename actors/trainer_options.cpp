@@ -103,6 +103,11 @@ int trainer_options::implied_classes() const {
   return 0;
 }
 
+namespace {
+/// Bounded memory: a window holds at most this many rows.
+constexpr std::int64_t max_window_rows = std::int64_t{1} << 24;
+} // namespace
+
 trainer_options trainer_options::from(const step_params& params) {
   trainer_options o;
   o.model = params.get_string("model");
@@ -189,6 +194,32 @@ trainer_options trainer_options::from(const step_params& params) {
   o.hang_at_step = params.get_integer("hang_at_step");
   if (o.fail_at_step < 0 || o.hang_at_step < 0)
     throw step_failure("trainer: 'fail_at_step' and 'hang_at_step' must be >= 0");
+  o.window_rows = params.get_integer("window_rows");
+  o.window_ns = params.get_duration_ns("window");
+  o.retrain_every_rows = params.get_integer("retrain_every_rows");
+  o.retrain_every_ns = params.get_duration_ns("retrain_every");
+  o.warm_start = params.get_bool("warm_start");
+  if (o.window_rows < 0 || o.window_rows > max_window_rows)
+    throw step_failure("trainer: 'window_rows' must be in 0.." + std::to_string(max_window_rows) +
+                       " (0: no row bound)");
+  if (o.retrain_every_rows < 0)
+    throw step_failure("trainer: 'retrain_every_rows' must be >= 0 (0: no row trigger)");
+  if (!o.retraining()) {
+    if (o.retrain_every_rows > 0 || o.retrain_every_ns > 0 || o.warm_start)
+      throw step_failure("trainer: retrain_every_rows, retrain_every and warm_start retrain on a "
+                         "window of the newest rows: set window_rows or window as well");
+    return o;
+  }
+  if (o.devices.count != 1)
+    throw step_failure("trainer: a retraining trainer (window_rows or window) trains one replica: "
+                       "devices = \"cpu:1\" or one GPU");
+  if (o.checkpoint_every > 0 || !o.resume_from.empty() || o.emit_every > 0 || o.fail_at_step > 0)
+    throw step_failure("trainer: a retraining trainer (window_rows or window) takes no "
+                       "checkpoint_every, resume_from, emit_every or fail_at_step: each retrain "
+                       "is short and starts afresh, or from the previous model (warm_start)");
+  if (o.warm_start && !o.by.empty())
+    throw step_failure("trainer: warm_start applies to single models; a fleet's segments start "
+                       "from zero (they are convex and train in milliseconds)");
   return o;
 }
 

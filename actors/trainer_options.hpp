@@ -71,6 +71,14 @@ struct trainer_options {
   /// Testing: the group's last replica stops taking part at this step (once per run,
   /// counted in its durable state), as a hung replica would (0: never).
   std::int64_t hang_at_step = 0;
+  /// Retraining on a never-ending input (actors/retraining.hpp): on when a window is set.
+  std::int64_t window_rows = 0;          ///< the window: the newest rows, at most this many
+  std::int64_t window_ns = 0;            ///< the window: rows at most this old
+  std::int64_t retrain_every_rows = 0;   ///< trigger: after this many new rows (0: off)
+  std::int64_t retrain_every_ns = 0;     ///< trigger: after this long (0: off)
+  bool warm_start = false;               ///< start from the previous model's weights
+
+  bool retraining() const { return window_rows > 0 || window_ns > 0; }
 
   /// The classes the parameters imply for a classifier (logistic: 2; softmax or mlp with
   /// layers: the output width, 2 for one output); 0 when the data must tell.

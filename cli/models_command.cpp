@@ -223,6 +223,24 @@ json describe(const serving::model_version& v, const compute::model_artifact& a)
                                   {"b", op.b},
                                   {"categories", op.categories}});
   j["metrics"] = a.metrics;
+  if (a.fleet) {
+    const auto& f = *a.fleet;
+    j["fleet"] = {{"by", f.by},
+                  {"unknown_key", f.unknown_key_shared ? "shared" : "error"},
+                  {"min_rows", f.min_rows},
+                  {"shared", f.shared},
+                  {"own_models", f.own_count()},
+                  {"segments", json::array()}};
+    for (const auto& seg : f.segments)
+      j["fleet"]["segments"].push_back(
+        {{"key", seg.key}, {"rows", seg.rows}, {"own", seg.own}, {"metrics", seg.metrics}});
+  }
+  if (a.trained_on) {
+    j["feature_distribution"] = {{"rows", a.trained_on->rows}, {"features", json::array()}};
+    for (const auto& h : a.trained_on->features)
+      j["feature_distribution"]["features"].push_back(
+        {{"column", h.column}, {"edges", h.edges}, {"counts", h.counts}});
+  }
   const auto& p = a.provenance;
   j["provenance"] = {{"graph", p.graph},
                      {"step", p.step},
@@ -262,6 +280,19 @@ void print_description(const serving::model_version& v, const compute::model_art
     std::cout << line << '\n';
   }
   row("metrics", metrics_text(a.metrics));
+  if (a.fleet) {
+    const auto& f = *a.fleet;
+    row("fleet", fmt::format("by '{}', {} keys, {} with their own model (min_rows {}); "
+                             "unknown keys: {}",
+                             f.by, f.segments.size(), f.own_count(), f.min_rows,
+                             f.unknown_key_shared ? "the shared model" : "error"));
+    for (const auto& seg : f.segments)
+      std::cout << fmt::format("    {} ({} rows{}): {}\n", seg.key, seg.rows,
+                               seg.own ? "" : ", shared model", metrics_text(seg.metrics));
+  }
+  row("trained on", a.trained_on ? fmt::format("histograms of {} features over {} rows",
+                                               a.trained_on->features.size(), a.trained_on->rows)
+                                 : std::string("no histograms (no drift checks)"));
   const auto& p = a.provenance;
   row("graph", p.graph.empty() ? "-" : p.graph);
   row("step", p.step.empty() ? "-" : p.step);

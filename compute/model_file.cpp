@@ -7,6 +7,7 @@
 #include <zlib.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fcntl.h>
@@ -25,6 +26,9 @@ constexpr std::size_t trailer_bytes = 1 + 8 + 1 + 4;
 constexpr unsigned char trailer_prefix[] = {0xa8, 'c', 'h', 'e', 'c', 'k', 's', 'u', 'm', 0xce};
 constexpr std::uint32_t top_level_keys = 12;
 constexpr std::uint32_t fleet_keys = 2; ///< `fleet` and `fleet_weights`, version 2 only
+/// `feature_distribution`'s own version: readers skip a version they do not know.
+constexpr std::int64_t distribution_version = 1;
+constexpr std::size_t max_histogram_bins = 64;
 
 std::uint32_t crc_of(const char* data, std::size_t n) {
   uLong crc = crc32(0L, Z_NULL, 0);
@@ -53,6 +57,14 @@ void check_artifact(const model_artifact& a) {
   if (!a.feature_columns.empty() && a.feature_columns.size() != static_cast<std::size_t>(s.layers[0]))
     throw std::invalid_argument("artifact has " + std::to_string(a.feature_columns.size()) +
                                 " feature columns for " + std::to_string(s.layers[0]) + " inputs");
+  if (a.trained_on) {
+    if (a.trained_on->features.size() > model_file::max_list_items)
+      throw std::invalid_argument("artifact describes too many features");
+    for (const auto& h : a.trained_on->features)
+      if (h.counts.size() != h.edges.size() + 1 || h.counts.size() > max_histogram_bins ||
+          !std::is_sorted(h.edges.begin(), h.edges.end()))
+        throw std::invalid_argument("artifact histogram of '" + h.column + "' is malformed");
+  }
   if (!a.fleet) return;
   const auto& f = *a.fleet;
   if (f.by.empty()) throw std::invalid_argument("artifact fleet has no 'by' column");
@@ -115,6 +127,25 @@ void pack_fleet(packer& pk, const model_fleet& f) {
     pk.pack(seg.own);
     pack_str(pk, "metrics");
     pack_metrics(pk, seg.metrics);
+  }
+}
+
+void pack_distribution(packer& pk, const feature_distribution& d) {
+  pk.pack_map(3);
+  pack_str(pk, "version");
+  pk.pack(distribution_version);
+  pack_str(pk, "rows");
+  pk.pack(d.rows);
+  pack_str(pk, "features");
+  pk.pack_array(static_cast<std::uint32_t>(d.features.size()));
+  for (const auto& h : d.features) {
+    pk.pack_map(3);
+    pack_str(pk, "column");
+    pack_str(pk, h.column);
+    pack_str(pk, "edges");
+    pk.pack(h.edges);
+    pack_str(pk, "counts");
+    pk.pack(h.counts);
   }
 }
 
@@ -265,6 +296,66 @@ bool read_metrics(reader& r, const msgpack::object& o, const char* what,
     out.emplace(std::string(name), d);
     return true;
   });
+}
+
+/// `feature_distribution`: a version this build does not know is skipped (the model
+/// still serves; drift checks then have nothing to compare with).
+bool read_distribution(reader& r, const msgpack::object& o,
+                       std::optional<feature_distribution>& out) {
+  feature_distribution d;
+  std::int64_t version = -1;
+  const msgpack::object* features = nullptr;
+  bool ok = r.map(o, "feature_distribution", [&](std::string_view key, const msgpack::object& v) {
+    if (key == "version") return r.integer(v, "feature_distribution.version", 0, INT64_MAX, version);
+    if (key == "rows") {
+      std::int64_t n;
+      if (!r.integer(v, "feature_distribution.rows", 0, INT64_MAX, n)) return false;
+      d.rows = static_cast<std::uint64_t>(n);
+      return true;
+    }
+    if (key == "features") features = &v;
+    return true;
+  });
+  if (!ok) return false;
+  if (version != distribution_version) return true;
+  if (!features || features->type != msgpack::type::ARRAY)
+    return r.fail("feature_distribution.features is not an array");
+  for (std::uint32_t i = 0; i < features->via.array.size; ++i) {
+    feature_histogram h;
+    bool hok = r.map(features->via.array.ptr[i], "feature histogram", [&](std::string_view key, const msgpack::object& v) {
+      if (key == "column") return r.str(v, "feature histogram column", h.column);
+      if (key == "edges") {
+        if (v.type != msgpack::type::ARRAY || v.via.array.size >= max_histogram_bins)
+          return r.fail("feature histogram edges is not an array of at most 63 numbers");
+        for (std::uint32_t e = 0; e < v.via.array.size; ++e) {
+          double x;
+          if (!r.number(v.via.array.ptr[e], "feature histogram edge", x)) return false;
+          if (!std::isfinite(x) || (!h.edges.empty() && !(x > h.edges.back())))
+            return r.fail("feature histogram edges of '" + h.column + "' are not finite and ascending");
+          h.edges.push_back(x);
+        }
+        return true;
+      }
+      if (key == "counts") {
+        if (v.type != msgpack::type::ARRAY || v.via.array.size > max_histogram_bins)
+          return r.fail("feature histogram counts is not an array of at most 64 counts");
+        for (std::uint32_t c = 0; c < v.via.array.size; ++c) {
+          std::int64_t n;
+          if (!r.integer(v.via.array.ptr[c], "feature histogram count", 0, INT64_MAX, n)) return false;
+          h.counts.push_back(static_cast<std::uint64_t>(n));
+        }
+        return true;
+      }
+      return true;
+    });
+    if (!hok) return false;
+    if (h.counts.size() != h.edges.size() + 1)
+      return r.fail("feature histogram of '" + h.column + "' has " + std::to_string(h.counts.size()) +
+                    " counts for " + std::to_string(h.edges.size()) + " edges (one more expected)");
+    d.features.push_back(std::move(h));
+  }
+  out = std::move(d);
+  return true;
 }
 
 bool read_fleet(reader& r, const msgpack::object& o, model_fleet& f) {
@@ -711,7 +802,7 @@ std::string encode(const model_artifact& a) {
   if (a.metrics.size() > max_map_entries) throw std::invalid_argument("too many metrics");
   msgpack::sbuffer buf;
   packer pk(buf);
-  pk.pack_map(top_level_keys + (a.fleet ? fleet_keys : 0));
+  pk.pack_map(top_level_keys + (a.fleet ? fleet_keys : 0) + (a.trained_on ? 1 : 0));
   pack_str(pk, "format");
   pack_str(pk, format_name);
   pack_str(pk, "format_version");
@@ -769,6 +860,10 @@ std::string encode(const model_artifact& a) {
   const std::string w = floats_to_le_bytes(a.weights.data(), a.weights.size());
   pk.pack_bin(static_cast<std::uint32_t>(w.size()));
   pk.pack_bin_body(w.data(), static_cast<std::uint32_t>(w.size()));
+  if (a.trained_on) {
+    pack_str(pk, "feature_distribution");
+    pack_distribution(pk, *a.trained_on);
+  }
   if (a.fleet) {
     pack_str(pk, "fleet");
     pack_fleet(pk, *a.fleet);
@@ -843,6 +938,7 @@ decoded<model_artifact> decode(std::string_view bytes) {
         fleet_weights_object = &v;
         return true;
       }
+      if (key == "feature_distribution") return read_distribution(r, v, a.trained_on);
       if (key == "provenance")
         return r.map(v, "provenance", [&](std::string_view pk, const msgpack::object& pv) {
           auto& p = a.provenance;

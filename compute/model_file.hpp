@@ -5,6 +5,7 @@
 #pragma once
 
 #include "base/decoded.hpp"
+#include "compute/feature_distribution.hpp"
 #include "compute/model.hpp"
 #include "compute/model_spec.hpp"
 #include "data/preprocessing.hpp"
@@ -78,12 +79,15 @@ struct model_artifact {
   std::map<std::string, double> metrics;
   model_provenance provenance;
   std::optional<model_fleet> fleet; ///< a fleet (format version 2)
+  /// The training rows' histogram per feature column (optional key `feature_distribution`,
+  /// in either version; absent in files written before it).
+  std::optional<feature_distribution> trained_on;
 
   friend bool operator==(const model_artifact& a, const model_artifact& b) {
     return a.spec == b.spec && a.classes == b.classes && a.weights == b.weights &&
            a.preprocessing == b.preprocessing && a.input_columns == b.input_columns &&
            a.feature_columns == b.feature_columns && a.metrics == b.metrics &&
-           a.provenance == b.provenance && a.fleet == b.fleet;
+           a.provenance == b.provenance && a.fleet == b.fleet && a.trained_on == b.trained_on;
   }
 };
 

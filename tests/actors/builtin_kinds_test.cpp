@@ -13,7 +13,8 @@ BOOST_AUTO_TEST_CASE(every_builtin_kind_is_registered_with_documented_params_and
   kind_registry reg;
   register_builtin_kinds(reg);
   std::vector<std::string> expected{"chaos",     "cleaner",     "counter",    "csv_reader",
-                                    "csv_writer", "evaluator",  "generate",   "idx_reader",
+                                    "csv_writer", "drift",      "evaluator",  "generate",
+                                    "idx_reader",
                                     "inference",
                                     "nats_source", "publisher", "splitter",   "trainer",
                                     "zmq_source"};

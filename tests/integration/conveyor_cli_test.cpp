@@ -112,6 +112,21 @@ BOOST_AUTO_TEST_CASE(a_value_a_kind_refuses_fails_check_and_run_with_a_diagnosti
   BOOST_TEST(bad_set.err.find("the value comes from param 'batch'") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(check_accepts_the_factory_and_refuses_retraining_without_a_window_at_the_parameter) {
+  auto ok = run_conveyor({"check", "examples/factory.flow"}, std::chrono::seconds(20));
+  BOOST_TEST(ok.status == 0, ok.err);
+  auto dir = scratch_dir("retrain-check");
+  auto file = write_file(dir + "/g.flow",
+                         "graph retrain\n"
+                         "node r = csv_reader { path = \"x.csv\", label = \"y\" }\n"
+                         "node t = trainer { model = \"logistic\", retrain_every_rows = 500 }\n"
+                         "r -> t\n");
+  auto r = run_conveyor({"check", file}, std::chrono::seconds(20));
+  BOOST_TEST(r.status == 2, r.err);
+  BOOST_TEST(r.err.find("g.flow:3:") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("set window_rows or window as well") != std::string::npos, r.err);
+}
+
 BOOST_AUTO_TEST_CASE(dot_prints_a_graphviz_digraph_with_kinds_and_ports) {
   auto r = run_conveyor({"dot", "examples/houses.flow"});
   BOOST_TEST(r.status == 0, r.err);

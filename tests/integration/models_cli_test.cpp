@@ -103,6 +103,37 @@ BOOST_AUTO_TEST_CASE(list_prints_one_line_per_model_with_its_latest_version) {
   BOOST_TEST(models[1]["kind"] == "mlp");
 }
 
+BOOST_AUTO_TEST_CASE(show_lists_a_fleets_keys_with_their_metrics_and_the_feature_histograms) {
+  auto dir = scratch_dir("models-fleet");
+  compute::model_spec spec;
+  spec.kind = "logistic";
+  spec.layers = {2};
+  auto a = compute::make_artifact(compute::model(compute::validate(spec)));
+  a.input_columns = a.feature_columns = {"x0", "x1"};
+  compute::model_fleet f;
+  f.by = "store";
+  f.min_rows = 50;
+  f.segments = {{"north", 800, true, {{"accuracy", 0.93}}}, {"south", 12, false, {}}};
+  f.weights.assign(3, 0.5f);
+  a.fleet = f;
+  const std::vector<float> x{0, 1, 1, 2, 2, 3, 3, 4};
+  a.trained_on = compute::describe_features(x.data(), 4, a.feature_columns);
+  serving::registry(dir + "/models").publish("stores", compute::model_file::encode(a));
+  auto r = run_conveyor({"models", "show", "stores", "--registry", dir + "/models"});
+  BOOST_TEST_REQUIRE(r.status == 0, r.err);
+  for (const char* part : {"by 'store', 2 keys, 1 with their own model (min_rows 50)",
+                           "north (800 rows): accuracy=0.93", "south (12 rows, shared model)",
+                           "histograms of 2 features over 4 rows"})
+    BOOST_TEST(r.out.find(part) != std::string::npos, "lacks '" << part << "':\n" << r.out);
+  auto j = run_conveyor({"models", "show", "stores", "--registry", dir + "/models", "--json"});
+  BOOST_TEST_REQUIRE(j.status == 0, j.err);
+  auto m = nlohmann::json::parse(j.out);
+  BOOST_TEST(m["fleet"]["segments"][0]["key"] == "north");
+  BOOST_TEST(m["fleet"]["segments"][0]["metrics"]["accuracy"] == 0.93);
+  BOOST_TEST(m["fleet"]["own_models"] == 1);
+  BOOST_TEST(m["feature_distribution"]["features"].size() == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(show_describes_a_version_without_its_weights_as_text_and_json) {
   test_registry registry("models-show");
   const auto root = registry.root();
