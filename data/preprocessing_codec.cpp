@@ -10,6 +10,8 @@ namespace {
 
 constexpr int codec_version = 1;
 constexpr int last_kind = static_cast<int>(column_op::kind::one_hot);
+/// [version, [op...]], op = [kind, column, a, b, [category...]]: four levels of arrays.
+constexpr std::size_t max_depth = 4;
 
 } // namespace
 
@@ -32,7 +34,12 @@ std::string encode_preprocessing(const preprocessing& p) {
 
 preprocessing decode_preprocessing(std::string_view bytes) {
   try {
-    auto handle = msgpack::unpack(bytes.data(), bytes.size());
+    // msgpack-c allocates an array's or map's declared entries before reading them:
+    // every entry takes at least one byte, so no count may exceed the bytes given (the
+    // bytes may come from another node's frame or a model file).
+    const auto n = bytes.size();
+    msgpack::unpack_limit limit(n, n, n, n, n, max_depth);
+    auto handle = msgpack::unpack(bytes.data(), n, nullptr, nullptr, limit);
     const auto& root = handle.get();
     if (root.type != msgpack::type::ARRAY || root.via.array.size != 2 ||
         root.via.array.ptr[0].as<int>() != codec_version ||
