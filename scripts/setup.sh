@@ -10,7 +10,7 @@ packages=(
   libcaf-dev libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libboost-test-dev libopenblas-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev zlib1g-dev
   libcaf-openssl0.17 libssl-dev openssl libtomlplusplus-dev libcpp-httplib-dev
-  libnats-dev nats-server
+  libnats-dev nats-server iproute2
   dataset-fashion-mnist python3-zmq python3-msgpack python3-numpy
 )
 missing=()
