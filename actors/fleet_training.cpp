@@ -49,6 +49,10 @@ fleet_training::~fleet_training() = default;
 
 void fleet_training::consume(std::size_t, batch b, emitter&) { data_.add(b); }
 
+void fleet_training::consume_model(std::size_t, model_message m, emitter&) {
+  warn_retrain_ignored(ctx_, m, retrain_warned_);
+}
+
 void fleet_training::finish(emitter&) {
   if (started_)
     return;

@@ -37,6 +37,7 @@ public:
 
   void open(step_context& ctx) override { ctx_ = &ctx; }
   void consume(std::size_t port, batch b, emitter& out) override;
+  void consume_model(std::size_t port, model_message m, emitter& out) override;
   void finish(emitter& out) override;
   bool produce(emitter& out) override;
   bool acknowledge_on_consume() const override { return false; }
@@ -49,6 +50,7 @@ private:
   trainer_options options_;
   std::string step_name_;
   step_context* ctx_ = nullptr;
+  bool retrain_warned_ = false;
   training_data data_;
   compute::model_spec spec_;
   std::vector<std::uint32_t> own_slot_; ///< per key: its slot, or the shared slot when it has none

@@ -31,4 +31,14 @@ void emit_trained_model(compute::model_artifact a, const std::map<std::string, d
   out.emit_model(0, std::move(m));
 }
 
+void warn_retrain_ignored(step_context* ctx, const model_message& m, bool& warned) {
+  if (warned || ctx == nullptr)
+    return;
+  warned = true;
+  ctx->log_warning("a retrain request (model '" + m.name + "' version " +
+                   std::to_string(m.version) +
+                   ") reached this trainer, which has no window (window_rows or window) and "
+                   "retrains on nothing: ignored, as are any that follow");
+}
+
 } // namespace conveyor

@@ -22,4 +22,10 @@ void emit_trained_model(compute::model_artifact a, const std::map<std::string, d
                         const training_data& data, step_context* ctx, emitter& out,
                         const std::string& what);
 
+/// A model on the `retrain` input of a trainer without a window (window_rows or window):
+/// only a retraining trainer acts on it, so it is ignored; the first one per incarnation
+/// is logged as a warning naming the model, so a drift step wired to the wrong trainer
+/// does not go unnoticed. `warned` is the caller's flag.
+void warn_retrain_ignored(step_context* ctx, const model_message& m, bool& warned);
+
 } // namespace conveyor

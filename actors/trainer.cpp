@@ -483,6 +483,10 @@ void trainer::start_step() {
   in_flight_ = true;
 }
 
+void trainer::consume_model(std::size_t, model_message m, emitter&) {
+  warn_retrain_ignored(ctx_, m, retrain_warned_);
+}
+
 void trainer::tick() {
   if (phase_ != phase::training || hung_ || collective_->ready())
     return;

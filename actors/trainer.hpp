@@ -84,6 +84,7 @@ public:
   bool produce(emitter& out) override;
   bool blocked() const override;
   void consume_peer(peer_message m) override;
+  void consume_model(std::size_t port, model_message m, emitter& out) override;
   /// The group's watchdog: an all-reduce (or a GPU group's joining) still waiting
   /// `collective_timeout` after this replica started it aborts the collective and fails
   /// the step, so the group restarts from its last checkpoint.
@@ -124,6 +125,7 @@ private:
   int replica_ = 0;
   int replicas_ = 1;
   step_context* ctx_ = nullptr;
+  bool retrain_warned_ = false;
 
   // durable state
   std::int64_t failures_ = 0;

@@ -467,6 +467,26 @@ BOOST_AUTO_TEST_CASE(collective_timeout_is_checked_and_defaults_to_a_minute) {
   BOOST_TEST(msg.find("'collective_timeout' must be between 1ms and 24h") != std::string::npos, msg);
 }
 
+BOOST_AUTO_TEST_CASE(a_retrain_request_to_a_trainer_without_a_window_is_ignored_with_one_warning) {
+  for (const char* by : {"", "g"}) {
+    std::map<std::string, dsl::value> params{{"model", std::string("logistic")}};
+    if (*by)
+      params["by"] = std::string(by);
+    auto s = make_trainer(std::move(params));
+    training_context ctx;
+    s->open(ctx);
+    test::collector out;
+    for (std::uint64_t v : {3u, 4u})
+      s->consume_model(1, model_message{"fleet", std::make_shared<const std::string>("x"), v}, out);
+    BOOST_TEST_CONTEXT("by = '" << by << "'") {
+      BOOST_TEST(out.models.empty());
+      BOOST_REQUIRE_EQUAL(ctx.warnings.size(), 1u);
+      BOOST_TEST(ctx.warnings[0].find("model 'fleet' version 3") != std::string::npos);
+      BOOST_TEST(ctx.warnings[0].find("window_rows or window") != std::string::npos);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(trainer_drain)
