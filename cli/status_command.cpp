@@ -23,13 +23,23 @@ struct fetched {
   std::string error;
 };
 
+/// cpp-httplib names its failures tersely ("Connection"): the common ones in words.
+std::string failure(httplib::Error e) {
+  switch (e) {
+  case httplib::Error::Connection: return "connection refused or host unreachable";
+  case httplib::Error::ConnectionTimeout: return "no answer to the connection within 3 s";
+  case httplib::Error::Read: return "the connection closed before an answer";
+  default: return httplib::to_string(e);
+  }
+}
+
 fetched fetch(const metrics::listen_address& where, const std::string& shown) {
   httplib::Client client(where.host, where.port);
   client.set_connection_timeout(std::chrono::seconds(3));
   client.set_read_timeout(std::chrono::seconds(5));
   auto res = client.Get("/status");
   if (!res)
-    return {{}, "nothing answers at " + shown + " (" + httplib::to_string(res.error()) +
+    return {{}, "nothing answers at " + shown + " (" + failure(res.error()) +
                   "): give the address of a run started with --metrics-listen (the run logs "
                   "it as 'metrics: http://HOST:PORT/metrics')"};
   if (res->status != 200)
