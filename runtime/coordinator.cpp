@@ -641,21 +641,26 @@ caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options 
       self->state.requester = caf::actor_cast<caf::actor>(self->current_sender());
       start_run(self);
     },
-    [=](ack_atom, std::string& step, std::string& source, std::uint64_t sequence,
-        source_position& position) {
+    [=](ack_atom, std::string& step, deliveries& d) {
       if (from_lost_node(self))
         return;
       auto& st = self->state;
-      auto before = st.ledger.resume_point_of(source).last_sequence;
-      if (st.ledger.ack(step, source, sequence, position)) {
-        st.ledger_changed = true;
-        journal_changed(self);
+      std::map<std::string, std::uint64_t> before; // per source, the floor before these
+      for (const auto& e : d.entries) {
+        before.try_emplace(e.source, st.ledger.resume_point_of(e.source).last_sequence);
+        if (st.ledger.ack(step, e.source, e.sequence, e.position))
+          st.ledger_changed = true;
       }
-      // The source learns what is delivered everywhere (a broker source acknowledges it).
-      auto after = st.ledger.resume_point_of(source);
-      auto i = st.instances.find(source);
-      if (after.last_sequence > before && i != st.instances.end() && i->second.handle)
-        self->send(i->second.handle, delivered_atom::value, after.last_sequence, after.position);
+      if (st.ledger_changed)
+        journal_changed(self);
+      // Each source learns what is delivered everywhere (a broker source acknowledges it).
+      for (const auto& [source, floor] : before) {
+        auto after = st.ledger.resume_point_of(source);
+        auto i = st.instances.find(source);
+        if (after.last_sequence > floor && i != st.instances.end() && i->second.handle)
+          self->send(i->second.handle, delivered_atom::value, after.last_sequence,
+                     after.position);
+      }
       check_complete(self);
     },
     [=](done_atom, std::string& instance, std::uint64_t last_sequence) {

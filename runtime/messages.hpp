@@ -28,7 +28,8 @@
 //   K -> S  (wire_atom, wiring)               S's neighbours (again after every restart);
 //                                             a restarted source resumes as it says
 //   K -> S  (drain_atom)                      a source ends its stream early (SIGINT)
-//   S -> K  (ack_atom, route, source, sequence, position)  a terminal step consumed a batch
+//   S -> K  (ack_atom, route, deliveries)     a terminal step consumed these batches (sent
+//                                             together: by count, a short timer, the end)
 //   K -> S  (delivered_atom, last_sequence, position)  source S: every terminal step has
 //                                             acknowledged its batches up to last_sequence
 //   S -> K  (stats_atom, step_stats)          counters, periodically, at end-of-stream and
@@ -39,6 +40,8 @@
 //   S -> N  (save_atom, instance, bytes)      durable per-step state (step_context)
 //   S -> K  (save_atom, instance, bytes)      the same: the coordinator keeps the latest
 //                                             (re-placing, --resume); before S's later acks
+//                                             (a terminal step sends its latest state with
+//                                             each group of acks, just before them)
 //   N -> K  (exited_atom, instance_exit)     an instance ended by itself (failed or not):
 //                                             K decides the restart (runtime/supervision)
 //   N -> K  (restarted_atom, handles, planned) instances respawned
@@ -153,6 +156,24 @@ struct instance_exit {
   bool failed = false;
   /// The error's text; empty for an exit without error.
   std::string reason;
+};
+
+/// A batch a terminal step consumed: what the coordinator's ledger records.
+struct delivery {
+  std::string source;
+  std::uint64_t sequence = 0;
+  source_position position;
+  bool operator==(const delivery& o) const {
+    return source == o.source && sequence == o.sequence && position == o.position;
+  }
+};
+
+/// The batches a terminal step consumed since its last acknowledgement, in order. One
+/// message per many batches: a message per batch cost the coordinator most of its time
+/// when batches crossed nodes at full speed (bench/cluster).
+struct deliveries {
+  std::vector<delivery> entries;
+  bool operator==(const deliveries& o) const { return entries == o.entries; }
 };
 
 /// What a node daemon offers (its answer to `resources_atom`).
@@ -337,6 +358,16 @@ typename Inspector::result_type inspect(Inspector& f, step_failure_report& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delivery& x) {
+  return f(caf::meta::type_name("delivery"), x.source, x.sequence, x.position);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, deliveries& x) {
+  return f(caf::meta::type_name("deliveries"), x.entries);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, instance_exit& x) {
   return f(caf::meta::type_name("instance_exit"), x.instance, x.incarnation, x.failed, x.reason);
 }
@@ -371,6 +402,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(conveyor, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(conveyor, (conveyor::node_resources))
   CAF_ADD_TYPE_ID(conveyor, (conveyor::instance_exit))
   CAF_ADD_TYPE_ID(conveyor, (conveyor::data_endpoint))
+  CAF_ADD_TYPE_ID(conveyor, (conveyor::delivery))
+  CAF_ADD_TYPE_ID(conveyor, (conveyor::deliveries))
   CAF_ADD_ATOM(conveyor, conveyor, batch_atom, "batch")
   CAF_ADD_ATOM(conveyor, conveyor, credit_atom, "credit")
   CAF_ADD_ATOM(conveyor, conveyor, eos_atom, "eos")

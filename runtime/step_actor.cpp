@@ -33,6 +33,10 @@ namespace conveyor {
 namespace {
 
 constexpr auto stats_interval = std::chrono::seconds(1);
+/// A terminal step acknowledges what it consumed in groups: at most this many batches,
+/// or what arrived within ack_delay, in one message (with its latest state before it).
+constexpr std::size_t max_unsent_acks = 64;
+constexpr auto ack_delay = std::chrono::milliseconds(2);
 constexpr int logged_rejections = 5;
 
 struct consumer_slot {
@@ -65,12 +69,6 @@ struct outgoing {
 };
 
 /// An acknowledgement held until the end of the stream (acknowledge_on_consume false).
-struct held_ack {
-  std::string source;
-  std::uint64_t sequence = 0;
-  source_position position;
-};
-
 struct producer_slot {
   in_link link;
   bool ended = false;
@@ -115,7 +113,13 @@ struct host_state {
   std::vector<producer_slot> producers;
   std::deque<outgoing> outbox;
   std::vector<caf::actor> peers;
-  std::vector<held_ack> held_acks;
+  /// Steps that acknowledge at the end of their stream: what they consumed until then.
+  std::vector<delivery> held_acks;
+  /// Terminal steps: acknowledgements not sent yet, and the latest durable state, which
+  /// goes just before them (send_acks); `ack_timer`: a send is scheduled.
+  deliveries unsent_acks;
+  std::optional<std::string> unsent_state;
+  bool ack_timer = false;
   /// Credit that arrived before the wiring that names its sender.
   std::map<std::pair<caf::actor_addr, std::uint32_t>, int> early_credit;
   /// Advertisements that arrived before the wiring that names their sender.
@@ -143,6 +147,29 @@ struct host_state {
   int rejections_logged = 0;
 };
 
+/// Sends a terminal step's latest state, then its acknowledgements since the last send,
+/// to the coordinator (in that order, so that the ledger never counts a batch as
+/// delivered by a step whose state the coordinator lacks); the state to the node too.
+void send_acks(host_state& st, caf::event_based_actor* self) {
+  if (st.unsent_state) {
+    self->send(st.coordinator, save_atom::value, st.cfg.instance, *st.unsent_state);
+    self->send(st.node, save_atom::value, st.cfg.instance, std::move(*st.unsent_state));
+    st.unsent_state.reset();
+  }
+  if (!st.unsent_acks.entries.empty()) {
+    self->send(st.coordinator, ack_atom::value, st.cfg.ack_route, std::move(st.unsent_acks));
+    st.unsent_acks = deliveries{};
+  }
+}
+
+/// Schedules send_acks within ack_delay (once: the timer's message is (ack_atom)).
+void arm_ack_timer(host_state& st, caf::event_based_actor* self) {
+  if (st.ack_timer)
+    return;
+  st.ack_timer = true;
+  self->delayed_send(self, ack_delay, ack_atom::value);
+}
+
 const std::string& host_context::step_name() const {
   return st_.cfg.instance;
 }
@@ -166,6 +193,11 @@ std::optional<std::string> host_context::load_state() const {
 }
 void host_context::save_state(std::string bytes) {
   st_.cfg.saved_state = bytes;
+  if (st_.cfg.terminal) { // with the acknowledgements it covers
+    st_.unsent_state = std::move(bytes);
+    arm_ack_timer(st_, self_);
+    return;
+  }
   // To the coordinator directly, not through the node: it then has the state before any
   // acknowledgement this step sends later (one sender, one receiver: in order), so its
   // ledger never records a batch as delivered by a step whose state it lacks.
@@ -313,11 +345,15 @@ public:
         return;
       if (st_.cfg.terminal) {
         mark_delivered(source, sequence);
-        if (st_.cfg.logic->acknowledge_on_consume())
-          self_->send(st_.coordinator, ack_atom::value, st_.cfg.ack_route, source, sequence,
-                      position);
-        else
-          st_.held_acks.push_back(held_ack{source, sequence, position});
+        if (!st_.cfg.logic->acknowledge_on_consume()) {
+          st_.held_acks.push_back(delivery{source, sequence, position});
+        } else {
+          st_.unsent_acks.entries.push_back(delivery{source, sequence, position});
+          if (st_.unsent_acks.entries.size() >= max_unsent_acks)
+            send_acks(st_, self_);
+          else
+            arm_ack_timer(st_, self_);
+        }
       }
     }
     st_.stats->handled.push_back(std::move(record));
@@ -427,6 +463,11 @@ public:
   }
 
   /// The periodic upkeep call (step::tick), for every step once opened.
+  void on_ack_timer() {
+    st_.ack_timer = false;
+    send_acks(st_, self_);
+  }
+
   void on_tick() {
     if (st_.opened && !self_->getf(caf::abstract_actor::is_terminated_flag))
       call([&] { st_.cfg.logic->tick(); });
@@ -453,6 +494,9 @@ private:
       f();
     } catch (const std::exception& e) {
       spdlog::error("[{}] failed: {}", st_.cfg.instance, e.what());
+      // What it acknowledged before and the state it saved, even in the failed call (a
+      // failure count that supervision's restarts read), still count.
+      send_acks(st_, self_);
       self_->quit(make_error(runtime_errc::step_failed, e.what()));
       return false;
     }
@@ -554,9 +598,9 @@ private:
           return; // sent once every consumer in another process has advertised
       st_.eos_pending = false;
       for (auto& a : st_.held_acks)
-        self_->send(st_.coordinator, ack_atom::value, st_.cfg.ack_route, a.source, a.sequence,
-                    a.position);
+        st_.unsent_acks.entries.push_back(std::move(a));
       st_.held_acks.clear();
+      send_acks(st_, self_);
       for (auto& groups : st_.outputs)
         for (auto& g : groups)
           for (auto& m : g.members)
@@ -605,6 +649,7 @@ private:
   bool sent(bool ok, const std::string& error) {
     if (!ok) {
       spdlog::error("[{}] failed: data plane: {}", st_.cfg.instance, error);
+      send_acks(st_, self_);
       self_->quit(make_error(runtime_errc::step_failed, "data plane: " + error));
     }
     return ok;
@@ -839,6 +884,7 @@ caf::behavior step_actor(caf::stateful_actor<host_state>* self, step_actor_confi
     [=](produce_atom) { host->on_produce(); },
     [=](drain_atom) { host->on_drain(); },
     [=](delivered_atom, std::uint64_t, source_position& up_to) { host->on_delivered(up_to); },
+    [=](ack_atom) { host->on_ack_timer(); },
     [=](tick_atom) {
       host->on_tick();
       if (self->getf(caf::abstract_actor::is_terminated_flag))

@@ -98,7 +98,7 @@ def zeromq(messages, size, port, hwm):
     return json.loads(out)
 
 
-def detection(workdir, csv, sig):
+def detection(workdir, csv, sig, rows):
     nodes, cluster = start_nodes(workdir, ["a", "b"])
     graph = os.path.join(workdir, "slow.flow")
     open(graph, "w").write(
@@ -128,7 +128,8 @@ def detection(workdir, csv, sig):
             if time.perf_counter() - start > 30:
                 sys.exit("no failover within 30 s:\n" + log[-3000:])
             time.sleep(0.002)
-        run.wait(120)
+        # The chaos step holds each batch of 100 rows 2 ms: the run takes rows / 50 ms.
+        run.wait(60 + rows / 100 * 0.002 * 3)
     stop_nodes(nodes)
     return marks
 
@@ -139,8 +140,8 @@ def failover(d, rows, cols):
         f.write(",".join(f"c{i}" for i in range(cols)) + "\n")
         row = ",".join(str(i * 0.25) for i in range(cols)) + "\n"
         f.write(row * rows)
-    kill = detection(d, csv, signal.SIGKILL)
-    stop = detection(d, csv, signal.SIGSTOP)
+    kill = detection(d, csv, signal.SIGKILL, rows)
+    stop = detection(d, csv, signal.SIGSTOP, rows)
     print(f"SIGKILL to 'lost node' {kill['lost'] * 1000:8.1f} ms, to the step running again "
           f"{kill['again'] * 1000:8.1f} ms")
     print(f"SIGSTOP to 'lost node' {stop['lost'] * 1000:8.1f} ms, to the step running again "

@@ -146,20 +146,20 @@ BOOST_AUTO_TEST_CASE(the_run_completes_once_every_instance_is_done_and_every_bat
   sched.run();
   inject((done_atom, std::string, std::uint64_t),
          from(src).to(coordinator).with(done_atom::value, std::string{"src"}, std::uint64_t{2}));
-  inject((ack_atom, std::string, std::string, std::uint64_t, source_position),
+  inject((ack_atom, std::string, deliveries),
          from(sink).to(coordinator)
-           .with(ack_atom::value, std::string{"sink"}, std::string{"src"}, std::uint64_t{1},
-                 source_position{0, 0, 10}));
+           .with(ack_atom::value, std::string{"sink"},
+                 deliveries{{{"src", 1, source_position{0, 0, 10}}}}));
   // The source learns each advance of what every terminal step has acknowledged.
   expect((delivered_atom, std::uint64_t, source_position),
          from(coordinator).to(src).with(_, std::uint64_t{1}, source_position{0, 0, 10}));
   inject((done_atom, std::string, std::uint64_t),
          from(sink).to(coordinator).with(done_atom::value, std::string{"sink"}, std::uint64_t{0}));
   BOOST_TEST(report->graph.empty()); // batch 2 is not delivered yet
-  inject((ack_atom, std::string, std::string, std::uint64_t, source_position),
+  inject((ack_atom, std::string, deliveries),
          from(sink).to(coordinator)
-           .with(ack_atom::value, std::string{"sink"}, std::string{"src"}, std::uint64_t{2},
-                 source_position{0, 0, 20}));
+           .with(ack_atom::value, std::string{"sink"},
+                 deliveries{{{"src", 2, source_position{0, 0, 20}}}}));
   expect((delivered_atom, std::uint64_t, source_position),
          from(coordinator).to(src).with(_, std::uint64_t{2}, source_position{0, 0, 20}));
   expect((stop_atom), from(coordinator).to(node));

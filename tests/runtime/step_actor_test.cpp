@@ -6,7 +6,12 @@
 
 #include "runtime/step_actor.hpp"
 
+#include <numeric>
+#include <string>
+#include <vector>
+
 using namespace conveyor;
+namespace tt = boost::test_tools;
 using conveyor::testing::deterministic_fixture;
 
 namespace {
@@ -25,6 +30,7 @@ public:
         std::shared_ptr<std::vector<source_position>> delivered)
     : source_(source), emits_(emits), fail_on_(fail_on), consumed_(std::move(consumed)),
       delivered_(std::move(delivered)) {}
+  void open(step_context& ctx) override { ctx_ = &ctx; }
   bool is_source() const override { return source_; }
   void delivered(const source_position& up_to) override { delivered_->push_back(up_to); }
   bool produce(emitter& out) override {
@@ -42,6 +48,8 @@ public:
     ++*consumed_;
     if (emits_)
       out.emit(0, std::move(b));
+    else // a sink's durable state: how many it consumed
+      ctx_->save_state(std::to_string(*consumed_));
   }
 
 private:
@@ -50,6 +58,7 @@ private:
   std::uint64_t fail_on_;
   std::shared_ptr<int> consumed_;
   std::shared_ptr<std::vector<source_position>> delivered_;
+  step_context* ctx_ = nullptr;
 };
 
 const dsl::kind_schema& pass_schema() {
@@ -163,7 +172,7 @@ BOOST_AUTO_TEST_CASE(a_consumer_grants_buffer_credit_and_returns_it_only_once_a_
          from(step_actor).to(producer).with(_, std::uint32_t{0}, std::int32_t{1}));
 }
 
-BOOST_AUTO_TEST_CASE(a_terminal_step_acknowledges_each_batch_and_skips_one_already_delivered) {
+BOOST_AUTO_TEST_CASE(a_terminal_step_acknowledges_batches_in_groups_after_its_state_and_skips_delivered_ones) {
   spawn(sink_schema());
   wiring w;
   w.inputs = {in_link{0, "src", producer, 0}};
@@ -171,18 +180,37 @@ BOOST_AUTO_TEST_CASE(a_terminal_step_acknowledges_each_batch_and_skips_one_alrea
   self->send(step_actor, wire_atom::value, w);
   sched.run();
   inject_batch(3); // a replay of a delivered batch
-  inject_batch(4);
-  BOOST_TEST(*consumed == 1);
+  for (std::uint64_t seq = 4; seq < 74; ++seq)
+    inject_batch(seq);
+  BOOST_TEST(*consumed == 70);
+  sched.trigger_timeouts(); // the rest after the short delay
+  sched.run();
+  // The coordinator and the node are both `self` here: each state comes twice.
+  std::vector<std::string> order;
   std::vector<std::uint64_t> acked;
   for (bool more = true; more;)
     self->receive(
-      [&](ack_atom, std::string& route, std::string& source, std::uint64_t seq, source_position&) {
+      [&](save_atom, std::string& instance, std::string& bytes) {
+        BOOST_TEST(instance == "p");
+        order.push_back("state " + bytes);
+      },
+      [&](ack_atom, std::string& route, deliveries& d) {
         BOOST_TEST(route == "p");
-        BOOST_TEST(source == "src");
-        acked.push_back(seq);
+        for (const auto& e : d.entries) {
+          BOOST_TEST(e.source == "src");
+          BOOST_TEST(e.position.row == e.sequence * 10);
+          acked.push_back(e.sequence);
+        }
+        order.push_back("acks " + std::to_string(d.entries.size()));
       },
       caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
-  BOOST_TEST((acked == std::vector<std::uint64_t>{4}));
+  std::vector<std::uint64_t> expected(70);
+  std::iota(expected.begin(), expected.end(), 4);
+  BOOST_TEST(acked == expected, tt::per_element());
+  // 64 at once, the other 6 after the delay; each group after the state that counts it.
+  BOOST_TEST(order == (std::vector<std::string>{"state 64", "state 64", "acks 64", "state 70",
+                                                "state 70", "acks 6"}),
+             tt::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(a_failing_step_ends_with_step_failed_and_its_counters_still_arrive) {
