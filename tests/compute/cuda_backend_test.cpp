@@ -12,9 +12,9 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <future>
 #include <memory>
 #include <random>
 #include <string>
@@ -310,13 +310,13 @@ BOOST_AUTO_TEST_CASE(a_rank_that_never_joins_the_all_reduce_is_cut_off_by_the_wa
   const std::string id = make_device_group_id("cuda", 2);
   const auto limit = std::chrono::milliseconds(500);
   std::string rank0_error;
-  std::atomic<bool> rank0_done{false};
-  std::thread hung([&] {
+  std::promise<void> rank0_done;
+  std::thread hung([&, finished = rank0_done.get_future()] {
     auto be = make_backend("cuda:1");
     auto host = single_rank_collective();
     auto group = make_device_collective(*host, id, 1, 2, *be, limit);
     while (!group->ready()) std::this_thread::yield(); // joined
-    while (!rank0_done) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    finished.wait();
     group->abort(); // its supervisor ends it
   });
   {
@@ -337,7 +337,7 @@ BOOST_AUTO_TEST_CASE(a_rank_that_never_joins_the_all_reduce_is_cut_off_by_the_wa
       rank0_error = e.what();
     }
   }
-  rank0_done = true;
+  rank0_done.set_value();
   hung.join();
   BOOST_TEST(rank0_error.find("collective_timeout") != std::string::npos, rank0_error);
 }
