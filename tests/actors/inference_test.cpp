@@ -86,7 +86,10 @@ BOOST_AUTO_TEST_CASE(missing_or_malformed_curve_key_files_fail_the_start_naming_
   auto [server_public, server_secret] = key_pair();
   auto [client_public, client_secret] = key_pair();
   test::write_file(dir.file("server.key"), "# secret\n" + server_secret + "\n");
-  test::write_file(dir.file("clients.txt"), client_public + "\n" + client_public.substr(1) + "\n");
+  // line 2: 39 characters; it must not start with '#' (a Z85 character), which would make
+  // it a comment (a key of 40 characters may start with '#'; a shorter word may not)
+  test::write_file(dir.file("clients.txt"),
+                   client_public + "\n" + "x" + client_public.substr(2) + "\n");
   auto missing = make_inference({{"curve_secret_key_file", dir.file("nope.key")},
                                  {"curve_allowed_clients_file", dir.file("clients.txt")}});
   const auto missing_why = open_failure(*missing);

@@ -148,28 +148,35 @@ BOOST_AUTO_TEST_CASE(every_shape_of_the_cases_above_is_split_at_some_row_count) 
 }
 
 BOOST_AUTO_TEST_CASE(a_split_update_matches_the_optimizers_own_step) {
+  // The same gradients through both: model::apply (the update sliced over the training
+  // threads) against optimizer::step on a copy of the parameters. Two models that compute
+  // their gradients each in its own order would differ by rounding, which Adam magnifies
+  // where a gradient is near zero (its first step moves every weight by about lr,
+  // whatever the gradient's size): that would measure the rounding, not the update.
   for (auto kind : {optimizer_kind::sgd, optimizer_kind::adam}) {
-    model reference(make_spec({300, 256, 10})), split(make_spec({300, 256, 10}));
+    model split(make_spec({300, 256, 10}));
     split.set_training_threads(3);
     optimizer_spec os;
     os.kind = kind;
     os.learning_rate = 0.05f;
     os.momentum = 0.9f;
-    optimizer ref_opt(os, reference.parameter_count()), split_opt(os, split.parameter_count());
+    const auto n = split.parameter_count();
+    optimizer ref_opt(os, n), split_opt(os, n);
+    std::vector<float> reference(split.parameters(), split.parameters() + n);
     const int rows = 37;
     for (int step = 0; step < 5; ++step) {
       const auto x = random_floats(static_cast<std::size_t>(rows) * 300, 20 + step);
       const auto y = random_labels(rows, 10, 30 + step);
-      reference.compute_gradients(x.data(), y.data(), rows);
-      ref_opt.step(reference.parameters(), reference.gradients());
       split.compute_gradients(x.data(), y.data(), rows);
+      ref_opt.step(reference.data(), split.gradients());
       split.apply(split_opt);
     }
     BOOST_TEST(split_opt.steps() == ref_opt.steps());
-    BOOST_TEST(worst_relative(split.parameters(), reference.parameters(),
-                              reference.parameter_count()) < 1e-4);
+    BOOST_TEST(worst_relative(split.parameters(), reference.data(), n) < 1e-5);
     const auto a = split_opt.state(), b = ref_opt.state();
-    BOOST_TEST(worst_relative(a.first.data(), b.first.data(), b.first.size()) < 1e-3);
+    BOOST_TEST(worst_relative(a.first.data(), b.first.data(), b.first.size()) < 1e-5);
+    if (kind == optimizer_kind::adam)
+      BOOST_TEST(worst_relative(a.second.data(), b.second.data(), b.second.size()) < 1e-5);
   }
 }
 
