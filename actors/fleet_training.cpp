@@ -113,12 +113,14 @@ void fleet_training::start() {
   own_slot_.assign(names.size(), 0);
   std::vector<bool> own(names.size());
   for (std::size_t k = 0; k < names.size(); ++k) {
-    auto rows = rows_of[k];
-    std::seed_seq seq{static_cast<std::uint32_t>(options_.seed), static_cast<std::uint32_t>(k)};
-    std::mt19937_64 rng(seq);
-    for (std::size_t i = rows.size(); i > 1; --i)
-      std::swap(rows[i - 1], rows[static_cast<std::size_t>(rng() % i)]);
+    auto& rows = rows_of[k];
     const std::size_t v = validation_rows(rows.size(), options_.validation);
+    if (v > 0) { // validation rows drawn at random; without them the order does not matter
+      std::seed_seq seq{static_cast<std::uint32_t>(options_.seed), static_cast<std::uint32_t>(k)};
+      std::mt19937_64 rng(seq);
+      for (std::size_t i = rows.size(); i > 1; --i)
+        std::swap(rows[i - 1], rows[static_cast<std::size_t>(rng() % i)]);
+    }
     compute::fleet_slot_rows s;
     s.validation.assign(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(v));
     s.train.assign(rows.begin() + static_cast<std::ptrdiff_t>(v), rows.end());
@@ -154,6 +156,8 @@ void fleet_training::start() {
                                                   : compute::optimizer_kind::sgd;
   o.optimizer.learning_rate = static_cast<float>(options_.lr);
   o.optimizer.momentum = static_cast<float>(options_.momentum);
+  if (options_.optimizer == "newton")
+    o.solver = compute::fleet_solver::newton;
   o.batch = static_cast<int>(options_.batch);
   o.epochs = static_cast<int>(options_.epochs);
   o.patience = static_cast<int>(options_.patience);

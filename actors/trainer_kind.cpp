@@ -21,7 +21,9 @@ kind_entry trainer_kind() {
     optional_param("layers", param_type::list_of_integer, empty_list(),
                    "layer widths, input first (mlp: required; first = feature count)"),
     choice_param("activation", {"relu", "tanh", "sigmoid"}, "relu", "mlp hidden activation"),
-    choice_param("optimizer", {"sgd", "adam"}, "sgd", "sgd (with momentum) or adam"),
+    choice_param("optimizer", {"sgd", "adam", "newton"}, "sgd",
+                 "sgd (with momentum), adam, or newton (fleets of linear or logistic models: "
+                 "Newton's method per segment to the optimum; epochs bounds its iterations)"),
     optional_param("lr", param_type::number, 0.01, "learning rate"),
     optional_param("momentum", param_type::number, 0.0, "sgd momentum"),
     optional_param("weight_decay", param_type::number, 0.0, "L2 weight decay"),

@@ -185,6 +185,14 @@ trainer_options trainer_options::from(const step_params& params) {
     if (o.checkpoint_every > 0 || !o.resume_from.empty() || o.emit_every > 0)
       throw step_failure("trainer: a fleet (by) takes no checkpoint_every, resume_from or emit_every");
   }
+  if (o.optimizer == "newton") {
+    if (o.by.empty())
+      throw step_failure("trainer: optimizer = \"newton\" trains fleets (set by = \"COLUMN\") of "
+                         "linear or logistic models; use sgd or adam for one model");
+    if (o.model == "softmax")
+      throw step_failure("trainer: optimizer = \"newton\" trains one-output models (linear, "
+                         "logistic); model \"" + o.model + "\" has more: use sgd or adam");
+  }
   const auto timeout_ns = params.get_duration_ns("collective_timeout");
   if (timeout_ns < 1'000'000 || timeout_ns > std::int64_t{24} * 3600 * 1'000'000'000)
     throw step_failure("trainer: 'collective_timeout' must be between 1ms and 24h");

@@ -1,5 +1,6 @@
 #include "compute/fleet_training.hpp"
 
+#include "base/uninitialized_vector.hpp"
 #include "compute/cpu/batched_gemm.hpp"
 
 #include <algorithm>
@@ -91,7 +92,9 @@ struct fleet_trainer::group {
   std::size_t index = 0; ///< in groups_
   std::vector<std::size_t> slots;
   int count = 0, steps = 0, m = 0, vm = 0;
-  std::vector<float> x, y, w;       ///< steps x count x m (x: times inputs); w: 1/rows or 0
+  /// steps x count x m (x: times inputs); w: 1/rows or 0. Not zero-filled when made: the
+  /// slots' layouts write every place, padding included, side by side.
+  uninitialized_vector<float> x, y, w;
   std::vector<int> rows_at;         ///< steps x count
   std::vector<float> vx, vy, vw;    ///< validation: count x vm
   std::vector<float> params, grads, first, second, best, z;
@@ -99,12 +102,14 @@ struct fleet_trainer::group {
   std::vector<double> loss, rows, best_loss;
   std::vector<int> bad_epochs;
   std::vector<char> stopped, has_validation;
+  std::vector<newton_state> newton; ///< per slot, with the newton solver
+  std::vector<std::vector<std::uint32_t>> newton_train; ///< newton: each slot's training rows
 };
 
 fleet_trainer::fleet_trainer(const model_spec& spec, const fleet_training_options& options,
                              const float* x, const float* y, std::size_t rows,
                              std::vector<fleet_slot_rows> slots, backend& be)
-    : spec_(spec), options_(options), be_(&be) {
+    : spec_(spec), options_(options), be_(&be), x_(x), y_(y) {
   if (spec_.layers.size() != 2 || spec_.kind == "mlp")
     throw std::invalid_argument("a fleet trains single-layer models (linear, logistic, "
                                 "softmax); got '" + spec_.kind + "'");
@@ -118,9 +123,21 @@ fleet_trainer::fleet_trainer(const model_spec& spec, const fleet_training_option
   inputs_ = spec_.layers[0];
   outputs_ = spec_.layers[1];
   params_ = parameter_count(spec_);
+  const bool newton = options_.solver == fleet_solver::newton;
+  if (newton && outputs_ != 1)
+    throw std::invalid_argument("the newton optimizer trains one-output models (linear, "
+                                "logistic); this softmax model has " +
+                                std::to_string(outputs_) + " outputs: use adam or sgd");
+  if (newton && inputs_ > newton_max_features)
+    throw std::invalid_argument("the newton optimizer takes at most " +
+                                std::to_string(newton_max_features) + " features (its Hessian "
+                                "grows with their square); this model has " +
+                                std::to_string(inputs_) + ": use adam or sgd");
   const auto f = static_cast<std::size_t>(inputs_);
+  // Newton takes one step per epoch on all of a slot's rows.
   const auto batch_of = [&](const fleet_slot_rows& r) {
-    return r.batch > 0 ? r.batch : static_cast<std::size_t>(options_.batch);
+    return newton ? std::max<std::size_t>(r.train.size(), 1)
+           : r.batch > 0 ? r.batch : static_cast<std::size_t>(options_.batch);
   };
 
   // Group the slots by (steps per epoch, rows), both rounded up to a power of two.
@@ -154,34 +171,30 @@ fleet_trainer::fleet_trainer(const model_spec& spec, const fleet_training_option
     const auto count = static_cast<std::size_t>(g->count);
     const auto m = static_cast<std::size_t>(g->m);
     const auto steps = static_cast<std::size_t>(g->steps);
-    g->x.assign(steps * count * m * f, 0.0f);
-    g->y.assign(steps * count * m, 0.0f);
-    g->w.assign(steps * count * m, 0.0f);
+    if (newton) { // no layout: each slot gathers its rows when it is solved
+      g->newton_train.resize(count);
+    } else {
+      g->x.resize(steps * count * m * f);
+      g->y.resize(steps * count * m);
+      g->w.resize(steps * count * m);
+    }
     g->rows_at.assign(steps * count, 0);
     const auto vm = static_cast<std::size_t>(g->vm);
     g->vx.assign(count * vm * f, 0.0f);
     g->vy.assign(count * vm, 0.0f);
     g->vw.assign(count * vm, 0.0f);
-    for (std::size_t i = 0; i < count; ++i) {
+    // Slot by slot, side by side on the backend's threads: each writes its own places.
+    const auto group_index = groups_.size();
+    cpu::parallel_for(g->count, be.threads(), [&](int slot_index) {
+      const auto i = static_cast<std::size_t>(slot_index);
       const std::size_t s = members[i];
-      where_[s] = {groups_.size(), i};
-      auto train = slots[s].train;
-      std::seed_seq seq{static_cast<std::uint32_t>(options_.seed),
-                        static_cast<std::uint32_t>(options_.seed >> 32),
-                        static_cast<std::uint32_t>(s)};
-      std::mt19937_64 rng(seq);
-      shuffle(train, rng);
-      const std::size_t b = (train.size() + steps - 1) / steps;
-      for (std::size_t t = 0; t < steps; ++t) {
-        const std::size_t lo = std::min(train.size(), t * b);
-        const std::size_t hi = std::min(train.size(), lo + b);
-        g->rows_at[t * count + i] = static_cast<int>(hi - lo);
-        for (std::size_t r = lo; r < hi; ++r) {
-          const std::size_t at = (t * count + i) * m + (r - lo);
-          std::copy_n(x + std::size_t{train[r]} * f, f, g->x.data() + at * f);
-          g->y[at] = y[train[r]];
-          g->w[at] = 1.0f / static_cast<float>(hi - lo);
-        }
+      where_[s] = {group_index, i};
+      const auto& train = slots[s].train;
+      if (newton) {
+        g->newton_train[i] = train;
+        g->rows_at[i] = static_cast<int>(train.size());
+      } else {
+        lay_out_shuffled_slot(*g, i, s, train, x, y);
       }
       const auto& val = slots[s].validation;
       for (std::size_t r = 0; r < val.size(); ++r) {
@@ -190,7 +203,7 @@ fleet_trainer::fleet_trainer(const model_spec& spec, const fleet_training_option
         g->vy[at] = y[val[r]];
         g->vw[at] = 1.0f / static_cast<float>(val.size());
       }
-    }
+    });
     // Parameters start at zero: the models are convex, so no symmetry needs breaking.
     g->params.assign(count * params_, 0.0f);
     g->grads.assign(count * params_, 0.0f);
@@ -210,6 +223,8 @@ fleet_trainer::fleet_trainer(const model_spec& spec, const fleet_training_option
     g->has_validation.assign(count, 0);
     for (std::size_t i = 0; i < count; ++i)
       g->has_validation[i] = !slots[members[i]].validation.empty();
+    if (newton)
+      g->newton.resize(count);
     groups_.push_back(std::move(g));
   }
 }
@@ -231,6 +246,10 @@ std::size_t fleet_trainer::active_slots() const noexcept {
 bool fleet_trainer::run_epoch() {
   if (done())
     return false;
+  if (options_.solver == fleet_solver::newton) {
+    solve_newton();
+    return false;
+  }
   ++epoch_;
   for (auto& g : groups_) {
     std::fill(g->rows.begin(), g->rows.end(), 0.0);
@@ -274,6 +293,92 @@ void fleet_trainer::training_loss(group& g) {
     for (int t = 0; t < g.steps; ++t)
       rows += static_cast<std::size_t>(g.rows_at[static_cast<std::size_t>(t) * count + i]);
     results_[g.slots[i]].train_loss = rows > 0 ? g.loss[i] / static_cast<double>(rows) : 0.0;
+  }
+}
+
+void fleet_trainer::lay_out_shuffled_slot(group& g, std::size_t i, std::size_t slot,
+                                          std::vector<std::uint32_t> train, const float* x,
+                                          const float* y) {
+  const auto f = static_cast<std::size_t>(inputs_), m = static_cast<std::size_t>(g.m);
+  const auto count = static_cast<std::size_t>(g.count), steps = static_cast<std::size_t>(g.steps);
+  std::seed_seq seq{static_cast<std::uint32_t>(options_.seed),
+                    static_cast<std::uint32_t>(options_.seed >> 32),
+                    static_cast<std::uint32_t>(slot)};
+  std::mt19937_64 rng(seq);
+  shuffle(train, rng);
+  const std::size_t b = (train.size() + steps - 1) / steps;
+  for (std::size_t t = 0; t < steps; ++t) {
+    const std::size_t lo = std::min(train.size(), t * b);
+    const std::size_t hi = std::min(train.size(), lo + b);
+    g.rows_at[t * count + i] = static_cast<int>(hi - lo);
+    for (std::size_t r = lo; r < hi; ++r) {
+      const std::size_t at = (t * count + i) * m + (r - lo);
+      std::copy_n(x + std::size_t{train[r]} * f, f, g.x.data() + at * f);
+      g.y[at] = y[train[r]];
+      g.w[at] = 1.0f / static_cast<float>(hi - lo);
+    }
+    const std::size_t pad = (t * count + i) * m + (hi - lo), pad_end = (t * count + i + 1) * m;
+    std::fill(g.x.data() + pad * f, g.x.data() + pad_end * f, 0.0f);
+    std::fill(g.y.data() + pad, g.y.data() + pad_end, 0.0f);
+    std::fill(g.w.data() + pad, g.w.data() + pad_end, 0.0f);
+  }
+}
+
+void fleet_trainer::newton_group(group& g) {
+  const int f = inputs_;
+  const auto kind = spec_.objective == task::regression ? newton_loss::squared_error
+                                                        : newton_loss::logistic;
+  const bool threaded = std::size_t(g.count) * g.m * (f + 1) >= parallel_values;
+  // Slot by slot: gather its rows feature-major (newton_rows) into this thread's scratch,
+  // and iterate to the optimum while they are in the core's cache; the fleet's rows are
+  // read from memory once, and no copy of them all is made.
+  cpu::parallel_for(g.count, threaded ? be_->threads() : 1, [&](int i) {
+    const auto at = static_cast<std::size_t>(i);
+    const auto& train = g.newton_train[at];
+    const std::size_t rows = train.size();
+    thread_local std::vector<float> xs, ys;
+    xs.resize(rows * static_cast<std::size_t>(f));
+    ys.resize(rows);
+    for (std::size_t r = 0; r < rows; ++r) {
+      const float* row = x_ + std::size_t{train[r]} * static_cast<std::size_t>(f);
+      for (int a = 0; a < f; ++a)
+        xs[static_cast<std::size_t>(a) * rows + r] = row[a];
+      ys[r] = y_[train[r]];
+    }
+    const newton_rows data{xs.data(), ys.data(), static_cast<int>(rows), f, rows};
+    // The state and parameters are worked on in copies and written back once: slots
+    // side by side in memory are solved on different threads.
+    newton_state state = g.newton[at];
+    float* kept = g.params.data() + at * params_;
+    thread_local std::vector<float> params;
+    params.assign(kept, kept + params_);
+    while (!state.converged && state.iterations < options_.epochs) {
+      newton_iteration(kind, data, spec_.weight_decay, options_.newton_tolerance, params.data(),
+                       state);
+      ++state.iterations;
+    }
+    std::copy(params.begin(), params.end(), kept);
+    results_[g.slots[at]].train_loss = newton_mean_loss(kind, data, params.data());
+    g.rows[at] += static_cast<double>(rows) * state.iterations;
+    g.newton[at] = std::move(state);
+  });
+  for (int i = 0; i < g.count; ++i)
+    rows_seen_ += static_cast<std::uint64_t>(g.rows[static_cast<std::size_t>(i)]);
+}
+
+void fleet_trainer::solve_newton() {
+  for (auto& g : groups_) {
+    newton_group(*g);
+    for (const auto& state : g->newton)
+      epoch_ = std::max(epoch_, state.iterations);
+  }
+  for (auto& g : groups_) {
+    validate_group(*g); // the validation loss, and the parameters kept: the last ones
+    for (std::size_t i = 0; i < static_cast<std::size_t>(g->count); ++i) {
+      auto& r = results_[g->slots[i]];
+      r.epochs = r.best_epoch = g->newton[i].iterations;
+      g->stopped[i] = 1;
+    }
   }
 }
 

@@ -15,11 +15,18 @@
 // parameters no longer move) after `patience` epochs without improvement. A slot
 // without validation rows trains every epoch and keeps its last parameters.
 //
+// With `solver = newton` (one-output models: linear, logistic) each slot instead runs
+// Newton's method on all its rows (compute/fleet_newton.hpp) to the optimum of its mean
+// loss plus weight_decay / 2 |w|^2, at most `epochs` iterations, all in the first
+// run_epoch(); the optimizer's rate, batch, shuffling and patience do not apply, and a
+// slot's result counts its iterations as epochs.
+//
 // The elementwise parts (losses, optimizer) run on the host: the backend must have host
 // memory (the CPU backend).
 #pragma once
 
 #include "compute/backend.hpp"
+#include "compute/fleet_newton.hpp"
 #include "compute/model_spec.hpp"
 #include "compute/optimizer.hpp"
 
@@ -29,8 +36,15 @@
 
 namespace conveyor::compute {
 
+/// How a fleet's slots learn: minibatch steps of `optimizer`, or Newton's method.
+enum class fleet_solver { first_order, newton };
+
 struct fleet_training_options {
   optimizer_spec optimizer;
+  fleet_solver solver = fleet_solver::first_order;
+  /// newton: a slot has converged once its largest gradient entry (of the mean loss plus
+  /// penalty) is below this: scikit-learn's default for its lbfgs on the same objective.
+  double newton_tolerance = 1e-4;
   int batch = 128;        ///< rows per slot per step, at most
   int epochs = 1;
   int patience = 0;       ///< epochs without a better validation loss before a slot stops; 0: never
@@ -90,6 +104,14 @@ private:
     float step_size = 0, root = 1;
   };
   void train_group(group& g);
+  /// Newton's method for every slot of `g`, each to convergence or `epochs` iterations.
+  void newton_group(group& g);
+  /// Every group by Newton's method, then the results and losses of every slot.
+  void solve_newton();
+  /// Slot `slot`'s training rows into place `i` of `g`, shuffled (with the seed and the
+  /// slot) over the group's steps.
+  void lay_out_shuffled_slot(group& g, std::size_t i, std::size_t slot,
+                             std::vector<std::uint32_t> train, const float* x, const float* y);
   /// Slot `i` of `g` at `step`: its logits (in g.z) into weighted loss gradients.
   void gradients(group& g, std::size_t step, int i);
   /// Slot `i` of `g` at `step`: bias gradient, weight decay and the optimizer step.
@@ -100,6 +122,8 @@ private:
   model_spec spec_;
   fleet_training_options options_;
   backend* be_;
+  const float* x_; ///< the rows (rows x inputs) and labels given at construction
+  const float* y_;
   int inputs_ = 0, outputs_ = 0;
   std::size_t params_ = 0;
   std::vector<std::unique_ptr<group>> groups_;

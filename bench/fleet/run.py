@@ -4,9 +4,11 @@ a Python loop, and by PyTorch batched (torch.bmm), on the same generated data (1
 segments x 1,000 rows x 20 features by default, a per-segment linear rule, 5% label
 noise, 80/20 split per segment), pinned to the same cores. Prints per side the models per
 second (fitting only: reading the CSV is not counted on any side) and the held-out
-accuracy, then the ratios (conveyor runs twice: as the peers, every segment all epochs on all its
-rows; and with per-segment early stopping on 10% held-out rows). Goal: conveyor at >= 20x the scikit-learn loop's models/s at
-equal accuracy.
+accuracy, then the ratios (conveyor runs three times: as the PyTorch peer, Adam for every
+segment all epochs on all its rows; the same with per-segment early stopping on 10%
+held-out rows; and with optimizer = "newton", each segment by Newton's method to the
+optimum of scikit-learn's own objective, at most --epochs iterations). Goal: conveyor at
+>= 20x the scikit-learn loop's models/s at equal accuracy.
 
 Usage: bench/fleet/run.py [--segments 1000] [--rows 1000] [--features 20] [--epochs 20]
        [--lr 0.02] [--cores 2] [--no-torch] [--data DIR]
@@ -37,8 +39,13 @@ def run(cmd, env=None, **kw):
     return p, time.perf_counter() - start
 
 
-def conveyor(binary, pin, data, args, early_stopping=False):
+def conveyor(binary, pin, data, args, early_stopping=False, newton=False):
     extra = ["--set", "validation=0.1", "--set", "patience=3"] if early_stopping else []
+    if newton:
+        # scikit-learn's objective: C = 1 on the segment's training rows is an L2 penalty
+        # of 1 / (2 n) |w|^2 on the row-averaged loss
+        train_rows = args.rows - args.rows // 5
+        extra += ["--set", "optimizer=newton", "--set", f"weight_decay={1.0 / train_rows}"]
     with tempfile.TemporaryDirectory() as d:
         report = os.path.join(d, "r.json")
         _, wall = run(pin + [binary, "--log-level", "warn", "run", os.path.join(HERE, "fleet_bench.flow"),
@@ -83,7 +90,8 @@ def main():
              "--rows", str(args.rows), "--features", str(args.features), "--seed", str(args.seed)])
 
     rows = {"conveyor fleet": conveyor(binary, pin, data, args),
-            "conveyor, early stop": conveyor(binary, pin, data, args, early_stopping=True)}
+            "conveyor, early stop": conveyor(binary, pin, data, args, early_stopping=True),
+            "conveyor, newton": conveyor(binary, pin, data, args, newton=True)}
     p, _ = run(pin + [PY, os.path.join(HERE, "peers.py"), "sklearn", data])
     rows["scikit-learn loop"] = json.loads(p.stdout.strip().splitlines()[-1])
     if not args.no_torch:
@@ -97,12 +105,14 @@ def main():
     print(f"fleet: {args.segments} segments x {args.rows} rows x {args.features} features, "
           f"5% label noise, 80/20 split per segment; conveyor and pytorch: logistic, Adam lr "
           f"{args.lr}, batch {BATCH}, {args.epochs} epochs (\"early stop\": 10% of each segment held "
-          f"out, patience 3); scikit-learn: LogisticRegression() (lbfgs, C = 1); "
+          f"out, patience 3); \"newton\": Newton's method per segment to the optimum of "
+          f"scikit-learn's objective; scikit-learn: LogisticRegression() (lbfgs, C = 1); "
           f"cores 0-{args.cores - 1}")
     print(f"{'run':<22} {'models':>7} {'fit s':>8} {'models/s':>10} {'held-out acc':>13}")
     for name, r in rows.items():
         print(f"{name:<22} {r['models']:>7.0f} {r['train_seconds']:>8.2f} "
               f"{r['models_per_second']:>10,.0f} {r['test_accuracy']:>13.4f}")
+    n = rows["conveyor, newton"]
     c = rows["conveyor fleet"]
     print(f"conveyor: the whole run (reading the CSVs, training, evaluating) took "
           f"{c['wall_seconds']:.1f} s; with early stopping "
@@ -110,8 +120,10 @@ def main():
     for name in ("scikit-learn loop", "pytorch bmm"):
         if name in rows:
             r = rows[name]
-            print(f"ratio conveyor / {name}: {c['models_per_second'] / r['models_per_second']:.1f}x "
-                  f"models/s, accuracy {c['test_accuracy'] - r['test_accuracy']:+.4f}")
+            for label, mine in (("conveyor", c), ("conveyor newton", n)):
+                print(f"ratio {label} / {name}: "
+                      f"{mine['models_per_second'] / r['models_per_second']:.1f}x models/s, "
+                      f"accuracy {mine['test_accuracy'] - r['test_accuracy']:+.4f}")
     if tmp:
         tmp.cleanup()
 

@@ -243,4 +243,45 @@ BOOST_AUTO_TEST_CASE(a_fleet_needs_its_key_column_and_a_single_layer_model) {
   BOOST_CHECK_THROW(make(trainer_kind(), params), step_failure);
 }
 
+BOOST_AUTO_TEST_CASE(a_newton_fleet_reaches_each_segments_optimum_in_a_few_iterations) {
+  auto params = fleet_params;
+  params["optimizer"] = std::string("newton");
+  params["weight_decay"] = 1.0 / 400;
+  auto s = make(trainer_kind(), params);
+  test::fake_context ctx;
+  auto out = run(*s, ctx, stores(400, 20, 1));
+  BOOST_TEST_REQUIRE(out.models.size() == 1u);
+  BOOST_TEST(ctx.metrics["own_models"] == 6.0);
+  auto a = compute::model_file::decode(*out.models[0].artifact);
+  BOOST_TEST_REQUIRE(bool(a), a.error);
+  for (const auto& seg : a.value->fleet->segments)
+    if (seg.own) {
+      // Newton's iterations are the segment's epochs: a handful, far from the 30 allowed
+      BOOST_TEST(seg.metrics.at("epochs") >= 2.0, seg.key);
+      BOOST_TEST(seg.metrics.at("epochs") <= 10.0, seg.key);
+    }
+  auto e = evaluate(out.models[0], stores(100, 10, 2, 0.0));
+  BOOST_TEST(e->ctx.metrics["accuracy"] > 0.93);
+}
+
+BOOST_AUTO_TEST_CASE(newton_is_refused_for_one_model_and_for_softmax) {
+  const auto refusal = [](std::map<std::string, dsl::value> params) {
+    params["optimizer"] = std::string("newton");
+    try {
+      make(trainer_kind(), params);
+    } catch (const step_failure& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  auto one = fleet_params;
+  one.erase("by");
+  BOOST_TEST(refusal(one).find("trains fleets (set by = \"COLUMN\")") != std::string::npos,
+             refusal(one));
+  auto softmax = fleet_params;
+  softmax["model"] = std::string("softmax");
+  BOOST_TEST(refusal(softmax).find("one-output models") != std::string::npos, refusal(softmax));
+  BOOST_TEST(refusal(fleet_params) == "accepted");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
