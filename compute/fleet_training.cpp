@@ -185,9 +185,10 @@ fleet_trainer::fleet_trainer(const model_spec& spec, const fleet_training_option
     g->vw.assign(count * vm, 0.0f);
     // Slot by slot, side by side on the backend's threads: each writes its own places.
     const auto group_index = groups_.size();
+    const auto& group_members = members; // (a structured binding cannot be captured in C++17)
     cpu::parallel_for(g->count, be.threads(), [&](int slot_index) {
       const auto i = static_cast<std::size_t>(slot_index);
-      const std::size_t s = members[i];
+      const std::size_t s = group_members[i];
       where_[s] = {group_index, i};
       const auto& train = slots[s].train;
       if (newton) {
