@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <sstream>
@@ -252,6 +253,7 @@ void trainer::build_model() {
   spec.weight_decay = static_cast<float>(options_.weight_decay);
   try {
     spec = compute::validate(spec);
+    step_graph_.clear(); // its recordings name the old model's buffers
     model_ = std::make_unique<compute::model>(spec, *device_);
     compute::optimizer_spec os;
     os.kind = options_.optimizer == "adam" ? compute::optimizer_kind::adam
@@ -282,6 +284,7 @@ void trainer::build_model() {
   total_steps_ = steps_per_epoch_ * static_cast<std::uint64_t>(options_.epochs);
   const auto share = std::min(b, rows) / static_cast<std::uint64_t>(replicas_) + 1;
   model_->reserve(static_cast<int>(share));
+  reserved_rows_ = static_cast<int>(share);
   epoch_loss_ = device_->allocate(1);
   if (!device_->host_memory() && rows < (1u << 24)) // row numbers exact as floats
     make_resident(static_cast<std::size_t>(share));
@@ -300,6 +303,10 @@ void trainer::make_resident(std::size_t share) {
       *b = compute::buffer();
     if (ctx_)
       ctx_->log_info(std::string("the dataset stays in host memory: ") + e.what());
+    for (auto& u : uploads_) {
+      u.x = device_->allocate(share * f);
+      u.y = device_->allocate(share);
+    }
     return;
   }
   device_->copy_from_host(resident_x_.data(), data_.feature_matrix().data(), rows * f);
@@ -464,7 +471,14 @@ void trainer::start_step() {
                              batch_x_.data());
         device_->gather_rows(rows, 1, resident_y_.data(), resident_order_.data() + lo,
                              batch_y_.data());
-        model_->compute_gradients_in_backend(batch_x_.data(), batch_y_.data(), rows, weight);
+        device_gradients(batch_x_.data(), batch_y_.data(), rows, weight);
+      } else if (!uploads_[0].x.empty()) { // rows uploaded while the last step computes
+        data_.gather(lo, hi, xb_, yb_);
+        auto& pair = uploads_[step_ % uploads_.size()];
+        device_->copy_from_host_after(pair.read_by, pair.x.data(), xb_.data(), xb_.size());
+        device_->copy_from_host_after(pair.read_by, pair.y.data(), yb_.data(), yb_.size());
+        device_gradients(pair.x.data(), pair.y.data(), rows, weight);
+        pair.read_by = device_->mark();
       } else {
         data_.gather(lo, hi, xb_, yb_);
         model_->compute_gradients(xb_.data(), yb_.data(), rows, weight);
@@ -481,6 +495,32 @@ void trainer::start_step() {
   waiting_since_ = clock_type::now();
   step_rows_ = n;
   in_flight_ = true;
+}
+
+void trainer::device_gradients(const float* x, const float* y, int rows, float weight) {
+  if (rows > reserved_rows_) { // the model's workspace moves: recordings name the old one
+    model_->reserve(rows);
+    reserved_rows_ = rows;
+    step_graph_.clear();
+  }
+  const auto body = [&] { model_->compute_gradients_in_backend(x, y, rows, weight); };
+  if (!options_.cuda_graphs) {
+    body();
+    return;
+  }
+  std::uint32_t weight_bits = 0;
+  std::memcpy(&weight_bits, &weight, sizeof weight_bits);
+  const compute::replayed_step::key key{reinterpret_cast<std::uintptr_t>(x),
+                                        reinterpret_cast<std::uintptr_t>(y),
+                                        static_cast<std::uintptr_t>(rows),
+                                        weight_bits,
+                                        reinterpret_cast<std::uintptr_t>(model_->parameters()),
+                                        reinterpret_cast<std::uintptr_t>(model_->gradients())};
+  const auto failures_before = step_graph_.failures();
+  step_graph_.run(*device_, key, body);
+  if (ctx_ && step_graph_.failures() != failures_before)
+    ctx_->log_info("trainer: this step shape runs without a CUDA graph: " +
+                   step_graph_.last_failure());
 }
 
 void trainer::consume_model(std::size_t, model_message m, emitter&) {

@@ -60,9 +60,11 @@
 #include "compute/model.hpp"
 #include "compute/model_file.hpp"
 #include "compute/optimizer.hpp"
+#include "compute/replayed_step.hpp"
 #include "step/kind_registry.hpp"
 #include "step/step.hpp"
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -108,6 +110,9 @@ private:
   bool begin_training();
   void start_step();
   void finish_step();
+  /// The model's gradients on a minibatch in device memory, replayed from a CUDA graph
+  /// where options allow (compute/replayed_step.hpp).
+  void device_gradients(const float* x, const float* y, int rows, float weight);
   void read_results(bool epoch_end);
   double epoch_loss_so_far();
   compute::model_artifact artifact() const;
@@ -170,6 +175,18 @@ private:
   bool resident_ = false;
   compute::buffer resident_x_, resident_y_, resident_order_, batch_x_, batch_y_;
   std::int64_t resident_epoch_ = -1;
+  int reserved_rows_ = 0; // the model's training workspace holds this many rows
+  // A device replica whose dataset stays in host memory uploads each step's rows into
+  // one of two buffer pairs, alternately: an upload waits only for the step that last
+  // read its pair (its mark), so it overlaps the previous step's kernels.
+  struct upload_pair {
+    compute::buffer x, y;
+    compute::backend::work_mark read_by = 0;
+  };
+  std::array<upload_pair, 2> uploads_;
+  // The forward and backward pass replayed as one launch on devices (cuda_graphs);
+  // declared after every buffer its recordings name, so it is destroyed first.
+  compute::replayed_step step_graph_;
   std::vector<float> order_floats_;
   double epoch_rows_ = 0;
   double last_epoch_loss_ = 0;

@@ -65,6 +65,9 @@ kind_entry trainer_kind() {
                    "replica groups: an all-reduce not completed this long after a replica "
                    "started it means a hung replica: the group's collective is aborted and "
                    "the group restarts from its last checkpoint"),
+    optional_param("cuda_graphs", param_type::boolean, true,
+                   "GPU replicas: record each step's forward and backward pass as a CUDA "
+                   "graph and replay it with one launch (false: launch every kernel)"),
     optional_param("fail_at_step", param_type::integer, 0,
                    "testing: fail at this global optimizer step (0: never)"),
     optional_param("fail_times", param_type::integer, 1,

@@ -155,6 +155,7 @@ trainer_options trainer_options::from(const step_params& params) {
     o.precision = compute::precision::fp32;
   }
   o.shard = params.get_bool("shard");
+  o.cuda_graphs = params.get_bool("cuda_graphs");
   o.checkpoint_every = params.get_integer("checkpoint_every");
   if (o.checkpoint_every < 0)
     throw step_failure("trainer: 'checkpoint_every' must be >= 0");

@@ -66,6 +66,9 @@ struct trainer_options {
   /// completed this long after this replica started it aborts the group's collective and
   /// fails the group, which restarts from its last checkpoint (a hung replica).
   std::int64_t collective_timeout_ms = 60'000;
+  /// Device replicas: each step's forward and backward pass recorded once as a CUDA graph
+  /// and replayed (compute/replayed_step.hpp); ignored on the CPU.
+  bool cuda_graphs = true;
   std::int64_t fail_at_step = 0;
   std::int64_t fail_times = 1;
   /// Testing: the group's last replica stops taking part at this step (once per run,

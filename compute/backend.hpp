@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -165,6 +167,43 @@ public:
   virtual void adam_update(std::size_t n, float lr, float beta1, float beta2, float eps,
                            long long step, float* w, const float* g, float* m,
                            float* v) = 0;
+
+  /// Ordering uploads. `copy_from_host` orders an upload after ALL work queued before it
+  /// (that work may still read its destination), so on a device an upload never overlaps
+  /// the kernels before it. A caller that alternates between input buffers knows better:
+  /// `mark()` after the last operation that reads a buffer, and `copy_from_host_after`
+  /// with that mark when the buffer is filled again: the upload waits only for the work
+  /// before the mark and overlaps what was queued after it (the previous step). Marks
+  /// are cheap (a device event from a small ring): a mark taken long ago may wait for
+  /// later work than it names, never for less. 0 is "no work to wait for". The CPU
+  /// backend, whose operations are done when they return, ignores marks.
+  using work_mark = std::uint64_t;
+  virtual work_mark mark() { return 0; }
+  virtual void copy_from_host_after(work_mark after, float* dst, const float* host_src,
+                                    std::size_t n) {
+    (void)after;
+    copy_from_host(dst, host_src, n);
+  }
+
+  /// Work recorded once and replayed with one launch (CUDA graphs): the same operations
+  /// on the same pointers with the same scalar arguments, so only the CONTENTS of the
+  /// buffers may differ between replays. Replays are queued like any operation. A
+  /// recording must not outlive the backend that made it.
+  class recording {
+  public:
+    virtual ~recording() = default;
+    virtual void replay() = 0;
+  };
+  /// Records what `body` queues on this backend WITHOUT running it, and returns the
+  /// recording (replay it to run the work). A backend that cannot record (the CPU
+  /// backend) returns nullptr and `body` has not run. While recording, nothing may
+  /// allocate, upload from or read back to the host, or synchronize: such a call throws,
+  /// the recording is abandoned, and the error reaches the caller. compute/
+  /// replayed_step.hpp decides when recording pays (fixed shapes, scratch settled).
+  virtual std::unique_ptr<recording> record(const std::function<void()>& body) {
+    (void)body;
+    return nullptr;
+  }
 
   /// Waits until every operation queued so far has finished, so that other backends
   /// on the same device (other streams) may read what it wrote. The CPU's operations

@@ -7,17 +7,24 @@
 // pixels, labels r mod 10): throughput does not depend on the values.
 // With NVML present (compute::gpu_energy_joules) it adds the GPU's energy over
 // the timed steps and its utilisation. Prints one JSON line per run.
+// On a device, `--graphs on` (the default, as in the trainer) replays the forward and
+// backward pass from a CUDA graph (compute/replayed_step.hpp), `off` launches every
+// kernel; `--data host` keeps the dataset in host memory and uploads each step's rows
+// into two alternating buffers, overlapping the previous step (the trainer's path when
+// the dataset does not fit on the device). The runner is named after the variant.
 //
 // Usage: gpu_train_bench [--device cuda:0|cpu] [--batch N]... [--precision P]...
-//                        [--seconds S] [--rows N]
+//                        [--seconds S] [--rows N] [--graphs on|off] [--data device|host]
 #include "bench/gpu/nvml_meter.hpp"
 #include "compute/backend_factory.hpp"
 #include "compute/model.hpp"
 #include "compute/optimizer.hpp"
+#include "compute/replayed_step.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -35,6 +42,8 @@ struct options {
   std::vector<precision> precisions;
   double seconds = 5;
   int rows = 60000;
+  bool graphs = true;
+  bool host_data = false;
 };
 
 options parse(int argc, char** argv) {
@@ -54,6 +63,16 @@ options parse(int argc, char** argv) {
       o.precisions.push_back(*p);
     } else if (a == "--seconds") o.seconds = std::stod(value());
     else if (a == "--rows") o.rows = std::stoi(value());
+    else if (a == "--graphs") {
+      const auto v = value();
+      if (v != "on" && v != "off") throw std::invalid_argument("--graphs " + v + ": on or off");
+      o.graphs = v == "on";
+    } else if (a == "--data") {
+      const auto v = value();
+      if (v != "device" && v != "host")
+        throw std::invalid_argument("--data " + v + ": device or host");
+      o.host_data = v == "host";
+    }
     else throw std::invalid_argument("unknown argument " + a);
   }
   if (o.batches.empty()) o.batches = {256, 4096};
@@ -83,8 +102,27 @@ void run(const options& o, int batch, precision p, const std::vector<float>& x,
   const auto rows = static_cast<std::size_t>(o.rows);
   std::vector<float> order(rows), xb, yb;
   std::mt19937 shuffle(7);
-  const bool resident = !be->host_memory();
+  const bool device = !be->host_memory();
+  const bool resident = device && !o.host_data;
   buffer dx, dy, dorder, bx, by;
+  struct upload_pair {
+    buffer x, y;
+    backend::work_mark read_by = 0;
+  };
+  upload_pair pairs[2];
+  replayed_step graph;
+  const auto gradients = [&](const float* gx, const float* gy) {
+    const auto body = [&] { m.compute_gradients_in_backend(gx, gy, batch); };
+    if (!o.graphs) return body();
+    graph.run(*be, {reinterpret_cast<std::uintptr_t>(gx), reinterpret_cast<std::uintptr_t>(gy),
+                    static_cast<std::uintptr_t>(batch), 0, 0, 0},
+              body);
+  };
+  if (device && !resident)
+    for (auto& pr : pairs) {
+      pr.x = be->allocate(static_cast<std::size_t>(batch) * 784);
+      pr.y = be->allocate(static_cast<std::size_t>(batch));
+    }
   if (resident) {
     dx = be->allocate(x.size());
     dy = be->allocate(y.size());
@@ -106,7 +144,7 @@ void run(const options& o, int batch, precision p, const std::vector<float>& x,
     if (resident) {
       be->gather_rows(batch, 784, dx.data(), dorder.data() + off, bx.data());
       be->gather_rows(batch, 1, dy.data(), dorder.data() + off, by.data());
-      m.compute_gradients_in_backend(bx.data(), by.data(), batch);
+      gradients(bx.data(), by.data());
     } else {
       xb.resize(static_cast<std::size_t>(batch) * 784);
       yb.resize(static_cast<std::size_t>(batch));
@@ -115,7 +153,15 @@ void run(const options& o, int batch, precision p, const std::vector<float>& x,
         std::copy_n(x.data() + src * 784, 784, xb.data() + static_cast<std::size_t>(r) * 784);
         yb[static_cast<std::size_t>(r)] = y[src];
       }
-      m.compute_gradients(xb.data(), yb.data(), batch);
+      if (device) { // the trainer's two alternating upload buffers
+        auto& pr = pairs[at % 2];
+        be->copy_from_host_after(pr.read_by, pr.x.data(), xb.data(), xb.size());
+        be->copy_from_host_after(pr.read_by, pr.y.data(), yb.data(), yb.size());
+        gradients(pr.x.data(), pr.y.data());
+        pr.read_by = be->mark();
+      } else {
+        m.compute_gradients(xb.data(), yb.data(), batch);
+      }
     }
     opt.step(m.parameters(), m.gradients());
     ++at;
@@ -136,11 +182,14 @@ void run(const options& o, int batch, precision p, const std::vector<float>& x,
   const auto energy_after = meter.energy_joules();
   const int util = meter.utilisation_percent();
   const double sps = static_cast<double>(samples) / seconds;
-  std::printf("{\"runner\": \"conveyor\", \"device\": \"%s\", \"describe\": \"%s\", "
+  const char* runner = !device ? "conveyor"
+                       : o.host_data ? (o.graphs ? "conveyor-hostdata" : "conveyor-hostdata-eager")
+                       : o.graphs ? "conveyor" : "conveyor-eager";
+  std::printf("{\"runner\": \"%s\", \"device\": \"%s\", \"describe\": \"%s\", "
               "\"batch\": %d, \"precision\": \"%s\", \"samples_per_second\": %.1f, "
-              "\"seconds\": %.3f, \"last_loss\": %.5f",
-              o.device.c_str(), be->describe().c_str(), batch, to_string(p), sps, seconds,
-              static_cast<double>(loss));
+              "\"seconds\": %.3f, \"last_loss\": %.5f, \"graph_replays\": %llu",
+              runner, o.device.c_str(), be->describe().c_str(), batch, to_string(p), sps, seconds,
+              static_cast<double>(loss), static_cast<unsigned long long>(graph.replays()));
   if (energy_before >= 0 && energy_after >= 0) {
     const double joules = energy_after - energy_before;
     std::printf(", \"joules\": %.1f, \"joules_per_epoch\": %.2f, \"samples_per_joule\": %.1f",

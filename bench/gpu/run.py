@@ -193,8 +193,20 @@ def main():
     precisions = ["fp32", "bf16"] if gpu else ["fp32"]
     conf = sum((["--precision", p] for p in precisions), []) + ["--batch", "256", "--batch", "4096",
                                                                "--seconds", str(args.seconds)]
-    p = run([bins["gpu_train_bench"], "--device", args.device] + conf, env, 90)
+    runs = 2 * len(precisions)
+    p = run([bins["gpu_train_bench"], "--device", args.device] + conf, env,
+            60 + runs * (args.seconds + 10))
     results["rows"] += json_lines(p.stdout)
+    if gpu:
+        # the same steps launched kernel by kernel, and with the dataset in host memory
+        # (uploads overlapping the previous step), fp32: what CUDA graphs and the
+        # overlap are worth
+        for variant in (["--graphs", "off"], ["--data", "host"], ["--data", "host", "--graphs", "off"]):
+            seconds = min(args.seconds, 3)
+            p = run([bins["gpu_train_bench"], "--device", args.device, "--precision", "fp32",
+                     "--batch", "256", "--batch", "4096", "--seconds", str(seconds)] + variant,
+                    env, 60 + 2 * (seconds + 10))
+            results["rows"] += json_lines(p.stdout)
     if gpu and not args.no_torch:
         # the machine's own environment: the bundle's libraries are for conveyor's binaries
         p = run(["python3", os.path.join(HERE, "torch_mlp_gpu.py"), "--gpu", str(gpu_index)] + conf,
@@ -241,6 +253,11 @@ def main():
         if runner == "conveyor" and peer:
             goal = 5 if batch == 256 else 1.5
             print(f"conveyor / pytorch at batch {batch} {precision}: {sps / peer:.2f}x (goal {goal}x)")
+    for (runner, batch, precision), sps in sorted(by.items()):
+        eager = by.get((runner + "-eager", batch, precision))
+        if eager:
+            print(f"{runner} with / without CUDA graphs at batch {batch} {precision}: "
+                  f"{sps / eager:.2f}x")
     for r in results["serving"]:
         print(f"serving on {r['device']:<6} at 128 in flight: {r['requests_per_s']:,.0f} req/s, "
               f"p50 {r['latency_ms']['p50']:.2f} ms, p99 {r['latency_ms']['p99']:.2f} ms, "

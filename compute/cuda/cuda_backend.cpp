@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
+#include <utility>
 
 namespace conveyor::compute {
 
@@ -12,6 +14,25 @@ namespace {
 
 /// Pinned staging grows to at least this, so small uploads never reallocate.
 constexpr std::size_t min_upload_bytes = 1 << 20;
+
+/// cuBLAS's own workspace (NVIDIA's advice for Hopper is 32 MiB): set once, so products
+/// recorded into a graph take no memory while recording.
+constexpr std::size_t blas_workspace_bytes = 32u << 20;
+
+/// A captured CUDA graph, launched on the compute stream of the backend that made it.
+class cuda_recording final : public backend::recording {
+public:
+  cuda_recording(cuda_backend& owner, gpu::graph_exec exec)
+      : owner_(owner), exec_(std::move(exec)) {}
+  void replay() override {
+    CONVEYOR_CUDA(cudaSetDevice(owner_.device()));
+    CONVEYOR_CUDA(cudaGraphLaunch(exec_.get(), owner_.stream()));
+  }
+
+private:
+  cuda_backend& owner_;
+  gpu::graph_exec exec_;
+};
 
 } // namespace
 
@@ -32,8 +53,12 @@ cuda_backend::cuda_backend(int device, precision p)
   upload_ = gpu::make_stream();
   compute_tail_ = gpu::make_event();
   for (auto& u : uploads_) u.done = gpu::make_event();
+  for (auto& m : marks_) m = gpu::make_event();
   blas_ = gpu::make_cublas();
   CONVEYOR_CUBLAS(cublasSetStream(blas_.get(), compute_.get()));
+  // after cublasSetStream, which resets the workspace to cuBLAS's default pool
+  CONVEYOR_CUDA(cudaMalloc(&blas_workspace_, blas_workspace_bytes));
+  CONVEYOR_CUBLAS(cublasSetWorkspace(blas_.get(), blas_workspace_, blas_workspace_bytes));
   CONVEYOR_CUBLAS(cublasSetMathMode(blas_.get(), p == precision::tf32
                                                      ? CUBLAS_TF32_TENSOR_OP_MATH
                                                      : CUBLAS_DEFAULT_MATH));
@@ -50,12 +75,21 @@ cuda_backend::~cuda_backend() {
     if (s->data) cudaFreeAsync(s->data, compute_.get());
   cudaStreamSynchronize(upload_.get());
   cudaStreamSynchronize(compute_.get());
+  if (blas_workspace_) cudaFree(blas_workspace_);
 }
 
 void cuda_backend::make_current() const { CONVEYOR_CUDA(cudaSetDevice(device_)); }
 
+void cuda_backend::refuse_while_recording(const char* what) const {
+  if (recording_)
+    throw gpu_error(gpu_errc::cuda, name_ + ": " + what +
+                                        " while recording a CUDA graph (a recorded step may "
+                                        "not allocate, touch host memory or wait)");
+}
+
 void cuda_backend::synchronize() {
   make_current();
+  refuse_while_recording("synchronize");
   CONVEYOR_CUDA(cudaStreamSynchronize(compute_.get()));
 }
 
@@ -68,6 +102,7 @@ std::string cuda_backend::describe() const {
 
 void* cuda_backend::grow(scratch& s, std::size_t bytes) {
   if (bytes <= s.bytes) return s.data;
+  refuse_while_recording("scratch memory grew");
   const std::size_t want = std::max(bytes, 2 * s.bytes);
   if (s.data) CONVEYOR_CUDA(cudaFreeAsync(s.data, compute_.get()));
   s.data = nullptr;
@@ -80,6 +115,7 @@ void* cuda_backend::grow(scratch& s, std::size_t bytes) {
 buffer cuda_backend::allocate(std::size_t n) {
   if (n == 0) return buffer(this, nullptr, 0);
   make_current();
+  refuse_while_recording("allocate");
   void* p = nullptr;
   CONVEYOR_CUDA(cudaMallocFromPoolAsync(&p, n * sizeof(float), pool_, compute_.get()));
   CONVEYOR_CUDA(cudaMemsetAsync(p, 0, n * sizeof(float), compute_.get()));
@@ -94,6 +130,31 @@ void cuda_backend::release(float* data, std::size_t) noexcept {
 void cuda_backend::copy_from_host(float* dst, const float* host_src, std::size_t n) {
   if (!n) return;
   make_current();
+  refuse_while_recording("an upload");
+  CONVEYOR_CUDA(cudaEventRecord(compute_tail_.get(), compute_.get()));
+  upload(dst, host_src, n, compute_tail_.get());
+}
+
+backend::work_mark cuda_backend::mark() {
+  make_current();
+  refuse_while_recording("a mark");
+  CONVEYOR_CUDA(cudaEventRecord(marks_[marks_taken_ % marks_.size()].get(), compute_.get()));
+  return ++marks_taken_;
+}
+
+void cuda_backend::copy_from_host_after(work_mark after, float* dst, const float* host_src,
+                                        std::size_t n) {
+  if (!n) return;
+  make_current();
+  refuse_while_recording("an upload");
+  if (after > marks_taken_)
+    throw std::invalid_argument(name_ + ": copy_from_host_after: mark " +
+                                std::to_string(after) + " was never taken");
+  // A ring slot re-recorded since `after` names later work: waiting for it is safe.
+  upload(dst, host_src, n, after == 0 ? nullptr : marks_[(after - 1) % marks_.size()].get());
+}
+
+void cuda_backend::upload(float* dst, const float* host_src, std::size_t n, cudaEvent_t ready) {
   const std::size_t bytes = n * sizeof(float);
   auto& slot = uploads_[next_upload_];
   next_upload_ = (next_upload_ + 1) % uploads_.size();
@@ -102,17 +163,40 @@ void cuda_backend::copy_from_host(float* dst, const float* host_src, std::size_t
   if (slot.host.bytes() < bytes)
     slot.host = gpu::pinned_buffer(std::max({bytes, 2 * slot.host.bytes(), min_upload_bytes}));
   std::memcpy(slot.host.data(), host_src, bytes);
-  CONVEYOR_CUDA(cudaEventRecord(compute_tail_.get(), compute_.get()));
-  CONVEYOR_CUDA(cudaStreamWaitEvent(upload_.get(), compute_tail_.get(), 0));
+  if (ready) CONVEYOR_CUDA(cudaStreamWaitEvent(upload_.get(), ready, 0));
   CONVEYOR_CUDA(cudaMemcpyAsync(dst, slot.host.data(), bytes, cudaMemcpyHostToDevice,
                                 upload_.get()));
   CONVEYOR_CUDA(cudaEventRecord(slot.done.get(), upload_.get()));
   CONVEYOR_CUDA(cudaStreamWaitEvent(compute_.get(), slot.done.get(), 0));
 }
 
+std::unique_ptr<backend::recording> cuda_backend::record(const std::function<void()>& body) {
+  make_current();
+  refuse_while_recording("recording");
+  CONVEYOR_CUDA(cudaStreamBeginCapture(compute_.get(), cudaStreamCaptureModeThreadLocal));
+  recording_ = true;
+  cudaGraph_t raw = nullptr;
+  try {
+    body();
+  } catch (...) { // end the capture (the stream works eagerly again) and drop it
+    recording_ = false;
+    cudaStreamEndCapture(compute_.get(), &raw);
+    if (raw) cudaGraphDestroy(raw);
+    cudaGetLastError(); // a failed capture's error is not sticky: clear it
+    throw;
+  }
+  recording_ = false;
+  CONVEYOR_CUDA(cudaStreamEndCapture(compute_.get(), &raw));
+  gpu::graph captured(raw);
+  cudaGraphExec_t exec = nullptr;
+  CONVEYOR_CUDA(cudaGraphInstantiate(&exec, captured.get(), 0));
+  return std::make_unique<cuda_recording>(*this, gpu::graph_exec(exec));
+}
+
 void cuda_backend::copy_to_host(float* host_dst, const float* src, std::size_t n) {
   if (!n) return;
   make_current();
+  refuse_while_recording("a read to the host");
   CONVEYOR_CUDA(cudaMemcpyAsync(host_dst, src, n * sizeof(float), cudaMemcpyDeviceToHost,
                                 compute_.get()));
   CONVEYOR_CUDA(cudaStreamSynchronize(compute_.get()));

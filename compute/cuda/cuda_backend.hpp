@@ -12,6 +12,15 @@
 // the compute stream waits for it by an event before it reads the data. An upload
 // waits for the compute work queued before it (its destination may still be read).
 //
+// Marks (backend::mark) are events recorded on the compute stream from a ring of eight;
+// copy_from_host_after makes its upload wait for that event instead of the stream's tail.
+//
+// Recording (backend::record) captures the compute stream into a CUDA graph, so a
+// training step's kernels and cuBLAS calls launch as one. cuBLAS gets a workspace of its
+// own at construction, so a captured product allocates nothing. While capturing, the
+// operations that would allocate, touch the host or wait throw gpu_error, and the
+// capture is ended and discarded.
+//
 // Threads: unlike the CPU backend, operations use the backend's stream and scratch
 // memory, so one backend is used by one thread at a time (a trainer replica owns its
 // backend); any thread may be that thread (each call makes its GPU current).
@@ -42,6 +51,10 @@ public:
   buffer allocate(std::size_t n) override;
   void copy_from_host(float* dst, const float* host_src, std::size_t n) override;
   void copy_to_host(float* host_dst, const float* src, std::size_t n) override;
+  work_mark mark() override;
+  void copy_from_host_after(work_mark after, float* dst, const float* host_src,
+                            std::size_t n) override;
+  std::unique_ptr<recording> record(const std::function<void()>& body) override;
   void copy(float* dst, const float* src, std::size_t n) override;
   void fill(float* dst, float value, std::size_t n) override;
   void gather_rows(int rows, int cols, const float* table, const float* index,
@@ -85,6 +98,10 @@ private:
     std::size_t bytes = 0;
   };
   void make_current() const;
+  /// Throws gpu_error naming `what` while the compute stream is being captured.
+  void refuse_while_recording(const char* what) const;
+  /// The upload of copy_from_host*, after the compute stream reaches `ready`.
+  void upload(float* dst, const float* host_src, std::size_t n, cudaEvent_t ready);
   void* grow(scratch& s, std::size_t bytes);
   double* doubles(std::size_t n) { return static_cast<double*>(grow(reductions_, n * sizeof(double))); }
   std::uint16_t* bf16_copy(scratch& s, const float* src, std::size_t n);
@@ -104,6 +121,10 @@ private:
   };
   std::array<upload_slot, 4> uploads_;
   std::size_t next_upload_ = 0;
+  std::array<gpu::event, 8> marks_;
+  work_mark marks_taken_ = 0;
+  void* blas_workspace_ = nullptr;
+  bool recording_ = false;
   scratch reductions_, ones_, bf16_a_, bf16_b_;
   std::size_t ones_count_ = 0;
 };

@@ -24,8 +24,9 @@ namespace conveyor::compute {
 /// path (CONVEYOR_CUDA_PLUGIN names another).
 constexpr const char* cuda_plugin_file = "libconveyor_cuda.so";
 
-/// Bumped whenever the table below changes.
-constexpr int cuda_plugin_abi = 1;
+/// Bumped whenever the table below or the backend interface (compute/backend.hpp, whose
+/// virtual functions the plugin's backends implement) changes.
+constexpr int cuda_plugin_abi = 2;
 
 struct cuda_plugin {
   int abi = cuda_plugin_abi;

@@ -1,4 +1,4 @@
-// RAII owners of CUDA resources: streams, events, pinned host memory and cuBLAS
+// RAII owners of CUDA resources: streams, events, graphs, pinned host memory and cuBLAS
 // handles. Each is move-only and releases its resource in its destructor (errors there
 // are ignored: a destructor cannot report them, and the context is going away).
 #pragma once
@@ -39,10 +39,14 @@ inline void release_stream(cudaStream_t s) { cudaStreamDestroy(s); }
 inline void release_event(cudaEvent_t e) { cudaEventDestroy(e); }
 inline void release_pinned(void* p) { cudaFreeHost(p); }
 inline void release_cublas(cublasHandle_t h) { cublasDestroy(h); }
+inline void release_graph(cudaGraph_t g) { cudaGraphDestroy(g); }
+inline void release_graph_exec(cudaGraphExec_t g) { cudaGraphExecDestroy(g); }
 
 using stream = handle<cudaStream_t, release_stream>;
 using event = handle<cudaEvent_t, release_event>;
 using cublas = handle<cublasHandle_t, release_cublas>;
+using graph = handle<cudaGraph_t, release_graph>;
+using graph_exec = handle<cudaGraphExec_t, release_graph_exec>;
 
 /// A stream that does not synchronise with the legacy default stream.
 inline stream make_stream() {

@@ -9,9 +9,11 @@
 #include "compute/cpu/cpu_backend.hpp"
 #include "compute/model.hpp"
 #include "compute/optimizer.hpp"
+#include "compute/replayed_step.hpp"
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <future>
@@ -299,6 +301,106 @@ BOOST_AUTO_TEST_CASE(a_training_step_of_each_model_matches_the_cpu) {
     on_cpu.predict(x.data(), rows, pc.data());
     BOOST_TEST_CONTEXT(e.kind << " predict") { expect_close(pg, pc, product_fp32, 1e-5); }
   }
+}
+
+// CUDA graphs (compute/replayed_step): the same 30 steps, one model's forward and
+// backward replayed from a recording, the other's launched kernel by kernel, on the
+// same rows (gathered on the device, as the trainer does): the same kernels in the same
+// order, so the same weights (within fp32 product tolerance, should cuBLAS pick another
+// algorithm inside a graph); softmax + Adam + L2, so every fused kernel is recorded.
+BOOST_AUTO_TEST_CASE(a_step_replayed_from_a_cuda_graph_trains_as_the_eager_step) {
+  const int rows = 64, features = 20, total = 512;
+  model_spec spec;
+  spec.kind = "mlp";
+  spec.layers = {features, 32, 16, 5};
+  spec.seed = 11;
+  spec.weight_decay = 1e-3f;
+  spec = validate(spec);
+  auto gpu = make_backend("cuda:0");
+  model graphed(spec, *gpu), eager(spec, *gpu);
+  optimizer_spec os;
+  os.kind = optimizer_kind::adam;
+  os.learning_rate = 0.01f;
+  optimizer opt_g(os, graphed.parameter_count(), *gpu), opt_e(os, eager.parameter_count(), *gpu);
+  const auto x = random_floats(static_cast<std::size_t>(total) * features, 40);
+  std::vector<float> y(total), order(total);
+  for (int r = 0; r < total; ++r) {
+    y[static_cast<std::size_t>(r)] = static_cast<float>(r % 5);
+    order[static_cast<std::size_t>(r)] = static_cast<float>((r * 37) % total);
+  }
+  auto dx = gpu->allocate(x.size()), dy = gpu->allocate(y.size()), dorder = gpu->allocate(order.size());
+  gpu->copy_from_host(dx.data(), x.data(), x.size());
+  gpu->copy_from_host(dy.data(), y.data(), y.size());
+  gpu->copy_from_host(dorder.data(), order.data(), order.size());
+  auto bx = gpu->allocate(static_cast<std::size_t>(rows) * features), by = gpu->allocate(rows);
+  replayed_step step;
+  for (int s = 0; s < 30; ++s) {
+    const auto off = static_cast<std::size_t>((s * rows) % total);
+    gpu->gather_rows(rows, features, dx.data(), dorder.data() + off, bx.data());
+    gpu->gather_rows(rows, 1, dy.data(), dorder.data() + off, by.data());
+    step.run(*gpu, {1, 0, 0, 0, 0, 0},
+             [&] { graphed.compute_gradients_in_backend(bx.data(), by.data(), rows); });
+    graphed.apply(opt_g);
+    eager.compute_gradients_in_backend(bx.data(), by.data(), rows);
+    eager.apply(opt_e);
+  }
+  BOOST_TEST(step.recordings() == 1u);
+  BOOST_TEST(step.replays() == 29u);
+  BOOST_TEST(step.failures() == 0u);
+  BOOST_TEST(graphed.loss_to_host() == eager.loss_to_host(), boost::test_tools::tolerance(1e-4f));
+  expect_close(graphed.parameters_to_host(), eager.parameters_to_host(), product_fp32, 1e-5);
+}
+
+// While recording, an allocation (here: a buffer) is refused naming what happened, the
+// capture is dropped, and the stream works eagerly after it.
+BOOST_FIXTURE_TEST_CASE(recording_refuses_an_allocation_and_the_stream_works_after,
+                        device_fixture) {
+  auto b = up({1, 2, 3});
+  try {
+    gpu->record([&] {
+      gpu->fill(b.data(), 7.0f, 3);
+      auto more = gpu->allocate(16);
+    });
+    BOOST_FAIL("an allocation while recording was accepted");
+  } catch (const std::runtime_error& e) { // gpu_error
+    BOOST_TEST(std::string(e.what()).find("allocate while recording a CUDA graph") !=
+               std::string::npos, e.what());
+  }
+  BOOST_TEST(down(b) == (std::vector<float>{1, 2, 3}), boost::test_tools::per_element());
+  gpu->fill(b.data(), 4.0f, 3);
+  BOOST_TEST(down(b) == (std::vector<float>{4, 4, 4}), boost::test_tools::per_element());
+  // a recording replays its work on the buffers' current contents
+  auto rec = gpu->record([&] { gpu->scale(3, 2.0f, b.data()); });
+  BOOST_TEST_REQUIRE(static_cast<bool>(rec));
+  BOOST_TEST(down(b) == (std::vector<float>{4, 4, 4}), boost::test_tools::per_element());
+  rec->replay();
+  rec->replay();
+  BOOST_TEST(down(b) == (std::vector<float>{16, 16, 16}), boost::test_tools::per_element());
+}
+
+// Two alternating upload buffers, each refilled after the mark of the step that read it
+// (the trainer's path for datasets in host memory): every step sees its own rows, so
+// the sums below come out as with plain uploads, while uploads overlap compute.
+BOOST_FIXTURE_TEST_CASE(uploads_after_a_mark_wait_for_the_step_that_read_the_buffer,
+                        device_fixture) {
+  const std::size_t n = 1 << 20; // big enough that an upload takes a while
+  buffer pair[2] = {gpu->allocate(n), gpu->allocate(n)};
+  backend::work_mark read_by[2] = {0, 0};
+  auto sums = gpu->allocate(40);
+  auto ones = up(std::vector<float>(n, 1.0f));
+  std::vector<float> host(n);
+  for (int s = 0; s < 40; ++s) {
+    std::fill(host.begin(), host.end(), static_cast<float>(s));
+    auto& slot = pair[s % 2];
+    gpu->copy_from_host_after(read_by[s % 2], slot.data(), host.data(), n);
+    gpu->add_dot(n, 1.0f, slot.data(), ones.data(), sums.data() + s); // reads the slot
+    read_by[s % 2] = gpu->mark();
+  }
+  const auto got = down(sums);
+  for (int s = 0; s < 40; ++s)
+    BOOST_TEST(got[static_cast<std::size_t>(s)] == static_cast<float>(s) * n, "step " << s);
+  BOOST_CHECK_THROW(gpu->copy_from_host_after(1000, pair[0].data(), host.data(), 1),
+                    std::invalid_argument);
 }
 
 // The NCCL watchdog: rank 1 joins and then never starts its all-reduce (a hung rank).
