@@ -3,6 +3,7 @@
 #include "actors/trained_model.hpp"
 
 #include "compute/backend_factory.hpp"
+#include "compute/cpu/batched_gemm.hpp"
 #include "compute/model_file.hpp"
 
 #include <algorithm>
@@ -30,6 +31,10 @@ int usable_cores() {
     return std::max(1, CPU_COUNT(&set));
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
+
+/// A key's feature histograms describe at most this many of its rows (shares to about
+/// 3 %; a drift check judges a key on at least segment_min_rows live rows).
+constexpr std::size_t key_histogram_rows = 1024;
 
 /// Rows a segment of `n` rows holds out for validation.
 std::size_t validation_rows(std::size_t n, double share) {
@@ -258,6 +263,20 @@ void fleet_training::emit_fleet(emitter& out) {
     }
     fleet.segments.push_back(std::move(seg));
   }
+  // Every key's own feature histograms, for drift checks per key: its rows sampled to
+  // at most key_histogram_rows, keys side by side on the cores.
+  const auto histograms_start = clock_type::now();
+  std::vector<std::vector<std::uint32_t>> rows_of(data_.key_names().size());
+  for (std::uint32_t r = 0; r < data_.keys().size(); ++r)
+    rows_of[data_.keys()[r]].push_back(r);
+  fleet.distributions.resize(rows_of.size());
+  compute::cpu::parallel_for(static_cast<int>(rows_of.size()), device_->threads(), [&](int k) {
+    const auto& rows = rows_of[static_cast<std::size_t>(k)];
+    fleet.distributions[static_cast<std::size_t>(k)] =
+      compute::describe_rows(data_.feature_matrix().data(), rows.data(), rows.size(),
+                             data_.feature_columns(), 10, key_histogram_rows);
+  });
+  const double histogram_seconds = seconds_since(histograms_start);
   const auto own_count = fleet.own_count();
   a.fleet = std::move(fleet);
   std::map<std::string, double> metrics;
@@ -267,6 +286,7 @@ void fleet_training::emit_fleet(emitter& out) {
   metrics["own_models"] = static_cast<double>(own_count);
   metrics["stopped_early"] = static_cast<double>(stopped_early);
   metrics["train_seconds"] = seconds;
+  metrics["histogram_seconds"] = histogram_seconds;
   metrics["models_per_second"] =
     seconds > 0 ? static_cast<double>(own_count + (has_shared_ ? 1 : 0)) / seconds : 0;
   metrics["samples_per_second"] = seconds > 0 ? static_cast<double>(trainer_->rows_seen()) / seconds : 0;
