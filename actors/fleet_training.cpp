@@ -3,11 +3,13 @@
 #include "actors/trained_model.hpp"
 
 #include "compute/backend_factory.hpp"
+#include "compute/cpu/batched_gemm.hpp"
 #include "compute/model_file.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <ctime>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -30,6 +32,10 @@ int usable_cores() {
     return std::max(1, CPU_COUNT(&set));
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
+
+/// A key's feature histograms describe at most this many of its rows (shares to about
+/// 3 %; a drift check judges a key on at least segment_min_rows live rows).
+constexpr std::size_t key_histogram_rows = 1024;
 
 /// Rows a segment of `n` rows holds out for validation.
 std::size_t validation_rows(std::size_t n, double share) {
@@ -150,6 +156,8 @@ void fleet_training::start() {
       own_slot_[k] = static_cast<std::uint32_t>(shared_slot_);
   if (has_shared_)
     slots.push_back(std::move(shared));
+  if (warm_)
+    warm_keys_ = apply_warm_start(slots, own);
 
   compute::fleet_training_options o;
   o.optimizer.kind = options_.optimizer == "adam" ? compute::optimizer_kind::adam
@@ -177,6 +185,58 @@ void fleet_training::start() {
                    std::to_string(options_.min_rows) + ")" +
                    (has_shared_ ? ", and a shared model" : ", no shared model (nothing uses it)") +
                    "; " + device_->describe());
+}
+
+std::size_t fleet_training::apply_warm_start(std::vector<compute::fleet_slot_rows>& slots,
+                                             const std::vector<bool>& own) {
+  const auto& p = *warm_;
+  const auto transform = data_.transform() ? *data_.transform() : preprocessing{};
+  std::string fresh;
+  if (!p.fleet)
+    fresh = "the previous model is not a fleet";
+  else if (p.spec.kind != spec_.kind || p.spec.layers != spec_.layers ||
+           p.spec.objective != spec_.objective)
+    fresh = "the model's shape changed";
+  else if (p.feature_columns != data_.feature_columns())
+    fresh = "the feature columns changed";
+  else if (!(p.preprocessing == transform))
+    fresh = "the preprocessing changed (the cleaner refitted)";
+  if (!fresh.empty()) {
+    if (ctx_)
+      ctx_->log_info("warm start: " + fresh + "; every key starts from zero");
+    return 0;
+  }
+  const auto& fleet = *p.fleet;
+  const std::size_t params = compute::parameter_count(spec_);
+  std::map<std::string, std::size_t> previous; // key -> its own index in the previous fleet
+  std::size_t own_index = 0;
+  for (const auto& seg : fleet.segments)
+    if (seg.own)
+      previous.emplace(seg.key, own_index++);
+  const auto& names = data_.key_names();
+  std::size_t warm = 0;
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    if (!own[k])
+      continue;
+    const auto at = previous.find(names[k]);
+    if (at == previous.end())
+      continue; // new in the window, or answered by the shared model before: from zero
+    const auto from = fleet.weights.begin() + static_cast<std::ptrdiff_t>(at->second * params);
+    slots[own_slot_[k]].initial.assign(from, from + static_cast<std::ptrdiff_t>(params));
+    ++warm;
+  }
+  const bool shared_warm = has_shared_ && fleet.shared;
+  if (shared_warm)
+    slots[shared_slot_].initial = p.weights;
+  if (ctx_)
+    ctx_->log_info("warm start: " + std::to_string(warm) + " of " +
+                   std::to_string(shared_slot_) + " keys' models start from the previous "
+                   "fleet's, " + std::to_string(shared_slot_ - warm) +
+                   " from zero (new to the fleet, or without a model of their own in it)" +
+                   (has_shared_ ? shared_warm ? "; the shared model from the previous one"
+                                              : "; the shared model from zero"
+                                : ""));
+  return warm;
 }
 
 bool fleet_training::produce(emitter& out) {
@@ -258,6 +318,20 @@ void fleet_training::emit_fleet(emitter& out) {
     }
     fleet.segments.push_back(std::move(seg));
   }
+  // Every key's own feature histograms, for drift checks per key: its rows sampled to
+  // at most key_histogram_rows, keys side by side on the cores.
+  const auto histograms_start = clock_type::now();
+  std::vector<std::vector<std::uint32_t>> rows_of(data_.key_names().size());
+  for (std::uint32_t r = 0; r < data_.keys().size(); ++r)
+    rows_of[data_.keys()[r]].push_back(r);
+  fleet.distributions.resize(rows_of.size());
+  compute::cpu::parallel_for(static_cast<int>(rows_of.size()), device_->threads(), [&](int k) {
+    const auto& rows = rows_of[static_cast<std::size_t>(k)];
+    fleet.distributions[static_cast<std::size_t>(k)] =
+      compute::describe_rows(data_.feature_matrix().data(), rows.data(), rows.size(),
+                             data_.feature_columns(), 10, key_histogram_rows);
+  });
+  const double histogram_seconds = seconds_since(histograms_start);
   const auto own_count = fleet.own_count();
   a.fleet = std::move(fleet);
   std::map<std::string, double> metrics;
@@ -266,7 +340,10 @@ void fleet_training::emit_fleet(emitter& out) {
   metrics["segments"] = static_cast<double>(data_.key_names().size());
   metrics["own_models"] = static_cast<double>(own_count);
   metrics["stopped_early"] = static_cast<double>(stopped_early);
+  if (warm_)
+    metrics["warm_started"] = static_cast<double>(warm_keys_);
   metrics["train_seconds"] = seconds;
+  metrics["histogram_seconds"] = histogram_seconds;
   metrics["models_per_second"] =
     seconds > 0 ? static_cast<double>(own_count + (has_shared_ ? 1 : 0)) / seconds : 0;
   metrics["samples_per_second"] = seconds > 0 ? static_cast<double>(trainer_->rows_seen()) / seconds : 0;

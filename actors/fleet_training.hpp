@@ -12,6 +12,13 @@
 // keeping its best epoch's weights; the shared model holds out the union of those, and
 // takes as many steps per epoch as the largest segment (in larger batches).
 //
+// A warm start (a retraining trainer's `warm_start`, warm_start_from): each key with its
+// own model in the previous fleet starts from that model's weights, and the shared model
+// from the previous shared model; keys new to the window (or without their own model
+// before) start from zero. When the previous fleet's model shape, feature columns or
+// preprocessing differ from this data's (the cleaner refitted, another column came), its
+// weights would mean other things: every key starts from zero, and the log says why.
+//
 // Like the trainer, the data is cached and acknowledged once the stream ends; a drain
 // (SIGINT/SIGTERM) stops training between epochs and emits nothing. No replicas, no
 // checkpoints: a fleet's epochs take seconds, not hours.
@@ -20,6 +27,7 @@
 #include "actors/trainer_options.hpp"
 #include "actors/training_data.hpp"
 #include "compute/fleet_training.hpp"
+#include "compute/model_file.hpp"
 #include "step/kind_registry.hpp"
 #include "step/step.hpp"
 
@@ -35,6 +43,11 @@ public:
   fleet_training(trainer_options options, std::string step_name);
   ~fleet_training() override;
 
+  /// Starts the keys from `previous` (a decoded fleet; see above). Before finish().
+  void warm_start_from(std::shared_ptr<const compute::model_artifact> previous) {
+    warm_ = std::move(previous);
+  }
+
   void open(step_context& ctx) override { ctx_ = &ctx; }
   void consume(std::size_t port, batch b, emitter& out) override;
   void consume_model(std::size_t port, model_message m, emitter& out) override;
@@ -44,6 +57,10 @@ public:
 
 private:
   void start();
+  /// Fills the slots' initial parameters from warm_ (own: the slot of each key, or the
+  /// shared slot); returns the number of keys warm-started.
+  std::size_t apply_warm_start(std::vector<compute::fleet_slot_rows>& slots,
+                               const std::vector<bool>& own);
   void emit_fleet(emitter& out);
   void end();
 
@@ -56,6 +73,8 @@ private:
   std::vector<std::uint32_t> own_slot_; ///< per key: its slot, or the shared slot when it has none
   std::size_t shared_slot_ = 0;
   bool has_shared_ = true; ///< false: every key has its own model and unknown keys are errors
+  std::shared_ptr<const compute::model_artifact> warm_;
+  std::size_t warm_keys_ = 0; ///< keys whose model started from the previous fleet
   std::unique_ptr<compute::fleet_trainer> trainer_;
   std::unique_ptr<compute::backend> device_;
   int threads_before_ = 1;

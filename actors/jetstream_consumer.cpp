@@ -6,6 +6,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
 #include <thread>
 
 namespace conveyor {
@@ -22,6 +26,66 @@ constexpr std::int64_t api_wait_ms = 5000;
 constexpr std::int64_t ack_wait_ms = 1000;
 
 } // namespace
+
+namespace {
+
+/// The leases of this process: held keys and how many wait on each.
+struct lease_table {
+  std::mutex mutex;
+  std::condition_variable released;
+  std::set<std::string> held;
+  std::map<std::string, std::size_t> waiting;
+};
+
+lease_table& leases() {
+  static lease_table table;
+  return table;
+}
+
+} // namespace
+
+std::string consumer_lease::key_of(const jetstream_target& target) {
+  return target.url + " stream '" + target.stream + "' durable '" + target.durable + "'";
+}
+
+bool consumer_lease::acquire(const std::string& key, std::chrono::milliseconds patience,
+                             const std::function<bool()>& stop) {
+  auto& t = leases();
+  std::unique_lock<std::mutex> lock(t.mutex);
+  const auto deadline = std::chrono::steady_clock::now() + patience;
+  ++t.waiting[key];
+  while (t.held.count(key) > 0) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline || (stop && stop()))
+      break;
+    t.released.wait_until(lock, std::min(deadline, now + std::chrono::milliseconds(20)));
+  }
+  if (--t.waiting[key] == 0)
+    t.waiting.erase(key);
+  if (!t.held.insert(key).second)
+    return false;
+  key_ = key;
+  return true;
+}
+
+void consumer_lease::release() {
+  if (key_.empty())
+    return;
+  auto& t = leases();
+  {
+    std::lock_guard<std::mutex> lock(t.mutex);
+    t.held.erase(key_);
+  }
+  key_.clear();
+  t.released.notify_all();
+}
+
+std::size_t consumer_lease::waiting(const std::string& key) {
+  auto& t = leases();
+  std::lock_guard<std::mutex> lock(t.mutex);
+  const auto i = t.waiting.find(key);
+  return i == t.waiting.end() ? 0 : i->second;
+}
 
 void jetstream_consumer::message_deleter::operator()(__natsMsg* m) const {
   natsMsg_Destroy(m);

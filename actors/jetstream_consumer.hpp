@@ -19,7 +19,9 @@
 // client's text.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +38,38 @@ struct jetstream_target {
   std::string stream;
   std::string durable;
   std::string subject;
+};
+
+/// One holder of a durable consumer per process at a time: a process-wide lease keyed by
+/// the consumer (server URL as written, stream, durable name). A respawned nats_source
+/// takes it before it opens the consumer, and its previous incarnation gives it back
+/// once its consumer is closed (subscription and connection gone), so that the two never
+/// pull from the durable at the same time (which would deliver rows twice or out of
+/// order). Holders in other processes are not seen; the consumer's delivery check
+/// (below) covers those.
+class consumer_lease {
+public:
+  consumer_lease() = default;
+  ~consumer_lease() { release(); }
+  consumer_lease(const consumer_lease&) = delete;
+  consumer_lease& operator=(const consumer_lease&) = delete;
+
+  static std::string key_of(const jetstream_target& target);
+
+  /// Takes the lease on `key`, waiting while another holder in this process has it: at
+  /// most `patience`, and only while `stop()` is false (asked every 20 ms). False when
+  /// the wait ended without the lease. This object must not hold a lease already.
+  bool acquire(const std::string& key, std::chrono::milliseconds patience,
+               const std::function<bool()>& stop);
+  /// Gives the lease back (nothing when none is held) and wakes the waiters.
+  void release();
+  bool holds() const { return !key_.empty(); }
+
+  /// Observable state, for tests and messages: acquire() calls waiting on `key` now.
+  static std::size_t waiting(const std::string& key);
+
+private:
+  std::string key_;
 };
 
 class jetstream_consumer {

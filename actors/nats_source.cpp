@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <sstream>
 
@@ -45,12 +46,18 @@ nats_source_options nats_source_options::from(const step_params& params) {
     throw step_failure(std::string(kind_name) + ": parameter 'max_wait' must be in 1ms..10s");
   o.max_wait_ms = wait / 1'000'000;
   o.quarantine = params.get_string("quarantine");
+  auto takeover = params.get_duration_ns("takeover_wait");
+  if (takeover < 1'000'000 || takeover > 600'000'000'000LL)
+    throw step_failure(std::string(kind_name) + ": parameter 'takeover_wait' must be in 1ms..10m");
+  o.takeover_wait_ms = takeover / 1'000'000;
   return o;
 }
 
 nats_source::nats_source(nats_source_options options) : options_(std::move(options)) {}
 
 nats_source::~nats_source() {
+  consumer_.reset(); // closed before the lease goes to a waiting next incarnation
+  lease_.release();
   if (quarantine_ != nullptr)
     std::fclose(quarantine_);
 }
@@ -74,7 +81,29 @@ void nats_source::open(step_context& ctx) {
   auto schema = options_.columns.schema();
   decoder_ = std::make_unique<msgpack_row_decoder>(schema);
   builder_ = std::make_unique<row_batch_builder>(schema);
-  consumer_ = std::make_unique<jetstream_consumer>(options_.target, options_.connect_timeout_ms);
+  const auto key = consumer_lease::key_of(options_.target);
+  const auto asked = std::chrono::steady_clock::now();
+  if (!lease_.acquire(key, std::chrono::milliseconds(options_.takeover_wait_ms),
+                      [&ctx] { return ctx.stop_requested(); }))
+    throw step_failure(
+      ctx.stop_requested()
+        ? std::string(kind_name) + ": drained while waiting for an earlier incarnation to "
+          "close the durable consumer (" + key + ")"
+        : std::string(kind_name) + ": the durable consumer (" + key + ") is still open in "
+          "this process after " + std::to_string(options_.takeover_wait_ms) + " ms "
+          "(takeover_wait): an earlier incarnation of this step has not closed it, or "
+          "another step reads the same durable name");
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - asked).count();
+  if (waited >= 1)
+    ctx.log_info("waited " + std::to_string(waited) + " ms for an earlier incarnation to close "
+                 "the durable consumer");
+  try {
+    consumer_ = std::make_unique<jetstream_consumer>(options_.target, options_.connect_timeout_ms);
+  } catch (...) {
+    lease_.release();
+    throw;
+  }
   ctx.log_info("reading " + consumer_->describe() + " subject '" + options_.target.subject +
                "' after stream sequence " + std::to_string(consumer_->ack_floor()));
   save_state();
@@ -259,6 +288,9 @@ kind_entry nats_source_kind() {
     optional_param("batch", param_type::integer, std::int64_t{1024}, "messages per batch at most"),
     optional_param("max_wait", param_type::duration, dsl::duration_value{200'000'000},
                    "longest wait for messages before a smaller batch goes out"),
+    optional_param("takeover_wait", param_type::duration, dsl::duration_value{30'000'000'000},
+                   "a restarted source waits this long at most for its previous incarnation "
+                   "to close the durable consumer"),
     dsl::writes_file(optional_param("quarantine", param_type::string, "",
                                     "CSV file receiving malformed messages "
                                     "(sequence, reason, message as hex)")),

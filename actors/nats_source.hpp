@@ -18,6 +18,12 @@
 // unacknowledged are skipped and acknowledged. Across runs (the state is per run), a
 // new run receives what was not acknowledged again: at least once.
 // The stream ends only when the run drains; a `produce` waits at most `max_wait`.
+//
+// Respawn: a supervisor restarting the step spawns the new incarnation while the old one
+// may still be inside a fetch. Opening takes the process-wide consumer_lease of the
+// durable consumer first, which the old incarnation gives back only once its consumer
+// is closed (its destructor); the new one waits for it at most `takeover_wait` (then
+// fails, naming the consumer), so two incarnations never read the durable at once.
 #pragma once
 
 #include "actors/jetstream_consumer.hpp"
@@ -42,6 +48,8 @@ struct nats_source_options {
   std::uint32_t batch_rows = 1024;
   std::int64_t max_wait_ms = 200;
   std::int64_t connect_timeout_ms = 5000;
+  /// How long opening waits for an earlier holder in this process to close the consumer.
+  std::int64_t takeover_wait_ms = 30'000;
   std::string quarantine;
 
   static nats_source_options from(const step_params& params);
@@ -71,6 +79,8 @@ private:
 
   nats_source_options options_;
   step_context* ctx_ = nullptr;
+  /// Held from before the consumer opens until after it is closed (~nats_source).
+  consumer_lease lease_;
   std::unique_ptr<jetstream_consumer> consumer_;
   std::unique_ptr<msgpack_row_decoder> decoder_;
   std::unique_ptr<row_batch_builder> builder_;

@@ -142,14 +142,19 @@ void retraining::retrain(emitter& out, clock_type::time_point now) {
   if (ctx_)
     ctx_->log_info("retraining on " + std::to_string(rows_) + " rows (" + pending_why_ + ")");
   std::string warm;
-  if (options_.warm_start && previous_)
-    warm = write_warm_start();
+  std::shared_ptr<const compute::model_artifact> warm_fleet;
+  if (options_.warm_start && previous_) {
+    if (options_.by.empty())
+      warm = write_warm_start();
+    else
+      warm_fleet = decode_previous();
+  }
   const auto start = clock_type::now();
-  auto model = train_once(out, warm);
+  auto model = train_once(out, warm, warm_fleet);
   if (!model && !warm.empty()) {
     if (ctx_)
       ctx_->log_warning("the warm start did not fit this window; retraining from scratch");
-    model = train_once(out, "");
+    model = train_once(out, "", nullptr);
   }
   if (!warm.empty()) {
     std::error_code ec;
@@ -168,15 +173,20 @@ void retraining::retrain(emitter& out, clock_type::time_point now) {
                           {"retrain_seconds", seconds_between(start, clock_type::now())}});
 }
 
-std::shared_ptr<const std::string> retraining::train_once(emitter& out,
-                                                          const std::string& warm_path) {
+std::shared_ptr<const std::string>
+retraining::train_once(emitter& out, const std::string& warm_path,
+                       std::shared_ptr<const compute::model_artifact> warm_fleet) {
   auto options = options_;
   options.resume_from = warm_path;
   std::unique_ptr<step> inner;
-  if (options.by.empty())
+  if (options.by.empty()) {
     inner = std::make_unique<trainer>(options, step_name_, 0, 1);
-  else
-    inner = std::make_unique<fleet_training>(options, step_name_);
+  } else {
+    auto fleet = std::make_unique<fleet_training>(options, step_name_);
+    if (warm_fleet)
+      fleet->warm_start_from(std::move(warm_fleet));
+    inner = std::move(fleet);
+  }
   model_catch caught;
   try {
     if (!ctx_)
@@ -202,15 +212,22 @@ std::shared_ptr<const std::string> retraining::train_once(emitter& out,
   return bytes;
 }
 
-std::string retraining::write_warm_start() {
+std::shared_ptr<const compute::model_artifact> retraining::decode_previous() {
   auto decoded = compute::model_file::decode(*previous_);
   if (!decoded) {
     if (ctx_)
       ctx_->log_warning("cannot warm-start from the previous model: " + decoded.error);
-    return "";
+    return nullptr;
   }
+  return std::make_shared<const compute::model_artifact>(std::move(*decoded.value));
+}
+
+std::string retraining::write_warm_start() {
+  auto previous = decode_previous();
+  if (!previous)
+    return "";
   compute::checkpoint c;
-  c.model = std::move(*decoded.value);
+  c.model = *previous;
   const auto params = c.model.weights.size();
   c.optimizer.kind =
     options_.optimizer == "adam" ? compute::optimizer_kind::adam : compute::optimizer_kind::sgd;

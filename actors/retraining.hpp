@@ -18,9 +18,10 @@
 //
 // Each retrain runs the ordinary trainer step (actors/trainer, or actors/fleet_training
 // with `by`) on the window, inside the call that fired it, with the same parameters:
-// the step's compute is the trainer's. With `warm_start` (single models) it starts from
-// the previous model's weights (the one this step emitted last, or the one a drift step
-// sent), through a step-0 checkpoint in `checkpoint_dir`. A retrain that fails (a window
+// the step's compute is the trainer's. With `warm_start` it starts from the previous
+// model's weights (the one this step emitted last, or the one a drift step sent): a
+// single model through a step-0 checkpoint in `checkpoint_dir`, a fleet key by key
+// (actors/fleet_training.hpp: keys new to the window start from zero). A retrain that fails (a window
 // the trainer refuses) is logged and counted; the step keeps its window and carries on.
 //
 // Input rows are acknowledged as they are consumed: after a restart the window refills
@@ -28,6 +29,7 @@
 #pragma once
 
 #include "actors/trainer_options.hpp"
+#include "compute/model_file.hpp"
 #include "step/step.hpp"
 
 #include <chrono>
@@ -67,8 +69,14 @@ private:
   void clear(clock_type::time_point now, const char* why);
   bool full(clock_type::time_point now) const;
   void retrain(emitter& out, clock_type::time_point now);
-  /// Trains once on the window; the emitted model's bytes, or null when it failed.
-  std::shared_ptr<const std::string> train_once(emitter& out, const std::string& warm_path);
+  /// Trains once on the window, single models from the checkpoint at `warm_path` (empty:
+  /// afresh), fleets from `warm_fleet` (null: afresh); the emitted model's bytes, or null
+  /// when it failed.
+  std::shared_ptr<const std::string>
+  train_once(emitter& out, const std::string& warm_path,
+             std::shared_ptr<const compute::model_artifact> warm_fleet);
+  /// previous_ decoded (null, logged, when it cannot be).
+  std::shared_ptr<const compute::model_artifact> decode_previous();
   std::string write_warm_start();
 
   trainer_options options_;

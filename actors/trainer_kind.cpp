@@ -85,7 +85,7 @@ kind_entry trainer_kind() {
     optional_param("retrain_every", param_type::duration, dsl::value{dsl::duration_value{0}},
                    "retraining: retrain this often (0: never on a clock)"),
     optional_param("warm_start", param_type::boolean, false,
-                   "retraining, single models: start from the previous model's weights"),
+                   "retraining: start from the previous model's weights (fleets: key by key)"),
   };
   e.schema.inputs = {batch_port("in"), dsl::port_schema{"retrain", "model"}};
   e.schema.outputs = {dsl::port_schema{"model", "model"}};

@@ -226,9 +226,6 @@ trainer_options trainer_options::from(const step_params& params) {
     throw step_failure("trainer: a retraining trainer (window_rows or window) takes no "
                        "checkpoint_every, resume_from, emit_every or fail_at_step: each retrain "
                        "is short and starts afresh, or from the previous model (warm_start)");
-  if (o.warm_start && !o.by.empty())
-    throw step_failure("trainer: warm_start applies to single models; a fleet's segments start "
-                       "from zero (they are convex and train in milliseconds)");
   return o;
 }
 

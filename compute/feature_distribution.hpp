@@ -46,6 +46,13 @@ feature_distribution describe_features(const float* x, std::size_t rows,
                                        const std::vector<std::string>& columns, int bins = 10,
                                        std::size_t sample = 4096);
 
+/// describe_features over the rows `rows[0..count)` of `x` (row-major, columns.size()
+/// wide) only: one segment's rows of a fleet. The sample of at most `sample` rows is
+/// taken at even strides through the list.
+feature_distribution describe_rows(const float* x, const std::uint32_t* rows, std::size_t count,
+                                   const std::vector<std::string>& columns, int bins = 10,
+                                   std::size_t sample = 4096);
+
 /// Which bin of `h` holds `v` (NaN: none, returns SIZE_MAX).
 std::size_t bin_of(const feature_histogram& h, double v);
 

@@ -146,6 +146,10 @@ fleet_trainer::fleet_trainer(const model_spec& spec, const fleet_training_option
     const std::size_t n = slots[s].train.size();
     if (n == 0)
       throw std::invalid_argument("fleet slot " + std::to_string(s) + " has no training rows");
+    if (!slots[s].initial.empty() && slots[s].initial.size() != params_)
+      throw std::invalid_argument("fleet slot " + std::to_string(s) + ": its initial parameters "
+                                  "hold " + std::to_string(slots[s].initial.size()) +
+                                  " floats, the model has " + std::to_string(params_));
     for (const auto* list : {&slots[s].train, &slots[s].validation})
       for (auto r : *list)
         if (r >= rows)
@@ -205,8 +209,13 @@ fleet_trainer::fleet_trainer(const model_spec& spec, const fleet_training_option
         g->vw[at] = 1.0f / static_cast<float>(val.size());
       }
     });
-    // Parameters start at zero: the models are convex, so no symmetry needs breaking.
+    // Parameters start at the slot's `initial` ones (a warm start), else at zero: the
+    // models are convex, so no symmetry needs breaking.
     g->params.assign(count * params_, 0.0f);
+    for (std::size_t i = 0; i < count; ++i) {
+      const auto& initial = slots[members[i]].initial;
+      std::copy(initial.begin(), initial.end(), g->params.begin() + static_cast<std::ptrdiff_t>(i * params_));
+    }
     g->grads.assign(count * params_, 0.0f);
     const bool adam = options_.optimizer.kind == optimizer_kind::adam;
     if (adam || options_.optimizer.momentum > 0)

@@ -59,6 +59,11 @@ struct fleet_slot_rows {
   /// others (a shared model on every row) takes larger steps, so that its epoch needs no
   /// more steps than theirs.
   std::size_t batch = 0;
+  /// Where the slot's parameters start, in the flat layout of model.hpp
+  /// (parameter_count(spec) floats): a warm start from an earlier model's weights for
+  /// the same segment. Empty: zeros. Optimizer state (Adam's moments, momentum, Newton's
+  /// step history) starts fresh either way.
+  std::vector<float> initial{};
 };
 
 /// What training did to one slot.
@@ -76,7 +81,8 @@ public:
   /// spec.layers[0] features, `y`: one label per row (class index, or the target of a
   /// one-output regression), both host memory that must outlive the trainer. Throws
   /// std::invalid_argument for another spec, a backend without host memory, a slot
-  /// without training rows or an index out of range.
+  /// without training rows, an index out of range or `initial` parameters of another
+  /// size than the spec's.
   fleet_trainer(const model_spec& spec, const fleet_training_options& options, const float* x,
                 const float* y, std::size_t rows, std::vector<fleet_slot_rows> slots,
                 backend& be);

@@ -29,6 +29,8 @@ constexpr std::uint32_t fleet_keys = 2; ///< `fleet` and `fleet_weights`, versio
 /// `feature_distribution`'s own version: readers skip a version they do not know.
 constexpr std::int64_t distribution_version = 1;
 constexpr std::size_t max_histogram_bins = 64;
+/// The fleet's `distributions` (per-segment histograms) version: readers skip another.
+constexpr std::int64_t segment_distributions_version = 1;
 
 std::uint32_t crc_of(const char* data, std::size_t n) {
   uLong crc = crc32(0L, Z_NULL, 0);
@@ -77,6 +79,28 @@ void check_artifact(const model_artifact& a) {
   }
   if (!f.shared && (f.unknown_key_shared || f.own_count() != f.segments.size()))
     throw std::invalid_argument("artifact fleet without a shared model needs every key's own model and unknown_key error");
+  if (!f.distributions.empty()) {
+    if (f.distributions.size() != f.segments.size())
+      throw std::invalid_argument("artifact fleet has " + std::to_string(f.distributions.size()) +
+                                  " segment distributions for " + std::to_string(f.segments.size()) + " segments");
+    for (std::size_t i = 0; i < f.distributions.size(); ++i) {
+      const auto& d = f.distributions[i];
+      if (d.features.size() != static_cast<std::size_t>(s.layers[0]))
+        throw std::invalid_argument("artifact fleet segment '" + f.segments[i].key + "' describes " +
+                                    std::to_string(d.features.size()) + " features for " +
+                                    std::to_string(s.layers[0]) + " inputs");
+      std::size_t cells = 0;
+      for (const auto& h : d.features) {
+        if (h.counts.size() != h.edges.size() + 1 || h.counts.size() > max_histogram_bins ||
+            !std::is_sorted(h.edges.begin(), h.edges.end()))
+          throw std::invalid_argument("artifact fleet segment '" + f.segments[i].key +
+                                      "' has a malformed histogram of '" + h.column + "'");
+        cells += h.counts.size();
+      }
+      if (cells > model_file::max_list_items)
+        throw std::invalid_argument("artifact fleet segment histograms have too many bins");
+    }
+  }
   if (f.weights.size() != f.own_count() * parameter_count(s))
     throw std::invalid_argument("artifact fleet weights hold " + std::to_string(f.weights.size()) + " floats, " +
                                 std::to_string(f.own_count()) + " own segments imply " +
@@ -105,8 +129,51 @@ void pack_metrics(packer& pk, const std::map<std::string, double>& metrics) {
   }
 }
 
+/// The fleet's per-segment histograms, compactly (a thousand keys of 20 features are
+/// 200,000 bins): per segment its sampled rows, the bin count of each feature (a bin of
+/// bytes), every feature's edges in turn as float32 little-endian (a bin) and every
+/// feature's counts in turn (an array of unsigned integers).
+void pack_segment_distributions(packer& pk, const std::vector<feature_distribution>& all) {
+  pk.pack_map(2);
+  pack_str(pk, "version");
+  pk.pack(segment_distributions_version);
+  pack_str(pk, "segments");
+  pk.pack_array(static_cast<std::uint32_t>(all.size()));
+  std::string bins;
+  std::vector<float> edges;
+  for (const auto& d : all) {
+    bins.clear();
+    edges.clear();
+    std::size_t cells = 0;
+    for (const auto& h : d.features) {
+      bins.push_back(static_cast<char>(h.counts.size()));
+      edges.insert(edges.end(), h.edges.begin(), h.edges.end());
+      cells += h.counts.size();
+    }
+    pk.pack_map(4);
+    pack_str(pk, "rows");
+    pk.pack(d.rows);
+    pack_str(pk, "bins");
+    pk.pack_bin(static_cast<std::uint32_t>(bins.size()));
+    pk.pack_bin_body(bins.data(), static_cast<std::uint32_t>(bins.size()));
+    const std::string edge_bytes = floats_to_le_bytes(edges.data(), edges.size());
+    pack_str(pk, "edges");
+    pk.pack_bin(static_cast<std::uint32_t>(edge_bytes.size()));
+    pk.pack_bin_body(edge_bytes.data(), static_cast<std::uint32_t>(edge_bytes.size()));
+    pack_str(pk, "counts");
+    pk.pack_array(static_cast<std::uint32_t>(cells));
+    for (const auto& h : d.features)
+      for (auto c : h.counts)
+        pk.pack(c);
+  }
+}
+
 void pack_fleet(packer& pk, const model_fleet& f) {
-  pk.pack_map(5);
+  pk.pack_map(f.distributions.empty() ? 5 : 6);
+  if (!f.distributions.empty()) {
+    pack_str(pk, "distributions");
+    pack_segment_distributions(pk, f.distributions);
+  }
   pack_str(pk, "by");
   pack_str(pk, f.by);
   pack_str(pk, "shared");
@@ -358,6 +425,79 @@ bool read_distribution(reader& r, const msgpack::object& o,
   return true;
 }
 
+/// The fleet's `distributions` (pack_segment_distributions); a version this build does
+/// not know leaves them empty (drift checks then compare the whole fleet). Column names
+/// are the artifact's feature columns, filled in by decode.
+bool read_segment_distributions(reader& r, const msgpack::object& o,
+                                std::vector<feature_distribution>& out) {
+  std::int64_t version = -1;
+  const msgpack::object* segments = nullptr;
+  bool ok = r.map(o, "fleet.distributions", [&](std::string_view key, const msgpack::object& v) {
+    if (key == "version") return r.integer(v, "fleet.distributions.version", 0, INT64_MAX, version);
+    if (key == "segments") segments = &v;
+    return true;
+  });
+  if (!ok) return false;
+  if (version != segment_distributions_version) return true;
+  if (!segments || segments->type != msgpack::type::ARRAY)
+    return r.fail("fleet.distributions.segments is not an array");
+  std::vector<feature_distribution> all;
+  all.reserve(segments->via.array.size);
+  for (std::uint32_t i = 0; i < segments->via.array.size; ++i) {
+    const std::string where = "fleet distribution " + std::to_string(i);
+    feature_distribution d;
+    std::string_view bins, edges;
+    const msgpack::object* counts = nullptr;
+    bool have_bins = false, have_edges = false;
+    bool sok = r.map(segments->via.array.ptr[i], "fleet distribution", [&](std::string_view key, const msgpack::object& v) {
+      if (key == "rows") {
+        std::int64_t n;
+        if (!r.integer(v, "fleet distribution rows", 0, INT64_MAX, n)) return false;
+        d.rows = static_cast<std::uint64_t>(n);
+        return true;
+      }
+      if (key == "bins" || key == "edges") {
+        if (v.type != msgpack::type::BIN) return r.fail(where + " " + std::string(key) + " is not binary");
+        (key == "bins" ? bins : edges) = std::string_view(v.via.bin.ptr, v.via.bin.size);
+        (key == "bins" ? have_bins : have_edges) = true;
+        return true;
+      }
+      if (key == "counts") counts = &v;
+      return true;
+    });
+    if (!sok) return false;
+    if (!have_bins || !have_edges || !counts || counts->type != msgpack::type::ARRAY)
+      return r.fail(where + " lacks bins, edges or counts");
+    std::size_t cells = 0;
+    for (unsigned char b : bins) {
+      if (b < 1 || b > max_histogram_bins) return r.fail(where + " has a feature of " + std::to_string(b) + " bins (1 to 64)");
+      cells += b;
+    }
+    if (edges.size() != (cells - bins.size()) * 4 || counts->via.array.size != cells)
+      return r.fail(where + ": its edges and counts do not match its bins");
+    const auto edge_values = le_bytes_to_floats(edges);
+    std::size_t e = 0, c = 0;
+    for (unsigned char b : bins) {
+      feature_histogram h;
+      for (unsigned k = 0; k + 1 < b; ++k, ++e) {
+        const double x = edge_values[e];
+        if (!std::isfinite(x) || (!h.edges.empty() && !(x > h.edges.back())))
+          return r.fail(where + ": edges are not finite and ascending");
+        h.edges.push_back(x);
+      }
+      for (unsigned k = 0; k < b; ++k, ++c) {
+        std::int64_t n;
+        if (!r.integer(counts->via.array.ptr[c], "fleet distribution count", 0, INT64_MAX, n)) return false;
+        h.counts.push_back(static_cast<std::uint64_t>(n));
+      }
+      d.features.push_back(std::move(h));
+    }
+    all.push_back(std::move(d));
+  }
+  out = std::move(all);
+  return true;
+}
+
 bool read_fleet(reader& r, const msgpack::object& o, model_fleet& f) {
   bool have_by = false, have_segments = false;
   bool ok = r.map(o, "fleet", [&](std::string_view key, const msgpack::object& v) {
@@ -419,6 +559,7 @@ bool read_fleet(reader& r, const msgpack::object& o, model_fleet& f) {
       }
       return true;
     }
+    if (key == "distributions") return read_segment_distributions(r, v, f.distributions);
     return true; // unknown fleet keys are ignored
   });
   if (!ok) return false;
@@ -1006,6 +1147,19 @@ decoded<model_artifact> decode(std::string_view bytes) {
       f.weights = le_bytes_to_floats(fleet_weights);
       for (float w : f.weights)
         if (!std::isfinite(w)) return result::failure("fleet_weights contain NaN or infinity");
+      if (!f.distributions.empty()) {
+        if (f.distributions.size() != f.segments.size())
+          return result::failure("fleet.distributions describe " + std::to_string(f.distributions.size()) +
+                                 " segments of " + std::to_string(f.segments.size()));
+        for (auto& d : f.distributions) {
+          if (d.features.size() != static_cast<std::size_t>(a.spec.layers[0]))
+            return result::failure("fleet.distributions describe " + std::to_string(d.features.size()) +
+                                   " features of a model with " + std::to_string(a.spec.layers[0]) + " inputs");
+          if (a.feature_columns.size() == d.features.size())
+            for (std::size_t j = 0; j < d.features.size(); ++j)
+              d.features[j].column = a.feature_columns[j];
+        }
+      }
       a.fleet = std::move(f);
     }
     return result::success(std::move(a));

@@ -58,13 +58,19 @@ struct model_fleet {
   std::uint64_t min_rows = 0;
   std::vector<fleet_segment> segments; ///< keys unique and non-empty
   std::vector<float> weights;
+  /// Per segment (in segment order, one each): the histogram of every feature column
+  /// over that key's training rows, in the artifact's feature_columns order (the
+  /// fleet's `distributions`, docs/model-format.md). Edges are float32 in the file (the
+  /// features are). Empty: not recorded (fleets written before per-key drift checks).
+  std::vector<feature_distribution> distributions;
 
   /// The segments with their own model.
   std::size_t own_count() const;
 
   friend bool operator==(const model_fleet& a, const model_fleet& b) {
     return a.by == b.by && a.unknown_key_shared == b.unknown_key_shared && a.shared == b.shared &&
-           a.min_rows == b.min_rows && a.segments == b.segments && a.weights == b.weights;
+           a.min_rows == b.min_rows && a.segments == b.segments && a.weights == b.weights &&
+           a.distributions == b.distributions;
   }
 };
 

@@ -4,11 +4,15 @@
 #include "actors/nats_source.hpp"
 #include "step_harness.hpp"
 #include "tests/support/nats_test_server.hpp"
+#include "tests/support/wait_until.hpp"
+
+#include <future>
 
 #include <boost/test/unit_test.hpp>
 
 using namespace conveyor;
 using namespace conveyor::test;
+using conveyor::testing::wait_until;
 
 namespace {
 
@@ -23,9 +27,11 @@ struct nats_fixture {
       server.publish("rows.in", pack_row({{"id", double(i)}, {"tag", std::string(i % 2 ? "odd" : "even")}}));
   }
 
-  std::unique_ptr<step> make(std::int64_t batch, const std::string& quarantine = "") {
+  std::unique_ptr<step> make(std::int64_t batch, const std::string& quarantine = "",
+                             std::int64_t takeover_wait_ns = 30'000'000'000) {
     return make_step(nats_source_kind(),
                      {{"url", dsl::value{server.url()}},
+                      {"takeover_wait", dsl::value{dsl::duration_value{takeover_wait_ns}}},
                       {"stream", dsl::value{std::string("ROWS")}},
                       {"durable", dsl::value{std::string("reader")}},
                       {"subject", dsl::value{std::string("rows.in")}},
@@ -192,6 +198,63 @@ BOOST_AUTO_TEST_CASE(messages_taken_by_an_earlier_holder_of_the_durable_name_com
   BOOST_TEST(later.resets() == 1u);
   std::vector<std::uint64_t> expected{1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
   BOOST_TEST(sequences == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_respawned_source_reads_only_once_the_previous_incarnation_closed_its_consumer) {
+  publish_rows(0, 20);
+  fake_context old_ctx;
+  auto old = make(4);
+  old->open(old_ctx);
+  auto first = produce_rows(*old, 8);
+  BOOST_TEST_REQUIRE(first.size() == 2u);
+  old->delivered(first[0].position);
+  // The supervisor's respawn: the new incarnation opens (on another thread) while the
+  // old one still reads. It waits for the old one's lease.
+  fake_context new_ctx;
+  new_ctx.state = old_ctx.state;
+  auto fresh = make(4);
+  const auto key = consumer_lease::key_of({server.url(), "ROWS", "reader", "rows.in"});
+  auto opened = std::async(std::launch::async, [&] { fresh->open(new_ctx); });
+  BOOST_TEST_REQUIRE(wait_until([&] { return consumer_lease::waiting(key) == 1u; },
+                                std::chrono::seconds(30)));
+  // The old incarnation still reads alone: its deliveries stay contiguous (no reset).
+  auto more = produce_rows(*old, 8, 3);
+  BOOST_TEST(ids_of(more) == range(8, 16));
+  BOOST_TEST(old_ctx.warnings.empty());
+  BOOST_TEST((opened.wait_for(std::chrono::seconds(0)) == std::future_status::timeout));
+  old.reset(); // it ends: its consumer closes and the lease passes on
+  opened.get();
+  BOOST_TEST(consumer_lease::waiting(key) == 0u);
+  fresh->resume(first[0].position);
+  auto again = produce_rows(*fresh, 20 - first[0].rows, 2);
+  BOOST_TEST(ids_of(again) == range(int(first[0].rows), 20));
+  BOOST_TEST(new_ctx.warnings.empty()); // no "another connection took messages"
+  bool said = false;
+  for (const auto& line : new_ctx.info)
+    said = said || line.find("for an earlier incarnation to close the durable consumer") !=
+                     std::string::npos;
+  BOOST_TEST(said);
+}
+
+BOOST_AUTO_TEST_CASE(a_consumer_still_held_past_takeover_wait_fails_open_naming_it) {
+  consumer_lease held;
+  const auto key = consumer_lease::key_of({server.url(), "ROWS", "reader", "rows.in"});
+  BOOST_TEST_REQUIRE(held.acquire(key, std::chrono::milliseconds(0), {}));
+  fake_context ctx;
+  auto s = make(4, "", 100'000'000);
+  try {
+    s->open(ctx);
+    BOOST_FAIL("opened a consumer another holder in this process has");
+  } catch (const step_failure& e) {
+    const std::string text = e.what();
+    BOOST_TEST(text.find("durable 'reader'") != std::string::npos, text);
+    BOOST_TEST(text.find("still open in this process after 100 ms (takeover_wait)") !=
+               std::string::npos, text);
+  }
+  held.release();
+  auto later = make(4);
+  later->open(ctx); // free again: opens at once
+  BOOST_TEST(consumer_lease::waiting(key) == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(an_unreachable_server_or_missing_stream_fails_open_naming_them) {

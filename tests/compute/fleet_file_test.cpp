@@ -105,6 +105,52 @@ BOOST_AUTO_TEST_CASE(a_fleet_written_by_another_writer_from_the_format_doc_loads
   BOOST_TEST(f.value->fleet->segments[0].metrics.at("accuracy") == 0.93);
 }
 
+BOOST_AUTO_TEST_CASE(per_key_histograms_round_trip_and_files_without_them_load_without) {
+  auto a = fleet_artifact();
+  // each key's own histograms: edges are float values (the features are float32)
+  for (std::size_t k = 0; k < a.fleet->segments.size(); ++k) {
+    std::vector<float> x;
+    for (int r = 0; r < 200; ++r)
+      for (int j = 0; j < 3; ++j)
+        x.push_back(static_cast<float>((r * (7 + j) + static_cast<int>(k) * 13) % 101) * 0.37f - 5.0f);
+    a.fleet->distributions.push_back(describe_features(x.data(), 200, a.feature_columns));
+  }
+  a.fleet->distributions[1].features[2].edges = {0.5}; // a feature of two bins
+  a.fleet->distributions[1].features[2].counts = {3, 9};
+  const std::string bytes = model_file::encode(a);
+  const auto back = model_file::decode(bytes);
+  BOOST_TEST_REQUIRE(static_cast<bool>(back), back.error);
+  BOOST_TEST((back.value->fleet->distributions == a.fleet->distributions));
+  BOOST_TEST(back.value->fleet->distributions[0].features[1].column == "b");
+  // the same fleet without them: what files before per-key histograms hold
+  auto old = a;
+  old.fleet->distributions.clear();
+  const auto without = model_file::decode(model_file::encode(old));
+  BOOST_TEST_REQUIRE(static_cast<bool>(without), without.error);
+  BOOST_TEST(without.value->fleet->distributions.empty());
+  BOOST_TEST((*without.value == old));
+  // a version of them this build does not know is skipped, the fleet still loads
+  const std::string body = bytes.substr(0, bytes.size() - 14);
+  const auto unknown = model_file::decode(
+    reseal(replaced(body, std::string("\xa7version\x01\xa8segments", 18),
+                    std::string("\xa7version\x02\xa8segments", 18))));
+  BOOST_TEST_REQUIRE(static_cast<bool>(unknown), unknown.error);
+  BOOST_TEST(unknown.value->fleet->distributions.empty());
+  BOOST_TEST(unknown.value->fleet->segments.size() == 3u);
+  // damaged: a feature's bin count that its edges and counts do not match
+  BOOST_TEST(error_of(reseal(replaced(body, std::string("\xa4" "bins\xc4\x03\x0a\x0a\x02", 10),
+                                      std::string("\xa4" "bins\xc4\x03\x0a\x0a\x03", 10)))) ==
+             "fleet distribution 1: its edges and counts do not match its bins");
+  // and an artifact whose histograms do not fit it is not written
+  auto wrong = a;
+  wrong.fleet->distributions.pop_back();
+  BOOST_CHECK_THROW(model_file::encode(wrong), std::invalid_argument);
+  // the file written from the format doc (no per-key histograms) loads without them
+  auto doc = model_file::load(std::string(CONVEYOR_SOURCE_DIR) + "/fuzz/corpus/model_file/fleet.model");
+  BOOST_TEST_REQUIRE(static_cast<bool>(doc), doc.error);
+  BOOST_TEST(doc.value->fleet->distributions.empty());
+}
+
 BOOST_AUTO_TEST_CASE(a_damaged_fleet_has_its_own_message) {
   const std::string good = model_file::encode(fleet_artifact());
   const std::string body = good.substr(0, good.size() - 14);

@@ -161,6 +161,72 @@ BOOST_AUTO_TEST_CASE(early_stopping_stops_each_segment_on_its_own_validation_los
   BOOST_TEST(std::isfinite(t.result(0).validation_loss));
 }
 
+BOOST_AUTO_TEST_CASE(a_warm_started_fleet_starts_at_its_previous_loss_and_stops_sooner) {
+  // Adam with early stopping, then Newton: a retrain on the same rows from the first
+  // run's parameters starts where the first run ended; slot 2 gets no initial
+  // parameters (a key new in the window) and trains as from scratch.
+  const auto d = make_segments(3, 400, 5, 0.05, 21);
+  const auto spec = logistic(5);
+  for (const auto solver : {fleet_solver::first_order, fleet_solver::newton}) {
+    fleet_training_options o;
+    o.solver = solver;
+    o.optimizer.kind = optimizer_kind::adam;
+    o.optimizer.learning_rate = 0.02f;
+    o.batch = 32;
+    o.epochs = solver == fleet_solver::newton ? 50 : 200;
+    o.patience = 3;
+    std::vector<fleet_slot_rows> slots;
+    for (int s = 0; s < 3; ++s)
+      slots.push_back({d.train[s], d.test[s]});
+    fleet_trainer cold(spec, o, d.x.data(), d.y.data(), d.y.size(), slots, default_cpu_backend());
+    cold.run_epoch();
+    const double cold_first = cold.result(0).validation_loss;
+    while (cold.run_epoch()) {
+    }
+    for (int s = 0; s < 2; ++s)
+      slots[static_cast<std::size_t>(s)].initial = cold.parameters(static_cast<std::size_t>(s));
+    fleet_trainer warm(spec, o, d.x.data(), d.y.data(), d.y.size(), slots, default_cpu_backend());
+    warm.run_epoch();
+    const double warm_first = warm.result(0).validation_loss;
+    while (warm.run_epoch()) {
+    }
+    BOOST_TEST_MESSAGE((solver == fleet_solver::newton ? "newton" : "adam")
+                       << ": epochs cold " << cold.result(0).epochs << ", warm "
+                       << warm.result(0).epochs << "; validation loss after the first epoch "
+                       << cold_first << " cold, " << warm_first << " warm, best "
+                       << cold.result(0).validation_loss);
+    for (std::size_t s = 0; s < 2; ++s) {
+      BOOST_TEST(warm.result(s).epochs < cold.result(s).epochs);
+      BOOST_TEST(warm.result(s).validation_loss <= cold.result(s).validation_loss * 1.05 + 1e-6);
+    }
+    if (solver == fleet_solver::newton) {
+      BOOST_TEST(warm.result(0).epochs == 1); // at the optimum already: one gradient check
+      BOOST_TEST(warm.parameters(0) == cold.parameters(0), tt::per_element());
+    } else {
+      // the first warm epoch is about as good as the cold run's best, far better than its first
+      BOOST_TEST(warm_first < cold_first * 0.8);
+      BOOST_TEST(warm_first < cold.result(0).validation_loss * 1.1);
+    }
+    // the new key's slot trains exactly as it did from zero
+    BOOST_TEST(warm.result(2).epochs == cold.result(2).epochs);
+    BOOST_TEST(warm.parameters(2) == cold.parameters(2), tt::per_element());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(initial_parameters_of_the_wrong_size_are_refused) {
+  const auto d = make_segments(1, 50, 3, 0.0, 1);
+  std::vector<fleet_slot_rows> slots{{d.train[0], {}}};
+  slots[0].initial.assign(7, 0.0f);
+  try {
+    fleet_trainer t(logistic(3), fleet_training_options{}, d.x.data(), d.y.data(), d.y.size(),
+                    slots, default_cpu_backend());
+    BOOST_FAIL("accepted 7 initial parameters for a model of 4");
+  } catch (const std::invalid_argument& e) {
+    BOOST_TEST(std::string(e.what()).find("initial parameters hold 7 floats, the model has 4") !=
+               std::string::npos, e.what());
+  }
+}
+
 BOOST_AUTO_TEST_CASE(the_same_seed_gives_the_same_fleet_however_the_threads_ran) {
   const auto d = make_segments(40, 120, 5, 0.1, 9);
   std::vector<fleet_slot_rows> slots;

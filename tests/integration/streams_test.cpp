@@ -52,13 +52,15 @@ struct nats_run {
   /// Runs `graph` until `out` holds `rows` rows, then drains it with SIGINT; returns
   /// the exit status (the drain must end within 30 s).
   int run_until(const std::string& graph, const std::string& out, std::size_t rows,
-                const std::string& report) {
+                const std::string& report, std::string* log = nullptr) {
     child_process p{conveyor_binary(), {"run", graph, "--report", report}, dir, dir};
     bool arrived = wait_until([&] { return ids_in(out).size() >= rows; }, 60s);
     BOOST_TEST(arrived, p.err());
     p.signal(SIGINT);
     auto status = p.wait(30s);
     BOOST_TEST(status == 0, p.err());
+    if (log != nullptr)
+      *log = p.err();
     return status;
   }
 
@@ -100,7 +102,10 @@ BOOST_AUTO_TEST_CASE(a_source_replayed_after_a_failure_downstream_loses_and_doub
   r.publish(0, 3000);
   auto out = r.dir + "/out.csv";
   auto graph = r.graph(out, "chaos { fail_at = 7, times = 2, backoff = 20ms }");
-  r.run_until(graph, out, 3000, r.dir + "/report.json");
+  std::string log;
+  r.run_until(graph, out, 3000, r.dir + "/report.json", &log);
+  // each respawned source opened the durable only after its previous incarnation closed it
+  BOOST_TEST(log.find("another connection took messages") == std::string::npos, log);
   auto ids = ids_in(out);
   BOOST_TEST(ids.size() == 3000u);
   BOOST_TEST((std::set<long>(ids.begin(), ids.end()) == range(0, 3000)));
