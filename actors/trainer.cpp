@@ -467,7 +467,13 @@ void trainer::start_step() {
         model_->compute_gradients_in_backend(batch_x_.data(), batch_y_.data(), rows, weight);
       } else {
         data_.gather(lo, hi, xb_, yb_);
-        model_->compute_gradients(xb_.data(), yb_.data(), rows, weight);
+        // A lone replica's all-reduce changes nothing: the update joins the gradient
+        // pass (the weights swept once per step, not twice).
+        applied_ = replicas_ == 1;
+        if (applied_)
+          model_->compute_gradients_and_apply(xb_.data(), yb_.data(), rows, *optimizer_);
+        else
+          model_->compute_gradients(xb_.data(), yb_.data(), rows, weight);
       }
     } catch (const std::invalid_argument& e) {
       throw step_failure(std::string("trainer: ") + e.what());
@@ -510,7 +516,8 @@ void trainer::finish_step() {
     throw step_failure(std::string("trainer: ") + e.what());
   }
   in_flight_ = false;
-  model_->apply(*optimizer_);
+  if (!applied_) model_->apply(*optimizer_);
+  applied_ = false;
   ++step_;
   samples_ += step_rows_;
   device_->axpy(1, static_cast<float>(step_rows_), model_->loss_slot(), epoch_loss_.data());

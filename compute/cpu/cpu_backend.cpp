@@ -81,6 +81,16 @@ void cpu_backend::dense_forward(activation act, int rows, int in, int out, const
   bias_activation(act, rows, out, bias, z);
 }
 
+void cpu_backend::transposed_product(int m, int n, int k, const float* a, int lda,
+                                     const float* d, float* c) {
+  if (m <= 0 || n <= 0) return;
+  if (dense_kernel::available()) {
+    dense_kernel::transposed_product(m, n, k, a, lda, d, c);
+    return;
+  }
+  gemm(true, false, m, n, k, 1.0f, a, lda, d, n, 0.0f, c, n);
+}
+
 void cpu_backend::bias_activation(activation act, int rows, int cols, const float* bias,
                                   float* z) {
   if (act == activation::relu)

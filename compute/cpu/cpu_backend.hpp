@@ -56,9 +56,14 @@ public:
 
   /// A forward pass's dense layer: z (rows x out) = act(a (rows x in) w (in x out) +
   /// bias). Small batches go through compute/cpu/dense_kernel (no packing), the rest
-  /// through gemm and bias_activation. For model::predict only: training keeps gemm.
+  /// through gemm and bias_activation.
   void dense_forward(activation act, int rows, int in, int out, const float* a,
                      const float* w, const float* bias, float* z);
+  /// c (m x n, row-major) = a^T d: `a` k x m (rows lda apart), d k x n. A band of m rows
+  /// of a weight gradient A_prev^T dZ over a minibatch of k rows, by
+  /// compute/cpu/dense_kernel where the CPU runs it (no packing), else by gemm.
+  void transposed_product(int m, int n, int k, const float* a, int lda, const float* d,
+                          float* c);
 };
 
 /// The process-wide CPU backend (stateless, so one instance serves every model).
