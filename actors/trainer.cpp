@@ -466,14 +466,18 @@ void trainer::start_step() {
                              batch_y_.data());
         model_->compute_gradients_in_backend(batch_x_.data(), batch_y_.data(), rows, weight);
       } else {
-        data_.gather(lo, hi, xb_, yb_);
         // A lone replica's all-reduce changes nothing: the update joins the gradient
-        // pass (the weights swept once per step, not twice).
+        // pass (the weights swept once per step, not twice), and the model's threads
+        // gather the minibatch's rows themselves.
         applied_ = replicas_ == 1;
-        if (applied_)
-          model_->compute_gradients_and_apply(xb_.data(), yb_.data(), rows, *optimizer_);
-        else
+        if (applied_) {
+          model_->compute_gradients_and_apply(data_.feature_matrix().data(),
+                                              data_.labels().data(), data_.order().data() + lo,
+                                              rows, *optimizer_);
+        } else {
+          data_.gather(lo, hi, xb_, yb_);
           model_->compute_gradients(xb_.data(), yb_.data(), rows, weight);
+        }
       }
     } catch (const std::invalid_argument& e) {
       throw step_failure(std::string("trainer: ") + e.what());

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <random>
 #include <stdexcept>
@@ -124,10 +125,9 @@ void model::reserve(int rows) {
   }
   // The output layer's activation buffer doubles as its delta (the fused heads allow it).
   deltas_.back() = buffer();
-  if (!backend_->host_memory()) {
-    staged_x_ = backend_->allocate(static_cast<std::size_t>(rows) * input_width());
-    staged_y_ = backend_->allocate(static_cast<std::size_t>(rows) * output_width());
-  }
+  // device backends stage every minibatch here; the CPU gathers shuffled rows here
+  staged_x_ = backend_->allocate(static_cast<std::size_t>(rows) * input_width());
+  staged_y_ = backend_->allocate(static_cast<std::size_t>(rows) * output_width());
   capacity_rows_ = rows;
 }
 
@@ -208,13 +208,13 @@ float model::loss(const float* x, const float* y, int rows) {
 
 void model::compute_gradients(const float* x, const float* y, int rows, float weight) {
   const auto [in, labels] = stage(x, y, rows);
-  train_step(in, labels, rows, weight, nullptr);
+  train_step(in, labels, rows, weight, nullptr, nullptr);
 }
 
 void model::compute_gradients_in_backend(const float* x, const float* y, int rows, float weight) {
   if (rows < 1) throw std::invalid_argument("minibatch must have at least one row");
   reserve(rows);
-  train_step(x, y, rows, weight, nullptr);
+  train_step(x, y, rows, weight, nullptr, nullptr);
 }
 
 void model::set_training_threads(int n) {
@@ -250,7 +250,7 @@ int part_begin(int size, int t, int n, int align = 1) {
 } // namespace
 
 void model::train_step(const float* in, const float* labels, int rows, float weight,
-                       optimizer* opt) {
+                       optimizer* opt, const row_source* source) {
   auto* cpu = dynamic_cast<cpu_backend*>(backend_);
   if (!cpu) { // a device backend: one thread drives it, product by product
     forward_and_loss(in, labels, part{0, rows, rows, loss_slot(), true}, weight);
@@ -261,7 +261,9 @@ void model::train_step(const float* in, const float* labels, int rows, float wei
   const int parts = training_parts(rows);
   if (opt) opt->advance();
   float* losses = parts > 1 ? part_losses_.data() : loss_slot();
-  const auto job = [&](int t) { host_part(*cpu, in, labels, rows, weight, opt, t, parts, losses + t); };
+  const auto job = [&](int t) {
+    host_part(*cpu, in, labels, rows, weight, opt, source, t, parts, losses + t);
+  };
   if (parts == 1) {
     job(0);
     return;
@@ -273,10 +275,18 @@ void model::train_step(const float* in, const float* labels, int rows, float wei
 }
 
 void model::host_part(cpu_backend& be, const float* in, const float* labels, int rows,
-                      float weight, optimizer* opt, int t, int parts, float* loss) {
+                      float weight, optimizer* opt, const row_source* source, int t, int parts,
+                      float* loss) {
   // 1. The forward pass, loss and deltas of this part's rows, layer by layer down: they
   //    need no other part's rows, and read every weight before any is updated.
   const part w{part_begin(rows, t, parts), part_begin(rows, t + 1, parts), rows, loss, false};
+  if (source) { // this part's rows of the minibatch, into `in` (staged_x_)
+    const auto width = static_cast<std::size_t>(input_width());
+    for (int r = w.begin; r < w.end; ++r)
+      std::memcpy(staged_x_.data() + static_cast<std::size_t>(r) * width,
+                  source->table + static_cast<std::size_t>(source->order[r]) * width,
+                  width * sizeof(float));
+  }
   forward_and_loss(in, labels, w, weight);
   const int own = w.end - w.begin;
   const auto lo = static_cast<std::size_t>(w.begin);
@@ -322,7 +332,34 @@ void model::host_part(cpu_backend& be, const float* in, const float* labels, int
 void model::compute_gradients_and_apply(const float* x, const float* y, int rows,
                                         optimizer& opt) {
   const auto [in, labels] = stage(x, y, rows);
-  train_step(in, labels, rows, 1.0f, &opt);
+  train_step(in, labels, rows, 1.0f, &opt, nullptr);
+}
+
+void model::compute_gradients_and_apply(const float* table_x, const float* table_y,
+                                        const std::uint32_t* order, int rows, optimizer& opt) {
+  if (rows < 1) throw std::invalid_argument("minibatch must have at least one row");
+  const std::size_t per_row = label_count(1);
+  auto* cpu = dynamic_cast<cpu_backend*>(backend_);
+  if (!cpu) { // gathered on the host, then staged
+    const auto width = static_cast<std::size_t>(input_width());
+    std::vector<float> x(static_cast<std::size_t>(rows) * width), y(label_count(rows));
+    for (int r = 0; r < rows; ++r) {
+      std::memcpy(x.data() + static_cast<std::size_t>(r) * width, table_x + std::size_t{order[r]} * width,
+                  width * sizeof(float));
+      std::memcpy(y.data() + static_cast<std::size_t>(r) * per_row,
+                  table_y + std::size_t{order[r]} * per_row, per_row * sizeof(float));
+    }
+    compute_gradients_and_apply(x.data(), y.data(), rows, opt);
+    return;
+  }
+  reserve(rows);
+  float* y = staged_y_.data();
+  for (int r = 0; r < rows; ++r)
+    std::memcpy(y + static_cast<std::size_t>(r) * per_row, table_y + std::size_t{order[r]} * per_row,
+                per_row * sizeof(float));
+  check_labels(y, rows);
+  const row_source source{table_x, order};
+  train_step(staged_x_.data(), y, rows, 1.0f, &opt, &source);
 }
 
 void model::apply(optimizer& opt) {

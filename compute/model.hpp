@@ -14,6 +14,7 @@
 #include "compute/optimizer.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -151,6 +152,13 @@ public:
   /// than twice. The same parameters, gradients() and loss as the two calls, up to the
   /// order of float sums. Same rules as compute_gradients.
   void compute_gradients_and_apply(const float* x, const float* y, int rows, optimizer& opt);
+  /// The same on the rows order[0], ..., order[rows - 1] of a table of inputs (`table_x`,
+  /// input_width() floats a row) and of labels (`table_y`, as `y` above a row), in host
+  /// memory: a trainer's shuffled minibatch. On the CPU backend each training thread
+  /// copies its own rows of the minibatch just before its forward pass reads them, so no
+  /// serial copy of the whole minibatch precedes the step.
+  void compute_gradients_and_apply(const float* table_x, const float* table_y,
+                                   const std::uint32_t* order, int rows, optimizer& opt);
 
   /// Mean loss (with the L2 term) without touching gradients() (it does write
   /// loss_slot()): for evaluation and finite-difference checks. Same rules as
@@ -191,15 +199,21 @@ private:
   void forward_and_loss(const float* in, const float* labels, const part& w, float weight);
   /// Gradients (times `weight`) after forward_and_loss on all `rows` rows, on this thread.
   void backward(const float* in, int rows, float weight);
+  /// Where the CPU's training threads copy a minibatch's rows from (table rows order[r]).
+  struct row_source {
+    const float* table;
+    const std::uint32_t* order;
+  };
   /// Forward and backward of a staged minibatch, on training_parts(rows) threads, then
-  /// `opt`'s update where it is given.
+  /// `opt`'s update where it is given. With a `source` (CPU backend), `in` is staged_x_
+  /// and each part first copies its rows there.
   void train_step(const float* in, const float* labels, int rows, float weight,
-                  optimizer* opt);
+                  optimizer* opt, const row_source* source);
   /// Part t of `parts` of a step on the CPU backend (train_step): the forward pass,
   /// loss (to `loss`) and deltas of its rows, then, after a barrier, the weight
   /// gradient of its band of every layer's weight rows, and `opt`'s update of that band.
   void host_part(cpu_backend& be, const float* in, const float* labels, int rows, float weight,
-                 optimizer* opt, int t, int parts, float* loss);
+                 optimizer* opt, const row_source* source, int t, int parts, float* loss);
 
   model_spec spec_;
   backend* backend_;
