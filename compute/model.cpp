@@ -167,7 +167,8 @@ void model::forward_and_loss(const float* in, const float* labels, const part& w
     const float* a_prev = i == 0 ? in + lo * l.in : acts_[i - 1].data() + lo * l.in;
     float* z = acts_[i].data() + lo * l.out;
     if (cpu) {
-      cpu->dense_forward(l.act, rows, l.in, l.out, a_prev, p + l.weight_offset, p + l.bias_offset, z);
+      cpu->dense_forward(l.act, rows, l.in, l.out, a_prev, p + l.weight_offset, p + l.bias_offset, z,
+                         true);
       continue;
     }
     be.gemm(false, false, rows, l.out, l.in, 1.0f, a_prev, l.in, p + l.weight_offset, l.out, 0.0f,

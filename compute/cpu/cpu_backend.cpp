@@ -71,8 +71,8 @@ void cpu_backend::gemm(bool trans_a, bool trans_b, int m, int n, int k, float al
 }
 
 void cpu_backend::dense_forward(activation act, int rows, int in, int out, const float* a,
-                                const float* w, const float* bias, float* z) {
-  if (rows > 0 && rows <= dense_kernel::max_rows && dense_kernel::available() &&
+                                const float* w, const float* bias, float* z, bool any_rows) {
+  if (rows > 0 && (rows <= dense_kernel::max_rows || any_rows) && dense_kernel::available() &&
       (act == activation::identity || act == activation::relu)) {
     dense_kernel::forward(rows, out, in, a, in, w, bias, act, z);
     return;

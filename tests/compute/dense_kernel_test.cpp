@@ -125,12 +125,13 @@ BOOST_AUTO_TEST_CASE(each_instruction_set_computes_a_transposed_product) {
 
 BOOST_AUTO_TEST_CASE(dense_forward_matches_the_product_below_and_above_the_kernels_row_limit) {
   cpu_backend be;
-  for (int m : {1, 4, 5, dense_kernel::max_rows, dense_kernel::max_rows + 1, 300})
-    for (int n : {10, 128, 256})
-      for (auto act : {activation::identity, activation::relu, activation::tanh})
-        check(m, n, 784, 784, act, [&](const float* a, const float* w, const float* b, float* c) {
-          be.dense_forward(act, m, 784, n, a, w, b, c);
-        });
+  for (bool any_rows : {false, true}) // true: the kernel at every row count (training)
+    for (int m : {1, 4, 5, dense_kernel::max_rows, dense_kernel::max_rows + 1, 300})
+      for (int n : {10, 128, 256})
+        for (auto act : {activation::identity, activation::relu, activation::tanh})
+          check(m, n, 784, 784, act, [&](const float* a, const float* w, const float* b, float* c) {
+            be.dense_forward(act, m, 784, n, a, w, b, c, any_rows);
+          });
 }
 
 BOOST_AUTO_TEST_SUITE_END()
