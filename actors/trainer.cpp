@@ -480,8 +480,18 @@ void trainer::start_step() {
         device_gradients(pair.x.data(), pair.y.data(), rows, weight);
         pair.read_by = device_->mark();
       } else {
-        data_.gather(lo, hi, xb_, yb_);
-        model_->compute_gradients(xb_.data(), yb_.data(), rows, weight);
+        // A lone replica's all-reduce changes nothing: the update joins the gradient
+        // pass (the weights swept once per step, not twice), and the model's threads
+        // gather the minibatch's rows themselves.
+        applied_ = replicas_ == 1;
+        if (applied_) {
+          model_->compute_gradients_and_apply(data_.feature_matrix().data(),
+                                              data_.labels().data(), data_.order().data() + lo,
+                                              rows, *optimizer_);
+        } else {
+          data_.gather(lo, hi, xb_, yb_);
+          model_->compute_gradients(xb_.data(), yb_.data(), rows, weight);
+        }
       }
     } catch (const std::invalid_argument& e) {
       throw step_failure(std::string("trainer: ") + e.what());
@@ -550,7 +560,8 @@ void trainer::finish_step() {
     throw step_failure(std::string("trainer: ") + e.what());
   }
   in_flight_ = false;
-  model_->apply(*optimizer_);
+  if (!applied_) model_->apply(*optimizer_);
+  applied_ = false;
   ++step_;
   samples_ += step_rows_;
   device_->axpy(1, static_cast<float>(step_rows_), model_->loss_slot(), epoch_loss_.data());

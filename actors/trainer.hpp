@@ -162,6 +162,7 @@ private:
   std::uint64_t total_steps_ = 0;
   std::uint64_t step_ = 0; // global optimizer steps done
   bool in_flight_ = false; // this step's all-reduce is started
+  bool applied_ = false;   // this step's update is done (a lone replica's fused step)
   bool hung_ = false; // hang_at_step: this replica no longer takes part
   // When this replica started the collective operation it waits for (the watchdog's
   // clock): an all-reduce, or joining the device group.

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <numeric>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -67,7 +69,6 @@ model::model(const model_spec& spec, backend& be) : spec_(validate(spec)), backe
     head_ = output_width() == 1 ? output_head::sigmoid_bce : output_head::softmax_ce;
 
   params_ = backend_->allocate(offset);
-  grads_ = backend_->allocate(offset + 2); // + loss slot + spare slot
   const auto init = initial_parameters(spec_, layers_, offset);
   backend_->copy_from_host(params_.data(), init.data(), offset);
 }
@@ -81,10 +82,23 @@ int model::classes() const noexcept {
   return head_ == output_head::sigmoid_bce ? 2 : output_width();
 }
 
+float* model::training_buffer() {
+  if (grads_.empty()) grads_ = backend_->allocate(reduction_size()); // + loss and spare slots
+  return grads_.data();
+}
+
 float model::loss_to_host() const {
   float loss = 0;
-  backend_->copy_to_host(&loss, loss_slot(), 1);
+  if (!grads_.empty()) backend_->copy_to_host(&loss, loss_slot(), 1);
   return loss;
+}
+
+std::size_t model::floats_held() const noexcept {
+  std::size_t n = params_.size() + grads_.size() + staged_x_.size() + staged_y_.size() +
+                  part_losses_.size();
+  for (const auto& b : acts_) n += b.size();
+  for (const auto& b : deltas_) n += b.size();
+  return n;
 }
 
 std::vector<float> model::parameters_to_host() const {
@@ -101,6 +115,7 @@ void model::set_parameters(const float* host, std::size_t n) {
 }
 
 void model::reserve(int rows) {
+  training_buffer();
   if (rows <= capacity_rows_) return;
   acts_.clear();
   deltas_.clear();
@@ -110,10 +125,9 @@ void model::reserve(int rows) {
   }
   // The output layer's activation buffer doubles as its delta (the fused heads allow it).
   deltas_.back() = buffer();
-  if (!backend_->host_memory()) {
-    staged_x_ = backend_->allocate(static_cast<std::size_t>(rows) * input_width());
-    staged_y_ = backend_->allocate(static_cast<std::size_t>(rows) * output_width());
-  }
+  // device backends stage every minibatch here; the CPU gathers shuffled rows here
+  staged_x_ = backend_->allocate(static_cast<std::size_t>(rows) * input_width());
+  staged_y_ = backend_->allocate(static_cast<std::size_t>(rows) * output_width());
   capacity_rows_ = rows;
 }
 
@@ -144,6 +158,7 @@ std::pair<const float*, const float*> model::stage(const float* x, const float* 
 
 void model::forward_and_loss(const float* in, const float* labels, const part& w, float weight) {
   backend& be = *backend_;
+  auto* cpu = dynamic_cast<cpu_backend*>(backend_); // its dense kernel
   const float* p = params_.data();
   const int rows = w.end - w.begin;
   const auto lo = static_cast<std::size_t>(w.begin);
@@ -151,6 +166,11 @@ void model::forward_and_loss(const float* in, const float* labels, const part& w
     const auto& l = layers_[i];
     const float* a_prev = i == 0 ? in + lo * l.in : acts_[i - 1].data() + lo * l.in;
     float* z = acts_[i].data() + lo * l.out;
+    if (cpu) {
+      cpu->dense_forward(l.act, rows, l.in, l.out, a_prev, p + l.weight_offset, p + l.bias_offset, z,
+                         true);
+      continue;
+    }
     be.gemm(false, false, rows, l.out, l.in, 1.0f, a_prev, l.in, p + l.weight_offset, l.out, 0.0f,
             z, l.out);
     be.bias_activation(l.act, rows, l.out, p + l.bias_offset, z);
@@ -189,13 +209,13 @@ float model::loss(const float* x, const float* y, int rows) {
 
 void model::compute_gradients(const float* x, const float* y, int rows, float weight) {
   const auto [in, labels] = stage(x, y, rows);
-  train_step(in, labels, rows, weight);
+  train_step(in, labels, rows, weight, nullptr, nullptr);
 }
 
 void model::compute_gradients_in_backend(const float* x, const float* y, int rows, float weight) {
   if (rows < 1) throw std::invalid_argument("minibatch must have at least one row");
   reserve(rows);
-  train_step(x, y, rows, weight);
+  train_step(x, y, rows, weight, nullptr, nullptr);
 }
 
 void model::set_training_threads(int n) {
@@ -230,64 +250,124 @@ int part_begin(int size, int t, int n, int align = 1) {
 
 } // namespace
 
-void model::train_step(const float* in, const float* labels, int rows, float weight) {
-  const int parts = training_parts(rows);
-  if (parts == 1) {
+void model::train_step(const float* in, const float* labels, int rows, float weight,
+                       optimizer* opt, const row_source* source) {
+  auto* cpu = dynamic_cast<cpu_backend*>(backend_);
+  if (!cpu) { // a device backend: one thread drives it, product by product
     forward_and_loss(in, labels, part{0, rows, rows, loss_slot(), true}, weight);
     backward(in, rows, weight);
+    if (opt) apply(*opt);
     return;
   }
-  // Part t on thread t: the forward pass and loss of its rows; then, layer by layer from
-  // the output, the weight gradient's columns of its share (over all rows: every part's
-  // output gradients are in by then, hence the barrier) and the input gradient of its
-  // rows. Each gradient is written by one part, whole, so nothing is summed afterwards.
-  backend& be = *backend_;
-  const float* p = params_.data();
-  float* g = grads_.data();
-  float* losses = part_losses_.data();
-  team_->run(parts, [&](int t) {
-    const part w{part_begin(rows, t, parts), part_begin(rows, t + 1, parts), rows, losses + t,
-                 false};
-    forward_and_loss(in, labels, w, weight);
-    const int own = w.end - w.begin;
-    const auto lo = static_cast<std::size_t>(w.begin);
-    for (std::size_t i = layers_.size(); i-- > 0;) {
-      team_->barrier(); // every row's gradient at this layer's output is in
-      const auto& l = layers_[i];
-      const float* delta = i + 1 == layers_.size() ? acts_[i].data() : deltas_[i].data();
-      const float* a_prev = i == 0 ? in : acts_[i - 1].data();
-      const int c0 = part_begin(l.out, t, parts, 16), c1 = part_begin(l.out, t + 1, parts, 16);
-      if (c1 > c0)
-        be.gemm(true, false, l.in, c1 - c0, rows, 1.0f, a_prev, l.in, delta + c0, l.out, 0.0f,
-                g + l.weight_offset + c0, l.out);
-      if (static_cast<int>(i % static_cast<std::size_t>(parts)) == t)
-        be.column_sums(rows, l.out, delta, 0.0f, g + l.bias_offset);
-      if (i > 0) {
-        float* d_prev = deltas_[i - 1].data() + lo * l.in;
-        be.gemm(false, true, own, l.in, l.out, 1.0f, delta + lo * l.out, l.out,
-                p + l.weight_offset, l.out, 0.0f, d_prev, l.in);
-        be.activation_backward(layers_[i - 1].act, static_cast<std::size_t>(own) * l.in,
-                               acts_[i - 1].data() + lo * l.in, d_prev);
-      }
-    }
-  });
+  const int parts = training_parts(rows);
+  if (opt) opt->advance();
+  float* losses = parts > 1 ? part_losses_.data() : loss_slot();
+  const auto job = [&](int t) {
+    host_part(*cpu, in, labels, rows, weight, opt, source, t, parts, losses + t);
+  };
+  if (parts == 1) {
+    job(0);
+    return;
+  }
+  team_->run(parts, job);
   double loss = 0;
   for (int t = 0; t < parts; ++t) loss += losses[t];
   *loss_slot() = static_cast<float>(loss);
-  if (spec_.weight_decay > 0)
-    for (const auto& l : layers_) {
-      const std::size_t n = static_cast<std::size_t>(l.in) * l.out;
-      be.add_dot(n, 0.5f * spec_.weight_decay * weight, p + l.weight_offset, p + l.weight_offset,
-                 loss_slot());
-      be.axpy(n, spec_.weight_decay * weight, p + l.weight_offset, g + l.weight_offset);
+}
+
+void model::host_part(cpu_backend& be, const float* in, const float* labels, int rows,
+                      float weight, optimizer* opt, const row_source* source, int t, int parts,
+                      float* loss) {
+  // 1. The forward pass, loss and deltas of this part's rows, layer by layer down: they
+  //    need no other part's rows, and read every weight before any is updated.
+  const part w{part_begin(rows, t, parts), part_begin(rows, t + 1, parts), rows, loss, false};
+  if (source) { // this part's rows of the minibatch, into `in` (staged_x_)
+    const auto width = static_cast<std::size_t>(input_width());
+    for (int r = w.begin; r < w.end; ++r)
+      std::memcpy(staged_x_.data() + static_cast<std::size_t>(r) * width,
+                  source->table + static_cast<std::size_t>(source->order[r]) * width,
+                  width * sizeof(float));
+  }
+  forward_and_loss(in, labels, w, weight);
+  const int own = w.end - w.begin;
+  const auto lo = static_cast<std::size_t>(w.begin);
+  float* p = params_.data();
+  float* g = grads_.data();
+  for (std::size_t i = layers_.size() - 1; i > 0; --i) {
+    const auto& l = layers_[i];
+    const float* delta = (i + 1 == layers_.size() ? acts_[i].data() : deltas_[i].data()) + lo * l.out;
+    float* d_prev = deltas_[i - 1].data() + lo * l.in;
+    be.gemm(false, true, own, l.in, l.out, 1.0f, delta, l.out, p + l.weight_offset, l.out, 0.0f,
+            d_prev, l.in);
+    be.activation_backward(layers_[i - 1].act, static_cast<std::size_t>(own) * l.in,
+                           acts_[i - 1].data() + lo * l.in, d_prev);
+  }
+  if (parts > 1) team_->barrier(); // every row's deltas are in, every weight has been read
+  // 2. The gradient of this part's band of each layer's weight rows over all rows (a
+  //    contiguous slice of the flat buffers), and the optimizer's update of that slice
+  //    while it is in this core's cache. One part takes each layer's bias.
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    const auto& l = layers_[i];
+    const float* delta = i + 1 == layers_.size() ? acts_[i].data() : deltas_[i].data();
+    const float* a_prev = i == 0 ? in : acts_[i - 1].data();
+    // bands start on whole cache lines of the flat buffers (64 bytes)
+    const int align = 16 / std::gcd(l.out, 16);
+    const int r0 = part_begin(l.in, t, parts, align), r1 = part_begin(l.in, t + 1, parts, align);
+    if (r1 > r0) {
+      const std::size_t at = l.weight_offset + static_cast<std::size_t>(r0) * l.out;
+      const std::size_t n = static_cast<std::size_t>(r1 - r0) * l.out;
+      be.transposed_product(r1 - r0, l.out, rows, a_prev + r0, l.in, delta, g + at);
+      if (spec_.weight_decay > 0) { // the L2 term of the loss and its gradient
+        be.add_dot(n, 0.5f * spec_.weight_decay * weight, p + at, p + at, loss);
+        be.axpy(n, spec_.weight_decay * weight, p + at, g + at);
+      }
+      if (opt) opt->update(p, g, at, n);
     }
+    if (static_cast<int>(i % static_cast<std::size_t>(parts)) == t) {
+      be.column_sums(rows, l.out, delta, 0.0f, g + l.bias_offset);
+      if (opt) opt->update(p, g, l.bias_offset, static_cast<std::size_t>(l.out));
+    }
+  }
+}
+
+void model::compute_gradients_and_apply(const float* x, const float* y, int rows,
+                                        optimizer& opt) {
+  const auto [in, labels] = stage(x, y, rows);
+  train_step(in, labels, rows, 1.0f, &opt, nullptr);
+}
+
+void model::compute_gradients_and_apply(const float* table_x, const float* table_y,
+                                        const std::uint32_t* order, int rows, optimizer& opt) {
+  if (rows < 1) throw std::invalid_argument("minibatch must have at least one row");
+  const std::size_t per_row = label_count(1);
+  auto* cpu = dynamic_cast<cpu_backend*>(backend_);
+  if (!cpu) { // gathered on the host, then staged
+    const auto width = static_cast<std::size_t>(input_width());
+    std::vector<float> x(static_cast<std::size_t>(rows) * width), y(label_count(rows));
+    for (int r = 0; r < rows; ++r) {
+      std::memcpy(x.data() + static_cast<std::size_t>(r) * width, table_x + std::size_t{order[r]} * width,
+                  width * sizeof(float));
+      std::memcpy(y.data() + static_cast<std::size_t>(r) * per_row,
+                  table_y + std::size_t{order[r]} * per_row, per_row * sizeof(float));
+    }
+    compute_gradients_and_apply(x.data(), y.data(), rows, opt);
+    return;
+  }
+  reserve(rows);
+  float* y = staged_y_.data();
+  for (int r = 0; r < rows; ++r)
+    std::memcpy(y + static_cast<std::size_t>(r) * per_row, table_y + std::size_t{order[r]} * per_row,
+                per_row * sizeof(float));
+  check_labels(y, rows);
+  const row_source source{table_x, order};
+  train_step(staged_x_.data(), y, rows, 1.0f, &opt, &source);
 }
 
 void model::apply(optimizer& opt) {
   const int parts = training_threads_ > 1 ? training_threads_ : 1;
   opt.advance();
   float* params = params_.data();
-  const float* grads = grads_.data();
+  const float* grads = gradients();
   const std::size_t n = params_.size();
   if (parts == 1 || n < min_parallel_update) {
     opt.update(params, grads, 0, n);

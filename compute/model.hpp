@@ -1,6 +1,9 @@
 // A trainable model: a stack of dense layers whose parameters live in ONE flat buffer
 // (and whose gradients live in ONE flat buffer of the same layout), so data-parallel
-// replicas all-reduce a single vector and checkpoints copy a single vector.
+// replicas all-reduce a single vector and checkpoints copy a single vector. The
+// gradients and the training workspace are allocated on first training use (reserve,
+// compute_gradients, loss, or the non-const gradient accessors): a model loaded for
+// inference holds its parameters only (floats_held()).
 //
 // Flat layout, layer after layer: W (in x out, row-major, so Z = X W) then b (out).
 #pragma once
@@ -11,6 +14,7 @@
 #include "compute/optimizer.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -69,22 +73,32 @@ public:
   backend& device() const noexcept { return *backend_; }
 
   /// The flat parameter and gradient buffers (backend memory; host memory on the CPU).
+  /// The non-const gradients(), loss_slot() and spare_slot() allocate the gradient
+  /// buffer (zeroed) if no training use has yet; the const ones return nullptr then.
   std::size_t parameter_count() const noexcept { return params_.size(); }
   float* parameters() noexcept { return params_.data(); }
   const float* parameters() const noexcept { return params_.data(); }
-  float* gradients() noexcept { return grads_.data(); }
+  float* gradients() { return training_buffer(); }
   const float* gradients() const noexcept { return grads_.data(); }
 
   /// The gradients are followed in backend memory by two floats: the loss that
   /// compute_gradients wrote (`loss_slot`), and one the model never touches
   /// (`spare_slot`: a trainer puts its stop vote there). So replicas combine all three
   /// with ONE all-reduce of `reduction_size()` floats from gradients().
-  std::size_t reduction_size() const noexcept { return grads_.size(); }
-  float* loss_slot() noexcept { return grads_.data() + params_.size(); }
-  const float* loss_slot() const noexcept { return grads_.data() + params_.size(); }
-  float* spare_slot() noexcept { return grads_.data() + params_.size() + 1; }
-  /// The loss slot, copied to the host (a device backend waits for its work here).
+  std::size_t reduction_size() const noexcept { return params_.size() + 2; }
+  float* loss_slot() { return training_buffer() + params_.size(); }
+  const float* loss_slot() const noexcept {
+    return grads_.empty() ? nullptr : grads_.data() + params_.size();
+  }
+  float* spare_slot() { return training_buffer() + params_.size() + 1; }
+  /// The loss slot, copied to the host (a device backend waits for its work here); 0
+  /// before any loss was computed.
   float loss_to_host() const;
+
+  /// Floats of backend memory the model holds: its parameters, and once it has been
+  /// used for training its gradients (+ 2 slots) and training workspace too. Inference
+  /// workspaces (predict_workspace) belong to their callers and are not counted.
+  std::size_t floats_held() const noexcept;
 
   /// Host copies of the flat parameters, for model files and checkpoints.
   std::vector<float> parameters_to_host() const;
@@ -131,6 +145,21 @@ public:
   void compute_gradients_in_backend(const float* x, const float* y, int rows,
                                     float weight = 1.0f);
 
+  /// One training step of a lone replica (no all-reduce between the gradient and the
+  /// update): compute_gradients(x, y, rows), then apply(opt), in one pass. On the CPU
+  /// backend each thread updates the band of weights whose gradient it has just
+  /// computed, while they are in its cache, so a step sweeps the weights once rather
+  /// than twice. The same parameters, gradients() and loss as the two calls, up to the
+  /// order of float sums. Same rules as compute_gradients.
+  void compute_gradients_and_apply(const float* x, const float* y, int rows, optimizer& opt);
+  /// The same on the rows order[0], ..., order[rows - 1] of a table of inputs (`table_x`,
+  /// input_width() floats a row) and of labels (`table_y`, as `y` above a row), in host
+  /// memory: a trainer's shuffled minibatch. On the CPU backend each training thread
+  /// copies its own rows of the minibatch just before its forward pass reads them, so no
+  /// serial copy of the whole minibatch precedes the step.
+  void compute_gradients_and_apply(const float* table_x, const float* table_y,
+                                   const std::uint32_t* order, int rows, optimizer& opt);
+
   /// Mean loss (with the L2 term) without touching gradients() (it does write
   /// loss_slot()): for evaluation and finite-difference checks. Same rules as
   /// compute_gradients.
@@ -150,6 +179,8 @@ public:
   void predict(const float* x, int rows, float* out, predict_workspace& ws, backend& be) const;
 
 private:
+  /// The gradient buffer (parameter_count() + 2 floats), allocated on first use.
+  float* training_buffer();
   void check_labels(const float* y, int rows) const;
   /// Labels (regression: targets) of `rows` rows.
   std::size_t label_count(int rows) const;
@@ -168,14 +199,28 @@ private:
   void forward_and_loss(const float* in, const float* labels, const part& w, float weight);
   /// Gradients (times `weight`) after forward_and_loss on all `rows` rows, on this thread.
   void backward(const float* in, int rows, float weight);
-  /// Forward and backward of a staged minibatch, on training_parts(rows) threads.
-  void train_step(const float* in, const float* labels, int rows, float weight);
+  /// Where the CPU's training threads copy a minibatch's rows from (table rows order[r]).
+  struct row_source {
+    const float* table;
+    const std::uint32_t* order;
+  };
+  /// Forward and backward of a staged minibatch, on training_parts(rows) threads, then
+  /// `opt`'s update where it is given. With a `source` (CPU backend), `in` is staged_x_
+  /// and each part first copies its rows there.
+  void train_step(const float* in, const float* labels, int rows, float weight,
+                  optimizer* opt, const row_source* source);
+  /// Part t of `parts` of a step on the CPU backend (train_step): the forward pass,
+  /// loss (to `loss`) and deltas of its rows, then, after a barrier, the weight
+  /// gradient of its band of every layer's weight rows, and `opt`'s update of that band.
+  void host_part(cpu_backend& be, const float* in, const float* labels, int rows, float weight,
+                 optimizer* opt, const row_source* source, int t, int parts, float* loss);
 
   model_spec spec_;
   backend* backend_;
   std::vector<dense_layer> layers_;
   output_head head_ = output_head::squared_error;
-  buffer params_, grads_;
+  buffer params_;
+  buffer grads_; // empty until the first training use (training_buffer())
   // training workspace: activations per layer (output layer's doubles as its delta),
   // deltas per hidden layer, staged inputs and labels for non-host backends.
   std::vector<buffer> acts_, deltas_;

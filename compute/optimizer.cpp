@@ -30,8 +30,17 @@ constexpr std::size_t max_state_floats = std::size_t{1} << 28; // 1 GiB
 optimizer::optimizer(const optimizer_spec& spec, std::size_t size, backend& be)
     : spec_(spec), size_(size), backend_(&be) {
   check_spec(spec_);
-  if (spec_.kind == optimizer_kind::adam || spec_.momentum != 0.0f) first_ = be.allocate(size);
-  if (spec_.kind == optimizer_kind::adam) second_ = be.allocate(size);
+}
+
+void optimizer::allocate_moments() {
+  if (first_.empty() && (spec_.kind == optimizer_kind::adam || spec_.momentum != 0.0f))
+    first_ = backend_->allocate(size_);
+  if (second_.empty() && spec_.kind == optimizer_kind::adam) second_ = backend_->allocate(size_);
+}
+
+void optimizer::advance() {
+  allocate_moments();
+  ++step_;
 }
 
 void optimizer::set_learning_rate(float lr) {
@@ -58,10 +67,12 @@ optimizer_state optimizer::state() const {
   optimizer_state s;
   s.kind = spec_.kind;
   s.step = step_;
-  s.first.resize(first_.size());
-  s.second.resize(second_.size());
-  backend_->copy_to_host(s.first.data(), first_.data(), first_.size());
-  backend_->copy_to_host(s.second.data(), second_.data(), second_.size());
+  // Moments not allocated yet (no step taken) are zero: the state of a fresh optimizer.
+  const bool first = spec_.kind == optimizer_kind::adam || spec_.momentum != 0.0f;
+  s.first.resize(first ? size_ : 0);
+  s.second.resize(spec_.kind == optimizer_kind::adam ? size_ : 0);
+  if (!first_.empty()) backend_->copy_to_host(s.first.data(), first_.data(), first_.size());
+  if (!second_.empty()) backend_->copy_to_host(s.second.data(), second_.data(), second_.size());
   return s;
 }
 
@@ -70,11 +81,13 @@ void optimizer::load_state(const optimizer_state& s) {
     throw std::invalid_argument("optimizer state is for " + std::string(to_string(s.kind)) +
                                 ", this optimizer is " + std::string(to_string(spec_.kind)));
   if (s.step < 0) throw std::invalid_argument("optimizer state has a negative step count");
-  if (s.first.size() != first_.size() || s.second.size() != second_.size())
+  const std::size_t first = spec_.kind == optimizer_kind::adam || spec_.momentum != 0.0f ? size_ : 0;
+  const std::size_t second = spec_.kind == optimizer_kind::adam ? size_ : 0;
+  if (s.first.size() != first || s.second.size() != second)
     throw std::invalid_argument("optimizer state sizes (" + std::to_string(s.first.size()) + ", " +
                                 std::to_string(s.second.size()) + ") do not match (" +
-                                std::to_string(first_.size()) + ", " +
-                                std::to_string(second_.size()) + ")");
+                                std::to_string(first) + ", " + std::to_string(second) + ")");
+  allocate_moments();
   backend_->copy_from_host(first_.data(), s.first.data(), s.first.size());
   backend_->copy_from_host(second_.data(), s.second.data(), s.second.size());
   step_ = s.step;

@@ -59,14 +59,22 @@ public:
   /// The two halves of step(), for callers that split the update over threads
   /// (model::apply): advance() once, then update() of disjoint slices [begin, begin + n)
   /// of the buffers (`params` and `grads` point at their starts), side by side.
-  void advance() noexcept { ++step_; }
+  /// The first advance() (or load_state) allocates the moments, zeroed: an optimizer
+  /// that never steps holds no memory.
+  void advance();
   void update(float* params, const float* grads, std::size_t begin, std::size_t n);
+
+  /// Floats of backend memory held: 0 before the first step, then the moments (sgd with
+  /// momentum: size(); adam: 2 size(); plain sgd: none).
+  std::size_t floats_held() const noexcept { return first_.size() + second_.size(); }
 
   optimizer_state state() const;
   /// Throws std::invalid_argument when the state's kind or sizes do not match.
   void load_state(const optimizer_state& s);
 
 private:
+  void allocate_moments();
+
   optimizer_spec spec_;
   std::size_t size_;
   backend* backend_;

@@ -71,14 +71,24 @@ void cpu_backend::gemm(bool trans_a, bool trans_b, int m, int n, int k, float al
 }
 
 void cpu_backend::dense_forward(activation act, int rows, int in, int out, const float* a,
-                                const float* w, const float* bias, float* z) {
-  if (rows > 0 && rows <= dense_kernel::max_rows && dense_kernel::available() &&
+                                const float* w, const float* bias, float* z, bool any_rows) {
+  if (rows > 0 && (rows <= dense_kernel::max_rows || any_rows) && dense_kernel::available() &&
       (act == activation::identity || act == activation::relu)) {
     dense_kernel::forward(rows, out, in, a, in, w, bias, act, z);
     return;
   }
   gemm(false, false, rows, out, in, 1.0f, a, in, w, out, 0.0f, z, out);
   bias_activation(act, rows, out, bias, z);
+}
+
+void cpu_backend::transposed_product(int m, int n, int k, const float* a, int lda,
+                                     const float* d, float* c) {
+  if (m <= 0 || n <= 0) return;
+  if (dense_kernel::available()) {
+    dense_kernel::transposed_product(m, n, k, a, lda, d, c);
+    return;
+  }
+  gemm(true, false, m, n, k, 1.0f, a, lda, d, n, 0.0f, c, n);
 }
 
 void cpu_backend::bias_activation(activation act, int rows, int cols, const float* bias,

@@ -6,6 +6,7 @@ namespace conveyor::compute::dense_kernel {
 
 using kernel_fn = void (*)(int, int, int, const float*, int, const float*, const float*, bool,
                            float*);
+using transposed_fn = void (*)(int, int, int, const float*, int, const float*, float*);
 
 #if defined(__x86_64__)
 // Each built for its instruction set (dense_kernel_avx512.cpp, dense_kernel_avx2.cpp).
@@ -13,6 +14,8 @@ void forward_avx512(int m, int n, int k, const float* a, int lda, const float* w
                     const float* bias, bool relu, float* c);
 void forward_avx2(int m, int n, int k, const float* a, int lda, const float* w,
                   const float* bias, bool relu, float* c);
+void transposed_avx512(int m, int n, int k, const float* a, int lda, const float* d, float* c);
+void transposed_avx2(int m, int n, int k, const float* a, int lda, const float* d, float* c);
 #endif
 
 namespace {
@@ -26,6 +29,15 @@ kernel_fn kernel_for(isa set) {
   }
 #endif
   return nullptr;
+}
+
+transposed_fn transposed_for(isa set) {
+  if (!kernel_for(set)) return nullptr;
+#if defined(__x86_64__)
+  return set == isa::avx512 ? transposed_avx512 : transposed_avx2;
+#else
+  return nullptr;
+#endif
 }
 
 kernel_fn fastest() {
@@ -47,6 +59,18 @@ void forward(int m, int n, int k, const float* a, int lda, const float* w, const
 void forward(isa set, int m, int n, int k, const float* a, int lda, const float* w,
              const float* bias, activation act, float* c) noexcept {
   kernel_for(set)(m, n, k, a, lda, w, bias, act == activation::relu, c);
+}
+
+void transposed_product(int m, int n, int k, const float* a, int lda, const float* d,
+                        float* c) noexcept {
+  static const transposed_fn fn = transposed_for(isa::avx512) ? transposed_for(isa::avx512)
+                                                              : transposed_for(isa::avx2_fma);
+  fn(m, n, k, a, lda, d, c);
+}
+
+void transposed_product(isa set, int m, int n, int k, const float* a, int lda, const float* d,
+                        float* c) noexcept {
+  transposed_for(set)(m, n, k, a, lda, d, c);
 }
 
 } // namespace conveyor::compute::dense_kernel

@@ -37,5 +37,9 @@ void forward_avx2(int m, int n, int k, const float* a, int lda, const float* w,
   dense_forward<avx2>(m, n, k, a, lda, w, bias, relu, c);
 }
 
+void transposed_avx2(int m, int n, int k, const float* a, int lda, const float* d, float* c) {
+  dense_forward<avx2, true>(m, n, k, a, lda, d, nullptr, false, c);
+}
+
 } // namespace conveyor::compute::dense_kernel
 #endif

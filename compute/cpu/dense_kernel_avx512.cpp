@@ -35,5 +35,9 @@ void forward_avx512(int m, int n, int k, const float* a, int lda, const float* w
   dense_forward<avx512>(m, n, k, a, lda, w, bias, relu, c);
 }
 
+void transposed_avx512(int m, int n, int k, const float* a, int lda, const float* d, float* c) {
+  dense_forward<avx512, true>(m, n, k, a, lda, d, nullptr, false, c);
+}
+
 } // namespace conveyor::compute::dense_kernel
 #endif

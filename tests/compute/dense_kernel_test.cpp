@@ -82,14 +82,56 @@ BOOST_AUTO_TEST_CASE(each_instruction_set_matches_a_double_precision_product_wit
     BOOST_TEST_MESSAGE("this CPU runs no dense_kernel instruction set; gemm serves instead");
 }
 
+// The weight gradient's form: c = a^T d with `a` k x m (rows lda apart), against a double
+// precision product, with partial tiles, and with guards around c.
+BOOST_AUTO_TEST_CASE(each_instruction_set_computes_a_transposed_product) {
+  int tested = 0;
+  for (auto set : {dense_kernel::isa::avx512, dense_kernel::isa::avx2_fma}) {
+    if (!dense_kernel::supports(set))
+      continue;
+    ++tested;
+    for (int m : {1, 5, 6, 7, 13, 100})
+      for (int n : widths)
+        for (int k : {1, 3, 64, 129}) {
+          const int lda = m + 5;
+          const auto a = random_floats(static_cast<std::size_t>(k) * lda, 4);
+          const auto d = random_floats(static_cast<std::size_t>(k) * n, 5);
+          const std::size_t guard = 32, size = static_cast<std::size_t>(m) * n;
+          std::vector<float> out(size + 2 * guard, 1234.5f);
+          dense_kernel::transposed_product(set, m, n, k, a.data(), lda, d.data(),
+                                           out.data() + guard);
+          const std::string where = std::to_string(m) + " x " + std::to_string(n) + " x " +
+                                    std::to_string(k);
+          for (int i = 0; i < m; ++i)
+            for (int j = 0; j < n; ++j) {
+              double want = 0;
+              for (int p = 0; p < k; ++p)
+                want += static_cast<double>(a[static_cast<std::size_t>(p) * lda + i]) *
+                        d[static_cast<std::size_t>(p) * n + j];
+              const float got = out[guard + static_cast<std::size_t>(i) * n + j];
+              BOOST_TEST_REQUIRE(std::fabs(got - want) <= 1e-4 * (1 + std::sqrt(k)),
+                                 where << ": (" << i << ", " << j << ") is " << got << ", want "
+                                       << want);
+            }
+          for (std::size_t i = 0; i < guard; ++i) {
+            BOOST_TEST_REQUIRE(out[i] == 1234.5f, where << ": wrote before the output");
+            BOOST_TEST_REQUIRE(out[guard + size + i] == 1234.5f, where << ": wrote past the output");
+          }
+        }
+  }
+  if (tested == 0)
+    BOOST_TEST_MESSAGE("this CPU runs no dense_kernel instruction set; gemm serves instead");
+}
+
 BOOST_AUTO_TEST_CASE(dense_forward_matches_the_product_below_and_above_the_kernels_row_limit) {
   cpu_backend be;
-  for (int m : {1, 4, 5, dense_kernel::max_rows, dense_kernel::max_rows + 1, 300})
-    for (int n : {10, 128, 256})
-      for (auto act : {activation::identity, activation::relu, activation::tanh})
-        check(m, n, 784, 784, act, [&](const float* a, const float* w, const float* b, float* c) {
-          be.dense_forward(act, m, 784, n, a, w, b, c);
-        });
+  for (bool any_rows : {false, true}) // true: the kernel at every row count (training)
+    for (int m : {1, 4, 5, dense_kernel::max_rows, dense_kernel::max_rows + 1, 300})
+      for (int n : {10, 128, 256})
+        for (auto act : {activation::identity, activation::relu, activation::tanh})
+          check(m, n, 784, 784, act, [&](const float* a, const float* w, const float* b, float* c) {
+            be.dense_forward(act, m, 784, n, a, w, b, c, any_rows);
+          });
 }
 
 BOOST_AUTO_TEST_SUITE_END()

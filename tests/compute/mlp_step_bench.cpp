@@ -1,14 +1,17 @@
 // Times training steps (forward, backward, SGD-momentum update) of the Fashion-MNIST MLP
 // 784-256-128-10 (relu) on random data, for batch 128 and 512, on one thread, with 2
 // OpenBLAS threads per product, and with 2 training threads (the rows split, each part's
-// products single-threaded: what the trainer does), and prints samples/s. Not a test:
-// timings depend on the machine. Usage:
+// products single-threaded), and prints samples/s. Each step is what a lone trainer
+// does: model::compute_gradients_and_apply on the minibatch's rows of a shuffled order
+// of the dataset. Not a test: timings depend on the machine. Usage:
 //   mlp_step_bench [seconds per configuration, default 2] [BLAS threads, training threads, batch]
 // (the last three: that configuration alone, e.g. under perf stat)
 #include "compute/model.hpp"
 #include "compute/optimizer.hpp"
 
+#include <algorithm>
 #include <array>
+#include <cstdint>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -26,6 +29,9 @@ int main(int argc, char** argv) {
   std::vector<float> x(static_cast<std::size_t>(dataset_rows) * 784), y(dataset_rows);
   for (auto& v : x) v = u(gen);
   for (auto& v : y) v = static_cast<float>(gen() % 10);
+  std::vector<std::uint32_t> order(dataset_rows);
+  for (int i = 0; i < dataset_rows; ++i) order[i] = static_cast<std::uint32_t>(i);
+  std::shuffle(order.begin(), order.end(), gen);
 
   std::printf("%-8s %-6s %-6s %12s %10s %10s\n", "batch", "blas", "step", "samples/s", "ms/step",
               "loss");
@@ -52,19 +58,18 @@ int main(int argc, char** argv) {
       optimizer opt(os, m.parameter_count());
       const int batches = dataset_rows / batch;
       float loss = 0;
-      for (int i = 0; i < 10; ++i) { // warm-up
-        m.compute_gradients(x.data() + static_cast<std::size_t>(i % batches) * batch * 784,
-                            y.data() + static_cast<std::size_t>(i % batches) * batch, batch);
-        m.apply(opt);
-      }
+      for (int i = 0; i < 10; ++i) // warm-up
+        m.compute_gradients_and_apply(x.data(), y.data(),
+                                      order.data() + static_cast<std::size_t>(i % batches) * batch,
+                                      batch, opt);
       long steps = 0;
       const auto start = std::chrono::steady_clock::now();
       double elapsed = 0;
       while (elapsed < seconds) {
         const int b = static_cast<int>(steps % batches);
-        m.compute_gradients(x.data() + static_cast<std::size_t>(b) * batch * 784,
-                            y.data() + static_cast<std::size_t>(b) * batch, batch);
-        m.apply(opt);
+        m.compute_gradients_and_apply(x.data(), y.data(),
+                                      order.data() + static_cast<std::size_t>(b) * batch, batch,
+                                      opt);
         ++steps;
         elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       }

@@ -86,6 +86,27 @@ BOOST_AUTO_TEST_CASE(encode_then_decode_gives_the_same_artifact_and_predictions)
   BOOST_TEST(p1 == p2, tt::per_element());
 }
 
+// A served model never trains: it holds its parameters only. Gradients (and the slots
+// after them) and the training workspace come with the first training use.
+BOOST_AUTO_TEST_CASE(a_model_loaded_for_inference_holds_only_its_parameters) {
+  const auto bytes = model_file::encode(sample_artifact());
+  auto back = model_file::decode(bytes);
+  BOOST_TEST_REQUIRE(static_cast<bool>(back), back.error);
+  model loaded = instantiate(*back.value);
+  const auto x = random_floats(5 * 4, 3);
+  std::vector<float> p(10);
+  loaded.predict(x.data(), 5, p.data());
+  BOOST_TEST(loaded.floats_held() == loaded.parameter_count());
+  BOOST_TEST(static_cast<const model&>(loaded).gradients() == nullptr);
+  BOOST_TEST(loaded.loss_to_host() == 0.0f);
+
+  const std::vector<float> y = {0, 1, 1, 0, 1};
+  loaded.compute_gradients(x.data(), y.data(), 5);
+  // parameters, gradients + loss and spare slots, and the workspace of 5 rows
+  BOOST_TEST(loaded.floats_held() >= 2 * loaded.parameter_count() + 2 + 5 * (3 + 2));
+  BOOST_TEST(loaded.loss_to_host() > 0.0f);
+}
+
 BOOST_AUTO_TEST_CASE(every_model_kind_round_trips) {
   for (auto [kind, layers] : std::vector<std::pair<std::string, std::vector<int>>>{
            {"linear", {3, 2}}, {"logistic", {3}}, {"softmax", {3, 4}}, {"mlp", {3, 5, 1}}}) {

@@ -93,6 +93,27 @@ BOOST_AUTO_TEST_CASE(mismatched_state_and_bad_bytes_are_rejected_with_messages) 
     BOOST_TEST_REQUIRE(!decode_optimizer_state(std::string_view(bytes).substr(0, cut)).value.has_value());
 }
 
+BOOST_AUTO_TEST_CASE(moments_are_allocated_by_the_first_step) {
+  optimizer_spec s;
+  s.momentum = 0.9f;
+  optimizer sgd(s, 4);
+  BOOST_TEST(sgd.floats_held() == 0u);
+  // a fresh optimizer's state: zero moments of the full size
+  BOOST_TEST(sgd.state().first == std::vector<float>(4, 0.0f), tt::per_element());
+  std::vector<float> w(4, 1.0f);
+  const std::vector<float> g(4, 0.5f);
+  sgd.step(w.data(), g.data());
+  BOOST_TEST(sgd.floats_held() == 4u);
+
+  s.kind = optimizer_kind::adam;
+  optimizer adam(s, 4), resumed(s, 4);
+  adam.step(w.data(), g.data());
+  BOOST_TEST(adam.floats_held() == 8u);
+  resumed.load_state(adam.state()); // loading a state allocates too
+  BOOST_TEST(resumed.floats_held() == 8u);
+  BOOST_TEST((resumed.state() == adam.state()));
+}
+
 BOOST_AUTO_TEST_CASE(invalid_hyperparameters_are_rejected) {
   optimizer_spec s;
   s.learning_rate = 0;

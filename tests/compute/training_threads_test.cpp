@@ -180,6 +180,50 @@ BOOST_AUTO_TEST_CASE(a_split_update_matches_the_optimizers_own_step) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_fused_step_matches_the_gradient_then_the_update) {
+  // compute_gradients_and_apply on rows picked from a table by an order (each part
+  // copies its rows, then updates its band of weights as soon as it has their gradient)
+  // against compute_gradients on those rows copied beforehand, then optimizer::step, on
+  // the same thread count, so both take their sums in the same order; with L2 on a shape
+  // whose widths do not divide evenly, over several steps (the momentum carries over).
+  for (auto kind : {optimizer_kind::sgd, optimizer_kind::adam})
+    for (int threads : {1, 2, 3}) {
+      model fused(make_spec({300, 67, 10}, activation::relu, task::classification, 1e-3f));
+      model twice(make_spec({300, 67, 10}, activation::relu, task::classification, 1e-3f));
+      fused.set_training_threads(threads);
+      twice.set_training_threads(threads);
+      optimizer_spec os;
+      os.kind = kind;
+      os.learning_rate = 0.05f;
+      os.momentum = 0.9f;
+      const auto n = fused.parameter_count();
+      optimizer fused_opt(os, n), twice_opt(os, n);
+      const int rows = 181, table_rows = 400;
+      BOOST_TEST_REQUIRE(fused.training_parts(rows) == threads);
+      const auto table_x = random_floats(static_cast<std::size_t>(table_rows) * 300, 40);
+      const auto table_y = random_labels(table_rows, 10, 50);
+      for (int step = 0; step < 4; ++step) {
+        std::vector<std::uint32_t> order(rows);
+        std::vector<float> x, y;
+        for (int r = 0; r < rows; ++r) {
+          order[r] = static_cast<std::uint32_t>((r * 7 + step * 31) % table_rows);
+          x.insert(x.end(), table_x.begin() + order[r] * 300, table_x.begin() + (order[r] + 1) * 300);
+          y.push_back(table_y[order[r]]);
+        }
+        fused.compute_gradients_and_apply(table_x.data(), table_y.data(), order.data(), rows,
+                                          fused_opt);
+        twice.compute_gradients(x.data(), y.data(), rows);
+        twice_opt.step(twice.parameters(), twice.gradients());
+        BOOST_TEST_CONTEXT(to_string(kind) << ", " << threads << " threads, step " << step) {
+          BOOST_TEST(worst_relative(fused.gradients(), twice.gradients(), n) < 1e-5);
+          BOOST_TEST(fused.loss_to_host() == twice.loss_to_host());
+          BOOST_TEST(worst_relative(fused.parameters(), twice.parameters(), n) < 1e-5);
+        }
+      }
+      BOOST_TEST(fused_opt.steps() == 4);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(a_model_trained_on_threads_learns_as_on_one) {
   // three blobs, 10 features; 200 steps at batch 50 on 1 and on 2 threads
   const int rows = 600, features = 10;
