@@ -22,6 +22,8 @@
 //   as CAF messages, as before.
 #pragma once
 
+#include "runtime/data_plane_codec.hpp"
+
 #include <caf/fwd.hpp>
 
 #include <atomic>
@@ -99,8 +101,10 @@ public:
   ~data_sender();
   data_sender(const data_sender&) = delete;
   data_sender& operator=(const data_sender&) = delete;
-  /// Queues `frame` for `to` without blocking; false with the reason in `error`.
-  bool send(const data_endpoint& to, std::string frame, std::string& error);
+  /// Queues `frame` for `to` without blocking (its two parts as one ZeroMQ message of
+  /// two parts; the payload is not copied: ZeroMQ holds `frame.owner` until it is
+  /// sent); false with the reason in `error`.
+  bool send(const data_endpoint& to, encoded_frame frame, std::string& error);
 
 private:
   data_plane& plane_;

@@ -663,7 +663,10 @@ private:
   bool send_batch(consumer_slot& m, batch& b, bool last) {
     if (m.remote) {
       std::string error;
-      return sent(st_.sender->send(*m.remote, encode_batch_frame(header_for(m), b), error), error);
+      // The last send takes the batch's float block: ZeroMQ sends it from there.
+      auto frame = last ? encode_batch_frame(header_for(m), std::move(b))
+                        : encode_batch_frame(header_for(m), b);
+      return sent(st_.sender->send(*m.remote, std::move(frame), error), error);
     }
     if (last)
       self_->send(m.link.consumer, batch_atom::value, m.link.out_port, m.link.in_port,
