@@ -148,6 +148,9 @@ struct data_plane::impl {
       case frame_kind::model:
         caf::anon_send(to, dp_model_atom::value, f.header.token, std::move(f.model));
         break;
+      case frame_kind::peer:
+        caf::anon_send(to, dp_peer_atom::value, f.header.token, std::move(f.peer));
+        break;
     }
   }
 

@@ -1,6 +1,6 @@
 // The data plane: batches, models and end-of-stream between step actors on different
-// nodes travel node to node over ZeroMQ instead of as CAF messages through the
-// coordinator. CAF stays the control plane: credits, acknowledgements, wiring,
+// nodes, and the messages between replicas of a group on different nodes, travel node
+// to node over ZeroMQ instead of as CAF messages through the coordinator. CAF stays the control plane: credits, acknowledgements, wiring,
 // supervision, and the endpoint advertisements below.
 //
 // Contract:

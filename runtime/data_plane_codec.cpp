@@ -4,6 +4,7 @@
 #include "data/preprocessing_codec.hpp"
 
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 
 namespace conveyor {
@@ -304,6 +305,22 @@ encoded_frame encode_model_frame(const frame_header& h, const model_message& m) 
   return f;
 }
 
+encoded_frame encode_peer_frame(const frame_header& h, const peer_message& m) {
+  auto header = h;
+  header.kind = frame_kind::peer;
+  encoded_frame f;
+  f.header = exact([&](writer& w) {
+    w.header(header);
+    w.u32(static_cast<std::uint32_t>(m.from_replica));
+    w.u64(m.tag);
+  });
+  if (m.bytes && !m.bytes->empty()) {
+    f.payload = *m.bytes;
+    f.owner = m.bytes;
+  }
+  return f;
+}
+
 bool decode_frame(std::string_view header, std::string_view payload, frame& out,
                   std::string& error) {
   reader r(header, "header");
@@ -336,6 +353,17 @@ bool decode_frame(std::string_view header, std::string_view payload, frame& out,
         if (r.ok())
           out.model.artifact = std::make_shared<const std::string>(payload);
         break;
+      case static_cast<std::uint8_t>(frame_kind::peer): {
+        out.header.kind = frame_kind::peer;
+        const auto replica = r.u32("replica");
+        if (r.ok() && replica > static_cast<std::uint32_t>(std::numeric_limits<int>::max()))
+          r.fail("replica " + std::to_string(replica) + " out of range");
+        out.peer.from_replica = static_cast<int>(replica);
+        out.peer.tag = r.u64("peer tag");
+        if (r.ok())
+          out.peer.bytes = std::make_shared<const std::string>(payload);
+        break;
+      }
       default:
         r.fail("unknown frame kind " + std::to_string(kind));
     }

@@ -1,11 +1,12 @@
 // The data plane's frames: what one ZeroMQ message between two nodes holds (a batch,
-// a model or an end-of-stream on one edge). Plain C++ (no CAF, no ZeroMQ), so the
+// a model or an end-of-stream on one edge; a message between two replicas of a group). Plain C++ (no CAF, no ZeroMQ), so the
 // decoder of bytes from the network is tested and fuzzed on its own.
 //
 // Version 2: a frame is two message parts, a header and a payload, so that the bulk of
 // a frame (a batch's float block, a model's artifact) goes out from the object that
 // holds it, without a copy into an encoding buffer, and arrives in a part of its own.
-// Header (integers little-endian): "CVDP", version 2, kind (1 batch, 2 eos, 3 model),
+// Header (integers little-endian): "CVDP", version 2, kind (1 batch, 2 eos, 3 model,
+// 4 peer),
 // the consumer's actor id (u64) and the edge token (u64) the consumer handed its
 // producer when it advertised its endpoint, then by kind:
 //   batch: source, sequence (u64), position (3 x u64), first row (u64), rows (u32),
@@ -14,9 +15,10 @@
 //          codes (u32 count of u32) each), transform flag (u8) and, when 1, the
 //          transform (data/preprocessing_codec.hpp) as a string;
 //   eos:   nothing;
-//   model: name, version (u64).
+//   model: name, version (u64);
+//   peer:  the sending replica (u32), the tag (u64).
 // Payload: batch: the float block, float count x little-endian float32; eos: empty;
-// model: the artifact. Strings are a u32 length and the bytes.
+// model: the artifact; peer: the message's bytes. Strings are a u32 length and the bytes.
 // Version 1 (one part, the float block inline) is refused, with its version named.
 #pragma once
 
@@ -30,7 +32,7 @@
 
 namespace conveyor {
 
-enum class frame_kind : std::uint8_t { batch = 1, eos = 2, model = 3 };
+enum class frame_kind : std::uint8_t { batch = 1, eos = 2, model = 3, peer = 4 };
 
 /// The frame version this build writes and the only one it reads.
 constexpr std::uint8_t frame_version = 2;
@@ -43,11 +45,12 @@ struct frame_header {
   std::uint64_t token = 0;
 };
 
-/// A decoded frame: the header and, by kind, the batch or the model.
+/// A decoded frame: the header and, by kind, the batch, the model or the peer message.
 struct frame {
   frame_header header;
   batch data;
   model_message model;
+  peer_message peer;
 };
 
 /// An encoded frame: the header part, exactly its size, and the payload part, which
@@ -67,6 +70,8 @@ encoded_frame encode_batch_frame(const frame_header& h, const batch& b);
 encoded_frame encode_batch_frame(const frame_header& h, batch&& b);
 encoded_frame encode_eos_frame(const frame_header& h);
 encoded_frame encode_model_frame(const frame_header& h, const model_message& m);
+/// `h.consumer`: the receiving replica's actor; `h.token`: what it advertised to the sender.
+encoded_frame encode_peer_frame(const frame_header& h, const peer_message& m);
 
 /// Decodes a frame from its two parts; on bytes that are not one, returns false and
 /// says what, in which part and at which byte offset, in `error`. The floats are

@@ -96,6 +96,26 @@ BOOST_AUTO_TEST_CASE(eos_and_model_frames_decode_to_what_was_encoded) {
   BOOST_TEST(*f.model.artifact == std::string("a\0b", 3));
 }
 
+BOOST_AUTO_TEST_CASE(a_peer_frame_carries_its_replica_tag_and_bytes_sent_from_where_they_are) {
+  peer_message m{3, 0x1122334455ull, std::make_shared<const std::string>(std::string("g\0r", 3))};
+  auto bytes = encode_peer_frame({frame_kind::peer, 9, 10}, m);
+  BOOST_TEST(static_cast<const void*>(bytes.payload.data()) ==
+             static_cast<const void*>(m.bytes->data()));
+  frame f;
+  std::string error;
+  BOOST_TEST_REQUIRE(decode(bytes, f, error), error);
+  BOOST_TEST((f.header.kind == frame_kind::peer));
+  BOOST_TEST(f.header.consumer == 9u);
+  BOOST_TEST(f.header.token == 10u);
+  BOOST_TEST(f.peer.from_replica == 3);
+  BOOST_TEST(f.peer.tag == 0x1122334455ull);
+  BOOST_TEST(*f.peer.bytes == std::string("g\0r", 3));
+  auto header = bytes.header;
+  header[22 + 3] = '\x80'; // the replica's high byte: beyond what an int holds
+  BOOST_TEST(!decode_frame(header, bytes.payload, f, error));
+  BOOST_TEST(error.find("out of range") != std::string::npos, error);
+}
+
 BOOST_AUTO_TEST_CASE(every_truncation_of_either_part_is_refused_with_its_offset) {
   auto bytes = encode_batch_frame(frame_header{frame_kind::batch, 1, 2}, sample());
   for (std::size_t n = 0; n < bytes.header.size(); ++n) {
