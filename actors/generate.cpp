@@ -3,7 +3,6 @@
 #include "actors/kind_schema_builder.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <string>
 
 namespace conveyor {
@@ -46,10 +45,13 @@ bool generate::produce(emitter& out) {
   b.schema = schema_;
   b.rows = n;
   b.first_row = next_row_;
-  b.floats.resize(std::size_t{options_.columns} * n);
-  for (std::uint32_t c = 0; c < options_.columns; ++c)
-    std::memcpy(b.floats.data() + std::size_t{c} * n,
-                block_.data() + std::size_t{c} * options_.batch_rows, std::size_t{n} * 4);
+  // Appended column by column into reserved room: resize() would zero-fill the block
+  // before the copy overwrites it.
+  b.floats.reserve(std::size_t{options_.columns} * n);
+  for (std::uint32_t c = 0; c < options_.columns; ++c) {
+    const float* column = block_.data() + std::size_t{c} * options_.batch_rows;
+    b.floats.insert(b.floats.end(), column, column + n);
+  }
   next_row_ += n;
   b.position = {0, 0, next_row_};
   out.emit(0, std::move(b));

@@ -7,6 +7,7 @@
 #include <caf/openssl/all.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <thread>
 
 namespace conveyor {
@@ -20,6 +21,18 @@ void configure_actor_system(caf::actor_system_config& cfg, const system_setup& s
   cfg.set("logger.console", caf::atom("none"));
   if (!setup.network)
     return;
+  // Idle workers sleep instead of spinning. CAF's default has a worker without work
+  // poll its queue 100 times back to back, then 500 times with a 50 us sleep between
+  // polls (a wake-up every ~60 us for 30 ms) before it waits on its condition
+  // variable; batches arriving every 100-200 us keep every idle worker of a node in
+  // that loop, taking the cores the data plane's ZeroMQ threads and the steps need.
+  // Here it waits on the condition variable after the back-to-back polls: a message
+  // from outside a worker (the data plane, the middleman, a timer) wakes it at once;
+  // one a busy worker enqueues for itself is stolen by an idle one within the relaxed
+  // sleep (1 ms here, CAF's default 10 ms).
+  cfg.set("work-stealing.moderate-poll-attempts", 0);
+  cfg.set("work-stealing.relaxed-sleep-duration",
+          caf::timespan{std::chrono::milliseconds(1)});
   cfg.load<caf::io::middleman>();
   // Heartbeats must be on in every process of a cluster (a peer that hears none for
   // connection-timeout is dropped): they detect a frozen process (SIGSTOP), which

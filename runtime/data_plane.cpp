@@ -62,8 +62,12 @@ struct data_plane::impl {
   mutable std::mt19937_64 tokens{std::random_device{}()};
 
   void run() {
-    zmq_msg_t msg;
-    zmq_msg_init(&msg);
+    zmq_msg_t header;
+    zmq_msg_t payload;
+    zmq_msg_t extra;
+    zmq_msg_init(&header);
+    zmq_msg_init(&payload);
+    zmq_msg_init(&extra);
     zmq_pollitem_t items[2] = {{pull, 0, ZMQ_POLLIN, 0}, {zap, 0, ZMQ_POLLIN, 0}};
     const int n = zap != nullptr ? 2 : 1;
     while (!stopping.load()) {
@@ -77,20 +81,48 @@ struct data_plane::impl {
         answer_zap();
       if ((items[0].revents & ZMQ_POLLIN) == 0)
         continue;
-      // Drain what is queued before polling again.
-      while (zmq_msg_recv(&msg, pull, ZMQ_DONTWAIT) >= 0)
-        deliver(std::string_view(static_cast<const char*>(zmq_msg_data(&msg)),
-                                 zmq_msg_size(&msg)));
+      // Drain what is queued before polling again. The parts of a message arrive
+      // together (ZeroMQ delivers all or none), so the second is there at once.
+      while (zmq_msg_recv(&header, pull, ZMQ_DONTWAIT) >= 0) {
+        std::size_t parts = 1;
+        bool more = zmq_msg_more(&header) != 0;
+        if (more) {
+          if (zmq_msg_recv(&payload, pull, 0) < 0)
+            break;
+          ++parts;
+          more = zmq_msg_more(&payload) != 0;
+        } else {
+          zmq_msg_close(&payload);
+          zmq_msg_init(&payload);
+        }
+        for (; more; ++parts) { // parts beyond two: read to skip the message, refused below
+          if (zmq_msg_recv(&extra, pull, 0) < 0)
+            break;
+          more = zmq_msg_more(&extra) != 0;
+        }
+        deliver(view(header), view(payload), parts);
+      }
     }
-    zmq_msg_close(&msg);
+    zmq_msg_close(&header);
+    zmq_msg_close(&payload);
+    zmq_msg_close(&extra);
   }
 
-  void deliver(std::string_view bytes) {
+  static std::string_view view(zmq_msg_t& m) {
+    return std::string_view(static_cast<const char*>(zmq_msg_data(&m)), zmq_msg_size(&m));
+  }
+
+  void deliver(std::string_view header, std::string_view payload, std::size_t parts) {
     counters.frames_in.fetch_add(1, std::memory_order_relaxed);
-    counters.bytes_in.fetch_add(bytes.size(), std::memory_order_relaxed);
+    counters.bytes_in.fetch_add(header.size() + payload.size(), std::memory_order_relaxed);
     frame f;
     std::string error;
-    if (!decode_frame(bytes, f, error)) {
+    bool ok = decode_frame(header, payload, f, error);
+    if (ok && parts != 2) {
+      ok = false;
+      error = "a message of " + std::to_string(parts) + " part(s), 2 expected";
+    }
+    if (!ok) {
       if (counters.malformed.fetch_add(1) < 5)
         spdlog::warn("data plane: dropped a frame that does not decode: {}", error);
       return;
@@ -115,6 +147,9 @@ struct data_plane::impl {
         break;
       case frame_kind::model:
         caf::anon_send(to, dp_model_atom::value, f.header.token, std::move(f.model));
+        break;
+      case frame_kind::peer:
+        caf::anon_send(to, dp_peer_atom::value, f.header.token, std::move(f.peer));
         break;
     }
   }
@@ -278,7 +313,7 @@ data_sender::~data_sender() {
     zmq_close(socket);
 }
 
-bool data_sender::send(const data_endpoint& to, std::string frame, std::string& error) {
+bool data_sender::send(const data_endpoint& to, encoded_frame frame, std::string& error) {
   const auto key = to.address + "|" + to.client_public;
   auto i = sockets_.find(key);
   if (i == sockets_.end()) {
@@ -303,17 +338,30 @@ bool data_sender::send(const data_endpoint& to, std::string frame, std::string& 
     }
     i = sockets_.emplace(key, s).first;
   }
-  auto* held = new std::string(std::move(frame));
-  zmq_msg_t msg;
+  const auto size = frame.header.size() + frame.payload.size();
+  auto* header = new std::string(std::move(frame.header));
+  zmq_msg_t parts[2];
   zmq_msg_init_data(
-    &msg, held->data(), held->size(),
-    [](void*, void* hint) { delete static_cast<std::string*>(hint); }, held);
-  const auto size = held->size();
-  if (zmq_msg_send(&msg, i->second, ZMQ_DONTWAIT) < 0) {
-    error = "cannot send to " + to.address + ": " + zmq_error();
-    zmq_msg_close(&msg);
-    return false;
+    &parts[0], header->data(), header->size(),
+    [](void*, void* hint) { delete static_cast<std::string*>(hint); }, header);
+  if (frame.payload.empty()) {
+    zmq_msg_init(&parts[1]);
+  } else {
+    // Called by ZeroMQ (on its I/O thread) once the bytes are written.
+    auto* owner = new std::shared_ptr<const void>(std::move(frame.owner));
+    zmq_msg_init_data(
+      &parts[1], const_cast<char*>(frame.payload.data()), frame.payload.size(),
+      [](void*, void* hint) { delete static_cast<std::shared_ptr<const void>*>(hint); }, owner);
   }
+  // The socket queues without bound (credits bound it), so a part is never refused for
+  // a full queue; and ZeroMQ sends the parts of a message all or none.
+  for (int k = 0; k < 2; ++k)
+    if (zmq_msg_send(&parts[k], i->second, ZMQ_DONTWAIT | (k == 0 ? ZMQ_SNDMORE : 0)) < 0) {
+      error = "cannot send to " + to.address + ": " + zmq_error();
+      for (int j = k; j < 2; ++j)
+        zmq_msg_close(&parts[j]);
+      return false;
+    }
   plane_.counters().frames_out.fetch_add(1, std::memory_order_relaxed);
   plane_.counters().bytes_out.fetch_add(size, std::memory_order_relaxed);
   return true;

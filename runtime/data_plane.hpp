@@ -1,6 +1,6 @@
 // The data plane: batches, models and end-of-stream between step actors on different
-// nodes travel node to node over ZeroMQ instead of as CAF messages through the
-// coordinator. CAF stays the control plane: credits, acknowledgements, wiring,
+// nodes, and the messages between replicas of a group on different nodes, travel node
+// to node over ZeroMQ instead of as CAF messages through the coordinator. CAF stays the control plane: credits, acknowledgements, wiring,
 // supervision, and the endpoint advertisements below.
 //
 // Contract:
@@ -21,6 +21,8 @@
 // - the process without a data plane (the embedded run; unit tests) sends everything
 //   as CAF messages, as before.
 #pragma once
+
+#include "runtime/data_plane_codec.hpp"
 
 #include <caf/fwd.hpp>
 
@@ -99,8 +101,10 @@ public:
   ~data_sender();
   data_sender(const data_sender&) = delete;
   data_sender& operator=(const data_sender&) = delete;
-  /// Queues `frame` for `to` without blocking; false with the reason in `error`.
-  bool send(const data_endpoint& to, std::string frame, std::string& error);
+  /// Queues `frame` for `to` without blocking (its two parts as one ZeroMQ message of
+  /// two parts; the payload is not copied: ZeroMQ holds `frame.owner` until it is
+  /// sent); false with the reason in `error`.
+  bool send(const data_endpoint& to, encoded_frame frame, std::string& error);
 
 private:
   data_plane& plane_;

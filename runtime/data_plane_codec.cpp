@@ -4,6 +4,7 @@
 #include "data/preprocessing_codec.hpp"
 
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 
 namespace conveyor {
@@ -11,49 +12,75 @@ namespace conveyor {
 namespace {
 
 constexpr char magic[4] = {'C', 'V', 'D', 'P'};
-constexpr std::uint8_t version = 1;
 /// Bounds what a frame may make the receiver allocate before its bytes are checked.
 constexpr std::uint64_t max_count = 1ull << 32;
 
+/// Writes a header in two passes over the same code: `counting` sizes it, then the
+/// bytes go into a string of exactly that size (no growth, no spare capacity).
 class writer {
 public:
-  explicit writer(std::size_t reserve) { out_.reserve(reserve); }
-  void u8(std::uint8_t v) { out_.push_back(static_cast<char>(v)); }
+  /// A writer that only counts bytes.
+  writer() = default;
+  /// A writer into `out`, which has room for everything it will write.
+  explicit writer(char* out) : out_(out) {}
+  std::size_t size() const { return at_; }
+  void u8(std::uint8_t v) { put(&v, 1); }
   void u32(std::uint32_t v) {
+    unsigned char b[4];
     for (int i = 0; i < 4; ++i)
-      out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+      b[i] = static_cast<unsigned char>((v >> (8 * i)) & 0xff);
+    put(b, 4);
   }
   void u64(std::uint64_t v) {
+    unsigned char b[8];
     for (int i = 0; i < 8; ++i)
-      out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+      b[i] = static_cast<unsigned char>((v >> (8 * i)) & 0xff);
+    put(b, 8);
   }
   void str(std::string_view s) {
     u32(static_cast<std::uint32_t>(s.size()));
-    out_.append(s.data(), s.size());
+    put(s.data(), s.size());
   }
   void header(const frame_header& h) {
-    out_.append(magic, sizeof magic);
-    u8(version);
+    put(magic, sizeof magic);
+    u8(frame_version);
     u8(static_cast<std::uint8_t>(h.kind));
     u64(h.consumer);
     u64(h.token);
   }
-  std::string& bytes() { return out_; }
 
 private:
-  std::string out_;
+  void put(const void* p, std::size_t n) {
+    if (out_ != nullptr && n > 0)
+      std::memcpy(out_ + at_, p, n);
+    at_ += n;
+  }
+  char* out_ = nullptr;
+  std::size_t at_ = 0;
 };
+
+/// Runs `write(writer&)` twice: to size the header, then into a string of that size.
+template <class Write>
+std::string exact(Write write) {
+  writer counting;
+  write(counting);
+  std::string out(counting.size(), '\0');
+  writer into(out.data());
+  write(into);
+  return out;
+}
 
 /// Reads from untrusted bytes: every read is bounds-checked; the first failure is
 /// kept with its offset and later reads return zeros.
 class reader {
 public:
-  explicit reader(std::string_view in) : in_(in) {}
+  /// `part`: which part of the frame `in` is, for errors.
+  reader(std::string_view in, const char* part) : in_(in), part_(part) {}
   bool ok() const { return error_.empty(); }
   const std::string& error() const { return error_; }
   void fail(const std::string& what) {
     if (error_.empty())
-      error_ = what + " at byte " + std::to_string(at_);
+      error_ = what + " at byte " + std::to_string(at_) + " of the " + part_;
   }
   bool need(std::size_t n, const char* what) {
     if (!ok())
@@ -111,11 +138,14 @@ public:
 
 private:
   std::string_view in_;
+  const char* part_;
   std::size_t at_ = 0;
   std::string error_;
 };
 
-void write_batch(writer& w, const batch& b) {
+void write_batch_header(writer& w, const frame_header& h, const batch& b,
+                        const std::string& transform) {
+  w.header(h);
   w.str(b.source);
   w.u64(b.sequence);
   w.u64(b.position.byte_offset);
@@ -123,14 +153,14 @@ void write_batch(writer& w, const batch& b) {
   w.u64(b.position.row);
   w.u64(b.first_row);
   w.u32(b.rows);
-  const auto& columns = b.schema ? b.schema->columns : std::vector<column_spec>{};
-  w.u32(static_cast<std::uint32_t>(columns.size()));
-  for (const auto& c : columns) {
-    w.str(c.name);
-    w.u8(static_cast<std::uint8_t>(c.kind));
-  }
+  const auto* columns = b.schema ? &b.schema->columns : nullptr;
+  w.u32(columns != nullptr ? static_cast<std::uint32_t>(columns->size()) : 0);
+  if (columns != nullptr)
+    for (const auto& c : *columns) {
+      w.str(c.name);
+      w.u8(static_cast<std::uint8_t>(c.kind));
+    }
   w.u64(b.floats.size());
-  append_le_floats(b.floats.data(), b.floats.size(), w.bytes());
   w.u32(static_cast<std::uint32_t>(b.categoricals.size()));
   for (const auto& c : b.categoricals) {
     w.u32(static_cast<std::uint32_t>(c.dictionary.size()));
@@ -142,10 +172,42 @@ void write_batch(writer& w, const batch& b) {
   }
   w.u8(b.transform ? 1 : 0);
   if (b.transform)
-    w.str(encode_preprocessing(*b.transform));
+    w.str(transform);
 }
 
-void read_batch(reader& r, batch& b) {
+std::string batch_header(const frame_header& h, const batch& b) {
+  auto header = h;
+  header.kind = frame_kind::batch;
+  const auto transform = b.transform ? encode_preprocessing(*b.transform) : std::string();
+  return exact([&](writer& w) { write_batch_header(w, header, b, transform); });
+}
+
+constexpr bool little_endian =
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  true;
+#else
+  false;
+#endif
+
+/// The float block as payload: `floats` itself where its bytes are already the wire
+/// form (a little-endian host), else a little-endian copy.
+encoded_frame with_floats(std::string header, std::shared_ptr<const std::vector<float>> floats) {
+  encoded_frame f;
+  f.header = std::move(header);
+  if (floats->empty())
+    return f;
+  if (little_endian) {
+    f.payload = std::string_view(reinterpret_cast<const char*>(floats->data()), floats->size() * 4);
+    f.owner = std::move(floats);
+  } else {
+    auto bytes = std::make_shared<const std::string>(floats_to_le_bytes(floats->data(), floats->size()));
+    f.payload = *bytes;
+    f.owner = std::move(bytes);
+  }
+  return f;
+}
+
+void read_batch(reader& r, std::string_view payload, batch& b) {
   b.source = r.str("source");
   b.sequence = r.u64("sequence");
   b.position.byte_offset = r.u64("position");
@@ -166,11 +228,9 @@ void read_batch(reader& r, batch& b) {
   auto floats = r.u64("float count");
   if (r.ok() && floats > max_count)
     r.fail("float count too large");
-  auto float_bytes = r.bytes(static_cast<std::size_t>(floats) * 4, "floats");
-  if (r.ok()) {
-    b.floats.resize(static_cast<std::size_t>(floats));
-    read_le_floats(float_bytes, b.floats.data());
-  }
+  if (r.ok() && payload.size() != floats * 4)
+    r.fail("float count " + std::to_string(floats) + " needs a payload of " +
+           std::to_string(floats * 4) + " bytes, not " + std::to_string(payload.size()));
   b.categoricals.resize(r.count(8, "categorical columns"));
   for (auto& c : b.categoricals) {
     c.dictionary.resize(r.count(4, "dictionary"));
@@ -193,50 +253,84 @@ void read_batch(reader& r, batch& b) {
       }
     }
   }
-  if (r.ok() && b.floats.size() != static_cast<std::size_t>(b.rows) * schema.float_width())
+  if (r.ok() && floats != static_cast<std::uint64_t>(b.rows) * schema.float_width())
     r.fail("float block does not match rows x numeric columns");
+  if (r.ok()) {
+    if (little_endian && reinterpret_cast<std::uintptr_t>(payload.data()) % alignof(float) == 0) {
+      // assign() copies the bytes into a block of exactly that size, where resize()
+      // would zero-fill it first (a second pass over every batch's memory).
+      const auto* first = reinterpret_cast<const float*>(payload.data());
+      b.floats.assign(first, first + floats);
+    } else {
+      b.floats.resize(static_cast<std::size_t>(floats));
+      read_le_floats(payload, b.floats.data());
+    }
+  }
   b.schema = std::make_shared<const table_schema>(std::move(schema));
 }
 
 } // namespace
 
-std::string encode_batch_frame(const frame_header& h, const batch& b) {
-  writer w(64 + b.floats.size() * 4 + b.source.size());
-  auto header = h;
-  header.kind = frame_kind::batch;
-  w.header(header);
-  write_batch(w, b);
-  return std::move(w.bytes());
+encoded_frame encode_batch_frame(const frame_header& h, const batch& b) {
+  return with_floats(batch_header(h, b), std::make_shared<const std::vector<float>>(b.floats));
 }
 
-std::string encode_eos_frame(const frame_header& h) {
-  writer w(32);
+encoded_frame encode_batch_frame(const frame_header& h, batch&& b) {
+  auto header = batch_header(h, b);
+  return with_floats(std::move(header),
+                     std::make_shared<const std::vector<float>>(std::move(b.floats)));
+}
+
+encoded_frame encode_eos_frame(const frame_header& h) {
   auto header = h;
   header.kind = frame_kind::eos;
-  w.header(header);
-  return std::move(w.bytes());
+  encoded_frame f;
+  f.header = exact([&](writer& w) { w.header(header); });
+  return f;
 }
 
-std::string encode_model_frame(const frame_header& h, const model_message& m) {
-  const auto artifact = m.artifact ? std::string_view(*m.artifact) : std::string_view{};
-  writer w(64 + m.name.size() + artifact.size());
+encoded_frame encode_model_frame(const frame_header& h, const model_message& m) {
   auto header = h;
   header.kind = frame_kind::model;
-  w.header(header);
-  w.str(m.name);
-  w.u64(m.version);
-  w.str(artifact);
-  return std::move(w.bytes());
+  encoded_frame f;
+  f.header = exact([&](writer& w) {
+    w.header(header);
+    w.str(m.name);
+    w.u64(m.version);
+  });
+  if (m.artifact && !m.artifact->empty()) {
+    f.payload = *m.artifact;
+    f.owner = m.artifact;
+  }
+  return f;
 }
 
-bool decode_frame(std::string_view bytes, frame& out, std::string& error) {
-  reader r(bytes);
+encoded_frame encode_peer_frame(const frame_header& h, const peer_message& m) {
+  auto header = h;
+  header.kind = frame_kind::peer;
+  encoded_frame f;
+  f.header = exact([&](writer& w) {
+    w.header(header);
+    w.u32(static_cast<std::uint32_t>(m.from_replica));
+    w.u64(m.tag);
+  });
+  if (m.bytes && !m.bytes->empty()) {
+    f.payload = *m.bytes;
+    f.owner = m.bytes;
+  }
+  return f;
+}
+
+bool decode_frame(std::string_view header, std::string_view payload, frame& out,
+                  std::string& error) {
+  reader r(header, "header");
   auto m = r.bytes(4, "magic");
   if (r.ok() && std::memcmp(m.data(), magic, 4) != 0)
     r.fail("not a data-plane frame (bad magic)");
   auto v = r.u8("version");
-  if (r.ok() && v != version)
-    r.fail("unsupported frame version " + std::to_string(v));
+  if (r.ok() && v != frame_version)
+    r.fail("a frame of version " + std::to_string(v) + " (this node reads version " +
+           std::to_string(frame_version) + " only: are both nodes the same conveyor release?)");
   auto kind = r.u8("kind");
   out.header.consumer = r.u64("consumer");
   out.header.token = r.u64("token");
@@ -244,17 +338,32 @@ bool decode_frame(std::string_view bytes, frame& out, std::string& error) {
     switch (kind) {
       case static_cast<std::uint8_t>(frame_kind::batch):
         out.header.kind = frame_kind::batch;
-        read_batch(r, out.data);
+        read_batch(r, payload, out.data);
         break;
       case static_cast<std::uint8_t>(frame_kind::eos):
         out.header.kind = frame_kind::eos;
+        if (!payload.empty())
+          r.fail("an end-of-stream frame with a payload of " + std::to_string(payload.size()) +
+                 " bytes");
         break;
       case static_cast<std::uint8_t>(frame_kind::model):
         out.header.kind = frame_kind::model;
         out.model.name = r.str("model name");
         out.model.version = r.u64("model version");
-        out.model.artifact = std::make_shared<const std::string>(r.str("model artifact"));
+        if (r.ok())
+          out.model.artifact = std::make_shared<const std::string>(payload);
         break;
+      case static_cast<std::uint8_t>(frame_kind::peer): {
+        out.header.kind = frame_kind::peer;
+        const auto replica = r.u32("replica");
+        if (r.ok() && replica > static_cast<std::uint32_t>(std::numeric_limits<int>::max()))
+          r.fail("replica " + std::to_string(replica) + " out of range");
+        out.peer.from_replica = static_cast<int>(replica);
+        out.peer.tag = r.u64("peer tag");
+        if (r.ok())
+          out.peer.bytes = std::make_shared<const std::string>(payload);
+        break;
+      }
       default:
         r.fail("unknown frame kind " + std::to_string(kind));
     }

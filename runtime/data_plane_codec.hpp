@@ -1,23 +1,41 @@
 // The data plane's frames: what one ZeroMQ message between two nodes holds (a batch,
-// a model or an end-of-stream on one edge). Plain C++ (no CAF, no ZeroMQ), so the
+// a model or an end-of-stream on one edge; a message between two replicas of a group). Plain C++ (no CAF, no ZeroMQ), so the
 // decoder of bytes from the network is tested and fuzzed on its own.
 //
-// Layout (integers little-endian): "CVDP", version 1, kind (1 batch, 2 eos, 3 model),
+// Version 2: a frame is two message parts, a header and a payload, so that the bulk of
+// a frame (a batch's float block, a model's artifact) goes out from the object that
+// holds it, without a copy into an encoding buffer, and arrives in a part of its own.
+// Header (integers little-endian): "CVDP", version 2, kind (1 batch, 2 eos, 3 model,
+// 4 peer),
 // the consumer's actor id (u64) and the edge token (u64) the consumer handed its
-// producer when it advertised its endpoint, then the payload of that kind. Strings are
-// a u32 length and the bytes; floats are little-endian float32.
+// producer when it advertised its endpoint, then by kind:
+//   batch: source, sequence (u64), position (3 x u64), first row (u64), rows (u32),
+//          columns (u32 count, then name and kind (u8) each), float count (u64),
+//          categorical columns (u32 count, then a dictionary (u32 count of strings) and
+//          codes (u32 count of u32) each), transform flag (u8) and, when 1, the
+//          transform (data/preprocessing_codec.hpp) as a string;
+//   eos:   nothing;
+//   model: name, version (u64);
+//   peer:  the sending replica (u32), the tag (u64).
+// Payload: batch: the float block, float count x little-endian float32; eos: empty;
+// model: the artifact; peer: the message's bytes. Strings are a u32 length and the bytes.
+// Version 1 (one part, the float block inline) is refused, with its version named.
 #pragma once
 
 #include "data/batch.hpp"
 #include "step/step.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
 namespace conveyor {
 
-enum class frame_kind : std::uint8_t { batch = 1, eos = 2, model = 3 };
+enum class frame_kind : std::uint8_t { batch = 1, eos = 2, model = 3, peer = 4 };
+
+/// The frame version this build writes and the only one it reads.
+constexpr std::uint8_t frame_version = 2;
 
 struct frame_header {
   frame_kind kind = frame_kind::batch;
@@ -27,19 +45,38 @@ struct frame_header {
   std::uint64_t token = 0;
 };
 
-/// A decoded frame: the header and, by kind, the batch or the model.
+/// A decoded frame: the header and, by kind, the batch, the model or the peer message.
 struct frame {
   frame_header header;
   batch data;
   model_message model;
+  peer_message peer;
 };
 
-std::string encode_batch_frame(const frame_header& h, const batch& b);
-std::string encode_eos_frame(const frame_header& h);
-std::string encode_model_frame(const frame_header& h, const model_message& m);
+/// An encoded frame: the header part, exactly its size, and the payload part, which
+/// points into memory that `owner` keeps alive (the batch's float block or the model's
+/// artifact; null for an empty payload). A sender hands `owner` to its transport until
+/// the bytes are gone.
+struct encoded_frame {
+  std::string header;
+  std::shared_ptr<const void> owner;
+  std::string_view payload;
+};
 
-/// Decodes a frame; on bytes that are not one, returns false and says what and at
-/// which byte offset in `error`.
-bool decode_frame(std::string_view bytes, frame& out, std::string& error);
+/// Copies the batch's float block (the batch stays as it is).
+encoded_frame encode_batch_frame(const frame_header& h, const batch& b);
+/// Takes the batch's float block without copying it (on a little-endian host); `b` is
+/// left without floats.
+encoded_frame encode_batch_frame(const frame_header& h, batch&& b);
+encoded_frame encode_eos_frame(const frame_header& h);
+encoded_frame encode_model_frame(const frame_header& h, const model_message& m);
+/// `h.consumer`: the receiving replica's actor; `h.token`: what it advertised to the sender.
+encoded_frame encode_peer_frame(const frame_header& h, const peer_message& m);
+
+/// Decodes a frame from its two parts; on bytes that are not one, returns false and
+/// says what, in which part and at which byte offset, in `error`. The floats are
+/// copied once, into a block that is not zero-filled first.
+bool decode_frame(std::string_view header, std::string_view payload, frame& out,
+                  std::string& error);
 
 } // namespace conveyor

@@ -16,6 +16,10 @@
 //   D -> C  (dp_batch_atom, token, batch)     D: C's process's data plane receiver
 //   D -> C  (dp_eos_atom, token)
 //   D -> C  (dp_model_atom, token, model_message)
+// Replicas of a group in different processes: each advertises itself to every peer in
+// another process, which then sends its peer messages over ZeroMQ:
+//   R -> R' (dp_peer_endpt_atom, replica, data_endpoint)  after R's wiring names R'
+//   D -> R  (dp_peer_atom, token, peer_message)
 // Control (coordinator K, node N, step S, the runner L that started the run):
 //   L -> K  (run_atom)                        start; K answers L with (done_atom) at the end
 //   L -> K  (drain_atom)                      SIGINT/SIGTERM: drain the run
@@ -434,4 +438,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(conveyor, caf::first_custom_type_id)
   CAF_ADD_ATOM(conveyor, conveyor, dp_batch_atom, "dp_batch")
   CAF_ADD_ATOM(conveyor, conveyor, dp_eos_atom, "dp_eos")
   CAF_ADD_ATOM(conveyor, conveyor, dp_model_atom, "dp_model")
+  CAF_ADD_ATOM(conveyor, conveyor, dp_peer_endpt_atom, "dp_pendpt")
+  CAF_ADD_ATOM(conveyor, conveyor, dp_peer_atom, "dp_peer")
 CAF_END_TYPE_ID_BLOCK(conveyor)

@@ -113,6 +113,13 @@ struct host_state {
   std::vector<producer_slot> producers;
   std::deque<outgoing> outbox;
   std::vector<caf::actor> peers;
+  /// Replica groups across processes. Where a peer in another process receives this
+  /// replica's peer messages over the data plane, by (its replica, its actor): used only
+  /// while that actor is the current peer of that replica (else CAF messages).
+  std::map<std::pair<int, caf::actor_addr>, data_endpoint> peer_endpoints;
+  /// What this replica advertised to each peer in another process, by replica: the
+  /// peer's actor and the token; frames from peers are accepted under these tokens only.
+  std::map<int, std::pair<caf::actor_addr, std::uint64_t>> peer_tokens;
   /// Steps that acknowledge at the end of their stream: what they consumed until then.
   std::vector<delivery> held_acks;
   /// Terminal steps: acknowledgements not sent yet, and the latest durable state, which
@@ -212,9 +219,21 @@ void host_context::log_warning(const std::string& message) {
 }
 void host_context::send_to_peers(std::uint64_t tag, std::shared_ptr<const std::string> bytes) {
   peer_message m{st_.cfg.replica, tag, std::move(bytes)};
-  for (std::size_t r = 0; r < st_.peers.size(); ++r)
-    if (static_cast<int>(r) != st_.cfg.replica && st_.peers[r])
-      self_->send(st_.peers[r], peer_atom::value, m);
+  for (std::size_t r = 0; r < st_.peers.size(); ++r) {
+    const auto& peer = st_.peers[r];
+    if (static_cast<int>(r) == st_.cfg.replica || !peer)
+      continue;
+    auto remote = st_.peer_endpoints.find({static_cast<int>(r), peer.address()});
+    if (remote == st_.peer_endpoints.end()) {
+      self_->send(peer, peer_atom::value, m);
+      continue;
+    }
+    const auto& e = remote->second;
+    std::string error;
+    if (!st_.sender->send(e, encode_peer_frame({frame_kind::peer, e.consumer, e.token}, m),
+                          error))
+      throw step_failure("data plane: " + error);
+  }
 }
 void host_context::report_progress(const progress_info& p) {
   auto copy = p;
@@ -270,6 +289,7 @@ public:
     apply_outputs(w.outputs);
     apply_inputs(w.inputs);
     st_.peers = std::move(w.peers);
+    advertise_to_peers();
     for (const auto& d : w.delivered) {
       auto& entry = st_.delivered[d.source];
       entry.first = std::max(entry.first, d.watermark);
@@ -310,6 +330,46 @@ public:
   void on_data_model(std::uint64_t token, model_message& m) {
     if (auto slot = find_token(token))
       on_model(slot->link.in_port, m);
+  }
+
+  /// Tells each peer in another process (new in this wiring) where to send its peer
+  /// messages, under a fresh token; peers in this process get CAF messages.
+  void advertise_to_peers() {
+    if (st_.plane == nullptr)
+      return;
+    std::map<int, std::pair<caf::actor_addr, std::uint64_t>> tokens;
+    for (std::size_t r = 0; r < st_.peers.size(); ++r) {
+      const auto& peer = st_.peers[r];
+      const int replica = static_cast<int>(r);
+      if (replica == st_.cfg.replica || !peer || peer.node() == self_->node())
+        continue;
+      auto old = st_.peer_tokens.find(replica);
+      if (old != st_.peer_tokens.end() && old->second.first == peer.address()) {
+        tokens.insert(*old); // the same peer as before: it already sends under that token
+        continue;
+      }
+      auto e = st_.plane->advertise(self_->id());
+      tokens[replica] = {peer.address(), e.token};
+      self_->send(peer, dp_peer_endpt_atom::value, st_.cfg.replica, std::move(e));
+    }
+    st_.peer_tokens = std::move(tokens);
+  }
+
+  /// A peer in another process says where to send it peer messages.
+  void on_peer_endpoint(int replica, data_endpoint& e) {
+    auto sender = caf::actor_cast<caf::actor_addr>(self_->current_sender());
+    st_.peer_endpoints[{replica, sender}] = std::move(e);
+  }
+
+  /// Peer messages from the data plane: accepted only under a token this replica
+  /// advertised to a peer of its current wiring.
+  void on_data_peer(std::uint64_t token, peer_message& m) {
+    for (const auto& t : st_.peer_tokens)
+      if (t.second.second == token) {
+        on_peer(m);
+        return;
+      }
+    st_.plane->counters().fenced.fetch_add(1, std::memory_order_relaxed);
   }
 
   /// A consumer in another process says where to send.
@@ -663,7 +723,10 @@ private:
   bool send_batch(consumer_slot& m, batch& b, bool last) {
     if (m.remote) {
       std::string error;
-      return sent(st_.sender->send(*m.remote, encode_batch_frame(header_for(m), b), error), error);
+      // The last send takes the batch's float block: ZeroMQ sends it from there.
+      auto frame = last ? encode_batch_frame(header_for(m), std::move(b))
+                        : encode_batch_frame(header_for(m), b);
+      return sent(st_.sender->send(*m.remote, std::move(frame), error), error);
     }
     if (last)
       self_->send(m.link.consumer, batch_atom::value, m.link.out_port, m.link.in_port,
@@ -881,6 +944,8 @@ caf::behavior step_actor(caf::stateful_actor<host_state>* self, step_actor_confi
     [=](dp_batch_atom, std::uint64_t token, batch& b) { host->on_data_batch(token, b); },
     [=](dp_eos_atom, std::uint64_t token) { host->on_data_eos(token); },
     [=](dp_model_atom, std::uint64_t token, model_message& m) { host->on_data_model(token, m); },
+    [=](dp_peer_endpt_atom, int replica, data_endpoint& e) { host->on_peer_endpoint(replica, e); },
+    [=](dp_peer_atom, std::uint64_t token, peer_message& m) { host->on_data_peer(token, m); },
     [=](produce_atom) { host->on_produce(); },
     [=](drain_atom) { host->on_drain(); },
     [=](delivered_atom, std::uint64_t, source_position& up_to) { host->on_delivered(up_to); },

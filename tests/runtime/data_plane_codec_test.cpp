@@ -1,6 +1,6 @@
 // The data plane's frames (runtime/data_plane_codec.hpp): what a producer encodes, the
-// receiving node decodes unchanged; bytes that are not a frame are refused with what
-// and where, never read past their end.
+// receiving node decodes unchanged; bytes that are not a frame (among them a frame of
+// version 1) are refused with what and where, never read past their end.
 #include "runtime/data_plane_codec.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -33,6 +33,10 @@ batch sample() {
   return b;
 }
 
+bool decode(const encoded_frame& e, frame& f, std::string& error) {
+  return decode_frame(e.header, e.payload, f, error);
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(data_plane_codec)
@@ -40,9 +44,10 @@ BOOST_AUTO_TEST_SUITE(data_plane_codec)
 BOOST_AUTO_TEST_CASE(a_batch_frame_decodes_to_the_same_header_and_batch) {
   auto b = sample();
   auto bytes = encode_batch_frame(frame_header{frame_kind::batch, 42, 0xfeedull}, b);
+  BOOST_TEST(bytes.payload.size() == b.floats.size() * 4);
   frame f;
   std::string error;
-  BOOST_TEST_REQUIRE(decode_frame(bytes, f, error), error);
+  BOOST_TEST_REQUIRE(decode(bytes, f, error), error);
   BOOST_TEST((f.header.kind == frame_kind::batch));
   BOOST_TEST(f.header.consumer == 42u);
   BOOST_TEST(f.header.token == 0xfeedull);
@@ -61,48 +66,107 @@ BOOST_AUTO_TEST_CASE(a_batch_frame_decodes_to_the_same_header_and_batch) {
   BOOST_TEST(f.data.transform->ops[0].column == "x");
 }
 
+BOOST_AUTO_TEST_CASE(a_batch_moved_into_its_frame_is_sent_from_its_own_float_block) {
+  auto b = sample();
+  const auto expected = b.floats;
+  const auto* block = b.floats.data();
+  auto bytes = encode_batch_frame(frame_header{frame_kind::batch, 1, 2}, std::move(b));
+  BOOST_TEST(static_cast<const void*>(bytes.payload.data()) == static_cast<const void*>(block));
+  b = batch{}; // the owner alone keeps the block
+  frame f;
+  std::string error;
+  BOOST_TEST_REQUIRE(decode(bytes, f, error), error);
+  BOOST_TEST(f.data.floats == expected);
+}
+
 BOOST_AUTO_TEST_CASE(eos_and_model_frames_decode_to_what_was_encoded) {
   frame f;
   std::string error;
-  BOOST_TEST_REQUIRE(decode_frame(encode_eos_frame({frame_kind::eos, 1, 2}), f, error), error);
+  BOOST_TEST_REQUIRE(decode(encode_eos_frame({frame_kind::eos, 1, 2}), f, error), error);
   BOOST_TEST((f.header.kind == frame_kind::eos));
   BOOST_TEST(f.header.token == 2u);
   model_message m{"fashion", std::make_shared<const std::string>(std::string("a\0b", 3)), 4};
-  BOOST_TEST_REQUIRE(decode_frame(encode_model_frame({frame_kind::model, 1, 3}, m), f, error),
-                     error);
+  auto model = encode_model_frame({frame_kind::model, 1, 3}, m);
+  BOOST_TEST(static_cast<const void*>(model.payload.data()) ==
+             static_cast<const void*>(m.artifact->data()));
+  BOOST_TEST_REQUIRE(decode(model, f, error), error);
   BOOST_TEST((f.header.kind == frame_kind::model));
   BOOST_TEST(f.model.name == "fashion");
   BOOST_TEST(f.model.version == 4u);
   BOOST_TEST(*f.model.artifact == std::string("a\0b", 3));
 }
 
-BOOST_AUTO_TEST_CASE(every_truncation_of_a_frame_is_refused_with_its_offset) {
+BOOST_AUTO_TEST_CASE(a_peer_frame_carries_its_replica_tag_and_bytes_sent_from_where_they_are) {
+  peer_message m{3, 0x1122334455ull, std::make_shared<const std::string>(std::string("g\0r", 3))};
+  auto bytes = encode_peer_frame({frame_kind::peer, 9, 10}, m);
+  BOOST_TEST(static_cast<const void*>(bytes.payload.data()) ==
+             static_cast<const void*>(m.bytes->data()));
+  frame f;
+  std::string error;
+  BOOST_TEST_REQUIRE(decode(bytes, f, error), error);
+  BOOST_TEST((f.header.kind == frame_kind::peer));
+  BOOST_TEST(f.header.consumer == 9u);
+  BOOST_TEST(f.header.token == 10u);
+  BOOST_TEST(f.peer.from_replica == 3);
+  BOOST_TEST(f.peer.tag == 0x1122334455ull);
+  BOOST_TEST(*f.peer.bytes == std::string("g\0r", 3));
+  auto header = bytes.header;
+  header[22 + 3] = '\x80'; // the replica's high byte: beyond what an int holds
+  BOOST_TEST(!decode_frame(header, bytes.payload, f, error));
+  BOOST_TEST(error.find("out of range") != std::string::npos, error);
+}
+
+BOOST_AUTO_TEST_CASE(every_truncation_of_either_part_is_refused_with_its_offset) {
   auto bytes = encode_batch_frame(frame_header{frame_kind::batch, 1, 2}, sample());
-  for (std::size_t n = 0; n < bytes.size(); ++n) {
+  for (std::size_t n = 0; n < bytes.header.size(); ++n) {
     frame f;
     std::string error;
-    BOOST_TEST_REQUIRE(!decode_frame(std::string_view(bytes).substr(0, n), f, error), n);
-    BOOST_TEST(error.find("at byte") != std::string::npos, error);
+    BOOST_TEST_REQUIRE(!decode_frame(std::string_view(bytes.header).substr(0, n), bytes.payload,
+                                     f, error),
+                       n);
+    BOOST_TEST(error.find("of the header") != std::string::npos, error);
   }
+  for (std::size_t n = 0; n < bytes.payload.size(); ++n) {
+    frame f;
+    std::string error;
+    BOOST_TEST_REQUIRE(!decode_frame(bytes.header, bytes.payload.substr(0, n), f, error), n);
+    BOOST_TEST(error.find("float count 4 needs a payload of 16 bytes, not " +
+                          std::to_string(n)) != std::string::npos,
+               error);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_frame_of_version_1_is_refused_naming_its_version) {
+  // Version 1: one part, the float block inline (here an end-of-stream).
+  const std::string v1("CVDP\x01\x02\x01\0\0\0\0\0\0\0\x02\0\0\0\0\0\0\0", 22);
+  frame f;
+  std::string error;
+  BOOST_TEST(!decode_frame(v1, {}, f, error));
+  BOOST_TEST(error.find("a frame of version 1 (this node reads version 2 only") !=
+               std::string::npos,
+             error);
 }
 
 BOOST_AUTO_TEST_CASE(a_frame_with_bad_magic_trailing_bytes_or_a_huge_count_is_refused) {
   frame f;
   std::string error;
-  BOOST_TEST(!decode_frame("XXXX\x01\x02", f, error));
+  BOOST_TEST(!decode_frame("XXXX\x02\x02", {}, f, error));
   BOOST_TEST(error.find("bad magic") != std::string::npos, error);
-  auto bytes = encode_eos_frame({frame_kind::eos, 1, 2}) + "x";
-  BOOST_TEST(!decode_frame(bytes, f, error));
+  auto bytes = encode_eos_frame({frame_kind::eos, 1, 2}).header + "x";
+  BOOST_TEST(!decode_frame(bytes, {}, f, error));
   BOOST_TEST(error.find("trailing bytes") != std::string::npos, error);
+  BOOST_TEST(!decode_frame(encode_eos_frame({frame_kind::eos, 1, 2}).header, "x", f, error));
+  BOOST_TEST(error.find("end-of-stream frame with a payload of 1 bytes") != std::string::npos,
+             error);
   // A batch whose column count claims more than the frame holds.
   batch b;
   b.schema = std::make_shared<table_schema>();
-  auto huge = encode_batch_frame({frame_kind::batch, 1, 2}, b);
+  auto huge = encode_batch_frame({frame_kind::batch, 1, 2}, b).header;
   // source (4+0), sequence, 3 positions, first_row (8 each), rows (4): the column count follows.
   const std::size_t at = 4 + 1 + 1 + 8 + 8 + 4 + 8 * 5 + 4;
   huge[at] = '\xff';
   huge[at + 1] = '\xff';
-  BOOST_TEST(!decode_frame(huge, f, error));
+  BOOST_TEST(!decode_frame(huge, {}, f, error));
   BOOST_TEST(error.find("larger than the frame") != std::string::npos, error);
 }
 

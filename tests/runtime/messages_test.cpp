@@ -127,6 +127,12 @@ BOOST_AUTO_TEST_CASE(every_runtime_message_round_trips_through_the_binary_serial
     {"data plane model",
      caf::make_message(dp_model_atom::value, std::uint64_t{99},
                        model_message{"fashion", std::make_shared<const std::string>("bytes"), 3})},
+    {"data plane peer endpoint",
+     caf::make_message(dp_peer_endpt_atom::value, 1,
+                       data_endpoint{"tcp://10.0.0.2:40123", 18, 0x42ull, "", "", ""})},
+    {"data plane peer",
+     caf::make_message(dp_peer_atom::value, std::uint64_t{99},
+                       peer_message{1, 7, std::make_shared<const std::string>("grads")})},
   };
   for (const auto& [name, original] : all) {
     byte_buffer bytes;
