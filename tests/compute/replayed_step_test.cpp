@@ -189,11 +189,12 @@ BOOST_AUTO_TEST_CASE(training_through_replays_gives_the_eager_models_parameters)
   spec.layers = {12, 16, 3};
   spec.seed = 5;
   spec = validate(spec);
-  recording_cpu be;
-  model replayed(spec, be), eager(spec);
+  // the same backend class for both, so both take the same (generic backend) path
+  recording_cpu be, eager_be;
+  model replayed(spec, be), eager(spec, eager_be);
   optimizer_spec os;
   os.learning_rate = 0.1f;
-  optimizer opt_r(os, replayed.parameter_count(), be), opt_e(os, eager.parameter_count());
+  optimizer opt_r(os, replayed.parameter_count(), be), opt_e(os, eager.parameter_count(), eager_be);
   const int rows = 8;
   std::mt19937 rng(3);
   std::uniform_real_distribution<float> u(-1, 1);
@@ -206,7 +207,7 @@ BOOST_AUTO_TEST_CASE(training_through_replays_gives_the_eager_models_parameters)
     step.run(be, key_of(rows),
              [&] { replayed.compute_gradients_in_backend(x.data(), y.data(), rows); });
     replayed.apply(opt_r);
-    eager.compute_gradients(x.data(), y.data(), rows);
+    eager.compute_gradients_in_backend(x.data(), y.data(), rows);
     eager.apply(opt_e);
   }
   BOOST_TEST(step.replays() == 9u);
