@@ -189,20 +189,28 @@ constexpr bool little_endian =
   false;
 #endif
 
+/// A frame of `header` whose payload is `bytes`, shared, not copied (none when empty).
+encoded_frame with_bytes(std::string header, std::shared_ptr<const std::string> bytes) {
+  encoded_frame f;
+  f.header = std::move(header);
+  if (bytes && !bytes->empty()) {
+    f.payload = *bytes;
+    f.owner = std::move(bytes);
+  }
+  return f;
+}
+
 /// The float block as payload: `floats` itself where its bytes are already the wire
 /// form (a little-endian host), else a little-endian copy.
 encoded_frame with_floats(std::string header, std::shared_ptr<const std::vector<float>> floats) {
+  if (!little_endian)
+    return with_bytes(std::move(header), std::make_shared<const std::string>(floats_to_le_bytes(
+                                             floats->data(), floats->size())));
   encoded_frame f;
   f.header = std::move(header);
-  if (floats->empty())
-    return f;
-  if (little_endian) {
+  if (!floats->empty()) {
     f.payload = std::string_view(reinterpret_cast<const char*>(floats->data()), floats->size() * 4);
     f.owner = std::move(floats);
-  } else {
-    auto bytes = std::make_shared<const std::string>(floats_to_le_bytes(floats->data(), floats->size()));
-    f.payload = *bytes;
-    f.owner = std::move(bytes);
   }
   return f;
 }
@@ -292,33 +300,23 @@ encoded_frame encode_eos_frame(const frame_header& h) {
 encoded_frame encode_model_frame(const frame_header& h, const model_message& m) {
   auto header = h;
   header.kind = frame_kind::model;
-  encoded_frame f;
-  f.header = exact([&](writer& w) {
-    w.header(header);
-    w.str(m.name);
-    w.u64(m.version);
-  });
-  if (m.artifact && !m.artifact->empty()) {
-    f.payload = *m.artifact;
-    f.owner = m.artifact;
-  }
-  return f;
+  return with_bytes(exact([&](writer& w) {
+                      w.header(header);
+                      w.str(m.name);
+                      w.u64(m.version);
+                    }),
+                    m.artifact);
 }
 
 encoded_frame encode_peer_frame(const frame_header& h, const peer_message& m) {
   auto header = h;
   header.kind = frame_kind::peer;
-  encoded_frame f;
-  f.header = exact([&](writer& w) {
-    w.header(header);
-    w.u32(static_cast<std::uint32_t>(m.from_replica));
-    w.u64(m.tag);
-  });
-  if (m.bytes && !m.bytes->empty()) {
-    f.payload = *m.bytes;
-    f.owner = m.bytes;
-  }
-  return f;
+  return with_bytes(exact([&](writer& w) {
+                      w.header(header);
+                      w.u32(static_cast<std::uint32_t>(m.from_replica));
+                      w.u64(m.tag);
+                    }),
+                    m.bytes);
 }
 
 bool decode_frame(std::string_view header, std::string_view payload, frame& out,

@@ -1,6 +1,7 @@
 // compute/replayed_step: when a step runs eagerly, is recorded, is replayed, and what
 // happens when the backend cannot record or a recording fails. The CUDA backend's own
 // recordings (CUDA graphs) are checked against eager steps in cuda_backend_test.cpp.
+#include "checked_device.hpp"
 #include "compute/cpu/cpu_backend.hpp"
 #include "compute/model.hpp"
 #include "compute/model_spec.hpp"
@@ -19,10 +20,10 @@ using namespace conveyor::compute;
 
 namespace {
 
-/// The CPU backend with recordings: record() keeps the body without running it (as a
+/// A device on the CPU with recordings: record() keeps the body without running it (as a
 /// device records without executing) and replay() runs it; `fail_next` makes the next
 /// record() throw, as a CUDA capture abandoned by an allocation does.
-class recording_cpu final : public backend {
+class recording_device final : public testing::checked_device {
 public:
   int recorded = 0, replayed = 0;
   bool fail_next = false;
@@ -34,7 +35,7 @@ public:
     }
     ++recorded;
     struct kept final : recording {
-      recording_cpu* owner;
+      recording_device* owner;
       std::function<void()> body;
       void replay() override {
         ++owner->replayed;
@@ -46,66 +47,6 @@ public:
     r->body = body;
     return r;
   }
-
-  const char* name() const noexcept override { return "recording-cpu"; }
-  std::string describe() const override { return cpu.describe(); }
-  bool host_memory() const noexcept override { return true; }
-  void set_threads(int n) override { cpu.set_threads(n); }
-  int threads() const override { return cpu.threads(); }
-  buffer allocate(std::size_t n) override { return buffer(this, cpu.allocate(n).detach(), n); }
-  void copy_from_host(float* d, const float* s, std::size_t n) override { cpu.copy_from_host(d, s, n); }
-  void copy_to_host(float* d, const float* s, std::size_t n) override { cpu.copy_to_host(d, s, n); }
-  void copy(float* d, const float* s, std::size_t n) override { cpu.copy(d, s, n); }
-  void fill(float* d, float v, std::size_t n) override { cpu.fill(d, v, n); }
-  void gather_rows(int r, int c, const float* t, const float* i, float* o) override {
-    cpu.gather_rows(r, c, t, i, o);
-  }
-  void gemm(bool ta, bool tb, int m, int n, int k, float al, const float* a, int lda,
-            const float* b, int ldb, float be, float* c, int ldc) override {
-    cpu.gemm(ta, tb, m, n, k, al, a, lda, b, ldb, be, c, ldc);
-  }
-  void bias_activation(activation a, int r, int c, const float* b, float* z) override {
-    cpu.bias_activation(a, r, c, b, z);
-  }
-  void activation_backward(activation a, std::size_t n, const float* y, float* g) override {
-    cpu.activation_backward(a, n, y, g);
-  }
-  void column_sums(int r, int c, const float* a, float b, float* o) override {
-    cpu.column_sums(r, c, a, b, o);
-  }
-  void softmax_rows(int r, int c, float* z) override { cpu.softmax_rows(r, c, z); }
-  void sigmoid(std::size_t n, float* z) override { cpu.sigmoid(n, z); }
-  void softmax_cross_entropy(int r, int c, const float* l, const float* y, float s, float* g,
-                             float* loss) override {
-    cpu.softmax_cross_entropy(r, c, l, y, s, g, loss);
-  }
-  void sigmoid_binary_cross_entropy(int r, const float* l, const float* y, float s, float* g,
-                                    float* loss) override {
-    cpu.sigmoid_binary_cross_entropy(r, l, y, s, g, loss);
-  }
-  void squared_error(std::size_t n, const float* p, const float* t, float s, float* g,
-                     float* loss) override {
-    cpu.squared_error(n, p, t, s, g, loss);
-  }
-  void axpy(std::size_t n, float a, const float* x, float* y) override { cpu.axpy(n, a, x, y); }
-  void scale(std::size_t n, float a, float* x) override { cpu.scale(n, a, x); }
-  void add_dot(std::size_t n, float a, const float* x, const float* y, float* o) override {
-    cpu.add_dot(n, a, x, y, o);
-  }
-  void sgd_momentum_update(std::size_t n, float lr, float m, float* w, const float* g,
-                           float* v) override {
-    cpu.sgd_momentum_update(n, lr, m, w, g, v);
-  }
-  void adam_update(std::size_t n, float lr, float b1, float b2, float eps, long long step,
-                   float* w, const float* g, float* m, float* v) override {
-    cpu.adam_update(n, lr, b1, b2, eps, step, w, g, m, v);
-  }
-  void release(float* data, std::size_t n) noexcept override {
-    buffer(&cpu, data, n); // the CPU backend's memory, returned through it
-  }
-
-private:
-  cpu_backend cpu;
 };
 
 replayed_step::key key_of(int n) { return {static_cast<std::uintptr_t>(n), 0, 0, 0, 0, 0}; }
@@ -125,7 +66,7 @@ BOOST_AUTO_TEST_CASE(a_backend_that_cannot_record_runs_every_step_eagerly) {
 }
 
 BOOST_AUTO_TEST_CASE(the_first_step_of_a_key_is_eager_the_second_recorded_and_later_replayed) {
-  recording_cpu be;
+  recording_device be;
   replayed_step step;
   int runs = 0;
   const auto body = [&runs] { ++runs; };
@@ -151,7 +92,7 @@ BOOST_AUTO_TEST_CASE(the_first_step_of_a_key_is_eager_the_second_recorded_and_la
 }
 
 BOOST_AUTO_TEST_CASE(more_keys_than_its_capacity_drop_the_oldest_recording) {
-  recording_cpu be;
+  recording_device be;
   replayed_step step;
   int runs = 0;
   const auto body = [&runs] { ++runs; };
@@ -167,7 +108,7 @@ BOOST_AUTO_TEST_CASE(more_keys_than_its_capacity_drop_the_oldest_recording) {
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_recording_leaves_its_key_eager_with_the_reason) {
-  recording_cpu be;
+  recording_device be;
   replayed_step step;
   int runs = 0;
   const auto body = [&runs] { ++runs; };
@@ -189,8 +130,8 @@ BOOST_AUTO_TEST_CASE(training_through_replays_gives_the_eager_models_parameters)
   spec.layers = {12, 16, 3};
   spec.seed = 5;
   spec = validate(spec);
-  // the same backend class for both, so both take the same (generic backend) path
-  recording_cpu be, eager_be;
+  // the same backend class for both, so both take the same (device) path
+  recording_device be, eager_be;
   model replayed(spec, be), eager(spec, eager_be);
   optimizer_spec os;
   os.learning_rate = 0.1f;
@@ -199,15 +140,21 @@ BOOST_AUTO_TEST_CASE(training_through_replays_gives_the_eager_models_parameters)
   std::mt19937 rng(3);
   std::uniform_real_distribution<float> u(-1, 1);
   std::vector<float> x(rows * 12), y(rows);
+  auto rx = be.allocate(x.size()), ry = be.allocate(y.size());
+  auto ex = eager_be.allocate(x.size()), ey = eager_be.allocate(y.size());
   replayed_step step;
   for (int s = 0; s < 10; ++s) {
     // new contents in the same buffers: what a recording may see change
     for (auto& v : x) v = u(rng);
     for (int r = 0; r < rows; ++r) y[static_cast<std::size_t>(r)] = static_cast<float>((r + s) % 3);
+    be.copy_from_host(rx.data(), x.data(), x.size());
+    be.copy_from_host(ry.data(), y.data(), y.size());
     step.run(be, key_of(rows),
-             [&] { replayed.compute_gradients_in_backend(x.data(), y.data(), rows); });
+             [&] { replayed.compute_gradients_in_backend(rx.data(), ry.data(), rows); });
     replayed.apply(opt_r);
-    eager.compute_gradients_in_backend(x.data(), y.data(), rows);
+    eager_be.copy_from_host(ex.data(), x.data(), x.size());
+    eager_be.copy_from_host(ey.data(), y.data(), y.size());
+    eager.compute_gradients_in_backend(ex.data(), ey.data(), rows);
     eager.apply(opt_e);
   }
   BOOST_TEST(step.replays() == 9u);
