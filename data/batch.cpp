@@ -1,5 +1,7 @@
 #include "data/batch.hpp"
 
+#include <ostream>
+
 namespace conveyor {
 
 std::string to_string(column_kind k) {
@@ -53,6 +55,15 @@ batch empty_like(const batch& b) {
   e.categoricals.resize(b.categoricals.size());
   e.transform = b.transform;
   return e;
+}
+
+std::ostream& operator<<(std::ostream& out, const float_block& b) {
+  out << '{';
+  for (std::size_t i = 0; i < b.size() && i < 16; ++i)
+    out << (i > 0 ? ", " : "") << b[i];
+  if (b.size() > 16)
+    out << ", ... (" << b.size() << " in all)";
+  return out << '}';
 }
 
 } // namespace conveyor

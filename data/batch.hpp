@@ -5,6 +5,7 @@
 // wire form).
 #pragma once
 
+#include "data/float_block.hpp"
 #include "data/preprocessing.hpp"
 
 #include <cmath>
@@ -77,8 +78,9 @@ struct batch {
   std::uint32_t rows = 0;
   std::shared_ptr<const table_schema> schema;
   /// Column-major: the k-th numeric-or-label column (k counts only those, in schema
-  /// order) holds rows [k*rows, (k+1)*rows).
-  std::vector<float> floats;
+  /// order) holds rows [k*rows, (k+1)*rows). A batch received from another node uses
+  /// the received message's memory (see float_block).
+  float_block floats;
   /// The categorical columns, in schema order.
   std::vector<categorical_column> categoricals;
   /// The preprocessing fitted upstream (null where no cleaner ran). A trainer stores

@@ -23,6 +23,9 @@ struct system_setup {
   int connection_timeout_ms = 500;
   /// Mutual TLS through CAF's OpenSSL module; checked complete and readable by the caller.
   std::optional<cluster::tls_files> tls;
+  /// The process runs no step code (the coordinator of a cluster run): its idle workers
+  /// look for work to steal every 10 ms instead of every 1 ms.
+  bool control_only = false;
 };
 
 /// Applies `setup` to `cfg` (the middleman is loaded before the OpenSSL manager, which

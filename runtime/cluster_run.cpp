@@ -96,6 +96,7 @@ run_report run_on_cluster(const dsl::graph_spec& graph, const kind_registry& reg
   setup.heartbeat_interval_ms = cluster.heartbeat_interval_ms;
   setup.connection_timeout_ms = cluster.connection_timeout_ms;
   setup.tls = cluster.tls;
+  setup.control_only = true; // every step runs on the nodes
   configure_actor_system(cfg, setup);
   auto system = std::make_unique<caf::actor_system>(cfg);
 

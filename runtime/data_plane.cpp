@@ -40,6 +40,16 @@ std::string frame_text(zmq_msg_t& m) {
   return std::string(static_cast<const char*>(zmq_msg_data(&m)), zmq_msg_size(&m));
 }
 
+/// A received message part on the heap, closed when the last holder lets go: a
+/// batch decoded from it keeps its floats there instead of copying them out.
+struct received_part {
+  zmq_msg_t message;
+  received_part() { zmq_msg_init(&message); }
+  ~received_part() { zmq_msg_close(&message); }
+  received_part(const received_part&) = delete;
+  received_part& operator=(const received_part&) = delete;
+};
+
 std::string bracketed(const std::string& host) {
   return host.find(':') != std::string::npos ? "[" + host + "]" : host;
 }
@@ -100,7 +110,15 @@ struct data_plane::impl {
             break;
           more = zmq_msg_more(&extra) != 0;
         }
-        deliver(view(header), view(payload), parts);
+        if (zmq_msg_size(&payload) == 0) {
+          deliver(view(header), {}, nullptr, parts);
+          continue;
+        }
+        // The payload moves into a part of its own (its memory stays where ZeroMQ put
+        // it), which the decoded batch keeps; `payload` is empty again for the next.
+        auto owner = std::make_shared<received_part>();
+        zmq_msg_move(&owner->message, &payload);
+        deliver(view(header), view(owner->message), owner, parts);
       }
     }
     zmq_msg_close(&header);
@@ -112,12 +130,13 @@ struct data_plane::impl {
     return std::string_view(static_cast<const char*>(zmq_msg_data(&m)), zmq_msg_size(&m));
   }
 
-  void deliver(std::string_view header, std::string_view payload, std::size_t parts) {
+  void deliver(std::string_view header, std::string_view payload,
+               std::shared_ptr<received_part> owner, std::size_t parts) {
     counters.frames_in.fetch_add(1, std::memory_order_relaxed);
     counters.bytes_in.fetch_add(header.size() + payload.size(), std::memory_order_relaxed);
     frame f;
     std::string error;
-    bool ok = decode_frame(header, payload, f, error);
+    bool ok = decode_frame(header, payload, f, error, std::move(owner));
     if (ok && parts != 2) {
       ok = false;
       error = "a message of " + std::to_string(parts) + " part(s), 2 expected";
@@ -150,6 +169,10 @@ struct data_plane::impl {
         break;
       case frame_kind::peer:
         caf::anon_send(to, dp_peer_atom::value, f.header.token, std::move(f.peer));
+        break;
+      case frame_kind::credit:
+        caf::anon_send(to, dp_credit_atom::value, f.header.token,
+                       static_cast<std::int32_t>(f.credit));
         break;
     }
   }

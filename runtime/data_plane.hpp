@@ -1,6 +1,7 @@
-// The data plane: batches, models and end-of-stream between step actors on different
-// nodes, and the messages between replicas of a group on different nodes, travel node
-// to node over ZeroMQ instead of as CAF messages through the coordinator. CAF stays the control plane: credits, acknowledgements, wiring,
+// The data plane: batches, models, end-of-stream and credit between step actors on
+// different nodes, and the messages between replicas of a group on different nodes,
+// travel node to node over ZeroMQ instead of as CAF messages through the coordinator.
+// CAF stays the control plane: an edge's first credit, acknowledgements, wiring,
 // supervision, and the endpoint advertisements below.
 //
 // Contract:
@@ -13,7 +14,9 @@
 //   token, and with CurveZMQ the keys. The token names the edge and the producer's
 //   incarnation: a consumer accepts frames only under a token of its current wiring,
 //   so frames of a replaced incarnation (a re-placed step, a node that came back) are
-//   dropped (fenced);
+//   dropped (fenced). The producer advertises itself to the consumer the same way, and
+//   the consumer returns credit as frames under that token (a replaced consumer's
+//   credit is fenced likewise);
 // - with `curve` (a TLS cluster), the socket is a CurveZMQ server and admits only the
 //   client key that it advertises, and the advertisement travels over the mutual-TLS
 //   control plane: a process without the cluster's certificates can neither learn the

@@ -202,7 +202,7 @@ encoded_frame with_bytes(std::string header, std::shared_ptr<const std::string> 
 
 /// The float block as payload: `floats` itself where its bytes are already the wire
 /// form (a little-endian host), else a little-endian copy.
-encoded_frame with_floats(std::string header, std::shared_ptr<const std::vector<float>> floats) {
+encoded_frame with_floats(std::string header, std::shared_ptr<const float_block> floats) {
   if (!little_endian)
     return with_bytes(std::move(header), std::make_shared<const std::string>(floats_to_le_bytes(
                                              floats->data(), floats->size())));
@@ -215,7 +215,8 @@ encoded_frame with_floats(std::string header, std::shared_ptr<const std::vector<
   return f;
 }
 
-void read_batch(reader& r, std::string_view payload, batch& b) {
+void read_batch(reader& r, std::string_view payload, const std::shared_ptr<void>& owner,
+                batch& b) {
   b.source = r.str("source");
   b.sequence = r.u64("sequence");
   b.position.byte_offset = r.u64("position");
@@ -265,10 +266,13 @@ void read_batch(reader& r, std::string_view payload, batch& b) {
     r.fail("float block does not match rows x numeric columns");
   if (r.ok()) {
     if (little_endian && reinterpret_cast<std::uintptr_t>(payload.data()) % alignof(float) == 0) {
-      // assign() copies the bytes into a block of exactly that size, where resize()
-      // would zero-fill it first (a second pass over every batch's memory).
-      const auto* first = reinterpret_cast<const float*>(payload.data());
-      b.floats.assign(first, first + floats);
+      // The payload's bytes are the floats: used where they are when the caller hands
+      // over their owner, else copied into a block that is not zero-filled first.
+      auto* first = reinterpret_cast<float*>(const_cast<char*>(payload.data()));
+      if (owner)
+        b.floats.adopt(first, static_cast<std::size_t>(floats), owner);
+      else
+        b.floats.assign(first, first + floats);
     } else {
       b.floats.resize(static_cast<std::size_t>(floats));
       read_le_floats(payload, b.floats.data());
@@ -280,13 +284,13 @@ void read_batch(reader& r, std::string_view payload, batch& b) {
 } // namespace
 
 encoded_frame encode_batch_frame(const frame_header& h, const batch& b) {
-  return with_floats(batch_header(h, b), std::make_shared<const std::vector<float>>(b.floats));
+  return with_floats(batch_header(h, b), std::make_shared<const float_block>(b.floats));
 }
 
 encoded_frame encode_batch_frame(const frame_header& h, batch&& b) {
   auto header = batch_header(h, b);
   return with_floats(std::move(header),
-                     std::make_shared<const std::vector<float>>(std::move(b.floats)));
+                     std::make_shared<const float_block>(std::move(b.floats)));
 }
 
 encoded_frame encode_eos_frame(const frame_header& h) {
@@ -319,8 +323,19 @@ encoded_frame encode_peer_frame(const frame_header& h, const peer_message& m) {
                     m.bytes);
 }
 
+encoded_frame encode_credit_frame(const frame_header& h, std::uint32_t n) {
+  auto header = h;
+  header.kind = frame_kind::credit;
+  encoded_frame f;
+  f.header = exact([&](writer& w) {
+    w.header(header);
+    w.u32(n);
+  });
+  return f;
+}
+
 bool decode_frame(std::string_view header, std::string_view payload, frame& out,
-                  std::string& error) {
+                  std::string& error, std::shared_ptr<void> payload_owner) {
   reader r(header, "header");
   auto m = r.bytes(4, "magic");
   if (r.ok() && std::memcmp(m.data(), magic, 4) != 0)
@@ -336,7 +351,7 @@ bool decode_frame(std::string_view header, std::string_view payload, frame& out,
     switch (kind) {
       case static_cast<std::uint8_t>(frame_kind::batch):
         out.header.kind = frame_kind::batch;
-        read_batch(r, payload, out.data);
+        read_batch(r, payload, payload_owner, out.data);
         break;
       case static_cast<std::uint8_t>(frame_kind::eos):
         out.header.kind = frame_kind::eos;
@@ -362,6 +377,16 @@ bool decode_frame(std::string_view header, std::string_view payload, frame& out,
           out.peer.bytes = std::make_shared<const std::string>(payload);
         break;
       }
+      case static_cast<std::uint8_t>(frame_kind::credit):
+        out.header.kind = frame_kind::credit;
+        out.credit = r.u32("credit");
+        if (r.ok() && out.credit == 0)
+          r.fail("a credit frame granting 0 batches");
+        if (r.ok() && out.credit > static_cast<std::uint32_t>(std::numeric_limits<std::int32_t>::max()))
+          r.fail("credit " + std::to_string(out.credit) + " out of range");
+        if (r.ok() && !payload.empty())
+          r.fail("a credit frame with a payload of " + std::to_string(payload.size()) + " bytes");
+        break;
       default:
         r.fail("unknown frame kind " + std::to_string(kind));
     }

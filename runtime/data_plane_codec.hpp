@@ -1,12 +1,13 @@
 // The data plane's frames: what one ZeroMQ message between two nodes holds (a batch,
-// a model or an end-of-stream on one edge; a message between two replicas of a group). Plain C++ (no CAF, no ZeroMQ), so the
+// a model or an end-of-stream on one edge, credit back to the producer of an edge; a
+// message between two replicas of a group). Plain C++ (no CAF, no ZeroMQ), so the
 // decoder of bytes from the network is tested and fuzzed on its own.
 //
 // Version 2: a frame is two message parts, a header and a payload, so that the bulk of
 // a frame (a batch's float block, a model's artifact) goes out from the object that
 // holds it, without a copy into an encoding buffer, and arrives in a part of its own.
-// Header (integers little-endian): "CVDP", version 2, kind (1 batch, 2 eos, 3 model,
-// 4 peer),
+// Header (integers little-endian): "CVDP", version 3, kind (1 batch, 2 eos, 3 model,
+// 4 peer, 5 credit),
 // the consumer's actor id (u64) and the edge token (u64) the consumer handed its
 // producer when it advertised its endpoint, then by kind:
 //   batch: source, sequence (u64), position (3 x u64), first row (u64), rows (u32),
@@ -16,10 +17,14 @@
 //          transform (data/preprocessing_codec.hpp) as a string;
 //   eos:   nothing;
 //   model: name, version (u64);
-//   peer:  the sending replica (u32), the tag (u64).
+//   peer:  the sending replica (u32), the tag (u64);
+//   credit: the number of batches the consumer may now receive more (u32, at least 1);
+//          here `consumer` is the producing actor and `token` what it advertised.
 // Payload: batch: the float block, float count x little-endian float32; eos: empty;
-// model: the artifact; peer: the message's bytes. Strings are a u32 length and the bytes.
-// Version 1 (one part, the float block inline) is refused, with its version named.
+// model: the artifact; peer: the message's bytes; credit: empty. Strings are a u32
+// length and the bytes.
+// Other versions are refused, with their version named (1: one part, the float block
+// inline; 2: no credit frames, credit went over the control plane).
 #pragma once
 
 #include "data/batch.hpp"
@@ -32,14 +37,15 @@
 
 namespace conveyor {
 
-enum class frame_kind : std::uint8_t { batch = 1, eos = 2, model = 3, peer = 4 };
+enum class frame_kind : std::uint8_t { batch = 1, eos = 2, model = 3, peer = 4, credit = 5 };
 
 /// The frame version this build writes and the only one it reads.
-constexpr std::uint8_t frame_version = 2;
+constexpr std::uint8_t frame_version = 3;
 
 struct frame_header {
   frame_kind kind = frame_kind::batch;
-  /// The consuming step actor (an id within the receiving process).
+  /// The receiving step actor (an id within the receiving process): the consumer of
+  /// the edge, or for credit its producer.
   std::uint64_t consumer = 0;
   /// The edge and the producer's incarnation, as the consumer named it.
   std::uint64_t token = 0;
@@ -51,6 +57,8 @@ struct frame {
   batch data;
   model_message model;
   peer_message peer;
+  /// Credit frames: batches granted (>= 1).
+  std::uint32_t credit = 0;
 };
 
 /// An encoded frame: the header part, exactly its size, and the payload part, which
@@ -72,11 +80,16 @@ encoded_frame encode_eos_frame(const frame_header& h);
 encoded_frame encode_model_frame(const frame_header& h, const model_message& m);
 /// `h.consumer`: the receiving replica's actor; `h.token`: what it advertised to the sender.
 encoded_frame encode_peer_frame(const frame_header& h, const peer_message& m);
+/// `h.consumer`: the producer's actor; `h.token`: what it advertised to the consumer.
+encoded_frame encode_credit_frame(const frame_header& h, std::uint32_t n);
 
 /// Decodes a frame from its two parts; on bytes that are not one, returns false and
-/// says what, in which part and at which byte offset, in `error`. The floats are
-/// copied once, into a block that is not zero-filled first.
+/// says what, in which part and at which byte offset, in `error`. A batch's floats stay
+/// in the payload's memory when `payload_owner` keeps it alive and the batch may write
+/// to it (a received message the caller hands over; on a little-endian host, the
+/// payload aligned for float); otherwise they are copied once, into a block that is not
+/// zero-filled first.
 bool decode_frame(std::string_view header, std::string_view payload, frame& out,
-                  std::string& error);
+                  std::string& error, std::shared_ptr<void> payload_owner = nullptr);
 
 } // namespace conveyor

@@ -16,6 +16,9 @@
 //   D -> C  (dp_batch_atom, token, batch)     D: C's process's data plane receiver
 //   D -> C  (dp_eos_atom, token)
 //   D -> C  (dp_model_atom, token, model_message)
+//   P -> C  (dp_cendpt_atom, out_port, in_port, data_endpoint)  once P is wired to C: C
+//                                             returns credit to it as frames from then on
+//   D -> P  (dp_credit_atom, token, n)        D: P's process's data plane receiver
 // Replicas of a group in different processes: each advertises itself to every peer in
 // another process, which then sends its peer messages over ZeroMQ:
 //   R -> R' (dp_peer_endpt_atom, replica, data_endpoint)  after R's wiring names R'
@@ -440,4 +443,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(conveyor, caf::first_custom_type_id)
   CAF_ADD_ATOM(conveyor, conveyor, dp_model_atom, "dp_model")
   CAF_ADD_ATOM(conveyor, conveyor, dp_peer_endpt_atom, "dp_pendpt")
   CAF_ADD_ATOM(conveyor, conveyor, dp_peer_atom, "dp_peer")
+  CAF_ADD_ATOM(conveyor, conveyor, dp_cendpt_atom, "dp_cendpt")
+  CAF_ADD_ATOM(conveyor, conveyor, dp_credit_atom, "dp_credit")
 CAF_END_TYPE_ID_BLOCK(conveyor)

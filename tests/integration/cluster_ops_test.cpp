@@ -121,6 +121,15 @@ BOOST_AUTO_TEST_CASE(status_and_metrics_show_nodes_steps_data_plane_and_credit_w
     auto v = t.value("conveyor_data_plane_frames_sent_total");
     return v && *v > 10;
   });
+  // Credit goes back from b to a as frames too (one per batch here: a window of 2).
+  scrape_until(a.metrics_port, [](const prometheus_text& t) {
+    auto v = t.value("conveyor_data_plane_frames_received_total");
+    return v && *v > 10;
+  });
+  scrape_until(b.metrics_port, [](const prometheus_text& t) {
+    auto v = t.value("conveyor_data_plane_frames_sent_total");
+    return v && *v > 10;
+  });
 
   // `conveyor status`: the JSON document, then the tables.
   auto json = run_conveyor({"status", "--coordinator", coordinator, "--json"}, 30s);

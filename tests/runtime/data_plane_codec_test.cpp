@@ -1,6 +1,6 @@
 // The data plane's frames (runtime/data_plane_codec.hpp): what a producer encodes, the
-// receiving node decodes unchanged; bytes that are not a frame (among them a frame of
-// version 1) are refused with what and where, never read past their end.
+// receiving node decodes unchanged; bytes that are not a frame (among them frames of
+// versions 1 and 2) are refused with what and where, never read past their end.
 #include "runtime/data_plane_codec.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -116,6 +116,31 @@ BOOST_AUTO_TEST_CASE(a_peer_frame_carries_its_replica_tag_and_bytes_sent_from_wh
   BOOST_TEST(error.find("out of range") != std::string::npos, error);
 }
 
+BOOST_AUTO_TEST_CASE(a_batch_decoded_with_its_payloads_owner_keeps_its_floats_in_the_payload) {
+  auto b = sample();
+  auto bytes = encode_batch_frame(frame_header{frame_kind::batch, 1, 2}, b);
+  // A received message's memory: the decoded batch uses it and keeps it alive.
+  auto received = std::make_shared<std::vector<float>>(b.floats.begin(), b.floats.end());
+  std::weak_ptr<std::vector<float>> watch = received;
+  const std::string_view payload(reinterpret_cast<const char*>(received->data()),
+                                 received->size() * 4);
+  frame f;
+  std::string error;
+  BOOST_TEST_REQUIRE(decode_frame(bytes.header, payload, f, error, received), error);
+  received.reset();
+  BOOST_TEST(!watch.expired());
+  BOOST_TEST(static_cast<const void*>(f.data.floats.data()) ==
+             static_cast<const void*>(payload.data()));
+  BOOST_TEST(f.data.floats == b.floats);
+  f = frame{};
+  BOOST_TEST(watch.expired());
+  // Without an owner, the floats are copied.
+  BOOST_TEST_REQUIRE(decode(bytes, f, error), error);
+  BOOST_TEST(static_cast<const void*>(f.data.floats.data()) !=
+             static_cast<const void*>(bytes.payload.data()));
+  BOOST_TEST(f.data.floats == b.floats);
+}
+
 BOOST_AUTO_TEST_CASE(every_truncation_of_either_part_is_refused_with_its_offset) {
   auto bytes = encode_batch_frame(frame_header{frame_kind::batch, 1, 2}, sample());
   for (std::size_t n = 0; n < bytes.header.size(); ++n) {
@@ -136,21 +161,45 @@ BOOST_AUTO_TEST_CASE(every_truncation_of_either_part_is_refused_with_its_offset)
   }
 }
 
-BOOST_AUTO_TEST_CASE(a_frame_of_version_1_is_refused_naming_its_version) {
-  // Version 1: one part, the float block inline (here an end-of-stream).
-  const std::string v1("CVDP\x01\x02\x01\0\0\0\0\0\0\0\x02\0\0\0\0\0\0\0", 22);
+BOOST_AUTO_TEST_CASE(frames_of_versions_1_and_2_are_refused_naming_their_version) {
+  // Version 1: one part, the float block inline; version 2: no credit frames. Both here
+  // an end-of-stream, whose layout did not change.
+  for (char version : {'\x01', '\x02'}) {
+    std::string old("CVDP\x01\x02\x01\0\0\0\0\0\0\0\x02\0\0\0\0\0\0\0", 22);
+    old[4] = version;
+    frame f;
+    std::string error;
+    BOOST_TEST(!decode_frame(old, {}, f, error));
+    BOOST_TEST(error.find("a frame of version " + std::to_string(version) +
+                          " (this node reads version 3 only") != std::string::npos,
+               error);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_credit_frame_decodes_to_its_count_and_a_bad_one_is_refused) {
+  auto bytes = encode_credit_frame({frame_kind::batch, 12, 34}, 16);
+  BOOST_TEST(bytes.payload.empty());
   frame f;
   std::string error;
-  BOOST_TEST(!decode_frame(v1, {}, f, error));
-  BOOST_TEST(error.find("a frame of version 1 (this node reads version 2 only") !=
-               std::string::npos,
-             error);
+  BOOST_TEST_REQUIRE(decode(bytes, f, error), error);
+  BOOST_TEST((f.header.kind == frame_kind::credit));
+  BOOST_TEST(f.header.consumer == 12u);
+  BOOST_TEST(f.header.token == 34u);
+  BOOST_TEST(f.credit == 16u);
+  BOOST_TEST(!decode(encode_credit_frame({frame_kind::credit, 12, 34}, 0), f, error));
+  BOOST_TEST(error.find("granting 0 batches") != std::string::npos, error);
+  BOOST_TEST(!decode(encode_credit_frame({frame_kind::credit, 12, 34}, 0x80000000u), f, error));
+  BOOST_TEST(error.find("out of range") != std::string::npos, error);
+  BOOST_TEST(!decode_frame(bytes.header, "x", f, error));
+  BOOST_TEST(error.find("credit frame with a payload of 1 bytes") != std::string::npos, error);
+  BOOST_TEST(!decode_frame(bytes.header.substr(0, bytes.header.size() - 1), {}, f, error));
+  BOOST_TEST(error.find("truncated credit") != std::string::npos, error);
 }
 
 BOOST_AUTO_TEST_CASE(a_frame_with_bad_magic_trailing_bytes_or_a_huge_count_is_refused) {
   frame f;
   std::string error;
-  BOOST_TEST(!decode_frame("XXXX\x02\x02", {}, f, error));
+  BOOST_TEST(!decode_frame("XXXX\x03\x02", {}, f, error));
   BOOST_TEST(error.find("bad magic") != std::string::npos, error);
   auto bytes = encode_eos_frame({frame_kind::eos, 1, 2}).header + "x";
   BOOST_TEST(!decode_frame(bytes, {}, f, error));

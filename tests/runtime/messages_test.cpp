@@ -133,6 +133,10 @@ BOOST_AUTO_TEST_CASE(every_runtime_message_round_trips_through_the_binary_serial
     {"data plane peer",
      caf::make_message(dp_peer_atom::value, std::uint64_t{99},
                        peer_message{1, 7, std::make_shared<const std::string>("grads")})},
+    {"data plane credit endpoint",
+     caf::make_message(dp_cendpt_atom::value, std::uint32_t{0}, std::uint32_t{1},
+                       data_endpoint{"tcp://10.0.0.1:40124", 19, 0x43ull, "", "", ""})},
+    {"data plane credit", caf::make_message(dp_credit_atom::value, std::uint64_t{99}, 16)},
   };
   for (const auto& [name, original] : all) {
     byte_buffer bytes;

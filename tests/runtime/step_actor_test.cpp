@@ -180,9 +180,10 @@ BOOST_AUTO_TEST_CASE(a_terminal_step_acknowledges_batches_in_groups_after_its_st
   self->send(step_actor, wire_atom::value, w);
   sched.run();
   inject_batch(3); // a replay of a delivered batch
-  for (std::uint64_t seq = 4; seq < 74; ++seq)
+  // A group holds at most 512 acknowledgements (step_actor.cpp's max_unsent_acks).
+  for (std::uint64_t seq = 4; seq < 4 + 518; ++seq)
     inject_batch(seq);
-  BOOST_TEST(*consumed == 70);
+  BOOST_TEST(*consumed == 518);
   sched.trigger_timeouts(); // the rest after the short delay
   sched.run();
   // The coordinator and the node are both `self` here: each state comes twice.
@@ -204,12 +205,12 @@ BOOST_AUTO_TEST_CASE(a_terminal_step_acknowledges_batches_in_groups_after_its_st
         order.push_back("acks " + std::to_string(d.entries.size()));
       },
       caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
-  std::vector<std::uint64_t> expected(70);
+  std::vector<std::uint64_t> expected(518);
   std::iota(expected.begin(), expected.end(), 4);
   BOOST_TEST(acked == expected, tt::per_element());
-  // 64 at once, the other 6 after the delay; each group after the state that counts it.
-  BOOST_TEST(order == (std::vector<std::string>{"state 64", "state 64", "acks 64", "state 70",
-                                                "state 70", "acks 6"}),
+  // 512 at once, the other 6 after the delay; each group after the state that counts it.
+  BOOST_TEST(order == (std::vector<std::string>{"state 512", "state 512", "acks 512",
+                                                "state 518", "state 518", "acks 6"}),
              tt::per_element());
 }
 
