@@ -1,14 +1,21 @@
 // csv_writer: a sink that writes rows to a CSV file, readable back by csv_reader
 // (floats in their shortest round-trip form, categorical values quoted where
 // needed, missing cells empty). The header comes from the first batch's schema.
-// A restarted writer (durable state present) appends instead of truncating. Each
-// batch is flushed to the file before `consume` returns (when it is acknowledged).
+// Each batch is flushed to the file before `consume` returns (when it is acknowledged),
+// and then the writer's durable state records the file's length and the batch's
+// identity (source, sequence). A restarted writer (durable state present: after a
+// failure, on another node, in a run resumed after a coordinator crash) cuts the file
+// back to the recorded length, appends from there, and skips batches the state holds:
+// each row is in the file once, whatever was written and not acknowledged before.
 #pragma once
 
 #include "step/kind_registry.hpp"
 #include "step/step.hpp"
 
+#include <cstdint>
 #include <cstdio>
+#include <map>
+#include <set>
 #include <string>
 
 namespace conveyor {
@@ -26,20 +33,31 @@ public:
   explicit csv_writer(csv_writer_options options) : options_(std::move(options)) {}
   ~csv_writer() override;
 
-  /// Opens (truncates, or appends after a restart) the file; throws step_failure
-  /// naming the path and errno text.
+  /// Opens the file: truncated, or after a restart cut back to the recorded length;
+  /// throws step_failure naming the path and errno text.
   void open(step_context& ctx) override;
   void consume(std::size_t port, batch b, emitter& out) override;
   /// Flushes; throws step_failure if any write failed.
   void finish(emitter& out) override;
 
+  /// Batches written, by source: every sequence up to `watermark`, plus `above`.
+  struct written_set {
+    std::uint64_t watermark = 0;
+    std::set<std::uint64_t> above;
+  };
+
 private:
   void write(const std::string& text);
+  void open_after_restart(const std::string& state);
+  std::string encode_state() const;
 
   csv_writer_options options_;
   step_context* ctx_ = nullptr;
   std::FILE* file_ = nullptr;
   bool header_written_ = false;
+  /// Bytes in the file that this writer (and its earlier incarnations) put there.
+  std::uint64_t length_ = 0;
+  std::map<std::string, written_set> written_;
   std::string line_;
 };
 

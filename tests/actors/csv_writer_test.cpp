@@ -7,6 +7,9 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <filesystem>
+#include <fstream>
+
 using namespace conveyor;
 using namespace conveyor::test;
 
@@ -53,6 +56,97 @@ BOOST_AUTO_TEST_CASE(a_restarted_writer_appends_without_a_second_header) {
     push(*w, {make_batch({{"a", {3}}, {"b", {4}}})});
   }
   BOOST_TEST(read_file(path) == "a;b\n1;2\n3;4\n");
+}
+
+namespace {
+
+batch numbered(std::uint64_t sequence, float a) {
+  auto b = make_batch({{"a", {a}}, {"b", {a + 1}}});
+  b.source = "read";
+  b.sequence = sequence;
+  return b;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_restarted_writer_cuts_what_it_had_not_recorded_and_skips_what_it_had) {
+  // Batch 2 reached the file but its state was lost (the writer failed before its
+  // acknowledgement, or the coordinator died before journaling it): the restart cuts
+  // the file back to what the state recorded, and the replay writes each row once.
+  temp_dir dir;
+  auto path = dir.file("out.csv");
+  fake_context ctx;
+  std::optional<std::string> after_first;
+  {
+    auto w = make_step(csv_writer_kind(), {{"path", path}});
+    w->open(ctx);
+    push(*w, {numbered(1, 1)}, false);
+    after_first = ctx.state;
+    push(*w, {numbered(2, 3)}, false);
+  }
+  BOOST_TEST(read_file(path) == "a,b\n1,2\n3,4\n");
+  ctx.state = after_first;
+  {
+    auto w = make_step(csv_writer_kind(), {{"path", path}});
+    w->open(ctx);
+    BOOST_TEST(read_file(path) == "a,b\n1,2\n");
+    push(*w, {numbered(1, 1), numbered(2, 3), numbered(3, 5)}); // 1: a replay, skipped
+  }
+  BOOST_TEST(read_file(path) == "a,b\n1,2\n3,4\n5,6\n");
+  // Once more from the last state: nothing is cut, the replays are all skipped.
+  {
+    auto w = make_step(csv_writer_kind(), {{"path", path}});
+    w->open(ctx);
+    push(*w, {numbered(2, 3), numbered(3, 5)});
+  }
+  BOOST_TEST(read_file(path) == "a,b\n1,2\n3,4\n5,6\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_file_shorter_than_its_state_says_is_appended_to_with_a_warning) {
+  // Restarted on a machine whose disk does not hold what the first node wrote.
+  temp_dir dir;
+  auto path = dir.file("out.csv");
+  fake_context ctx;
+  {
+    auto w = make_step(csv_writer_kind(), {{"path", path}});
+    w->open(ctx);
+    push(*w, {numbered(1, 1)});
+  }
+  std::filesystem::remove(path);
+  {
+    auto w = make_step(csv_writer_kind(), {{"path", path}});
+    w->open(ctx);
+    push(*w, {numbered(2, 3)});
+  }
+  BOOST_TEST(read_file(path) == "a,b\n3,4\n"); // an empty file gets its header again
+  BOOST_TEST_REQUIRE(ctx.warnings.size() == 1u);
+  BOOST_TEST(ctx.warnings[0].find("holds 0 bytes, fewer than the 8 its saved state") !=
+               std::string::npos,
+             ctx.warnings[0]);
+}
+
+BOOST_AUTO_TEST_CASE(a_saved_state_that_does_not_read_fails_naming_the_line) {
+  temp_dir dir;
+  fake_context ctx;
+  ctx.state = "csv_writer state 2\nheader 1\nlength x\n";
+  auto w = make_step(csv_writer_kind(), {{"path", dir.file("out.csv")}});
+  try {
+    w->open(ctx);
+    BOOST_FAIL("open accepted a state that does not read");
+  } catch (const step_failure& e) {
+    BOOST_TEST(std::string(e.what()).find("cannot read its saved state for '" +
+                                          dir.file("out.csv") + "': line 3 'length x'") !=
+                 std::string::npos,
+               e.what());
+  }
+  ctx.state = "header written"; // an earlier release's state: append after the header
+  {
+    std::ofstream(dir.file("old.csv")) << "a,b\n1,2\n";
+    auto old = make_step(csv_writer_kind(), {{"path", dir.file("old.csv")}});
+    old->open(ctx);
+    push(*old, {numbered(2, 3)});
+  }
+  BOOST_TEST(read_file(dir.file("old.csv")) == "a,b\n1,2\n3,4\n");
 }
 
 BOOST_AUTO_TEST_CASE(a_batch_is_in_the_file_when_consume_returns_before_the_input_ends) {
