@@ -3,16 +3,23 @@
 #include "runtime/data_plane_codec.hpp"
 #include "runtime/messages.hpp"
 
+#include <caf/actor_system.hpp>
+#include <caf/execution_unit.hpp>
+#include <caf/mailbox_element.hpp>
+#include <caf/resumable.hpp>
+#include <caf/scheduler/abstract_coordinator.hpp>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 #include <zmq.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 #include <random>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace conveyor {
 
@@ -50,6 +57,33 @@ struct received_part {
   received_part& operator=(const received_part&) = delete;
 };
 
+/// The receiver thread as a CAF execution unit, so that it can run the consumer a batch
+/// frame is for itself instead of waking a scheduler worker for it (the hand-off that
+/// cost the receiving node most CPU per batch). It runs only that consumer, only for
+/// the message it delivered (throughput 1): whatever else becomes ready while it runs
+/// (actors the consumer sends to; the consumer's own next messages) goes to CAF's
+/// scheduler as usual.
+class receiver_unit final : public caf::execution_unit {
+public:
+  explicit receiver_unit(caf::actor_system* system) : caf::execution_unit(system) {}
+  /// The consumer being delivered to, and whether the delivery made it ready here.
+  caf::resumable* target = nullptr;
+  caf::resumable* ready = nullptr;
+  void exec_later(caf::resumable* job) override {
+    if (job == target && ready == nullptr)
+      ready = job;
+    else
+      system().scheduler().enqueue(job);
+  }
+};
+
+/// A consumer whose calls took longer than this when run on the receiver thread, three
+/// times in a row, gets its batches through the scheduler from then on: the receiver
+/// must not sit in long calls while frames for other consumers wait. (Three: one call
+/// can take this long because the thread was preempted, not because the call is slow.)
+constexpr auto inline_budget = std::chrono::microseconds(500);
+constexpr int slow_runs_to_move = 3;
+
 std::string bracketed(const std::string& host) {
   return host.find(':') != std::string::npos ? "[" + host + "]" : host;
 }
@@ -70,6 +104,11 @@ struct data_plane::impl {
   mutable std::mutex mutex;
   std::unordered_map<std::uint64_t, caf::actor> actors;
   mutable std::mt19937_64 tokens{std::random_device{}()};
+  /// Receiver thread only: its execution unit (made at the first batch) and the
+  /// consumers that were too slow to run on it (by actor id, never reused in a process).
+  std::unique_ptr<receiver_unit> unit;
+  std::unordered_set<std::uint64_t> slow_consumers;
+  std::unordered_map<std::uint64_t, int> slow_runs; // consecutive, by consumer
 
   void run() {
     zmq_msg_t header;
@@ -159,7 +198,7 @@ struct data_plane::impl {
     }
     switch (f.header.kind) {
       case frame_kind::batch:
-        caf::anon_send(to, dp_batch_atom::value, f.header.token, std::move(f.data));
+        deliver_batch(f.header.consumer, to, f.header.token, std::move(f.data));
         break;
       case frame_kind::eos:
         caf::anon_send(to, dp_eos_atom::value, f.header.token);
@@ -175,6 +214,45 @@ struct data_plane::impl {
                        static_cast<std::int32_t>(f.credit));
         break;
     }
+  }
+
+  /// Hands a batch to its consumer and, when that made the consumer ready (it was
+  /// idle), runs it here for that one message; a consumer busy elsewhere just finds
+  /// the message in its mailbox. A consumer too slow for this thread (see
+  /// inline_budget), or not a scheduled actor, gets the message as any other.
+  void deliver_batch(std::uint64_t id, const caf::actor& to, std::uint64_t token, batch b) {
+    auto* actor = caf::actor_cast<caf::abstract_actor*>(to);
+    auto* job = dynamic_cast<caf::resumable*>(actor);
+    if (job == nullptr || slow_consumers.count(id) != 0) {
+      caf::anon_send(to, dp_batch_atom::value, token, std::move(b));
+      return;
+    }
+    if (!unit)
+      unit = std::make_unique<receiver_unit>(&to.home_system());
+    unit->target = job;
+    unit->ready = nullptr;
+    actor->enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {},
+                                             dp_batch_atom::value, token, std::move(b)),
+                   unit.get());
+    unit->target = nullptr;
+    if (unit->ready == nullptr)
+      return;
+    // The enqueue took a reference for this run (as for a scheduler worker's).
+    const auto start = std::chrono::steady_clock::now();
+    auto result = job->resume(unit.get(), 1);
+    if (std::chrono::steady_clock::now() - start <= inline_budget) {
+      slow_runs.erase(id);
+    } else if (++slow_runs[id] >= slow_runs_to_move) {
+      slow_runs.erase(id);
+      slow_consumers.insert(id);
+      spdlog::info("data plane: actor {} takes over {} us per batch: its batches go through "
+                   "the scheduler from now on",
+                   id, inline_budget.count());
+    }
+    if (result == caf::resumable::resume_later)
+      to.home_system().scheduler().enqueue(job); // more messages: a worker goes on
+    else
+      caf::intrusive_ptr_release(job);
   }
 
   /// ZAP (RFC 27): admits the CURVE client key this process advertises, nothing else.

@@ -167,6 +167,8 @@ struct host_state {
   std::shared_ptr<step_stats> stats;
   /// Rows rejected during the current call into the step.
   std::uint64_t rejected_in_call = 0;
+  /// Inside the step's `consume` of a batch.
+  bool consuming_batch = false;
   int rejections_logged = 0;
 };
 
@@ -218,7 +220,14 @@ void host_context::save_state(std::string bytes) {
   st_.cfg.saved_state = bytes;
   if (st_.cfg.terminal) { // with the acknowledgements it covers
     st_.unsent_state = std::move(bytes);
-    arm_ack_timer(st_, self_);
+    // A state saved while consuming a batch goes with that batch's acknowledgement
+    // (grouped, within ack_delay); one saved for anything else (a model an inference
+    // step now serves, a trainer's checkpoint) goes now: nothing replays a model, so
+    // its state must not wait in this process for a timer.
+    if (st_.consuming_batch)
+      arm_ack_timer(st_, self_);
+    else
+      send_acks(st_, self_);
     return;
   }
   // To the coordinator directly, not through the node: it then has the state before any
@@ -448,7 +457,11 @@ public:
       auto sequence = b.sequence;
       auto position = b.position;
       outbox_emitter out{st_};
-      if (!call([&] { st_.cfg.logic->consume(in_port, std::move(b), out); }, &record.rejected))
+      st_.consuming_batch = true;
+      const bool ok =
+        call([&] { st_.cfg.logic->consume(in_port, std::move(b), out); }, &record.rejected);
+      st_.consuming_batch = false;
+      if (!ok)
         return;
       if (st_.cfg.terminal) {
         mark_delivered(source, sequence);

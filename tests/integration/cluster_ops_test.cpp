@@ -121,6 +121,11 @@ BOOST_AUTO_TEST_CASE(status_and_metrics_show_nodes_steps_data_plane_and_credit_w
     auto v = t.value("conveyor_data_plane_frames_sent_total");
     return v && *v > 10;
   });
+  // The slow step (5 ms per batch) no longer runs on b's data-plane receiver thread: its
+  // batches go through CAF's scheduler, so frames for other steps on b do not wait.
+  BOOST_TEST(!wait_for_log(*b.process, "data plane: actor ([0-9]+) takes over 500 us per batch")
+                .empty(),
+             b.process->err());
   // Credit goes back from b to a as frames too (one per batch here: a window of 2).
   scrape_until(a.metrics_port, [](const prometheus_text& t) {
     auto v = t.value("conveyor_data_plane_frames_received_total");
