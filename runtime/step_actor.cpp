@@ -143,6 +143,10 @@ struct host_state {
   std::map<std::pair<caf::actor_addr, std::uint32_t>, int> early_credit;
   /// Advertisements that arrived before the wiring that names their sender.
   std::map<std::pair<caf::actor_addr, std::uint32_t>, data_endpoint> early_endpoints;
+  /// Ends of stream that arrived before the wiring that names their sender (a respawned
+  /// source with nothing left to replay ends its stream at once, which can overtake the
+  /// coordinator's new wiring of this consumer), by (producer, out port, in port).
+  std::set<std::tuple<caf::actor_addr, std::uint32_t, std::uint32_t>> early_eos;
   /// Producers' credit advertisements that arrived before the wiring that names them, by
   /// (producer, out port, in port).
   std::map<std::tuple<caf::actor_addr, std::uint32_t, std::uint32_t>, data_endpoint>
@@ -333,6 +337,10 @@ public:
       }
     }
     st_.wired = true;
+    for (auto& p : st_.producers)
+      if (st_.early_eos.erase({caf::actor_cast<caf::actor_addr>(p.link.producer),
+                               p.link.out_port, p.link.in_port}) != 0)
+        end_input(&p);
     if (!st_.cfg.source && st_.producers.empty() && !st_.finished)
       finish_step();
     flush();
@@ -496,7 +504,12 @@ public:
   }
 
   void on_eos(std::uint32_t out_port, std::uint32_t in_port) {
-    end_input(find_producer(self_->current_sender(), out_port, in_port));
+    auto sender = self_->current_sender();
+    if (auto slot = find_producer(sender, out_port, in_port)) {
+      end_input(slot);
+      return;
+    }
+    st_.early_eos.insert({caf::actor_cast<caf::actor_addr>(sender), out_port, in_port});
   }
 
   void end_input(producer_slot* slot) {

@@ -267,6 +267,29 @@ BOOST_AUTO_TEST_CASE(an_end_of_stream_that_comes_again_without_batches_is_passed
   BOOST_TEST(*consumed == 0);
 }
 
+BOOST_AUTO_TEST_CASE(an_end_of_stream_that_overtakes_the_wiring_naming_its_producer_still_counts) {
+  // A respawned source with nothing left to replay ends its stream at once; that end can
+  // reach this consumer before the coordinator's wiring that names the new source does.
+  spawn(pass_schema());
+  wiring w;
+  w.outputs = {out_link{0, "sink", "sink", consumer, 0, false}};
+  w.inputs = {in_link{0, "src", consumer, 0}}; // an earlier producer (the old incarnation)
+  self->send(step_actor, wire_atom::value, w);
+  expect((wire_atom, wiring), from(self).to(step_actor));
+  expect((credit_atom, std::uint32_t, std::int32_t), from(step_actor).to(consumer));
+  caf::send_as(producer, step_actor, eos_atom::value, std::uint32_t{0}, std::uint32_t{0});
+  expect((eos_atom, std::uint32_t, std::uint32_t), from(producer).to(step_actor));
+  // Not from a producer of the current wiring: nothing ends yet.
+  BOOST_TEST(caf::actor_cast<caf::abstract_actor*>(consumer)->peek_at_next_mailbox_element() ==
+             nullptr);
+  w.inputs = {in_link{0, "src", producer, 0}}; // the new wiring names the new source
+  self->send(step_actor, wire_atom::value, w);
+  expect((wire_atom, wiring), from(self).to(step_actor));
+  expect((credit_atom, std::uint32_t, std::int32_t), from(step_actor).to(producer));
+  expect((produce_atom), from(step_actor).to(step_actor)); // finish, then the end
+  expect((eos_atom, std::uint32_t, std::uint32_t), from(step_actor).to(consumer));
+}
+
 BOOST_AUTO_TEST_CASE(a_drained_source_ends_its_stream_and_reports_its_last_batch) {
   spawn(source_schema());
   wiring w;
