@@ -2,6 +2,30 @@
 
 namespace conveyor {
 
+void append_handled(std::vector<handled_batch>& list, handled_batch b) {
+  if (!list.empty()) {
+    auto& last = list.back();
+    if (last.output == b.output && last.port == b.port && last.source == b.source &&
+        !b.source.empty() && b.sequence == last.sequence + last.count && last.rows == b.rows &&
+        last.bytes == b.bytes && last.rejected == 0 && b.rejected == 0 && b.count == 1) {
+      ++last.count;
+      return;
+    }
+  }
+  list.push_back(std::move(b));
+}
+
+std::uint64_t batch_counts::seen_set::insert_run(std::uint64_t first, std::uint64_t count) {
+  if (first == watermark + 1 && above.empty()) { // in order: the common case, no set nodes
+    watermark += count;
+    return count;
+  }
+  std::uint64_t added = 0;
+  for (std::uint64_t k = 0; k < count; ++k)
+    added += insert(first + k) ? 1 : 0;
+  return added;
+}
+
 bool batch_counts::seen_set::insert(std::uint64_t sequence) {
   if (sequence <= watermark || !above.insert(sequence).second)
     return false;
@@ -15,20 +39,21 @@ void batch_counts::add(const step_stats& report) {
   auto& t = totals_[report.step];
   for (const auto& b : report.handled) {
     // A batch without an identity (a kind that breaks the contract) counts every time.
-    bool first = b.source.empty() ||
-                 seen_[key{report.scope, b.output, b.port, b.source}].insert(b.sequence);
-    if (!first) {
-      (b.output ? t.replayed_out : t.replayed_in) += b.rows;
+    const std::uint64_t fresh =
+      b.source.empty() ? b.count
+                       : seen_[key{report.scope, b.output, b.port, b.source}].insert_run(b.sequence,
+                                                                                          b.count);
+    (b.output ? t.replayed_out : t.replayed_in) += (b.count - fresh) * b.rows;
+    if (fresh == 0)
       continue;
-    }
     if (b.output) {
-      t.rows_out += b.rows;
-      ++t.batches_out[b.port];
+      t.rows_out += fresh * b.rows;
+      t.batches_out[b.port] += fresh;
     } else {
-      t.rows_in += b.rows;
-      t.bytes_in += b.bytes;
+      t.rows_in += fresh * b.rows;
+      t.bytes_in += fresh * b.bytes;
     }
-    t.rows_rejected += b.rejected;
+    t.rows_rejected += b.rejected; // a run has none; a single batch counts its own once
   }
 }
 

@@ -21,7 +21,9 @@
 namespace conveyor {
 
 /// One batch a step instance handled: received (`output` false) on input port `port`,
-/// or emitted on output port `port`.
+/// or emitted on output port `port`; or a run of `count` such batches with consecutive
+/// sequence numbers from `sequence`, each of `rows` rows and `bytes` bytes and none with
+/// rejected rows (see append_handled).
 struct handled_batch {
   bool output = false;
   std::uint32_t port = 0;
@@ -32,7 +34,14 @@ struct handled_batch {
   std::uint64_t bytes = 0;
   /// Rows the step rejected while handling it (inputs of consumers, outputs of sources).
   std::uint64_t rejected = 0;
+  std::uint64_t count = 1;
 };
+
+/// Appends `b` to `list`, extending the last entry instead where `b` continues its run
+/// (same direction, port and source, the next sequence number, the same rows and bytes,
+/// no rejected rows in either): a stream of equal batches is reported in a few entries
+/// rather than one per batch.
+void append_handled(std::vector<handled_batch>& list, handled_batch b);
 
 /// How long a producer waited for credit on one edge (its output port to one consumer
 /// step): where backpressure holds the graph back.
@@ -89,6 +98,8 @@ private:
     std::set<std::uint64_t> above;
     /// False if `sequence` was already in the set.
     bool insert(std::uint64_t sequence);
+    /// How many of the `count` sequences from `first` were new (each is inserted).
+    std::uint64_t insert_run(std::uint64_t first, std::uint64_t count);
   };
   using key = std::tuple<std::string, bool, std::uint32_t, std::string>;
   std::map<key, seen_set> seen_; // by (scope, output, port, source)

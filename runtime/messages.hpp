@@ -339,7 +339,7 @@ typename Inspector::result_type inspect(Inspector& f, spawned_instance& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, handled_batch& x) {
   return f(caf::meta::type_name("handled_batch"), x.output, x.port, x.source, x.sequence, x.rows,
-           x.bytes, x.rejected);
+           x.bytes, x.rejected, x.count);
 }
 
 template <class Inspector>

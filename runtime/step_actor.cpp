@@ -147,6 +147,11 @@ struct host_state {
   /// source with nothing left to replay ends its stream at once, which can overtake the
   /// coordinator's new wiring of this consumer), by (producer, out port, in port).
   std::set<std::tuple<caf::actor_addr, std::uint32_t, std::uint32_t>> early_eos;
+  /// Models and peer messages that arrived before the step was opened (they need no
+  /// credit, so a producer wired first can send them before this step's first wiring),
+  /// handed to the step, in order, once it is.
+  std::vector<std::pair<std::uint32_t, model_message>> early_models;
+  std::vector<peer_message> early_peers;
   /// Producers' credit advertisements that arrived before the wiring that names them, by
   /// (producer, out port, in port).
   std::map<std::tuple<caf::actor_addr, std::uint32_t, std::uint32_t>, data_endpoint>
@@ -337,6 +342,12 @@ public:
       }
     }
     st_.wired = true;
+    for (auto& [in_port, m] : std::exchange(st_.early_models, {}))
+      on_model(in_port, m);
+    for (auto& m : std::exchange(st_.early_peers, {}))
+      on_peer(m);
+    if (self_->getf(caf::abstract_actor::is_terminated_flag))
+      return; // one of them failed the step
     for (auto& p : st_.producers)
       if (st_.early_eos.erase({caf::actor_cast<caf::actor_addr>(p.link.producer),
                                p.link.out_port, p.link.in_port}) != 0)
@@ -484,13 +495,17 @@ public:
         }
       }
     }
-    st_.stats->handled.push_back(std::move(record));
+    append_handled(st_.stats->handled, std::move(record));
     if (slot != nullptr)
       ++slot->owed;
     flush();
   }
 
   void on_model(std::uint32_t in_port, model_message& m) {
+    if (!st_.opened) {
+      st_.early_models.emplace_back(in_port, std::move(m));
+      return;
+    }
     outbox_emitter out{st_};
     if (!call([&] { st_.cfg.logic->consume_model(in_port, std::move(m), out); }))
       return;
@@ -498,6 +513,10 @@ public:
   }
 
   void on_peer(peer_message& m) {
+    if (!st_.opened) {
+      st_.early_peers.push_back(std::move(m));
+      return;
+    }
     if (!call([&] { st_.cfg.logic->consume_peer(std::move(m)); }))
       return;
     maybe_produce();
@@ -700,7 +719,7 @@ private:
           g.blocked_since = {};
         }
       if (!groups.empty())
-        st_.stats->handled.push_back(handled_batch{true, static_cast<std::uint32_t>(port),
+        append_handled(st_.stats->handled, handled_batch{true, static_cast<std::uint32_t>(port),
                                                    b.source, b.sequence, b.rows, 0, rejected});
       else // emitted nowhere; what the call rejected still counts
         st_.stats->rejected_outside_batches += rejected;

@@ -51,6 +51,12 @@ public:
     else // a sink's durable state: how many it consumed
       ctx_->save_state(std::to_string(*consumed_));
   }
+  /// Counts a model as 100 consumed; one before `open` is a failure.
+  void consume_model(std::size_t, model_message, emitter&) override {
+    if (ctx_ == nullptr)
+      throw step_failure("probe: a model before open");
+    *consumed_ += 100;
+  }
 
 private:
   bool source_;
@@ -288,6 +294,27 @@ BOOST_AUTO_TEST_CASE(an_end_of_stream_that_overtakes_the_wiring_naming_its_produ
   expect((credit_atom, std::uint32_t, std::int32_t), from(step_actor).to(producer));
   expect((produce_atom), from(step_actor).to(step_actor)); // finish, then the end
   expect((eos_atom, std::uint32_t, std::uint32_t), from(step_actor).to(consumer));
+}
+
+BOOST_AUTO_TEST_CASE(a_model_that_arrives_before_the_first_wiring_is_handled_once_opened) {
+  // Models need no credit: a producer wired first can send one before this step's first
+  // wiring (and its `open`) arrives. It is held, then handled in order before the end.
+  spawn(sink_schema());
+  caf::send_as(producer, step_actor, model_atom::value, std::uint32_t{0}, std::uint32_t{0},
+               model_message{"m", std::make_shared<const std::string>("bytes"), 1});
+  expect((model_atom, std::uint32_t, std::uint32_t, model_message),
+         from(producer).to(step_actor));
+  caf::send_as(producer, step_actor, eos_atom::value, std::uint32_t{0}, std::uint32_t{0});
+  expect((eos_atom, std::uint32_t, std::uint32_t), from(producer).to(step_actor));
+  BOOST_TEST(*consumed == 0);
+  wiring w;
+  w.inputs = {in_link{0, "src", producer, 0}};
+  self->send(step_actor, wire_atom::value, w);
+  expect((wire_atom, wiring), from(self).to(step_actor));
+  BOOST_TEST(*consumed == 100);
+  sched.run();
+  BOOST_TEST(!caf::actor_cast<caf::abstract_actor*>(step_actor)
+                ->getf(caf::abstract_actor::is_terminated_flag));
 }
 
 BOOST_AUTO_TEST_CASE(a_drained_source_ends_its_stream_and_reports_its_last_batch) {
