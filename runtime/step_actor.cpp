@@ -27,8 +27,8 @@
 #include <chrono>
 #include <deque>
 #include <map>
-#include <tuple>
 #include <set>
+#include <tuple>
 #include <utility>
 #include <variant>
 

@@ -53,6 +53,22 @@ struct metered_node {
   int metrics_port = 0;
 };
 
+/// A cluster file in `dir` naming nodes a and b.
+std::string cluster_file_of(const std::string& dir, const metered_node& a, const metered_node& b) {
+  return write_file(dir + "/cluster.toml",
+                    "[cluster]\nheartbeat_interval_ms = 100\nconnection_timeout_ms = 2000\n"
+                    "[[node]]\nname = \"a\"\naddress = \"" + a.address + "\"\n"
+                    "[[node]]\nname = \"b\"\naddress = \"" + b.address + "\"\n");
+}
+
+/// SIGTERM to each node: each drains and exits 0.
+void stop_nodes(std::initializer_list<metered_node*> nodes) {
+  for (auto* n : nodes) {
+    n->process->signal(SIGTERM);
+    BOOST_TEST(n->process->wait(std::chrono::seconds(10)) == 0, n->process->err());
+  }
+}
+
 /// Scrapes `port` until `done` holds for the parsed text; the last text.
 prometheus_text scrape_until(int port, const std::function<bool(const prometheus_text&)>& done) {
   httplib::Client http("127.0.0.1", port);
@@ -87,10 +103,7 @@ BOOST_AUTO_TEST_CASE(status_and_metrics_show_nodes_steps_data_plane_and_credit_w
   auto dir = scratch_dir("cluster-ops");
   metered_node a{"a", dir};
   metered_node b{"b", dir};
-  auto cluster = write_file(dir + "/cluster.toml",
-                            "[cluster]\nheartbeat_interval_ms = 100\nconnection_timeout_ms = 2000\n"
-                            "[[node]]\nname = \"a\"\naddress = \"" + a.address + "\"\n"
-                            "[[node]]\nname = \"b\"\naddress = \"" + b.address + "\"\n");
+  auto cluster = cluster_file_of(dir, a, b);
   // A slow consumer on b: the source on a waits for its credit.
   auto graph = write_file(dir + "/g.flow",
                           "graph ops\n"
@@ -158,10 +171,7 @@ BOOST_AUTO_TEST_CASE(status_and_metrics_show_nodes_steps_data_plane_and_credit_w
   BOOST_TEST_REQUIRE(run.wait(60s) == 0, run.err());
   auto report = load_report(dir + "/report.json");
   BOOST_TEST(step_of(report, "count")["rows_in"] == step_of(report, "read")["rows_out"]);
-  for (auto* n : {&a, &b}) {
-    n->process->signal(SIGTERM);
-    BOOST_TEST(n->process->wait(10s) == 0, n->process->err());
-  }
+  stop_nodes({&a, &b});
 }
 
 BOOST_AUTO_TEST_CASE(a_slow_consumer_is_moved_off_the_data_plane_receiver_and_counts_stay_exact) {
@@ -171,10 +181,7 @@ BOOST_AUTO_TEST_CASE(a_slow_consumer_is_moved_off_the_data_plane_receiver_and_co
   auto dir = scratch_dir("cluster-ops-slow");
   metered_node a{"a", dir};
   metered_node b{"b", dir};
-  auto cluster = write_file(dir + "/cluster.toml",
-                            "[cluster]\nheartbeat_interval_ms = 100\nconnection_timeout_ms = 2000\n"
-                            "[[node]]\nname = \"a\"\naddress = \"" + a.address + "\"\n"
-                            "[[node]]\nname = \"b\"\naddress = \"" + b.address + "\"\n");
+  auto cluster = cluster_file_of(dir, a, b);
   auto graph = write_file(dir + "/g.flow",
                           "graph slow_consumer\n"
                           "node read = generate { rows = 2000, batch = 100, on = \"a\" }\n"
@@ -190,10 +197,7 @@ BOOST_AUTO_TEST_CASE(a_slow_consumer_is_moved_off_the_data_plane_receiver_and_co
   auto report = load_report(dir + "/report.json");
   BOOST_TEST(step_of(report, "slow")["rows_in"] == 2000);
   BOOST_TEST(step_of(report, "count")["rows_in"] == 2000);
-  for (auto* n : {&a, &b}) {
-    n->process->signal(SIGTERM);
-    BOOST_TEST(n->process->wait(10s) == 0, n->process->err());
-  }
+  stop_nodes({&a, &b});
 }
 
 BOOST_AUTO_TEST_CASE(a_tls_nodes_data_plane_refuses_a_curve_client_with_a_key_it_did_not_hand_out) {
