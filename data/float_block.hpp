@@ -34,7 +34,7 @@ public:
     auto owner = std::make_shared<std::vector<float>>(std::move(values));
     data_ = owner->data();
     size_ = owner->size();
-    capacity_ = owner->capacity();
+    capacity_ = size_; // the vector's spare room is not ours to write: growth reallocates
     owner_ = std::move(owner);
   }
   float_block(const float_block& other) { assign(other.begin(), other.end()); }
