@@ -99,7 +99,7 @@ void csv_writer::open_after_restart(const std::string& state) {
         ok = static_cast<bool>(fields >> recorded);
         known_length = ok;
       } else if (key == "source") {
-        written_set w;
+        sequence_set w;
         std::string above, name;
         ok = static_cast<bool>(fields >> w.watermark >> above) && fields.get() == ' ' &&
              std::getline(fields, name) && !name.empty();
@@ -168,8 +168,7 @@ void csv_writer::consume(std::size_t port, batch b, emitter& out) {
   // A batch with an identity that this writer already put in the file (a replay whose
   // acknowledgement was lost) is skipped.
   auto* written = b.source.empty() ? nullptr : &written_[b.source];
-  if (written != nullptr &&
-      (b.sequence <= written->watermark || written->above.count(b.sequence) != 0))
+  if (written != nullptr && written->contains(b.sequence))
     return;
   const auto& cols = b.schema->columns;
   const char d = options_.delimiter;
@@ -226,13 +225,8 @@ void csv_writer::consume(std::size_t port, batch b, emitter& out) {
   if (std::fflush(file_) != 0)
     throw step_failure("csv_writer: cannot write '" + options_.path +
                        "': " + std::strerror(errno));
-  if (written != nullptr) {
-    written->above.insert(b.sequence);
-    for (auto next = written->above.begin();
-         next != written->above.end() && *next == written->watermark + 1;
-         next = written->above.erase(next))
-      written->watermark = *next;
-  }
+  if (written != nullptr)
+    written->insert(b.sequence);
   // Saved before the acknowledgement (the runtime sends them in that order), so a
   // coordinator never counts the batch as delivered without this length.
   ctx_->save_state(encode_state());

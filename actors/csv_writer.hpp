@@ -9,13 +9,13 @@
 // each row is in the file once, whatever was written and not acknowledged before.
 #pragma once
 
+#include "base/sequence_set.hpp"
 #include "step/kind_registry.hpp"
 #include "step/step.hpp"
 
 #include <cstdint>
 #include <cstdio>
 #include <map>
-#include <set>
 #include <string>
 
 namespace conveyor {
@@ -40,12 +40,6 @@ public:
   /// Flushes; throws step_failure if any write failed.
   void finish(emitter& out) override;
 
-  /// Batches written, by source: every sequence up to `watermark`, plus `above`.
-  struct written_set {
-    std::uint64_t watermark = 0;
-    std::set<std::uint64_t> above;
-  };
-
 private:
   void write(const std::string& text);
   void open_after_restart(const std::string& state);
@@ -57,7 +51,8 @@ private:
   bool header_written_ = false;
   /// Bytes in the file that this writer (and its earlier incarnations) put there.
   std::uint64_t length_ = 0;
-  std::map<std::string, written_set> written_;
+  /// Batches in the file, by source.
+  std::map<std::string, sequence_set> written_;
   std::string line_;
 };
 

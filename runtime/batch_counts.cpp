@@ -15,26 +15,6 @@ void append_handled(std::vector<handled_batch>& list, handled_batch b) {
   list.push_back(std::move(b));
 }
 
-std::uint64_t batch_counts::seen_set::insert_run(std::uint64_t first, std::uint64_t count) {
-  if (first == watermark + 1 && above.empty()) { // in order: the common case, no set nodes
-    watermark += count;
-    return count;
-  }
-  std::uint64_t added = 0;
-  for (std::uint64_t k = 0; k < count; ++k)
-    added += insert(first + k) ? 1 : 0;
-  return added;
-}
-
-bool batch_counts::seen_set::insert(std::uint64_t sequence) {
-  if (sequence <= watermark || !above.insert(sequence).second)
-    return false;
-  for (auto next = above.begin(); next != above.end() && *next == watermark + 1;
-       next = above.erase(next))
-    watermark = *next;
-  return true;
-}
-
 void batch_counts::add(const step_stats& report) {
   auto& t = totals_[report.step];
   for (const auto& b : report.handled) {

@@ -11,9 +11,10 @@
 // (deterministic steps).
 #pragma once
 
+#include "base/sequence_set.hpp"
+
 #include <cstdint>
 #include <map>
-#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -92,17 +93,8 @@ public:
   totals of(const std::string& step) const;
 
 private:
-  /// A compact set of sequence numbers: everything up to `watermark`, plus `above`.
-  struct seen_set {
-    std::uint64_t watermark = 0;
-    std::set<std::uint64_t> above;
-    /// False if `sequence` was already in the set.
-    bool insert(std::uint64_t sequence);
-    /// How many of the `count` sequences from `first` were new (each is inserted).
-    std::uint64_t insert_run(std::uint64_t first, std::uint64_t count);
-  };
   using key = std::tuple<std::string, bool, std::uint32_t, std::string>;
-  std::map<key, seen_set> seen_; // by (scope, output, port, source)
+  std::map<key, sequence_set> seen_; // by (scope, output, port, source)
   std::map<std::string, totals> totals_; // by step
 };
 

@@ -200,17 +200,17 @@ encoded_frame with_bytes(std::string header, std::shared_ptr<const std::string> 
   return f;
 }
 
-/// The float block as payload: `floats` itself where its bytes are already the wire
-/// form (a little-endian host), else a little-endian copy.
-encoded_frame with_floats(std::string header, std::shared_ptr<const float_block> floats) {
+/// The float block as payload: its own memory, kept by its owner, where its bytes are
+/// already the wire form (a little-endian host), else a little-endian copy.
+encoded_frame with_floats(std::string header, const float_block& floats) {
   if (!little_endian)
     return with_bytes(std::move(header), std::make_shared<const std::string>(floats_to_le_bytes(
-                                             floats->data(), floats->size())));
+                                             floats.data(), floats.size())));
   encoded_frame f;
   f.header = std::move(header);
-  if (!floats->empty()) {
-    f.payload = std::string_view(reinterpret_cast<const char*>(floats->data()), floats->size() * 4);
-    f.owner = std::move(floats);
+  if (!floats.empty()) {
+    f.payload = std::string_view(reinterpret_cast<const char*>(floats.data()), floats.size() * 4);
+    f.owner = floats.owner();
   }
   return f;
 }
@@ -284,13 +284,12 @@ void read_batch(reader& r, std::string_view payload, const std::shared_ptr<void>
 } // namespace
 
 encoded_frame encode_batch_frame(const frame_header& h, const batch& b) {
-  return with_floats(batch_header(h, b), std::make_shared<const float_block>(b.floats));
+  return with_floats(batch_header(h, b), float_block(b.floats)); // a copy of its own
 }
 
 encoded_frame encode_batch_frame(const frame_header& h, batch&& b) {
   auto header = batch_header(h, b);
-  return with_floats(std::move(header),
-                     std::make_shared<const float_block>(std::move(b.floats)));
+  return with_floats(std::move(header), float_block(std::move(b.floats)));
 }
 
 encoded_frame encode_eos_frame(const frame_header& h) {

@@ -17,6 +17,7 @@
 // waits, per edge).
 #include "runtime/step_actor.hpp"
 
+#include "base/sequence_set.hpp"
 #include "runtime/data_plane.hpp"
 #include "runtime/data_plane_codec.hpp"
 #include "runtime/errors.hpp"
@@ -170,8 +171,8 @@ struct host_state {
   /// Services: the run is draining; the stream ends once the inputs have ended.
   bool draining = false;
   std::uint64_t next_sequence = 1;
-  /// Terminal steps: acknowledged (source -> watermark, above).
-  std::map<std::string, std::pair<std::uint64_t, std::set<std::uint64_t>>> delivered;
+  /// Terminal steps: what they acknowledged, by source.
+  std::map<std::string, sequence_set> delivered;
   /// Shared with the exit hook that sends the last stats.
   std::shared_ptr<step_stats> stats;
   /// Rows rejected during the current call into the step.
@@ -326,8 +327,9 @@ public:
     advertise_to_peers();
     for (const auto& d : w.delivered) {
       auto& entry = st_.delivered[d.source];
-      entry.first = std::max(entry.first, d.watermark);
-      entry.second.insert(d.above.begin(), d.above.end());
+      entry.watermark = std::max(entry.watermark, d.watermark);
+      for (auto sequence : d.above)
+        entry.insert(sequence);
     }
     if (!st_.opened) {
       st_.opened = true;
@@ -741,13 +743,9 @@ private:
     for (auto& p : st_.producers)
       if (p.owed > 0 && (p.token == 0 || p.owed >= remote_credit_chunk())) {
         if (p.credit_to) {
-          std::string error;
           const auto& e = *p.credit_to;
-          if (!sent(st_.sender->send(e,
-                                     encode_credit_frame({frame_kind::credit, e.consumer, e.token},
-                                                         static_cast<std::uint32_t>(p.owed)),
-                                     error),
-                    error))
+          if (!send_frame(e, encode_credit_frame({frame_kind::credit, e.consumer, e.token},
+                                                 static_cast<std::uint32_t>(p.owed))))
             return;
         } else {
           self_->send(p.link.producer, credit_atom::value, p.link.out_port,
@@ -808,15 +806,16 @@ private:
     return true;
   }
 
-  /// A send over the data plane that fails (the consumer's address cannot be used)
-  /// fails the step, which its node restarts.
-  bool sent(bool ok, const std::string& error) {
-    if (!ok) {
-      spdlog::error("[{}] failed: data plane: {}", st_.cfg.instance, error);
-      send_acks(st_, self_);
-      self_->quit(make_error(runtime_errc::step_failed, "data plane: " + error));
-    }
-    return ok;
+  /// Sends `frame` to `to` over the data plane; a send that fails (the address cannot
+  /// be used) fails the step, which its node restarts, and returns false.
+  bool send_frame(const data_endpoint& to, encoded_frame frame) {
+    std::string error;
+    if (st_.sender->send(to, std::move(frame), error))
+      return true;
+    spdlog::error("[{}] failed: data plane: {}", st_.cfg.instance, error);
+    send_acks(st_, self_);
+    self_->quit(make_error(runtime_errc::step_failed, "data plane: " + error));
+    return false;
   }
 
   frame_header header_for(const consumer_slot& m) const {
@@ -826,11 +825,9 @@ private:
   /// `last`: the batch is not needed after this send (moved where possible).
   bool send_batch(consumer_slot& m, batch& b, bool last) {
     if (m.remote) {
-      std::string error;
       // The last send takes the batch's float block: ZeroMQ sends it from there.
-      auto frame = last ? encode_batch_frame(header_for(m), std::move(b))
-                        : encode_batch_frame(header_for(m), b);
-      return sent(st_.sender->send(*m.remote, std::move(frame), error), error);
+      return send_frame(*m.remote, last ? encode_batch_frame(header_for(m), std::move(b))
+                                        : encode_batch_frame(header_for(m), b));
     }
     if (last)
       self_->send(m.link.consumer, batch_atom::value, m.link.out_port, m.link.in_port,
@@ -842,9 +839,7 @@ private:
 
   bool send_model(consumer_slot& m, const model_message& model) {
     if (m.remote) {
-      std::string error;
-      return sent(st_.sender->send(*m.remote, encode_model_frame(header_for(m), model), error),
-                  error);
+      return send_frame(*m.remote, encode_model_frame(header_for(m), model));
     }
     self_->send(m.link.consumer, model_atom::value, m.link.out_port, m.link.in_port, model);
     return true;
@@ -852,8 +847,7 @@ private:
 
   bool send_eos(consumer_slot& m) {
     if (m.remote) {
-      std::string error;
-      return sent(st_.sender->send(*m.remote, encode_eos_frame(header_for(m)), error), error);
+      return send_frame(*m.remote, encode_eos_frame(header_for(m)));
     }
     self_->send(m.link.consumer, eos_atom::value, m.link.out_port, m.link.in_port);
     return true;
@@ -996,18 +990,11 @@ private:
 
   bool already_delivered(const std::string& source, std::uint64_t sequence) const {
     auto i = st_.delivered.find(source);
-    if (i == st_.delivered.end())
-      return false;
-    return sequence <= i->second.first || i->second.second.count(sequence) != 0;
+    return i != st_.delivered.end() && i->second.contains(sequence);
   }
 
   void mark_delivered(const std::string& source, std::uint64_t sequence) {
-    auto& entry = st_.delivered[source];
-    entry.second.insert(sequence);
-    while (!entry.second.empty() && *entry.second.begin() == entry.first + 1) {
-      entry.first = *entry.second.begin();
-      entry.second.erase(entry.second.begin());
-    }
+    st_.delivered[source].insert(sequence);
   }
 
   actor_type* self_;
