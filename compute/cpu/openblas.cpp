@@ -29,23 +29,31 @@ F symbol(void* handle, const char* name, std::string& error) {
   return reinterpret_cast<F>(p);
 }
 
+/// Sets OPENBLAS_CORETYPE (unless the environment has it) and says why the kernel is
+/// what it will be.
+std::string choose_kernel() {
+  const char* explicit_core = std::getenv("OPENBLAS_CORETYPE");
+  if (explicit_core && *explicit_core)
+    return std::string("OPENBLAS_CORETYPE=") + explicit_core + " from the environment";
+  const auto f = host_features();
+  const auto core = best_coretype(f);
+  if (core.empty())
+    return "OpenBLAS's own choice";
+  // Also seen by child processes (a PyTorch peer in a benchmark gets the same kernel).
+  ::setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
+  return std::string("chosen from the CPU: ") +
+         (f.avx512 ? "AVX-512" : f.avx2 ? "AVX2 + FMA" : "AVX");
+}
+
+// Before main: one thread, so setenv races with no getenv. Loading waits for the first
+// use: OpenBLAS starts its threads when it loads, and they spin (sched_yield) for about
+// 0.1 s of CPU before they sleep, which a coordinator or a node that never computes
+// would spend for nothing while the run it starts moves its first batches.
+const std::string kernel_reason = choose_kernel();
+
 library load() {
   library lib;
-  const char* explicit_core = std::getenv("OPENBLAS_CORETYPE");
-  if (explicit_core && *explicit_core) {
-    lib.info.reason = std::string("OPENBLAS_CORETYPE=") + explicit_core + " from the environment";
-  } else {
-    const auto f = host_features();
-    const auto core = best_coretype(f);
-    if (core.empty()) {
-      lib.info.reason = "OpenBLAS's own choice";
-    } else {
-      // Also seen by child processes (a PyTorch peer in a benchmark gets the same kernel).
-      ::setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
-      lib.info.reason = std::string("chosen from the CPU: ") +
-                        (f.avx512 ? "AVX-512" : f.avx2 ? "AVX2 + FMA" : "AVX");
-    }
-  }
+  lib.info.reason = kernel_reason;
   void* handle = ::dlopen(CONVEYOR_OPENBLAS_SONAME, RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
     const char* why = ::dlerror();
@@ -70,13 +78,11 @@ library load() {
   return lib;
 }
 
+/// Loaded at the first use (thread-safe: a function's static), after the variable was set.
 const library& loaded() {
   static const library lib = load();
   return lib;
 }
-
-// Before main: one thread, so setenv races with no getenv.
-[[maybe_unused]] const bool loaded_at_start = (loaded(), true);
 
 [[noreturn]] void unavailable() { throw std::runtime_error(loaded().info.error); }
 

@@ -1,12 +1,14 @@
-// OpenBLAS, loaded at start-up with the best kernel the CPU supports.
+// OpenBLAS, loaded at its first use with the best kernel the CPU supports.
 //
 // Debian's OpenBLAS (DYNAMIC_ARCH) picks its kernel once, when it is loaded, from a
 // table of CPU models; a CPU newer than the table gets the generic Prescott (SSE3)
 // kernels, 3-5x slower for sgemm on an AVX-512 machine. The kernel can only be chosen
 // by OPENBLAS_CORETYPE before the library loads, so conveyor does not link OpenBLAS:
 // this file decides the kernel from the CPU's instruction sets, sets the variable (an
-// explicit OPENBLAS_CORETYPE is honoured as it is) and then dlopen()s the library,
-// during static initialisation (one thread, before main).
+// explicit OPENBLAS_CORETYPE is honoured as it is) during static initialisation (one
+// thread, before main), and dlopen()s the library when a product is first asked for: a
+// process that computes nothing (a coordinator, a node that only moves batches) never
+// starts OpenBLAS's threads.
 #pragma once
 
 #include <string>
