@@ -8,8 +8,14 @@
 // of its own. Memory of its own is not zero-filled where the contents overwrite it
 // (assign, insert, growth by resize zero-fills only the new elements, as std::vector
 // does).
-// Contract for `adopt`: the memory holds `size` floats, is aligned for float, stays
-// valid and unchanged by others while `owner` lives, and this block may write to it.
+// Contract for `adopt`: the memory holds `size` floats, then `room` bytes, is aligned for
+// float, stays valid and unchanged by others while `owner` lives, and this block may
+// write to all of it.
+// Room after the elements: a block of its own of 16 KiB or more is allocated with some
+// bytes beyond its capacity (1/64 of it, 1 to 64 KiB), which the data plane writes a
+// frame's header into, so that a batch leaves as one network message without copying
+// its floats (runtime/data_plane_codec.hpp); `room_after` says how many bytes past the
+// elements its holder may write (spare capacity included).
 #pragma once
 
 #include <algorithm>
@@ -35,6 +41,7 @@ public:
     data_ = owner->data();
     size_ = owner->size();
     capacity_ = size_; // the vector's spare room is not ours to write: growth reallocates
+    tail_ = 0;
     owner_ = std::move(owner);
   }
   float_block(const float_block& other) { assign(other.begin(), other.end()); }
@@ -54,12 +61,14 @@ public:
     return *this;
   }
 
-  /// Uses `size` floats at `data`, kept alive by `owner` (see the contract above).
-  void adopt(float* data, std::size_t size, std::shared_ptr<void> owner) {
+  /// Uses `size` floats at `data` and `room` bytes after them, kept alive by `owner`
+  /// (see the contract above).
+  void adopt(float* data, std::size_t size, std::shared_ptr<void> owner, std::size_t room = 0) {
     owner_ = std::move(owner);
     data_ = data;
     size_ = size;
     capacity_ = size;
+    tail_ = room;
   }
   /// What keeps the memory alive (null when empty): for senders that hand the bytes to
   /// a transport without copying them.
@@ -67,6 +76,9 @@ public:
 
   std::size_t size() const { return size_; }
   std::size_t capacity() const { return capacity_; }
+  /// Bytes after the elements that this block's holder may write (they are not part of
+  /// the contents, and growth does not keep them).
+  std::size_t room_after() const { return (capacity_ - size_) * sizeof(float) + tail_; }
   bool empty() const { return size_ == 0; }
   float* data() { return data_; }
   const float* data() const { return data_; }
@@ -116,6 +128,7 @@ public:
     std::swap(data_, other.data_);
     std::swap(size_, other.size_);
     std::swap(capacity_, other.capacity_);
+    std::swap(tail_, other.tail_);
   }
 
   friend bool operator==(const float_block& a, const float_block& b) {
@@ -130,12 +143,22 @@ public:
   friend std::ostream& operator<<(std::ostream& out, const float_block& b);
 
 private:
+  /// Floats allocated beyond a capacity of `n` (see "Room after the elements").
+  static std::size_t tail_floats(std::size_t n) {
+    const std::size_t bytes = n * sizeof(float);
+    if (bytes < 16 * 1024)
+      return 0;
+    return std::clamp<std::size_t>(bytes / 64, 1024, 64 * 1024) / sizeof(float);
+  }
+
   /// Moves the contents into memory of its own with room for `n` (not zero-filled).
   void reallocate(std::size_t n) {
-    std::shared_ptr<float[]> memory(new float[n]);
+    const std::size_t tail = tail_floats(n);
+    std::shared_ptr<float[]> memory(new float[n + tail]);
     std::copy(data_, data_ + size_, memory.get());
     data_ = memory.get();
     capacity_ = n;
+    tail_ = tail * sizeof(float);
     owner_ = std::move(memory);
   }
 
@@ -143,6 +166,7 @@ private:
   float* data_ = nullptr;
   std::size_t size_ = 0;
   std::size_t capacity_ = 0;
+  std::size_t tail_ = 0; ///< bytes writable after the capacity
 };
 
 } // namespace conveyor

@@ -3,6 +3,7 @@
 // beyond the frame's size; a decoded batch re-encodes to the same parts.
 // An input is a two-part frame laid out as: the header's size (u32, little-endian), the
 // header, then the payload (the rest); an input shorter than 4 bytes is a header alone.
+// Each input is also decoded as a one-part message (payload, header, header size).
 #include "runtime/data_plane_codec.hpp"
 
 #include <cstddef>
@@ -22,6 +23,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   frame f;
   std::string error;
+  std::string_view one_header, one_payload;
+  if (split_message(in, one_header, one_payload, error)) {
+    if (one_header.size() + one_payload.size() + 4 != size)
+      __builtin_trap();
+    decode_frame(one_header, one_payload, f, error);
+  }
+  f = frame{};
   if (!decode_frame(header, payload, f, error))
     return 0;
   if (f.header.kind == frame_kind::batch && f.data.transform == nullptr) {

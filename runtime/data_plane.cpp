@@ -26,6 +26,7 @@ namespace conveyor {
 namespace {
 
 constexpr const char* zap_endpoint = "inproc://zeromq.zap.01";
+/// How long the receiving threads wait for a message before they look at `stopping`.
 constexpr int poll_ms = 100;
 
 std::string zmq_error() { return zmq_strerror(zmq_errno()); }
@@ -99,6 +100,7 @@ struct data_plane::impl {
   curve_pair server;
   curve_pair client;
   std::thread receiver;
+  std::thread zap_thread;
   std::atomic<bool> stopping{false};
   data_plane_counters counters;
   mutable std::mutex mutex;
@@ -117,48 +119,60 @@ struct data_plane::impl {
     zmq_msg_init(&header);
     zmq_msg_init(&payload);
     zmq_msg_init(&extra);
-    zmq_pollitem_t items[2] = {{pull, 0, ZMQ_POLLIN, 0}, {zap, 0, ZMQ_POLLIN, 0}};
-    const int n = zap != nullptr ? 2 : 1;
+    // A blocking receive that gives up after poll_ms to look at `stopping`: a zmq_poll
+    // before each receive cost one more system call per batch.
     while (!stopping.load()) {
-      if (zmq_poll(items, n, poll_ms) < 0) {
-        if (zmq_errno() == EINTR)
+      if (zmq_msg_recv(&header, pull, 0) < 0) {
+        if (zmq_errno() == EAGAIN || zmq_errno() == EINTR)
           continue;
-        spdlog::error("data plane: poll failed: {}", zmq_error());
+        spdlog::error("data plane: receive failed: {}", zmq_error());
         break;
       }
-      if (n == 2 && (items[1].revents & ZMQ_POLLIN) != 0)
-        answer_zap();
-      if ((items[0].revents & ZMQ_POLLIN) == 0)
+      // The parts of a message arrive together (ZeroMQ delivers all or none), so the
+      // second is there at once.
+      std::size_t parts = 1;
+      bool more = zmq_msg_more(&header) != 0;
+      if (more) {
+        if (zmq_msg_recv(&payload, pull, 0) < 0)
+          continue;
+        ++parts;
+        more = zmq_msg_more(&payload) != 0;
+      } else {
+        zmq_msg_close(&payload);
+        zmq_msg_init(&payload);
+      }
+      for (; more; ++parts) { // parts beyond two: read to skip the message, refused below
+        if (zmq_msg_recv(&extra, pull, 0) < 0)
+          break;
+        more = zmq_msg_more(&extra) != 0;
+      }
+      if (parts > 2) {
+        refuse("a message of " + std::to_string(parts) + " parts, 1 or 2 expected");
         continue;
-      // Drain what is queued before polling again. The parts of a message arrive
-      // together (ZeroMQ delivers all or none), so the second is there at once.
-      while (zmq_msg_recv(&header, pull, ZMQ_DONTWAIT) >= 0) {
-        std::size_t parts = 1;
-        bool more = zmq_msg_more(&header) != 0;
-        if (more) {
-          if (zmq_msg_recv(&payload, pull, 0) < 0)
-            break;
-          ++parts;
-          more = zmq_msg_more(&payload) != 0;
-        } else {
-          zmq_msg_close(&payload);
-          zmq_msg_init(&payload);
-        }
-        for (; more; ++parts) { // parts beyond two: read to skip the message, refused below
-          if (zmq_msg_recv(&extra, pull, 0) < 0)
-            break;
-          more = zmq_msg_more(&extra) != 0;
-        }
-        if (zmq_msg_size(&payload) == 0) {
-          deliver(view(header), {}, nullptr, parts);
+      }
+      // The message holding the payload moves into a part of its own (its memory
+      // stays where ZeroMQ put it), which the decoded batch keeps; the variable is
+      // empty again for the next.
+      auto owner = std::make_shared<received_part>();
+      if (parts == 1) {
+        zmq_msg_move(&owner->message, &header);
+        std::string_view h, body;
+        std::string error;
+        if (!split_message(view(owner->message), h, body, error)) {
+          refuse(error);
           continue;
         }
-        // The payload moves into a part of its own (its memory stays where ZeroMQ put
-        // it), which the decoded batch keeps; `payload` is empty again for the next.
-        auto owner = std::make_shared<received_part>();
-        zmq_msg_move(&owner->message, &payload);
-        deliver(view(header), view(owner->message), owner, parts);
+        // The header, read by then, is room the batch may write (to send it on).
+        deliver(h, body, body.empty() ? nullptr : std::move(owner), h.size() + 4);
+        continue;
       }
+      if (zmq_msg_size(&payload) == 0) {
+        deliver(view(header), {}, nullptr, 0);
+        continue;
+      }
+      zmq_msg_move(&owner->message, &payload);
+      const auto body = view(owner->message); // before the owner moves into the call
+      deliver(view(header), body, std::move(owner), 0);
     }
     zmq_msg_close(&header);
     zmq_msg_close(&payload);
@@ -169,20 +183,21 @@ struct data_plane::impl {
     return std::string_view(static_cast<const char*>(zmq_msg_data(&m)), zmq_msg_size(&m));
   }
 
+  /// Counts and logs (the first few) a frame that does not decode.
+  void refuse(const std::string& error) {
+    if (counters.malformed.fetch_add(1) < 5)
+      spdlog::warn("data plane: dropped a frame that does not decode: {}", error);
+  }
+
+  /// `room`: bytes after the payload, in the owner's memory, that a batch may write.
   void deliver(std::string_view header, std::string_view payload,
-               std::shared_ptr<received_part> owner, std::size_t parts) {
+               std::shared_ptr<received_part> owner, std::size_t room) {
     counters.frames_in.fetch_add(1, std::memory_order_relaxed);
     counters.bytes_in.fetch_add(header.size() + payload.size(), std::memory_order_relaxed);
     frame f;
     std::string error;
-    bool ok = decode_frame(header, payload, f, error, std::move(owner));
-    if (ok && parts != 2) {
-      ok = false;
-      error = "a message of " + std::to_string(parts) + " part(s), 2 expected";
-    }
-    if (!ok) {
-      if (counters.malformed.fetch_add(1) < 5)
-        spdlog::warn("data plane: dropped a frame that does not decode: {}", error);
+    if (!decode_frame(header, payload, f, error, std::move(owner), room)) {
+      refuse(error);
       return;
     }
     caf::actor to;
@@ -255,14 +270,21 @@ struct data_plane::impl {
       caf::intrusive_ptr_release(job);
   }
 
+  /// The ZAP thread (CurveZMQ only): answers the handshakes' requests until stopped.
+  void serve_zap() {
+    while (!stopping.load())
+      answer_zap();
+  }
+
   /// ZAP (RFC 27): admits the CURVE client key this process advertises, nothing else.
+  /// Returns after poll_ms without a request.
   void answer_zap() {
     std::vector<std::string> parts;
     zmq_msg_t part;
     int more = 1;
     while (more != 0) {
       zmq_msg_init(&part);
-      if (zmq_msg_recv(&part, zap, 0) < 0) {
+      if (zmq_msg_recv(&part, zap, 0) < 0) { // the first part: within poll_ms
         zmq_msg_close(&part);
         return;
       }
@@ -320,12 +342,14 @@ std::string data_plane::start(const std::string& host, bool curve) {
     p->client = make_curve_pair();
     // The handler first: a CURVE socket without one admits every client.
     p->zap = zmq_socket(p->context, ZMQ_REP);
+    zmq_setsockopt(p->zap, ZMQ_RCVTIMEO, &poll_ms, sizeof poll_ms);
     if (zmq_bind(p->zap, zap_endpoint) != 0)
       return fail("cannot start the data plane's CurveZMQ handler");
   }
   p->pull = zmq_socket(p->context, ZMQ_PULL);
   int unlimited = 0; // credits bound what is in flight on every edge
   zmq_setsockopt(p->pull, ZMQ_RCVHWM, &unlimited, sizeof unlimited);
+  zmq_setsockopt(p->pull, ZMQ_RCVTIMEO, &poll_ms, sizeof poll_ms);
   if (curve) {
     int on = 1;
     zmq_setsockopt(p->pull, ZMQ_CURVE_SERVER, &on, sizeof on);
@@ -355,6 +379,8 @@ std::string data_plane::start(const std::string& host, bool curve) {
   auto* raw = p.get();
   process_plane = new data_plane(std::move(p));
   raw->receiver = std::thread([raw] { raw->run(); });
+  if (raw->zap != nullptr)
+    raw->zap_thread = std::thread([raw] { raw->serve_zap(); });
   return {};
 }
 
@@ -366,6 +392,8 @@ void data_plane::stop() {
   p.stopping = true;
   if (p.receiver.joinable())
     p.receiver.join();
+  if (p.zap_thread.joinable())
+    p.zap_thread.join();
   std::lock_guard<std::mutex> actors_lock(p.mutex);
   p.actors.clear();
 }
@@ -409,6 +437,64 @@ bool data_plane::curve() const { return impl_->curve; }
 data_plane_counters& data_plane::counters() { return impl_->counters; }
 void* data_plane::context() const { return impl_->context; }
 
+namespace {
+
+/// Sends `msg` as the last part, or as one before more with `more`; closes it on failure.
+/// The socket queues without bound (credits bound it), so a part is never refused for a
+/// full queue; and ZeroMQ sends the parts of a message all or none.
+bool send_part(zmq_msg_t& msg, void* socket, bool more) {
+  if (zmq_msg_send(&msg, socket, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0)) >= 0)
+    return true;
+  zmq_msg_close(&msg);
+  return false;
+}
+
+/// ZeroMQ's free function for a zero-copy part: releases the frame's owner (called on
+/// its I/O thread once the bytes are written).
+void release_owner(void*, void* hint) { delete static_cast<std::shared_ptr<const void>*>(hint); }
+
+} // namespace
+
+/// Sends `frame` in the layout that copies least (runtime/data_plane_codec.hpp): small
+/// frames copied into one part; a payload with room for the header after it as one part
+/// from where it is; anything else as two parts, the payload from where it is.
+bool data_sender::send_parts(encoded_frame& frame, void* socket) {
+  const auto trailer = trailer_size(frame);
+  const auto total = frame.payload.size() + trailer;
+  zmq_msg_t msg;
+  if (total <= copied_frame_bytes) {
+    zmq_msg_init_size(&msg, total);
+    auto* at = static_cast<char*>(zmq_msg_data(&msg));
+    if (!frame.payload.empty())
+      std::memcpy(at, frame.payload.data(), frame.payload.size());
+    write_trailer(frame, at + frame.payload.size());
+    return send_part(msg, socket, false);
+  }
+  if (frame.room >= trailer) {
+    // The room is the frame's to write (encoded_frame::room).
+    auto* payload = const_cast<char*>(frame.payload.data());
+    write_trailer(frame, payload + frame.payload.size());
+    zmq_msg_init_data(&msg, payload, total, release_owner,
+                      new std::shared_ptr<const void>(std::move(frame.owner)));
+    return send_part(msg, socket, false);
+  }
+  auto* header = new std::string(std::move(frame.header));
+  zmq_msg_init_data(
+    &msg, header->data(), header->size(),
+    [](void*, void* hint) { delete static_cast<std::string*>(hint); }, header);
+  zmq_msg_t payload;
+  if (frame.payload.empty()) // a header over copied_frame_bytes alone
+    zmq_msg_init(&payload);
+  else
+    zmq_msg_init_data(&payload, const_cast<char*>(frame.payload.data()), frame.payload.size(),
+                      release_owner, new std::shared_ptr<const void>(std::move(frame.owner)));
+  if (!send_part(msg, socket, true)) {
+    zmq_msg_close(&payload);
+    return false;
+  }
+  return send_part(payload, socket, false);
+}
+
 data_sender::~data_sender() {
   for (auto& [key, socket] : sockets_)
     zmq_close(socket);
@@ -440,29 +526,10 @@ bool data_sender::send(const data_endpoint& to, encoded_frame frame, std::string
     i = sockets_.emplace(key, s).first;
   }
   const auto size = frame.header.size() + frame.payload.size();
-  auto* header = new std::string(std::move(frame.header));
-  zmq_msg_t parts[2];
-  zmq_msg_init_data(
-    &parts[0], header->data(), header->size(),
-    [](void*, void* hint) { delete static_cast<std::string*>(hint); }, header);
-  if (frame.payload.empty()) {
-    zmq_msg_init(&parts[1]);
-  } else {
-    // Called by ZeroMQ (on its I/O thread) once the bytes are written.
-    auto* owner = new std::shared_ptr<const void>(std::move(frame.owner));
-    zmq_msg_init_data(
-      &parts[1], const_cast<char*>(frame.payload.data()), frame.payload.size(),
-      [](void*, void* hint) { delete static_cast<std::shared_ptr<const void>*>(hint); }, owner);
+  if (!send_parts(frame, i->second)) {
+    error = "cannot send to " + to.address + ": " + zmq_error();
+    return false;
   }
-  // The socket queues without bound (credits bound it), so a part is never refused for
-  // a full queue; and ZeroMQ sends the parts of a message all or none.
-  for (int k = 0; k < 2; ++k)
-    if (zmq_msg_send(&parts[k], i->second, ZMQ_DONTWAIT | (k == 0 ? ZMQ_SNDMORE : 0)) < 0) {
-      error = "cannot send to " + to.address + ": " + zmq_error();
-      for (int j = k; j < 2; ++j)
-        zmq_msg_close(&parts[j]);
-      return false;
-    }
   plane_.counters().frames_out.fetch_add(1, std::memory_order_relaxed);
   plane_.counters().bytes_out.fetch_add(size, std::memory_order_relaxed);
   return true;

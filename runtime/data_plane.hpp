@@ -21,9 +21,9 @@
 //   the consumer returns credit as frames under that token (a replaced consumer's
 //   credit is fenced likewise);
 // - with `curve` (a TLS cluster), the socket is a CurveZMQ server and admits only the
-//   client key that it advertises, and the advertisement travels over the mutual-TLS
-//   control plane: a process without the cluster's certificates can neither learn the
-//   keys nor connect;
+//   client key that it advertises (a second thread answers its handshakes' ZAP
+//   requests), and the advertisement travels over the mutual-TLS control plane: a
+//   process without the cluster's certificates can neither learn the keys nor connect;
 // - the process without a data plane (the embedded run; unit tests) sends everything
 //   as CAF messages, as before.
 #pragma once
@@ -107,12 +107,14 @@ public:
   ~data_sender();
   data_sender(const data_sender&) = delete;
   data_sender& operator=(const data_sender&) = delete;
-  /// Queues `frame` for `to` without blocking (its two parts as one ZeroMQ message of
-  /// two parts; the payload is not copied: ZeroMQ holds `frame.owner` until it is
-  /// sent); false with the reason in `error`.
+  /// Queues `frame` for `to` without blocking (one ZeroMQ message; a payload over
+  /// copied_frame_bytes is not copied: ZeroMQ holds `frame.owner` until it is sent);
+  /// false with the reason in `error`.
   bool send(const data_endpoint& to, encoded_frame frame, std::string& error);
 
 private:
+  static bool send_parts(encoded_frame& frame, void* socket);
+
   data_plane& plane_;
   std::map<std::string, void*> sockets_; // by address and client key
 };

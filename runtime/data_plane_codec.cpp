@@ -202,7 +202,8 @@ encoded_frame with_bytes(std::string header, std::shared_ptr<const std::string> 
 
 /// The float block as payload: its own memory, kept by its owner, where its bytes are
 /// already the wire form (a little-endian host), else a little-endian copy.
-encoded_frame with_floats(std::string header, const float_block& floats) {
+/// The block is the frame's alone: its room after the floats is the frame's to write.
+encoded_frame with_floats(std::string header, float_block&& floats) {
   if (!little_endian)
     return with_bytes(std::move(header), std::make_shared<const std::string>(floats_to_le_bytes(
                                              floats.data(), floats.size())));
@@ -211,12 +212,13 @@ encoded_frame with_floats(std::string header, const float_block& floats) {
   if (!floats.empty()) {
     f.payload = std::string_view(reinterpret_cast<const char*>(floats.data()), floats.size() * 4);
     f.owner = floats.owner();
+    f.room = floats.room_after();
   }
   return f;
 }
 
 void read_batch(reader& r, std::string_view payload, const std::shared_ptr<void>& owner,
-                batch& b) {
+                std::size_t room, batch& b) {
   b.source = r.str("source");
   b.sequence = r.u64("sequence");
   b.position.byte_offset = r.u64("position");
@@ -270,7 +272,7 @@ void read_batch(reader& r, std::string_view payload, const std::shared_ptr<void>
       // over their owner, else copied into a block that is not zero-filled first.
       auto* first = reinterpret_cast<float*>(const_cast<char*>(payload.data()));
       if (owner)
-        b.floats.adopt(first, static_cast<std::size_t>(floats), owner);
+        b.floats.adopt(first, static_cast<std::size_t>(floats), owner, room);
       else
         b.floats.assign(first, first + floats);
     } else {
@@ -333,8 +335,35 @@ encoded_frame encode_credit_frame(const frame_header& h, std::uint32_t n) {
   return f;
 }
 
+std::size_t trailer_size(const encoded_frame& f) { return f.header.size() + 4; }
+
+void write_trailer(const encoded_frame& f, char* at) {
+  std::memcpy(at, f.header.data(), f.header.size());
+  writer(at + f.header.size()).u32(static_cast<std::uint32_t>(f.header.size()));
+}
+
+bool split_message(std::string_view message, std::string_view& header,
+                   std::string_view& payload, std::string& error) {
+  if (message.size() < 4) {
+    error = "a one-part frame of " + std::to_string(message.size()) +
+            " byte(s), shorter than its header size";
+    return false;
+  }
+  reader r(message.substr(message.size() - 4), "header size");
+  const std::size_t n = r.u32("header size");
+  if (n > message.size() - 4) {
+    error = "a one-part frame of " + std::to_string(message.size()) + " bytes with a header of " +
+            std::to_string(n);
+    return false;
+  }
+  payload = message.substr(0, message.size() - 4 - n);
+  header = message.substr(payload.size(), n);
+  return true;
+}
+
 bool decode_frame(std::string_view header, std::string_view payload, frame& out,
-                  std::string& error, std::shared_ptr<void> payload_owner) {
+                  std::string& error, std::shared_ptr<void> payload_owner,
+                  std::size_t payload_room) {
   reader r(header, "header");
   auto m = r.bytes(4, "magic");
   if (r.ok() && std::memcmp(m.data(), magic, 4) != 0)
@@ -350,7 +379,7 @@ bool decode_frame(std::string_view header, std::string_view payload, frame& out,
     switch (kind) {
       case static_cast<std::uint8_t>(frame_kind::batch):
         out.header.kind = frame_kind::batch;
-        read_batch(r, payload, payload_owner, out.data);
+        read_batch(r, payload, payload_owner, payload_room, out.data);
         break;
       case static_cast<std::uint8_t>(frame_kind::eos):
         out.header.kind = frame_kind::eos;

@@ -61,4 +61,26 @@ BOOST_AUTO_TEST_CASE(adopted_memory_is_used_in_place_and_its_owner_kept_until_le
   BOOST_TEST(copy == (std::vector<float>{40, 5, 6, 7}));
 }
 
+BOOST_AUTO_TEST_CASE(a_large_block_of_its_own_has_room_after_its_floats_a_small_one_none) {
+  float_block small;
+  small.resize(100);
+  BOOST_TEST(small.room_after() == 0u);
+  float_block large;
+  large.reserve(16384); // 64 KiB: 1/64 of it after the capacity
+  BOOST_TEST(large.room_after() == 16384u * 4 + 1024);
+  large.resize(16000);
+  BOOST_TEST(large.room_after() == 384u * 4 + 1024);
+  float_block copy = large; // a copy is a block of its own, with room of its own
+  BOOST_TEST(copy.room_after() >= 1024u);
+  std::vector<float> v(16384);
+  float_block taken = std::move(v); // a vector's spare room is not the block's
+  BOOST_TEST(taken.room_after() == 0u);
+  auto memory = std::make_shared<std::vector<float>>(10);
+  float_block adopted;
+  adopted.adopt(memory->data(), 8, memory, 8); // 8 bytes after the 8 floats
+  BOOST_TEST(adopted.room_after() == 8u);
+  adopted.resize(9); // growth moves out: the new block's room is its own
+  BOOST_TEST(adopted.room_after() == 0u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,6 +1,7 @@
 // The data plane's frames (runtime/data_plane_codec.hpp): what a producer encodes, the
-// receiving node decodes unchanged; bytes that are not a frame (among them frames of
-// versions 1 and 2) are refused with what and where, never read past their end.
+// receiving node decodes unchanged, in either layout; bytes that are not a frame (among
+// them frames of versions 1 to 3) are refused with what and where, never read past
+// their end.
 #include "runtime/data_plane_codec.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -161,19 +162,89 @@ BOOST_AUTO_TEST_CASE(every_truncation_of_either_part_is_refused_with_its_offset)
   }
 }
 
-BOOST_AUTO_TEST_CASE(frames_of_versions_1_and_2_are_refused_naming_their_version) {
-  // Version 1: one part, the float block inline; version 2: no credit frames. Both here
-  // an end-of-stream, whose layout did not change.
-  for (char version : {'\x01', '\x02'}) {
+BOOST_AUTO_TEST_CASE(frames_of_versions_1_to_3_are_refused_naming_their_version) {
+  // Version 1: one part, the float block inline; version 2: no credit frames; version 3:
+  // always two parts. Here an end-of-stream header, whose layout did not change.
+  for (char version : {'\x01', '\x02', '\x03'}) {
     std::string old("CVDP\x01\x02\x01\0\0\0\0\0\0\0\x02\0\0\0\0\0\0\0", 22);
     old[4] = version;
     frame f;
     std::string error;
     BOOST_TEST(!decode_frame(old, {}, f, error));
     BOOST_TEST(error.find("a frame of version " + std::to_string(version) +
-                          " (this node reads version 3 only") != std::string::npos,
+                          " (this node reads version 4 only") != std::string::npos,
                error);
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_batch_whose_block_has_room_goes_as_one_part_from_its_own_memory) {
+  // A block of its own of 64 KiB has room after its floats (data/float_block.hpp): the
+  // header goes there, and the one message is the payload, the header and its size.
+  auto b = sample();
+  b.rows = 8192;
+  b.schema = std::make_shared<table_schema>(table_schema{{{"x", column_kind::numeric},
+                                                          {"y", column_kind::label}}});
+  b.categoricals.clear();
+  b.floats = float_block{};
+  b.floats.resize(16384);
+  for (std::size_t i = 0; i < b.floats.size(); ++i)
+    b.floats[i] = static_cast<float>(i);
+  const auto expected = b.floats;
+  auto bytes = encode_batch_frame(frame_header{frame_kind::batch, 1, 2}, std::move(b));
+  BOOST_TEST_REQUIRE(bytes.room >= trailer_size(bytes));
+  auto* end = const_cast<char*>(bytes.payload.data() + bytes.payload.size());
+  write_trailer(bytes, end);
+  const std::string_view message(bytes.payload.data(), bytes.payload.size() + trailer_size(bytes));
+  std::string_view header, payload;
+  std::string error;
+  BOOST_TEST_REQUIRE(split_message(message, header, payload, error), error);
+  BOOST_TEST(header == bytes.header);
+  BOOST_TEST(payload.data() == bytes.payload.data());
+  BOOST_TEST(payload.size() == bytes.payload.size());
+  // Decoded with the message's owner, the batch keeps the floats there and the header's
+  // bytes as its room (to send it on as one part again).
+  frame f;
+  std::shared_ptr<void> owner(std::const_pointer_cast<void>(bytes.owner));
+  BOOST_TEST_REQUIRE(decode_frame(header, payload, f, error, owner, header.size() + 4), error);
+  BOOST_TEST(static_cast<const void*>(f.data.floats.data()) ==
+             static_cast<const void*>(payload.data()));
+  BOOST_TEST(f.data.floats.room_after() == header.size() + 4);
+  BOOST_TEST(f.data.floats == expected);
+}
+
+BOOST_AUTO_TEST_CASE(a_small_frame_copied_into_one_part_splits_and_decodes) {
+  auto bytes = encode_batch_frame(frame_header{frame_kind::batch, 3, 4}, sample());
+  std::string message(bytes.payload);
+  message.resize(message.size() + trailer_size(bytes));
+  write_trailer(bytes, message.data() + bytes.payload.size());
+  std::string_view header, payload;
+  std::string error;
+  BOOST_TEST_REQUIRE(split_message(message, header, payload, error), error);
+  frame f;
+  BOOST_TEST_REQUIRE(decode_frame(header, payload, f, error), error);
+  BOOST_TEST(f.data.floats == sample().floats);
+  BOOST_TEST(f.data.source == "read");
+  // An end of stream: no payload, the header and its size only.
+  auto eos = encode_eos_frame({frame_kind::eos, 5, 6});
+  std::string eos_message(trailer_size(eos), '\0');
+  write_trailer(eos, eos_message.data());
+  BOOST_TEST_REQUIRE(split_message(eos_message, header, payload, error), error);
+  BOOST_TEST(payload.empty());
+  BOOST_TEST_REQUIRE(decode_frame(header, payload, f, error), error);
+  BOOST_TEST((f.header.kind == frame_kind::eos));
+}
+
+BOOST_AUTO_TEST_CASE(a_one_part_message_too_short_for_its_header_size_is_refused) {
+  std::string_view header, payload;
+  std::string error;
+  BOOST_TEST(!split_message(std::string_view("abc", 3), header, payload, error));
+  BOOST_TEST(error.find("shorter than its header size") != std::string::npos, error);
+  BOOST_TEST(!split_message(std::string_view("ab\x03\0\0\0", 6), header, payload, error));
+  BOOST_TEST(error.find("a one-part frame of 6 bytes with a header of 3") != std::string::npos,
+             error);
+  BOOST_TEST_REQUIRE(split_message(std::string_view("ab\x02\0\0\0", 6), header, payload, error));
+  BOOST_TEST(header == "ab");
+  BOOST_TEST(payload.empty());
 }
 
 BOOST_AUTO_TEST_CASE(a_credit_frame_decodes_to_its_count_and_a_bad_one_is_refused) {
