@@ -4,6 +4,8 @@
 // plus one waiting batch per output. Sources (and consumers with work left after
 // `finish`, such as a trainer) produce one slice per turn of the mailbox, and only
 // into an empty outbox. Models travel on the same outbox, in order, without credit.
+// A consumer that a rewiring adds (restarted, moved) gets the latest model of each name
+// sent on that port again, first: models are not replayed by the ledger.
 // Counters: every batch handled is recorded by identity (batch_counts) and sent with
 // the stats; the last stats go out when the actor ends, however it ends (killed by its
 // node included), so no incarnation's work goes uncounted.
@@ -72,11 +74,13 @@ struct consumer_group {
 };
 
 /// What waits in the outbox: a batch (needs credit) or a model (does not), for an
-/// output port; `rejected`: rows a source rejected while making the batch.
+/// output port; `rejected`: rows a source rejected while making the batch; `only`: a
+/// model replayed to one new consumer (null: every consumer of the port).
 struct outgoing {
   std::size_t port = 0;
   std::variant<batch, model_message> item;
   std::uint64_t rejected = 0;
+  caf::actor_addr only;
 };
 
 /// An acknowledgement held until the end of the stream (acknowledge_on_consume false).
@@ -125,6 +129,10 @@ struct host_state {
   std::vector<std::vector<consumer_group>> outputs;
   std::vector<producer_slot> producers;
   std::deque<outgoing> outbox;
+  /// The latest model sent on each output port, by name: replayed to a consumer that a
+  /// rewiring adds (a consumer restarted or moved to another node), which may have
+  /// missed it (models are not in the ledger: nothing else sends one again).
+  std::map<std::pair<std::size_t, std::string>, model_message> last_models;
   std::vector<caf::actor> peers;
   /// Replica groups across processes. Where a peer in another process receives this
   /// replica's peer messages over the data plane, by (its replica, its actor): used only
@@ -298,13 +306,13 @@ public:
         rejected = std::exchange(st_.rejected_in_call, 0);
       stamped_ = true;
     }
-    st_.outbox.push_back(outgoing{port, std::move(b), rejected});
+    st_.outbox.push_back(outgoing{port, std::move(b), rejected, {}});
   }
   void emit_model(std::size_t port, model_message m) override {
     if (port >= st_.outputs.size())
       throw step_failure("emitted a model on output port " + std::to_string(port) +
                          " of a kind with " + std::to_string(st_.outputs.size()) + " output(s)");
-    st_.outbox.push_back(outgoing{port, std::move(m), 0});
+    st_.outbox.push_back(outgoing{port, std::move(m), 0, {}});
   }
   /// A source's call emitted something: the sequence number is used up.
   bool stamped() const { return stamped_; }
@@ -693,15 +701,17 @@ private:
   /// held credit and, at the end of the stream, acknowledgements held back and eos.
   void flush() {
     while (!st_.outbox.empty()) {
-      auto& [port, item, rejected] = st_.outbox.front();
+      auto& [port, item, rejected, only] = st_.outbox.front();
       auto& groups = st_.outputs[port];
       if (!all_ready(groups))
         return;
       if (auto m = std::get_if<model_message>(&item)) {
         for (auto& g : groups)
           for (auto& member : g.members)
-            if (!send_model(member, *m))
+            if ((!only || member.link.consumer.address() == only) && !send_model(member, *m))
               return;
+        if (!only)
+          st_.last_models[{port, m->name}] = *m;
         st_.outbox.pop_front();
         continue;
       }
@@ -907,11 +917,13 @@ private:
       }
       consumer_slot slot;
       slot.link = link;
+      bool known = false;
       slot.via_data_plane = st_.plane != nullptr && link.consumer &&
                             link.consumer.node() != self_->node();
       for (const auto& old : previous)
         for (const auto& m : old.members)
           if (m.link.consumer == link.consumer && m.link.in_port == link.in_port) {
+            known = true;
             slot.credit = m.credit;
             slot.remote = m.remote;
             slot.credit_token = m.credit_token;
@@ -932,9 +944,20 @@ private:
         slot.remote = std::move(advertised->second);
         st_.early_endpoints.erase(advertised);
       }
+      if (!known && link.consumer)
+        replay_models(link.out_port, link.consumer.address());
       g->members.push_back(std::move(slot));
     }
     st_.outputs = std::move(next);
+  }
+
+  /// Puts the latest models sent on `port` first in the outbox, for `consumer` alone
+  /// (consumers treat a model they hold as the same version: a publisher does not
+  /// publish it again, an inference step serves it on).
+  void replay_models(std::uint32_t port, const caf::actor_addr& consumer) {
+    for (auto i = st_.last_models.rbegin(); i != st_.last_models.rend(); ++i)
+      if (i->first.first == port)
+        st_.outbox.push_front(outgoing{port, i->second, 0, consumer});
   }
 
   void apply_inputs(const std::vector<in_link>& links) {

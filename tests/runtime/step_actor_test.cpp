@@ -1,7 +1,7 @@
 // The step actor, message by message, under CAF's deterministic scheduler (the test
 // plays its coordinator and node, idle actors its neighbours): credits, forwarding,
-// acknowledgement and deduplication at a terminal step, a failing step, and the drain
-// of a source.
+// acknowledgement and deduplication at a terminal step, a failing step, the drain of a
+// source, and the latest model sent again to a consumer a rewiring adds.
 #include "deterministic.hpp"
 
 #include "runtime/step_actor.hpp"
@@ -51,11 +51,14 @@ public:
     else // a sink's durable state: how many it consumed
       ctx_->save_state(std::to_string(*consumed_));
   }
-  /// Counts a model as 100 consumed; one before `open` is a failure.
-  void consume_model(std::size_t, model_message, emitter&) override {
+  /// Counts a model as 100 consumed, and passes it on if it has an output; one before
+  /// `open` is a failure.
+  void consume_model(std::size_t, model_message m, emitter& out) override {
     if (ctx_ == nullptr)
       throw step_failure("probe: a model before open");
     *consumed_ += 100;
+    if (emits_)
+      out.emit_model(0, std::move(m));
   }
 
 private:
@@ -346,6 +349,43 @@ BOOST_AUTO_TEST_CASE(a_drained_source_ends_its_stream_and_reports_its_last_batch
   expect((delivered_atom, std::uint64_t, source_position), from(self).to(step_actor));
   BOOST_TEST_REQUIRE(delivered->size() == 1u);
   BOOST_TEST((delivered->front() == source_position{7, 0, 20}));
+}
+
+BOOST_AUTO_TEST_CASE(a_consumer_that_a_rewiring_adds_gets_the_latest_model_of_each_name_again) {
+  // A consumer restarted or moved to another node may have missed the model (nothing
+  // in the ledger sends a model again): the new wiring's new consumer gets the latest
+  // one of each name, before anything else; a consumer wired before gets none again.
+  spawn(pass_schema());
+  wiring w;
+  w.inputs = {in_link{0, "src", producer, 0}};
+  w.outputs = {out_link{0, "sink", "sink", consumer, 0, false}};
+  self->send(step_actor, wire_atom::value, w);
+  expect((wire_atom, wiring), from(self).to(step_actor));
+  expect((credit_atom, std::uint32_t, std::int32_t), from(step_actor).to(producer));
+  for (std::uint64_t version : {1, 2})
+    for (const char* name : {"a", "b"}) {
+      caf::send_as(producer, step_actor, model_atom::value, std::uint32_t{0}, std::uint32_t{0},
+                   model_message{name, std::make_shared<const std::string>("bytes"), version});
+      expect((model_atom, std::uint32_t, std::uint32_t, model_message),
+             from(producer).to(step_actor));
+      expect((model_atom, std::uint32_t, std::uint32_t, model_message),
+             from(step_actor).to(consumer));
+    }
+  auto moved = sys.spawn(idle);
+  w.outputs = {out_link{0, "sink", "sink", consumer, 0, false},
+               out_link{0, "sink", "sink", moved, 0, false}};
+  self->send(step_actor, wire_atom::value, w);
+  expect((wire_atom, wiring), from(self).to(step_actor));
+  std::vector<std::pair<std::string, std::uint64_t>> replayed;
+  for (int i = 0; i < 2; ++i) {
+    auto m = next_element<model_message>(moved, 3);
+    replayed.emplace_back(m.name, m.version);
+    expect((model_atom, std::uint32_t, std::uint32_t, model_message),
+           from(step_actor).to(moved));
+  }
+  BOOST_TEST((replayed == std::vector<std::pair<std::string, std::uint64_t>>{{"a", 2}, {"b", 2}}));
+  BOOST_TEST(!sched.has_job()); // nothing more, none to the consumer wired before
+  caf::anon_send_exit(moved, caf::exit_reason::kill);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
