@@ -100,15 +100,17 @@ void csv_writer::open_after_restart(const std::string& state) {
         known_length = ok;
       } else if (key == "source") {
         sequence_set w;
+        std::uint64_t watermark = 0;
         std::string above, name;
-        ok = static_cast<bool>(fields >> w.watermark >> above) && fields.get() == ' ' &&
+        ok = static_cast<bool>(fields >> watermark >> above) && fields.get() == ' ' &&
              std::getline(fields, name) && !name.empty();
+        w.advance_to(watermark);
         std::istringstream list(above == "-" ? std::string() : above);
         for (std::string item; ok && std::getline(list, item, ',');) {
           std::uint64_t sequence = 0;
           auto [end, error] = std::from_chars(item.data(), item.data() + item.size(), sequence);
           ok = error == std::errc() && end == item.data() + item.size();
-          w.above.insert(sequence);
+          w.insert(sequence);
         }
         written_[name] = std::move(w);
       } else {

@@ -28,6 +28,17 @@ struct sequence_set {
     return true;
   }
 
+  /// Adds every number up to `up_to` (what another holder of the set knows is there).
+  void advance_to(std::uint64_t up_to) {
+    if (up_to <= watermark)
+      return;
+    watermark = up_to;
+    above.erase(above.begin(), above.upper_bound(up_to));
+    for (auto next = above.begin(); next != above.end() && *next == watermark + 1;
+         next = above.erase(next))
+      watermark = *next;
+  }
+
   /// Adds the `count` numbers from `first`; returns how many of them were new.
   std::uint64_t insert_run(std::uint64_t first, std::uint64_t count) {
     if (first == watermark + 1 && above.empty()) { // in order: the common case, no set nodes

@@ -335,7 +335,7 @@ public:
     advertise_to_peers();
     for (const auto& d : w.delivered) {
       auto& entry = st_.delivered[d.source];
-      entry.watermark = std::max(entry.watermark, d.watermark);
+      entry.advance_to(d.watermark);
       for (auto sequence : d.above)
         entry.insert(sequence);
     }

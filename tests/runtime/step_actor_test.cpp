@@ -140,6 +140,20 @@ struct step_fixture : deterministic_fixture {
     step_actor = spawn_step_actor(self.ptr(), std::move(c), caf::actor{self}, caf::actor{self});
   }
 
+  /// Spawns a pass-through step actor and wires it from `producer` to `consumer`; it
+  /// grants the producer its `buffer` (2) credits. Returns that wiring.
+  wiring spawn_between_producer_and_consumer() {
+    spawn(pass_schema());
+    wiring w;
+    w.inputs = {in_link{0, "src", producer, 0}};
+    w.outputs = {out_link{0, "sink", "sink", consumer, 0, false}};
+    self->send(step_actor, wire_atom::value, w);
+    expect((wire_atom, wiring), from(self).to(step_actor));
+    expect((credit_atom, std::uint32_t, std::int32_t),
+           from(step_actor).to(producer).with(_, std::uint32_t{0}, std::int32_t{2}));
+    return w;
+  }
+
   /// The producer sends batch `sequence` of "src"; the step actor handles it.
   void inject_batch(std::uint64_t sequence) {
     caf::send_as(producer, step_actor, batch_atom::value, std::uint32_t{0}, std::uint32_t{0},
@@ -160,14 +174,7 @@ struct step_fixture : deterministic_fixture {
 BOOST_FIXTURE_TEST_SUITE(step_actor_suite, step_fixture)
 
 BOOST_AUTO_TEST_CASE(a_consumer_grants_buffer_credit_and_returns_it_only_once_a_batch_went_on) {
-  spawn(pass_schema());
-  wiring w;
-  w.inputs = {in_link{0, "src", producer, 0}};
-  w.outputs = {out_link{0, "sink", "sink", consumer, 0, false}};
-  self->send(step_actor, wire_atom::value, w);
-  expect((wire_atom, wiring), from(self).to(step_actor));
-  expect((credit_atom, std::uint32_t, std::int32_t),
-         from(step_actor).to(producer).with(_, std::uint32_t{0}, std::int32_t{2}));
+  spawn_between_producer_and_consumer();
   inject_batch(1);
   BOOST_TEST(*consumed == 1);
   // The consumer granted no credit: the batch waits.
@@ -255,13 +262,7 @@ BOOST_AUTO_TEST_CASE(a_failing_step_ends_with_step_failed_and_its_counters_still
 }
 
 BOOST_AUTO_TEST_CASE(an_end_of_stream_that_comes_again_without_batches_is_passed_on_again) {
-  spawn(pass_schema());
-  wiring w;
-  w.inputs = {in_link{0, "src", producer, 0}};
-  w.outputs = {out_link{0, "sink", "sink", consumer, 0, false}};
-  self->send(step_actor, wire_atom::value, w);
-  expect((wire_atom, wiring), from(self).to(step_actor));
-  expect((credit_atom, std::uint32_t, std::int32_t), from(step_actor).to(producer));
+  spawn_between_producer_and_consumer();
   auto end_from_producer = [&] {
     caf::send_as(producer, step_actor, eos_atom::value, std::uint32_t{0}, std::uint32_t{0});
     expect((eos_atom, std::uint32_t, std::uint32_t), from(producer).to(step_actor));
@@ -355,13 +356,7 @@ BOOST_AUTO_TEST_CASE(a_consumer_that_a_rewiring_adds_gets_the_latest_model_of_ea
   // A consumer restarted or moved to another node may have missed the model (nothing
   // in the ledger sends a model again): the new wiring's new consumer gets the latest
   // one of each name, before anything else; a consumer wired before gets none again.
-  spawn(pass_schema());
-  wiring w;
-  w.inputs = {in_link{0, "src", producer, 0}};
-  w.outputs = {out_link{0, "sink", "sink", consumer, 0, false}};
-  self->send(step_actor, wire_atom::value, w);
-  expect((wire_atom, wiring), from(self).to(step_actor));
-  expect((credit_atom, std::uint32_t, std::int32_t), from(step_actor).to(producer));
+  auto w = spawn_between_producer_and_consumer();
   for (std::uint64_t version : {1, 2})
     for (const char* name : {"a", "b"}) {
       caf::send_as(producer, step_actor, model_atom::value, std::uint32_t{0}, std::uint32_t{0},
