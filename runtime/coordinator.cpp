@@ -12,6 +12,7 @@
 #include "runtime/topology.hpp"
 #include "step/kind_registry.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -329,6 +330,7 @@ void on_restarted(coordinator_actor* self, std::vector<spawned_instance>& spawne
     for (const auto& name : restarted)
       self->send(st.instances.at(name).handle, drain_atom::value);
   std::map<std::size_t, std::vector<std::string>> replay; // by node
+  std::map<std::string, std::set<std::string>> replayed_for; // by source: restarted instances
   for (const auto& step : restarted_steps)
     for (const auto& source : st.shape->sources_upstream_of(step))
       for (const auto& inst : instances_of(st, source))
@@ -336,11 +338,17 @@ void on_restarted(coordinator_actor* self, std::vector<spawned_instance>& spawne
           auto& list = replay[st.instances.at(inst).node];
           if (std::find(list.begin(), list.end(), inst) == list.end())
             list.push_back(inst);
+          for (const auto& r : restarted)
+            if (st.instances.at(r).step == step)
+              replayed_for[inst].insert(r);
         }
   for (auto& [node, names] : replay) {
+    // A lost node's steps come back in parts (one per node that takes some), and each
+    // part replays their sources: the instances say which part a line is for.
     for (const auto& n : names)
-      spdlog::info("replaying source {} from batch {}", n,
-                   st.ledger.resume_point_of(n).last_sequence + 1);
+      spdlog::info("replaying source {} from batch {} for {}", n,
+                   st.ledger.resume_point_of(n).last_sequence + 1,
+                   fmt::join(replayed_for[n], ", "));
     self->send(st.nodes[node], respawn_atom::value, names, false);
   }
 }
