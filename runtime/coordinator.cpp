@@ -656,7 +656,7 @@ caf::behavior coordinator_behavior(coordinator_actor* self, coordinator_options 
       std::map<std::string, std::uint64_t> before; // per source, the floor before these
       for (const auto& e : d.entries) {
         before.try_emplace(e.source, st.ledger.resume_point_of(e.source).last_sequence);
-        if (st.ledger.ack(step, e.source, e.sequence, e.position))
+        if (st.ledger.ack(step, e.source, e.sequence, e.position, e.count))
           st.ledger_changed = true;
       }
       if (st.ledger_changed)

@@ -22,11 +22,13 @@ public:
   /// name). Call for every pair before the run starts.
   void add_route(const std::string& source, const std::string& terminal);
 
-  /// Records that `terminal` consumed batch `sequence` of `source`, which ends at
-  /// `position`. Returns false for a duplicate (already acknowledged) or an unknown
+  /// Records that `terminal` consumed the `count` batches of `source` from sequence
+  /// `first` on, the last of which ends at `position` (the positions of the others are
+  /// not needed: a route's watermark only ever stops at the end of a run it was told
+  /// of). Returns false when all of them were acknowledged already, or for an unknown
   /// route.
-  bool ack(const std::string& terminal, const std::string& source, std::uint64_t sequence,
-           const source_position& position);
+  bool ack(const std::string& terminal, const std::string& source, std::uint64_t first,
+           const source_position& position, std::uint64_t count = 1);
 
   struct resume_point {
     /// Last sequence acknowledged everywhere with no gap before it (0: none).
@@ -57,21 +59,30 @@ public:
   void add_source(const std::string& source);
 
   /// Every acknowledgement as text, one line per route's watermark
-  /// (`upto SOURCE TERMINAL SEQUENCE BYTE_OFFSET LINE ROW`) and per sequence acknowledged
-  /// above it (`ack ...`, the same fields). Ends of streams are not kept: a resumed run's sources
-  /// report theirs again.
+  /// (`upto SOURCE TERMINAL SEQUENCE BYTE_OFFSET LINE ROW`) and per run acknowledged
+  /// above it (`acks SOURCE TERMINAL FIRST LAST BYTE_OFFSET LINE ROW`; `restore` also
+  /// reads `ack SOURCE TERMINAL SEQUENCE ...`, a run of one, as journals before runs
+  /// have). Ends of streams are not kept: a resumed run's sources report theirs again.
   std::string encode() const;
   /// Replays `encode`'s text into a ledger whose routes are declared; lines for unknown
   /// routes are skipped. Returns the number of the first malformed line, or 0.
   std::size_t restore(const std::string& text);
 
 private:
+  /// Sequences first..last (the key is first), the last of which ends at `position`.
+  struct run {
+    std::uint64_t last = 0;
+    source_position position;
+  };
   struct route {
     std::uint64_t watermark = 0;
     source_position watermark_position;
-    /// Acknowledged above the watermark, with their end positions.
-    std::map<std::uint64_t, source_position> above;
+    /// Runs acknowledged above the watermark, by first sequence: apart, none
+    /// touching the next (`ack` merges them).
+    std::map<std::uint64_t, run> above;
   };
+  /// Moves the watermark over the runs that start within or right after it.
+  static void advance(route& rt);
   struct source_state {
     std::optional<std::uint64_t> final_sequence;
     std::map<std::string, route> routes; // by terminal step

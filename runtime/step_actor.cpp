@@ -142,7 +142,7 @@ struct host_state {
   /// peer's actor and the token; frames from peers are accepted under these tokens only.
   std::map<int, std::pair<caf::actor_addr, std::uint64_t>> peer_tokens;
   /// Steps that acknowledge at the end of their stream: what they consumed until then.
-  std::vector<delivery> held_acks;
+  deliveries held_acks;
   /// Terminal steps: acknowledgements not sent yet, and the latest durable state, which
   /// goes just before them (send_acks); `ack_timer`: a send is scheduled.
   deliveries unsent_acks;
@@ -495,10 +495,10 @@ public:
       if (st_.cfg.terminal) {
         mark_delivered(source, sequence);
         if (!st_.cfg.logic->acknowledge_on_consume()) {
-          st_.held_acks.push_back(delivery{source, sequence, position});
+          st_.held_acks.add(delivery{source, sequence, position});
         } else {
-          st_.unsent_acks.entries.push_back(delivery{source, sequence, position});
-          if (st_.unsent_acks.entries.size() >= max_unsent_acks)
+          st_.unsent_acks.add(delivery{source, sequence, position});
+          if (st_.unsent_acks.batches() >= max_unsent_acks)
             send_acks(st_, self_);
           else
             arm_ack_timer(st_, self_);
@@ -768,9 +768,9 @@ private:
         if (!all_ready(groups))
           return; // sent once every consumer in another process has advertised
       st_.eos_pending = false;
-      for (auto& a : st_.held_acks)
-        st_.unsent_acks.entries.push_back(std::move(a));
-      st_.held_acks.clear();
+      for (auto& a : st_.held_acks.entries)
+        st_.unsent_acks.add(std::move(a));
+      st_.held_acks = deliveries{};
       send_acks(st_, self_);
       for (auto& groups : st_.outputs)
         for (auto& g : groups)

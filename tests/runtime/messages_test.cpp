@@ -95,7 +95,7 @@ BOOST_AUTO_TEST_CASE(every_runtime_message_round_trips_through_the_binary_serial
     {"wire", caf::make_message(wire_atom::value, w)},
     {"ack", caf::make_message(ack_atom::value, std::string{"write"},
                               deliveries{{{"read", 4, source_position{1, 2, 3}},
-                                          {"read#1", 5, source_position{4, 5, 6}}}})},
+                                          {"read#1", 5, source_position{4, 5, 6}, 3}}})},
     {"delivered", caf::make_message(delivered_atom::value, std::uint64_t{4},
                                     source_position{1, 2, 3})},
     {"stats", caf::make_message(stats_atom::value, stats)},
@@ -192,6 +192,21 @@ BOOST_AUTO_TEST_CASE(a_peer_message_crosses_the_wire_with_its_bytes) {
   auto empty = round_trip_peer(peer_message{0, 1, nullptr});
   BOOST_TEST_REQUIRE(empty.bytes != nullptr);
   BOOST_TEST(empty.bytes->empty());
+}
+
+BOOST_AUTO_TEST_CASE(deliveries_extend_their_last_run_with_the_next_batch_of_its_source) {
+  deliveries d;
+  d.add({"read", 4, source_position{40, 4, 4}});
+  d.add({"read", 5, source_position{50, 5, 5}});
+  d.add({"read", 6, source_position{60, 6, 6}});
+  d.add({"read", 9, source_position{90, 9, 9}});   // a gap: a new run
+  d.add({"read#1", 10, source_position{1, 1, 1}}); // another source: a new run
+  d.add({"read", 10, source_position{100, 10, 10}});
+  BOOST_TEST_REQUIRE(d.entries.size() == 4u);
+  BOOST_TEST((d.entries[0] == delivery{"read", 4, source_position{60, 6, 6}, 3}));
+  BOOST_TEST((d.entries[1] == delivery{"read", 9, source_position{90, 9, 9}, 1}));
+  BOOST_TEST(d.entries[3].count == 1u); // not joined to 9 across the other source
+  BOOST_TEST(d.batches() == 6u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

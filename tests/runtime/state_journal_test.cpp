@@ -123,6 +123,20 @@ BOOST_AUTO_TEST_CASE(a_restored_ledger_resumes_sources_and_skips_delivered_batch
   other.add_route("read", "write");
   BOOST_TEST(other.restore("upto gone write 3 1 1 1\nupto read write 2 9 9 9\n") == 0u);
   BOOST_TEST(other.resume_point_of("read").last_sequence == 2u);
+  // Runs: `acks FIRST LAST`; a journal written before runs has `ack SEQUENCE` lines.
+  delivery_ledger runs;
+  runs.add_source("read");
+  runs.add_route("read", "write");
+  BOOST_TEST(runs.restore("upto read write 2 9 9 9\nacks read write 5 8 80 8 8\n"
+                          "ack read write 10 100 10 10\n") == 0u);
+  BOOST_TEST((runs.delivered_to("write")[0].above ==
+              std::vector<std::uint64_t>{5, 6, 7, 8, 10}));
+  BOOST_TEST(runs.encode() == "upto read write 2 9 9 9\nacks read write 5 8 80 8 8\n"
+                              "acks read write 10 10 100 10 10\n");
+  BOOST_TEST(runs.ack("write", "read", 3, source_position{30, 3, 3}, 2));
+  BOOST_TEST(runs.resume_point_of("read").last_sequence == 8u);
+  BOOST_TEST(runs.resume_point_of("read").position.byte_offset == 80u);
+  BOOST_TEST(runs.restore("acks read write 5 4 1 1 1\n") == 1u); // last before first
   BOOST_TEST(other.restore("upto read write 2 9 9 9\nack read\n") == 2u);
 }
 
