@@ -331,17 +331,20 @@ void on_restarted(coordinator_actor* self, std::vector<spawned_instance>& spawne
       self->send(st.instances.at(name).handle, drain_atom::value);
   std::map<std::size_t, std::vector<std::string>> replay; // by node
   std::map<std::string, std::set<std::string>> replayed_for; // by source: restarted instances
-  for (const auto& step : restarted_steps)
+  for (const auto& step : restarted_steps) {
+    std::vector<std::string> parts; // this step's instances in this restart
+    for (const auto& r : restarted)
+      if (st.instances.at(r).step == step)
+        parts.push_back(r);
     for (const auto& source : st.shape->sources_upstream_of(step))
       for (const auto& inst : instances_of(st, source))
         if (restarted.count(inst) == 0) {
           auto& list = replay[st.instances.at(inst).node];
           if (std::find(list.begin(), list.end(), inst) == list.end())
             list.push_back(inst);
-          for (const auto& r : restarted)
-            if (st.instances.at(r).step == step)
-              replayed_for[inst].insert(r);
+          replayed_for[inst].insert(parts.begin(), parts.end());
         }
+  }
   for (auto& [node, names] : replay) {
     // A lost node's steps come back in parts (one per node that takes some), and each
     // part replays their sources: the instances say which part a line is for.

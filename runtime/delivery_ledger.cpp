@@ -173,9 +173,7 @@ std::size_t delivery_ledger::restore(const std::string& text) {
     if (word == "upto" && first > rt.watermark) { // every sequence up to it
       rt.watermark = first;
       rt.watermark_position = p;
-      while (!rt.above.empty() && rt.above.begin()->second.last <= rt.watermark)
-        rt.above.erase(rt.above.begin());
-      advance(rt);
+      advance(rt); // drops the runs it covers, takes in those that follow it
     } else if (word != "upto") {
       ack(terminal, source, first, p, last - first + 1);
     }
